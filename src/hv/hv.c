@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#include "hv/hv.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vd_hv_sim_create(struct vd_hv **ret_hv);
+#ifdef VD_WITH_XEN
+int vd_hv_xen_create(struct vd_hv **ret_hv);
+#endif
+
+static const struct {
+	const char *name;
+	int (*create)(struct vd_hv **ret_hv);
+} hv_table[] = {
+#ifdef VD_WITH_XEN
+	{"xen", vd_hv_xen_create},
+#endif
+	{"sim", vd_hv_sim_create},
+};
+
+int vd_hv_create(const char *name, struct vd_hv **ret_hv)
+{
+	for (size_t i = 0; i < sizeof(hv_table) / sizeof(hv_table[0]); i++)
+		if (strcmp(hv_table[i].name, name) == 0)
+			return hv_table[i].create(ret_hv);
+	return -ENOENT;
+}
+
+void vd_hv_destroy(struct vd_hv *hv)
+{
+	if (hv)
+		hv->impl->destroy(hv);
+}
+
+void vd_hv_free_list(char **list, unsigned n)
+{
+	if (!list)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+int vd_xs_read_u32(struct vd_hv *hv, vd_xs_txn t, const char *path, uint32_t *ret)
+{
+	char *val, *end;
+	unsigned long v;
+	size_t len;
+	int r;
+
+	r = hv->impl->xs_read(hv, t, path, &val, &len);
+	if (r < 0)
+		return r;
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	r = (errno || end == val || *end != '\0' || v > UINT32_MAX || val[0] == '-') ? -EINVAL : 0;
+	free(val);
+	if (r == 0)
+		*ret = (uint32_t)v;
+	return r;
+}
+
+int vd_xs_printf(struct vd_hv *hv, vd_xs_txn t, const char *path, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -EINVAL;
+	return hv->impl->xs_write(hv, t, path, buf);
+}

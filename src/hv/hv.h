@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hypervisor interface: the only way the daemon talks to Xen.
+ * Two implementations: "xen" (libxenstore, libxenevtchn, libxengnttab) and
+ * "sim" (an in-process simulated Xen). Code above this interface cannot
+ * tell them apart.
+ *
+ * Conventions: functions return 0 (or a positive count) on success and
+ * -errno on failure. ret_ out-parameters are written only on success.
+ * Strings returned through ret_ pointers are heap-allocated and owned by
+ * the caller (free()).
+ */
+#ifndef VD_HV_H
+#define VD_HV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vd_hv;
+struct vd_evtchn;
+struct vd_gnt;
+
+/* A xenstore transaction id; VD_XS_NO_TXN outside a transaction. */
+typedef uint32_t vd_xs_txn;
+#define VD_XS_NO_TXN 0u
+
+struct vd_hv_impl {
+	const char *name;
+	void (*destroy)(struct vd_hv *hv);
+
+	/* The domain this backend runs in. */
+	uint32_t (*own_domid)(struct vd_hv *hv);
+	/* 1 if the domain exists and is not dying, 0 if gone, -errno on error. */
+	int (*domain_alive)(struct vd_hv *hv, uint32_t domid);
+
+	/* ---- xenstore ---- */
+	/* -ENOENT if absent. The value is NUL-terminated; *ret_len excludes the NUL. */
+	int (*xs_read)(struct vd_hv *hv, vd_xs_txn t, const char *path, char **ret_value,
+		       size_t *ret_len);
+	int (*xs_write)(struct vd_hv *hv, vd_xs_txn t, const char *path, const char *value);
+	/* Removes the node and its children; absent is not an error. */
+	int (*xs_rm)(struct vd_hv *hv, vd_xs_txn t, const char *path);
+	/* Child names of path: an array of *ret_n strings, free with vd_hv_free_list. */
+	int (*xs_directory)(struct vd_hv *hv, vd_xs_txn t, const char *path, char ***ret_list,
+			    unsigned *ret_n);
+	int (*xs_txn_start)(struct vd_hv *hv, vd_xs_txn *ret_t);
+	/* Commit (abort = false) or abort. -EAGAIN: conflict, retry the transaction. */
+	int (*xs_txn_end)(struct vd_hv *hv, vd_xs_txn t, bool abort);
+	/*
+	 * Watches fire once when registered and then on every change of the
+	 * path or below it (Xen semantics). "@releaseDomain" fires when a
+	 * domain dies.
+	 */
+	int (*xs_watch)(struct vd_hv *hv, const char *path, const char *token);
+	int (*xs_unwatch)(struct vd_hv *hv, const char *path, const char *token);
+	/* Pollable: readable while watch events are pending. */
+	int (*xs_watch_fd)(struct vd_hv *hv);
+	/* Next pending watch event; -EAGAIN when there is none. */
+	int (*xs_read_watch)(struct vd_hv *hv, char **ret_path, char **ret_token);
+
+	/* ---- event channels ---- */
+	int (*evtchn_bind)(struct vd_hv *hv, uint32_t domid, uint32_t remote_port,
+			   struct vd_evtchn **ret_ch);
+	/* Takes ch (NULL is a no-op). */
+	void (*evtchn_unbind)(struct vd_hv *hv, struct vd_evtchn *ch);
+	/* Pollable fd, readable while the channel has a pending event. Borrowed. */
+	int (*evtchn_fd)(struct vd_evtchn *ch);
+	/* Consume the pending event and unmask: call after the fd polls readable. */
+	int (*evtchn_ack)(struct vd_evtchn *ch);
+	int (*evtchn_notify)(struct vd_evtchn *ch);
+
+	/* ---- grants (one handle per guest) ---- */
+	int (*gnt_open)(struct vd_hv *hv, struct vd_gnt **ret_gnt);
+	/* Takes gnt (NULL is a no-op); unmaps nothing: unmap first. */
+	void (*gnt_close)(struct vd_gnt *gnt);
+	/*
+	 * Map count grant refs of domid into one contiguous, page-aligned range.
+	 * -EINVAL / -ENOENT / -EACCES when a ref is bad; nothing stays mapped
+	 * on failure.
+	 */
+	int (*gnt_map)(struct vd_gnt *gnt, uint32_t domid, uint32_t count, const uint32_t *refs,
+		       bool writable, void **ret_addr);
+	int (*gnt_unmap)(struct vd_gnt *gnt, void *addr, uint32_t count);
+
+	/*
+	 * ---- gntdev dma-buf (zero-copy; -EOPNOTSUPP where unavailable) ----
+	 * Semantics of xengnttab_dmabuf_*: see PROTOCOL.md §4.
+	 */
+	int (*dmabuf_exp_from_refs)(struct vd_gnt *gnt, uint32_t domid, uint32_t count,
+				    const uint32_t *refs, int *ret_fd);
+	/* 0: released; -ETIMEDOUT: still referenced. */
+	int (*dmabuf_exp_wait_released)(struct vd_gnt *gnt, int fd, uint32_t timeout_ms);
+	int (*dmabuf_imp_to_refs)(struct vd_gnt *gnt, uint32_t domid, int fd, uint32_t count,
+				  uint32_t *refs);
+	int (*dmabuf_imp_release)(struct vd_gnt *gnt, int fd);
+};
+
+struct vd_hv {
+	const struct vd_hv_impl *impl;
+};
+
+/* Create by name ("xen" or "sim"). -ENOENT for an unknown name. */
+int vd_hv_create(const char *name, struct vd_hv **ret_hv);
+void vd_hv_destroy(struct vd_hv *hv);
+void vd_hv_free_list(char **list, unsigned n);
+
+/* Convenience wrappers over the ops. */
+int vd_xs_read_u32(struct vd_hv *hv, vd_xs_txn t, const char *path, uint32_t *ret);
+int vd_xs_printf(struct vd_hv *hv, vd_xs_txn t, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Logging to stderr with syslog <N> prefixes so that journald keeps the
+ * levels. Anything a guest can trigger goes through vd_log_ratelimited.
+ */
+#ifndef VD_LOG_H
+#define VD_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <syslog.h>
+
+void vd_log_set_level(int level); /* LOG_ERR .. LOG_DEBUG; default LOG_INFO */
+int vd_log_get_level(void);
+void vd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* At most burst messages per interval_ms; the rest are counted and reported. */
+struct vd_ratelimit {
+	uint32_t interval_ms, burst;
+	uint64_t begin_ms;
+	uint32_t printed;
+	uint64_t suppressed;
+};
+#define VD_RATELIMIT_INIT {5000, 10, 0, 0, 0}
+bool vd_ratelimit_ok(struct vd_ratelimit *rl);
+
+#define vd_err(...) vd_log(LOG_ERR, __VA_ARGS__)
+#define vd_warn(...) vd_log(LOG_WARNING, __VA_ARGS__)
+#define vd_notice(...) vd_log(LOG_NOTICE, __VA_ARGS__)
+#define vd_info(...) vd_log(LOG_INFO, __VA_ARGS__)
+#define vd_debug(...)                                                                              \
+	do {                                                                                       \
+		if (vd_log_get_level() >= LOG_DEBUG)                                               \
+			vd_log(LOG_DEBUG, __VA_ARGS__);                                            \
+	} while (0)
+/* Guest-triggerable: rate limited per call site. */
+#define vd_log_rl(level, ...)                                                                      \
+	do {                                                                                       \
+		static struct vd_ratelimit rl_ = VD_RATELIMIT_INIT;                                \
+		if (vd_ratelimit_ok(&rl_))                                                         \
+			vd_log(level, __VA_ARGS__);                                                \
+	} while (0)
+
+uint64_t vd_now_ms(void); /* CLOCK_MONOTONIC */
+uint64_t vd_now_us(void);
+
+#endif

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The output interface: where guest frames are shown. Chosen by name from
+ * a table at start-up (vd_output_create). A frame reaches an output in one
+ * of two ways: the output shows the guest's mapped memory directly, or it
+ * copies each flipped frame into a buffer it owns (what KMS needs when an
+ * import is refused, and what wl_shm needs).
+ */
+#ifndef VD_OUTPUT_H
+#define VD_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+struct vd_output;
+struct vd_output_conn;
+struct vd_output_fb;
+
+/* A guest buffer as the output sees it. Borrowed: valid until fb_destroy. */
+struct vd_frame_src {
+	const void *map;   /* CPU mapping of the whole buffer, or NULL */
+	int dmabuf_fd;     /* dma-buf of the buffer, or -1 */
+	uint64_t size;     /* bytes mapped at map */
+	uint32_t offset;   /* data_ofs: first pixel */
+	uint32_t stride;   /* bytes per row */
+	uint32_t width, height;
+	uint32_t fourcc;   /* DRM fourcc */
+	uint32_t bpp;
+};
+
+/* A view of the pixels on a connector at one moment. Borrowed. */
+struct vd_frame_view {
+	const uint8_t *pixels; /* first visible pixel */
+	uint32_t stride;
+	uint32_t width, height;
+	uint32_t fourcc;
+	uint32_t bpp;
+	uint64_t seq; /* frames shown on this connector so far, counting this one */
+};
+
+struct vd_output_conn_desc {
+	const char *name; /* "<guest>:<index>", for logs and capture file names */
+	uint32_t width, height; /* connector resolution */
+	/* A flip's frame is on screen (vblank). token is what conn_flip got. */
+	void (*flip_done)(void *userdata, uint64_t token);
+	/* Optional: a new frame became visible (tests, capture). */
+	void (*frame_shown)(void *userdata, const struct vd_frame_view *view);
+	void *userdata;
+};
+
+struct vd_rect {
+	uint32_t x, y, width, height;
+};
+
+struct vd_output_stats {
+	uint64_t flips;        /* flips accepted */
+	uint64_t frames_shown; /* flips completed (vblanks with a new frame) */
+	uint64_t copies;       /* frames copied into output-owned buffers */
+	uint64_t bytes_copied;
+};
+
+struct vd_output_impl {
+	const char *name;
+	void (*destroy)(struct vd_output *out);
+	int (*conn_create)(struct vd_output *out, const struct vd_output_conn_desc *desc,
+			   struct vd_output_conn **ret_conn);
+	/* Pending flips are dropped without flip_done. NULL is a no-op. */
+	void (*conn_destroy)(struct vd_output_conn *conn);
+	int (*fb_create)(struct vd_output *out, const struct vd_frame_src *src,
+			 struct vd_output_fb **ret_fb);
+	/*
+	 * After this returns the output holds no reference to the guest's
+	 * memory: a connector showing fb goes blank. NULL is a no-op.
+	 */
+	void (*fb_destroy)(struct vd_output_fb *fb);
+	/* Show fb with source rectangle r (enable), or blank (fb NULL). No flip_done. */
+	int (*conn_set_config)(struct vd_output_conn *conn, struct vd_output_fb *fb,
+			       const struct vd_rect *r);
+	/*
+	 * Queue fb to be shown at the next vblank; flip_done(token) follows
+	 * exactly once unless the connector is destroyed first. Flips queue
+	 * in order.
+	 */
+	int (*conn_flip)(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
+	/* Write what the connector shows now as PNG. -ENODATA if blank. */
+	int (*conn_screenshot)(struct vd_output_conn *conn, const char *path);
+	void (*get_stats)(struct vd_output *out, struct vd_output_stats *ret);
+};
+
+struct vd_output {
+	const struct vd_output_impl *impl;
+};
+
+struct vd_output_opts {
+	bool force_copy;        /* --copy: copy every flipped frame */
+	uint32_t refresh_mhz;   /* vblank rate in mHz; 0: complete flips at once */
+	const char *capture_dir; /* headless: one PNG per connector, refreshed; NULL: off */
+	uint32_t capture_interval_ms;
+};
+
+/* Create by name ("headless", ...). -ENOENT for an unknown name. Borrows loop. */
+int vd_output_create(const char *name, sd_event *loop, const struct vd_output_opts *opts,
+		     struct vd_output **ret_out);
+void vd_output_destroy(struct vd_output *out);
+
+#endif
