@@ -13,6 +13,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ring.h expects the OS to provide these barriers. */
+#ifndef mb
+#define mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+#ifndef rmb
+#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#endif
+#ifndef wmb
+#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
+
 #include <xen/grant_table.h>
 #include <xen/io/displif.h>
 
@@ -26,6 +37,10 @@
 
 /* Status values as the frontend expects them (XEN_E*, equal to Linux errno). */
 #define VD_STATUS_OK 0
+
+/* DRM fourcc code, same value as fourcc_code() in drm_fourcc.h. */
+#define VD_FOURCC(a, b, c, d)                                                                      \
+	((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
 
 struct vd_dbuf_create {
 	uint64_t dbuf_cookie;
@@ -80,6 +95,15 @@ struct vd_req {
  * Returns 0, or a negative XEN_E* status to send back (-XEN_EINVAL for a
  * bad field, -XEN_ENOSYS for an unknown operation). Reserved bytes are
  * ignored: Linux does not clear request slots (PROTOCOL.md §2).
+ *
+ * Checked here: cookies != 0; DBUF_CREATE flags only REQ_ALLOC, bpp in
+ * {8,16,24,32} with 1 <= width, height <= VD_MAX_DIM (or all three 0 for an
+ * imported buffer), 1 <= num_pages <= VD_MAX_BUFFER_PAGES, gref_directory
+ * != 0, data_ofs + stride * height <= num_pages * 4096; FB_ATTACH a known
+ * fourcc; SET_CONFIG (unless fb_cookie == 0, which zeroes the rest) width,
+ * height, bpp as above and x, y <= VD_MAX_DIM, so x + width cannot wrap
+ * (bounds against the resolution are the caller's); GET_EDID 128 <=
+ * buffer_sz <= XENDISPL_EDID_MAX_SIZE and gref_directory != 0.
  */
 int vd_proto_decode_req(const struct xendispl_req *raw, int version, struct vd_req *ret_req);
 
@@ -90,7 +114,10 @@ void vd_proto_encode_pg_flip_evt(struct xendispl_evt *slot, uint16_t evt_id, uin
 
 /* DRM fourcc -> bits per pixel of the first plane; -EINVAL if unsupported. */
 int vd_format_bpp(uint32_t fourcc);
-/* true for every format Linux xen-front offers (PROTOCOL.md §2). */
+/*
+ * true for exactly the formats Linux xen-front offers (PROTOCOL.md §2);
+ * vd_format_bpp also knows a few more (XBGR8888, ABGR8888, BGR888, RGB332, C8).
+ */
 bool vd_format_supported(uint32_t fourcc);
 
 /*
@@ -107,6 +134,7 @@ int64_t vd_infer_stride(uint32_t width, uint32_t height, uint32_t bpp, uint32_t 
  */
 struct vd_evt_ring {
 	uint16_t next_id; /* id of the next event actually queued */
+	uint32_t prod;    /* private in_prod: we are the only producer, never read it back */
 };
 /*
  * Put one PG_FLIP event on the page (4096 bytes, frontend owned) if there

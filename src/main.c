@@ -1,5 +1,185 @@
 /* SPDX-License-Identifier: MIT */
-int main(void)
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+
+enum {
+	OPT_HYPERVISOR = 256,
+	OPT_OUTPUT,
+	OPT_SIM_GUESTS,
+	OPT_SIM_CONNECTORS,
+	OPT_SIM_RESOLUTION,
+	OPT_SIM_FRAMES,
+	OPT_CAPTURE_DIR,
+	OPT_RUN_FOR,
+	OPT_COPY,
+	OPT_REFRESH,
+	OPT_STATUS_INTERVAL,
+	OPT_VERSION,
+};
+
+static void usage(FILE *f)
 {
+	fputs("Usage: vdispld [OPTIONS]\n"
+	      "Xen para-virtual display backend (displif, xl 'vdispl' devices).\n\n"
+	      "  --hypervisor xen|sim   hypervisor to serve (default: xen)\n"
+	      "  --output headless      where guest frames go (default: headless)\n"
+	      "  --copy                 copy every flipped frame into an output buffer\n"
+	      "  --refresh HZ           headless vblank rate (default: 60; 0: no wait)\n"
+	      "  --capture-dir DIR      write one PNG per connector, refreshed\n"
+	      "  --run-for SECONDS      exit after SECONDS (default: run until a signal)\n"
+	      "  --status-interval S    log a status line every S seconds (default: 5; 0: off)\n"
+	      "  --sim-guests N         simulated guests to start (sim only; default: 2)\n"
+	      "  --sim-connectors N     connectors per simulated guest, 1-4 (default: 1)\n"
+	      "  --sim-resolution WxH   connector resolution of simulated guests (default: 1024x768)\n"
+	      "  --sim-frames N         frames each simulated connector flips (default: 0, endless)\n"
+	      "  -v, --verbose          more logging (repeat for debug)\n"
+	      "  -q, --quiet            errors only\n"
+	      "  -h, --help             this text\n"
+	      "      --version          print the version\n",
+	      f);
+}
+
+static int parse_u32(const char *arg, const char *what, uint32_t max, uint32_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v > max) {
+		fprintf(stderr, "vdispld: invalid %s \"%s\" (expected 0..%u)\n", what, arg, max);
+		return -EINVAL;
+	}
+	*ret = (uint32_t)v;
 	return 0;
+}
+
+static int parse_resolution(const char *arg, struct vd_daemon_opts *o)
+{
+	unsigned w, h;
+	char tail;
+
+	if (sscanf(arg, "%ux%u%c", &w, &h, &tail) != 2 || w < 8 || h < 1 || w > 4095 ||
+	    h > 2047) {
+		fprintf(stderr, "vdispld: invalid resolution \"%s\" (expected WxH, up to 4095x2047)\n",
+			arg);
+		return -EINVAL;
+	}
+	o->sim_width = w;
+	o->sim_height = h;
+	return 0;
+}
+
+static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verbosity)
+{
+	uint32_t hz;
+
+	switch (c) {
+	case OPT_HYPERVISOR:
+		if (strcmp(arg, "xen") && strcmp(arg, "sim")) {
+			fprintf(stderr, "vdispld: unknown hypervisor \"%s\" (xen or sim)\n", arg);
+			return -EINVAL;
+		}
+		o->hypervisor = arg;
+		return 0;
+	case OPT_OUTPUT: o->output = arg; return 0;
+	case OPT_COPY: o->force_copy = true; return 0;
+	case OPT_CAPTURE_DIR: o->capture_dir = arg; return 0;
+	case OPT_SIM_GUESTS: return parse_u32(arg, "number of guests", 64, &o->sim_guests);
+	case OPT_SIM_CONNECTORS:
+		if (parse_u32(arg, "number of connectors", 4, &o->sim_connectors) < 0)
+			return -EINVAL;
+		return o->sim_connectors ? 0 : (fprintf(stderr, "vdispld: 1-4 connectors\n"), -EINVAL);
+	case OPT_SIM_RESOLUTION: return parse_resolution(arg, o);
+	case OPT_SIM_FRAMES: return parse_u32(arg, "number of frames", UINT32_MAX, &o->sim_frames);
+	case OPT_RUN_FOR: return parse_u32(arg, "run time", 86400 * 365, &o->run_for_s);
+	case OPT_STATUS_INTERVAL:
+		return parse_u32(arg, "status interval", 86400, &o->status_interval_s);
+	case OPT_REFRESH:
+		if (parse_u32(arg, "refresh rate", 1000, &hz) < 0)
+			return -EINVAL;
+		o->refresh_mhz = hz * 1000;
+		return 0;
+	case 'v': (*verbosity)++; return 0;
+	case 'q': *verbosity = -1; return 0;
+	default: return -EINVAL;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct vd_daemon_opts *o)
+{
+	static const struct option longopts[] = {
+		{"hypervisor", required_argument, NULL, OPT_HYPERVISOR},
+		{"output", required_argument, NULL, OPT_OUTPUT},
+		{"sim-guests", required_argument, NULL, OPT_SIM_GUESTS},
+		{"sim-connectors", required_argument, NULL, OPT_SIM_CONNECTORS},
+		{"sim-resolution", required_argument, NULL, OPT_SIM_RESOLUTION},
+		{"sim-frames", required_argument, NULL, OPT_SIM_FRAMES},
+		{"capture-dir", required_argument, NULL, OPT_CAPTURE_DIR},
+		{"run-for", required_argument, NULL, OPT_RUN_FOR},
+		{"copy", no_argument, NULL, OPT_COPY},
+		{"refresh", required_argument, NULL, OPT_REFRESH},
+		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{0},
+	};
+	int c, verbosity = 0;
+
+	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (c == OPT_VERSION) {
+			puts("vdispld " VD_VERSION);
+			exit(0);
+		}
+		if (c == '?' || parse_one(c, optarg, o, &verbosity) < 0) {
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vdispld: unexpected argument \"%s\"\n", argv[optind]);
+		return -EINVAL;
+	}
+	vd_log_set_level(verbosity < 0 ? LOG_ERR : verbosity == 0 ? LOG_INFO : LOG_DEBUG);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct vd_daemon_opts o = {
+		.hypervisor = "xen",
+		.output = "headless",
+		.refresh_mhz = 60000,
+		.sim_guests = 2,
+		.sim_connectors = 1,
+		.sim_width = 1024,
+		.sim_height = 768,
+		.status_interval_s = 5,
+	};
+	struct vd_summary s;
+	int r;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	r = vd_daemon_run(&o, &s);
+	printf("summary: flips=%llu events=%llu copies=%llu requests=%llu errors=%llu guests=%u "
+	       "seconds=%.1f\n",
+	       (unsigned long long)s.flips, (unsigned long long)s.events,
+	       (unsigned long long)s.copies, (unsigned long long)s.requests,
+	       (unsigned long long)s.errors, s.guests, s.seconds);
+	if (r < 0)
+		vd_err("exiting: %s", strerror(-r));
+	return r < 0 ? 1 : 0;
 }

@@ -1,1 +1,350 @@
 /* SPDX-License-Identifier: MIT */
+#include "buffers/buffers.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define NBUCKETS 64u
+
+struct dbuf {
+	struct dbuf *next; /* hash chain */
+	uint64_t cookie;
+	void *map; /* guest pages, num_pages long; owned mapping */
+	uint32_t num_pages;
+	uint32_t width, height, bpp, stride, data_ofs;
+	uint32_t buffer_sz;
+	uint32_t fb_refs; /* fbs attached to this dbuf */
+};
+
+struct fbuf {
+	struct fbuf *next;
+	uint64_t cookie;
+	struct dbuf *dbuf; /* borrowed; the dbuf outlives its fbs */
+	struct vd_output_fb *ofb;
+	uint32_t width, height, bpp, fourcc;
+};
+
+struct vd_bufs {
+	struct vd_hv *hv;
+	struct vd_gnt *gnt;
+	struct vd_output *out;
+	uint32_t domid;
+	struct vd_caps caps;
+	struct dbuf *dbufs[NBUCKETS];
+	struct fbuf *fbs[NBUCKETS];
+	struct vd_bufs_stats stats;
+};
+
+static unsigned bucket(uint64_t cookie)
+{
+	return (unsigned)((cookie * 0x9E3779B97F4A7C15ull) >> 58) % NBUCKETS;
+}
+
+static struct dbuf **dbuf_slot(struct vd_bufs *bufs, uint64_t cookie)
+{
+	struct dbuf **p = &bufs->dbufs[bucket(cookie)];
+
+	while (*p && (*p)->cookie != cookie)
+		p = &(*p)->next;
+	return p;
+}
+
+static struct fbuf **fb_slot(struct vd_bufs *bufs, uint64_t cookie)
+{
+	struct fbuf **p = &bufs->fbs[bucket(cookie)];
+
+	while (*p && (*p)->cookie != cookie)
+		p = &(*p)->next;
+	return p;
+}
+
+int vd_bufs_create(struct vd_hv *hv, struct vd_gnt *gnt, uint32_t domid, struct vd_output *out,
+		   const struct vd_caps *caps, struct vd_bufs **ret_bufs)
+{
+	struct vd_bufs *bufs = calloc(1, sizeof(*bufs));
+
+	if (!bufs)
+		return -ENOMEM;
+	bufs->hv = hv;
+	bufs->gnt = gnt;
+	bufs->out = out;
+	bufs->domid = domid;
+	bufs->caps = *caps;
+	*ret_bufs = bufs;
+	return 0;
+}
+
+/* Unlink and free one fb; the output forgets it first. */
+static void fb_free(struct vd_bufs *bufs, struct fbuf **slot)
+{
+	struct fbuf *fb = *slot;
+
+	*slot = fb->next;
+	bufs->out->impl->fb_destroy(fb->ofb);
+	fb->dbuf->fb_refs--;
+	bufs->stats.fbs--;
+	free(fb);
+}
+
+static void dbuf_free(struct vd_bufs *bufs, struct dbuf **slot)
+{
+	struct dbuf *db = *slot;
+
+	*slot = db->next;
+	bufs->hv->impl->gnt_unmap(bufs->gnt, db->map, db->num_pages);
+	bufs->stats.pages_mapped -= db->num_pages;
+	bufs->stats.dbufs--;
+	free(db);
+}
+
+/* Drop every fb that views db (a guest may destroy a dbuf with fbs attached). */
+static void detach_fbs_of(struct vd_bufs *bufs, const struct dbuf *db)
+{
+	for (unsigned b = 0; b < NBUCKETS && db->fb_refs; b++) {
+		struct fbuf **p = &bufs->fbs[b];
+
+		while (*p) {
+			if ((*p)->dbuf == db)
+				fb_free(bufs, p);
+			else
+				p = &(*p)->next;
+		}
+	}
+}
+
+void vd_bufs_destroy(struct vd_bufs *bufs)
+{
+	if (!bufs)
+		return;
+	for (unsigned b = 0; b < NBUCKETS; b++)
+		while (bufs->fbs[b])
+			fb_free(bufs, &bufs->fbs[b]);
+	for (unsigned b = 0; b < NBUCKETS; b++)
+		while (bufs->dbufs[b])
+			dbuf_free(bufs, &bufs->dbufs[b]);
+	free(bufs);
+}
+
+/*
+ * Collect the data grefs of a page directory into grefs[num_grefs]. Each
+ * directory page is mapped, copied and unmapped before it is looked at, so
+ * the guest cannot change it under the walker.
+ */
+static int read_pgdir(struct vd_bufs *bufs, uint32_t first, uint32_t num_grefs, uint32_t *grefs)
+{
+	const struct vd_hv_impl *hv = bufs->hv->impl;
+	struct vd_pgdir_walk w;
+	uint8_t copy[VD_PAGE_SIZE];
+	int r;
+
+	r = vd_pgdir_walk_init(&w, num_grefs, first, grefs);
+	while (r >= 0) {
+		void *page;
+		uint32_t gref = w.next_gref;
+
+		r = hv->gnt_map(bufs->gnt, bufs->domid, 1, &gref, false, &page);
+		if (r < 0)
+			return r;
+		memcpy(copy, page, sizeof(copy));
+		hv->gnt_unmap(bufs->gnt, page, 1);
+		r = vd_pgdir_walk_feed(&w, copy);
+		if (r == 0)
+			return 0;
+	}
+	return r;
+}
+
+/* Map the pages named by a page directory. *ret_map is num_pages long. */
+static int map_pgdir(struct vd_bufs *bufs, uint32_t gref_dir, uint32_t num_pages, bool writable,
+		     void **ret_map)
+{
+	uint32_t *grefs = calloc(num_pages, sizeof(*grefs));
+	int r;
+
+	if (!grefs)
+		return -ENOMEM;
+	r = read_pgdir(bufs, gref_dir, num_pages, grefs);
+	if (r >= 0)
+		r = bufs->hv->impl->gnt_map(bufs->gnt, bufs->domid, num_pages, grefs, writable,
+					    ret_map);
+	free(grefs);
+	return r < 0 ? r : 0;
+}
+
+static int check_dbuf_caps(struct vd_bufs *bufs, uint32_t num_pages)
+{
+	if (bufs->stats.dbufs >= bufs->caps.max_dbufs ||
+	    bufs->stats.pages_mapped + num_pages > bufs->caps.max_pages) {
+		bufs->stats.refused++;
+		vd_log_rl(LOG_WARNING, "dom%u: buffer cap reached (%u buffers, %llu pages)",
+			  bufs->domid, bufs->stats.dbufs,
+			  (unsigned long long)bufs->stats.pages_mapped);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+int vd_bufs_dbuf_create(struct vd_bufs *bufs, const struct vd_dbuf_create *req)
+{
+	struct dbuf **slot = dbuf_slot(bufs, req->dbuf_cookie);
+	struct dbuf *db;
+	int r;
+
+	if (*slot)
+		return -EEXIST;
+	if (req->be_alloc)
+		return -EOPNOTSUPP; /* backend allocation comes with zero-copy */
+	r = check_dbuf_caps(bufs, req->num_pages);
+	if (r < 0)
+		return r;
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return -ENOMEM;
+	r = map_pgdir(bufs, req->gref_directory, req->num_pages, false, &db->map);
+	if (r < 0) {
+		free(db);
+		return r;
+	}
+	db->cookie = req->dbuf_cookie;
+	db->num_pages = req->num_pages;
+	db->width = req->width;
+	db->height = req->height;
+	db->bpp = req->bpp;
+	db->stride = req->stride;
+	db->data_ofs = req->data_ofs;
+	db->buffer_sz = req->buffer_sz;
+	*slot = db;
+	bufs->stats.dbufs++;
+	bufs->stats.pages_mapped += db->num_pages;
+	return 0;
+}
+
+int vd_bufs_dbuf_destroy(struct vd_bufs *bufs, uint64_t dbuf_cookie)
+{
+	struct dbuf **slot = dbuf_slot(bufs, dbuf_cookie);
+
+	if (!*slot)
+		return -ENOENT;
+	detach_fbs_of(bufs, *slot);
+	dbuf_free(bufs, slot);
+	return 0;
+}
+
+/*
+ * The stride of an fb: the dbuf's, or for an imported buffer (no geometry
+ * in DBUF_CREATE) inferred from the fb. The fb must fit in the mapping.
+ */
+static int fb_stride(const struct dbuf *db, const struct vd_fb_attach *req, uint32_t *ret)
+{
+	int64_t stride = db->stride;
+	uint64_t need;
+
+	if (db->width == 0)
+		stride = vd_infer_stride(req->width, req->height, req->bpp, db->buffer_sz);
+	if (stride <= 0)
+		return -EINVAL;
+	if ((uint64_t)req->width * req->bpp > (uint64_t)stride * 8)
+		return -EINVAL;
+	need = (uint64_t)db->data_ofs + (uint64_t)stride * (req->height - 1) +
+	       ((uint64_t)req->width * req->bpp + 7) / 8;
+	if (need > (uint64_t)db->num_pages * VD_PAGE_SIZE)
+		return -EINVAL;
+	*ret = (uint32_t)stride;
+	return 0;
+}
+
+int vd_bufs_fb_attach(struct vd_bufs *bufs, const struct vd_fb_attach *req)
+{
+	struct fbuf **slot = fb_slot(bufs, req->fb_cookie);
+	struct dbuf *db = *dbuf_slot(bufs, req->dbuf_cookie);
+	struct vd_frame_src src;
+	struct fbuf *fb;
+	uint32_t stride;
+	int r;
+
+	if (!db)
+		return -ENOENT;
+	if (*slot)
+		return -EEXIST;
+	if (bufs->stats.fbs >= bufs->caps.max_fbs) {
+		bufs->stats.refused++;
+		return -ENOSPC;
+	}
+	r = fb_stride(db, req, &stride);
+	if (r < 0)
+		return r;
+	fb = calloc(1, sizeof(*fb));
+	if (!fb)
+		return -ENOMEM;
+	src = (struct vd_frame_src){
+		.map = db->map,
+		.dmabuf_fd = -1,
+		.size = (uint64_t)db->num_pages * VD_PAGE_SIZE,
+		.offset = db->data_ofs,
+		.stride = stride,
+		.width = req->width,
+		.height = req->height,
+		.fourcc = req->pixel_format,
+		.bpp = req->bpp,
+	};
+	r = bufs->out->impl->fb_create(bufs->out, &src, &fb->ofb);
+	if (r < 0) {
+		free(fb);
+		return r;
+	}
+	fb->cookie = req->fb_cookie;
+	fb->dbuf = db;
+	fb->width = req->width;
+	fb->height = req->height;
+	fb->bpp = req->bpp;
+	fb->fourcc = req->pixel_format;
+	db->fb_refs++;
+	*slot = fb;
+	bufs->stats.fbs++;
+	return 0;
+}
+
+int vd_bufs_fb_detach(struct vd_bufs *bufs, uint64_t fb_cookie)
+{
+	struct fbuf **slot = fb_slot(bufs, fb_cookie);
+
+	if (!*slot)
+		return -ENOENT;
+	fb_free(bufs, slot);
+	return 0;
+}
+
+int vd_bufs_fb_lookup(struct vd_bufs *bufs, uint64_t fb_cookie, struct vd_fb_info *ret)
+{
+	struct fbuf *fb = *fb_slot(bufs, fb_cookie);
+
+	if (!fb)
+		return -ENOENT;
+	*ret = (struct vd_fb_info){fb->ofb, fb->width, fb->height, fb->bpp, fb->fourcc};
+	return 0;
+}
+
+int vd_bufs_write_pgdir(struct vd_bufs *bufs, uint32_t gref_directory, uint32_t buffer_sz,
+			const void *data, uint32_t len)
+{
+	uint32_t num_pages = vd_pages_for_bytes(buffer_sz);
+	void *map;
+	int r;
+
+	if (len > buffer_sz || num_pages == 0 || num_pages > 8)
+		return -EINVAL;
+	r = map_pgdir(bufs, gref_directory, num_pages, true, &map);
+	if (r < 0)
+		return r;
+	memcpy(map, data, len);
+	bufs->hv->impl->gnt_unmap(bufs->gnt, map, num_pages);
+	return 0;
+}
+
+void vd_bufs_get_stats(struct vd_bufs *bufs, struct vd_bufs_stats *ret)
+{
+	*ret = bufs->stats;
+}

@@ -93,6 +93,19 @@ struct vd_output {
 	const struct vd_output_impl *impl;
 };
 
+/*
+ * Bases of every output's connectors and framebuffers. An implementation
+ * embeds them as its first member and downcasts with a helper that checks
+ * out->impl, so a connector or fb handed to the wrong output is caught.
+ */
+struct vd_output_conn {
+	struct vd_output *out;
+};
+
+struct vd_output_fb {
+	struct vd_output *out;
+};
+
 struct vd_output_opts {
 	bool force_copy;        /* --copy: copy every flipped frame */
 	uint32_t refresh_mhz;   /* vblank rate in mHz; 0: complete flips at once */

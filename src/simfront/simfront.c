@@ -1,1 +1,382 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The simulated guest: the toolstack's part (domain, xenstore nodes as
+ * libxl writes them) and the frontend's xenbus state machine, as Linux
+ * xen-front's displback_changed (PROTOCOL.md §1.3 table).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xen/io/xenbus.h>
+
+#include "log.h"
+#include "simfront/simfront_priv.h"
+
+#define DRM_FORMAT_XRGB8888 0x34325258u
+
+static int txn_write(struct vd_hv *hv, vd_xs_txn t, const char *dir, const char *node,
+		     const char *value)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	return hv->impl->xs_write(hv, t, path, value);
+}
+
+/* What libxl__set_xenstore_vdispl and the generic device add write. */
+static int toolstack_write(struct vd_simfront *f, vd_xs_txn t)
+{
+	struct vd_hv *hv = f->dom0;
+	char val[64];
+	int r = 0;
+
+	snprintf(val, sizeof(val), "%u", f->domid);
+	r |= txn_write(hv, t, f->be_path, "frontend", f->fe_path);
+	r |= txn_write(hv, t, f->be_path, "frontend-id", val);
+	r |= txn_write(hv, t, f->be_path, "online", "1");
+	r |= txn_write(hv, t, f->be_path, "state", "1");
+	snprintf(val, sizeof(val), "%u", f->opts.be_domid);
+	r |= txn_write(hv, t, f->fe_path, "backend", f->be_path);
+	r |= txn_write(hv, t, f->fe_path, "backend-id", val);
+	r |= txn_write(hv, t, f->fe_path, "state", "1");
+	r |= txn_write(hv, t, f->fe_path, "be-alloc", f->opts.be_alloc ? "1" : "0");
+	for (uint32_t i = 0; i < f->opts.nconn; i++) {
+		char node[32];
+
+		snprintf(node, sizeof(node), "%u/resolution", i);
+		snprintf(val, sizeof(val), "%ux%u", f->opts.width, f->opts.height);
+		r |= txn_write(hv, t, f->fe_path, node, val);
+		snprintf(node, sizeof(node), "%u/unique-id", i);
+		snprintf(val, sizeof(val), "Virtual-%u", i + 1);
+		r |= txn_write(hv, t, f->fe_path, node, val);
+	}
+	return r ? -EIO : 0;
+}
+
+static int toolstack_add(struct vd_simfront *f)
+{
+	vd_xs_txn t;
+	int r;
+
+	do {
+		r = f->dom0->impl->xs_txn_start(f->dom0, &t);
+		if (r < 0)
+			return r;
+		if (toolstack_write(f, t) < 0) {
+			f->dom0->impl->xs_txn_end(f->dom0, t, true);
+			return -EIO;
+		}
+		r = f->dom0->impl->xs_txn_end(f->dom0, t, false);
+	} while (r == -EAGAIN);
+	return r;
+}
+
+static void set_state(struct vd_simfront *f, int state)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/state", f->fe_path);
+	vd_xs_printf(f->hv, VD_XS_NO_TXN, path, "%d", state);
+	f->state = state;
+}
+
+static int read_be_state(struct vd_simfront *f)
+{
+	char path[256];
+	uint32_t v;
+
+	snprintf(path, sizeof(path), "%s/state", f->be_path);
+	return vd_xs_read_u32(f->hv, VD_XS_NO_TXN, path, &v) < 0 ? -1 : (int)v;
+}
+
+/* ---- connect: channels published in one transaction (evtchnl_publish_all) ---- */
+
+static int publish_chan(struct vd_simfront *f, vd_xs_txn t, const struct sf_chan *ch)
+{
+	static const char *const nodes[] = {XENDISPL_FIELD_REQ_RING_REF,
+					    XENDISPL_FIELD_REQ_CHANNEL,
+					    XENDISPL_FIELD_EVT_RING_REF,
+					    XENDISPL_FIELD_EVT_CHANNEL};
+	const uint32_t vals[] = {ch->ring_ref, ch->req_port, ch->evt_ref, ch->evt_port};
+	char path[256];
+	int r = 0;
+
+	for (int i = 0; i < 4 && r >= 0; i++) {
+		snprintf(path, sizeof(path), "%s/%u/%s", f->fe_path, ch->idx, nodes[i]);
+		r = vd_xs_printf(f->hv, t, path, "%u", vals[i]);
+	}
+	return r;
+}
+
+static int publish_all(struct vd_simfront *f)
+{
+	vd_xs_txn t;
+	int r;
+
+	do {
+		r = f->hv->impl->xs_txn_start(f->hv, &t);
+		for (uint32_t i = 0; r >= 0 && i < f->nconn; i++)
+			r = publish_chan(f, t, &f->chans[i]);
+		if (r < 0) {
+			f->hv->impl->xs_txn_end(f->hv, t, true);
+			return r;
+		}
+		r = f->hv->impl->xs_txn_end(f->hv, t, false);
+	} while (r == -EAGAIN);
+	return r;
+}
+
+static void close_all(struct vd_simfront *f)
+{
+	for (uint32_t i = 0; i < f->nconn; i++) {
+		sf_client_stop(f, &f->clients[i]);
+		sf_chan_close(f, &f->chans[i]);
+	}
+	f->nconn = 0;
+}
+
+static void on_initwait(struct vd_simfront *f)
+{
+	int r = 0;
+
+	if (f->state == XenbusStateReconfiguring)
+		return;
+	if (f->state == XenbusStateConnected) {
+		/* displback_disconnect: the DRM device is unplugged, buffers freed */
+		close_all(f);
+		set_state(f, XenbusStateInitialising);
+	}
+	if (f->state != XenbusStateInitialising)
+		return;
+	f->nconn = f->opts.nconn;
+	for (uint32_t i = 0; r >= 0 && i < f->nconn; i++)
+		r = sf_chan_open(f, &f->chans[i], i);
+	if (r >= 0)
+		r = publish_all(f);
+	if (r < 0) {
+		vd_warn("simfront %s: cannot publish channels: %s", f->name, strerror(-r));
+		close_all(f);
+		return;
+	}
+	set_state(f, XenbusStateInitialised);
+}
+
+static void on_connected(struct vd_simfront *f)
+{
+	if (f->state != XenbusStateInitialised)
+		return;
+	set_state(f, XenbusStateConnected);
+	f->stats.connects++;
+	if (f->opts.no_client)
+		return;
+	for (uint32_t i = 0; i < f->nconn; i++)
+		sf_client_start(f, &f->clients[i], i);
+}
+
+static void on_be_change(struct vd_simfront *f)
+{
+	int bs = read_be_state(f);
+
+	switch (bs) {
+	case XenbusStateInitWait:
+		on_initwait(f);
+		break;
+	case XenbusStateConnected:
+		on_connected(f);
+		break;
+	case XenbusStateClosed:
+	case XenbusStateUnknown:
+	case -1:
+		if (f->state == XenbusStateConnected || f->state == XenbusStateInitialised) {
+			close_all(f);
+			set_state(f, XenbusStateInitialising);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static int on_xs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct vd_simfront *f = userdata;
+	char *path, *token;
+
+	while (f->hv->impl->xs_read_watch(f->hv, &path, &token) >= 0) {
+		free(path);
+		free(token);
+		if (!f->dead)
+			on_be_change(f);
+	}
+	return 0;
+}
+
+void sf_update_finished(struct vd_simfront *f)
+{
+	bool all = f->nconn > 0;
+
+	for (uint32_t i = 0; i < f->nconn; i++)
+		all = all && f->clients[i].finished;
+	f->stats.finished = all;
+}
+
+/* ---- life ---- */
+
+static int fourcc_bpp(uint32_t fourcc, uint32_t *ret)
+{
+	int bpp = vd_format_bpp(fourcc);
+
+	if (bpp <= 0)
+		return -EINVAL;
+	*ret = (uint32_t)bpp;
+	return 0;
+}
+
+static int init_front(struct vd_simfront *f, const char *name, const struct vd_simfront_opts *o)
+{
+	int r;
+
+	f->opts = *o;
+	f->fourcc = o->fourcc ? o->fourcc : DRM_FORMAT_XRGB8888;
+	f->width = o->width;
+	f->height = o->height;
+	f->stats.buffers_destroyed = true;
+	if (o->nconn == 0 || o->nconn > SF_MAX_CONN || o->width < 4 || o->height == 0)
+		return -EINVAL;
+	r = fourcc_bpp(f->fourcc, &f->bpp);
+	if (r < 0)
+		return r;
+	if (((uint64_t)o->width * f->bpp + 7) / 8 < 8)
+		return -EINVAL; /* the pattern stamps 8 bytes in row 0 */
+	f->name = strdup(name);
+	return f->name ? 0 : -ENOMEM;
+}
+
+static int start_front(struct vd_simfront *f)
+{
+	char path[256];
+	int r;
+
+	r = vd_sim_domain_create(f->sim, f->name, &f->domid);
+	if (r < 0)
+		return r;
+	if (asprintf(&f->fe_path, "/local/domain/%u/device/vdispl/0", f->domid) < 0 ||
+	    asprintf(&f->be_path, "/local/domain/%u/backend/vdispl/%u/0", f->opts.be_domid,
+		     f->domid) < 0)
+		return -ENOMEM;
+	r = vd_sim_connect_as(f->sim, f->domid, &f->hv);
+	if (r < 0)
+		return r;
+	r = toolstack_add(f);
+	if (r < 0)
+		return r;
+	f->state = XenbusStateInitialising;
+	r = sd_event_add_io(f->loop, &f->xs_src, f->hv->impl->xs_watch_fd(f->hv), EPOLLIN, on_xs,
+			    f);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/state", f->be_path);
+	return f->hv->impl->xs_watch(f->hv, path, "be");
+}
+
+int vd_simfront_create(struct vd_hv *dom0, sd_event *loop, const char *name,
+		       const struct vd_simfront_opts *opts, struct vd_simfront **ret_front)
+{
+	struct vd_simfront *f = calloc(1, sizeof(*f));
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	f->sim = vd_sim_from_hv(dom0);
+	f->dom0 = dom0;
+	f->loop = loop;
+	r = f->sim ? init_front(f, name, opts) : -EOPNOTSUPP;
+	if (r >= 0)
+		r = start_front(f);
+	if (r < 0) {
+		vd_simfront_destroy(f);
+		return r;
+	}
+	*ret_front = f;
+	return 0;
+}
+
+/* libxl removes both directories once the device is gone. */
+static void toolstack_remove(struct vd_simfront *f)
+{
+	if (f->be_path)
+		f->dom0->impl->xs_rm(f->dom0, VD_XS_NO_TXN, f->be_path);
+	if (f->fe_path)
+		f->dom0->impl->xs_rm(f->dom0, VD_XS_NO_TXN, f->fe_path);
+}
+
+int vd_simfront_kill(struct vd_simfront *f)
+{
+	int r;
+
+	if (f->dead)
+		return -ESRCH;
+	f->dead = true;
+	r = vd_sim_domain_destroy(f->sim, f->domid);
+	close_all(f);
+	toolstack_remove(f);
+	return r;
+}
+
+void vd_simfront_destroy(struct vd_simfront *f)
+{
+	if (!f)
+		return;
+	f->xs_src = sd_event_source_disable_unref(f->xs_src);
+	close_all(f);
+	if (f->domid && !f->dead) {
+		f->dead = true;
+		vd_sim_domain_destroy(f->sim, f->domid);
+		toolstack_remove(f);
+	}
+	vd_hv_destroy(f->hv);
+	free(f->fe_path);
+	free(f->be_path);
+	free(f->name);
+	free(f);
+}
+
+uint32_t vd_simfront_domid(struct vd_simfront *f)
+{
+	return f->domid;
+}
+
+void vd_simfront_get_stats(struct vd_simfront *f, struct vd_simfront_stats *ret)
+{
+	*ret = f->stats;
+	ret->state = f->state;
+}
+
+/* ---- raw access ---- */
+
+int vd_simfront_send_raw(struct vd_simfront *f, uint32_t conn, const struct xendispl_req *req,
+			 vd_simfront_resp_cb cb, void *userdata)
+{
+	if (conn >= f->nconn)
+		return -EINVAL;
+	return sf_chan_send(&f->chans[conn], req, cb, userdata);
+}
+
+struct xen_displif_sring *vd_simfront_sring(struct vd_simfront *f, uint32_t conn)
+{
+	return conn < f->nconn ? f->chans[conn].ring_page : NULL;
+}
+
+struct xendispl_event_page *vd_simfront_evt_page(struct vd_simfront *f, uint32_t conn)
+{
+	return conn < f->nconn ? f->chans[conn].evt_page : NULL;
+}
+
+int vd_simfront_notify(struct vd_simfront *f, uint32_t conn)
+{
+	if (conn >= f->nconn)
+		return -EINVAL;
+	return vd_sim_evtchn_notify(f->chans[conn].req_ch);
+}

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <systemd/sd-event.h>
+
+#include "hv/hv.h"
+#include "log.h"
+#include "output/output.h"
+#include "simfront/simfront.h"
+#include "xenbus/backend.h"
+
+#define MAX_SIM_GUESTS 64u
+
+struct daemon {
+	const struct vd_daemon_opts *opts;
+	sd_event *loop;
+	struct vd_hv *hv;
+	struct vd_output *out;
+	struct vd_backend *be;
+	struct vd_simfront *guests[MAX_SIM_GUESTS];
+	uint32_t nguests;
+	uint64_t start_us, last_flips, last_us;
+};
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	vd_notice("%s: shutting down", strsignal((int)si->ssi_signo));
+	return sd_event_exit(d->loop, 0);
+}
+
+static int on_run_for(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return sd_event_exit(d->loop, 0);
+}
+
+static int on_status(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct vd_backend_stats st;
+	uint64_t now = vd_now_us();
+	double dt = (double)(now - d->last_us) / 1e6;
+
+	vd_backend_get_stats(d->be, &st);
+	vd_info("status: %u device(s), %u connected, %.1f flips/s, %llu events, %llu errors",
+		st.devices, st.connected, dt > 0 ? (double)(st.flips - d->last_flips) / dt : 0.0,
+		(unsigned long long)st.events, (unsigned long long)st.errors);
+	d->last_flips = st.flips;
+	d->last_us = now;
+	sd_event_source_set_time_relative(s, (uint64_t)d->opts->status_interval_s * 1000000u);
+	return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static int add_timers(struct daemon *d)
+{
+	int r = 0;
+
+	if (d->opts->run_for_s)
+		r = sd_event_add_time_relative(d->loop, NULL, CLOCK_MONOTONIC,
+					       (uint64_t)d->opts->run_for_s * 1000000u, 0,
+					       on_run_for, d);
+	if (r >= 0 && d->opts->status_interval_s)
+		r = sd_event_add_time_relative(d->loop, NULL, CLOCK_MONOTONIC,
+					       (uint64_t)d->opts->status_interval_s * 1000000u,
+					       0, on_status, d);
+	if (r >= 0)
+		r = sd_event_add_signal(d->loop, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_signal,
+					d);
+	if (r >= 0)
+		r = sd_event_add_signal(d->loop, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_signal,
+					d);
+	return r;
+}
+
+static int start_sim_guests(struct daemon *d)
+{
+	const struct vd_daemon_opts *o = d->opts;
+	struct vd_simfront_opts so = {
+		.nconn = o->sim_connectors,
+		.width = o->sim_width,
+		.height = o->sim_height,
+		.frames = o->sim_frames,
+	};
+
+	if (o->sim_guests > MAX_SIM_GUESTS)
+		return -E2BIG;
+	for (uint32_t i = 0; i < o->sim_guests; i++) {
+		char name[32];
+		int r;
+
+		snprintf(name, sizeof(name), "sim-guest-%u", i + 1);
+		r = vd_simfront_create(d->hv, d->loop, name, &so, &d->guests[i]);
+		if (r < 0) {
+			vd_err("cannot start simulated guest %s: %s", name, strerror(-r));
+			return r;
+		}
+		d->nguests++;
+	}
+	return 0;
+}
+
+static int setup(struct daemon *d)
+{
+	const struct vd_daemon_opts *o = d->opts;
+	struct vd_output_opts oo = {
+		.force_copy = o->force_copy,
+		.refresh_mhz = o->refresh_mhz,
+		.capture_dir = o->capture_dir,
+		.capture_interval_ms = 1000,
+	};
+	struct vd_backend_opts bo = VD_BACKEND_OPTS_DEFAULT;
+	int r;
+
+	if (o->capture_dir && mkdir(o->capture_dir, 0755) < 0 && errno != EEXIST) {
+		vd_err("cannot create capture directory %s: %m", o->capture_dir);
+		return -errno;
+	}
+	r = vd_hv_create(o->hypervisor, &d->hv);
+	if (r < 0) {
+		vd_err("cannot open hypervisor \"%s\": %s", o->hypervisor, strerror(-r));
+		return r;
+	}
+	r = vd_output_create(o->output, d->loop, &oo, &d->out);
+	if (r < 0) {
+		vd_err("cannot create output \"%s\": %s", o->output, strerror(-r));
+		return r;
+	}
+	r = vd_backend_create(d->loop, d->hv, d->out, &bo, &d->be);
+	if (r < 0) {
+		vd_err("cannot start the vdispl backend: %s", strerror(-r));
+		return r;
+	}
+	if (o->sim_guests && !strcmp(o->hypervisor, "sim"))
+		r = start_sim_guests(d);
+	return r < 0 ? r : add_timers(d);
+}
+
+static void summarise(struct daemon *d, struct vd_summary *ret)
+{
+	struct vd_backend_stats bs = {0};
+	struct vd_output_stats os = {0};
+
+	if (d->be)
+		vd_backend_get_stats(d->be, &bs);
+	if (d->out)
+		d->out->impl->get_stats(d->out, &os);
+	*ret = (struct vd_summary){
+		.flips = bs.flips,
+		.events = bs.events,
+		.copies = os.copies,
+		.requests = bs.requests,
+		.errors = bs.errors,
+		.guests = bs.devices,
+		.seconds = (double)(vd_now_us() - d->start_us) / 1e6,
+	};
+}
+
+/* Guests are told first (backend Closed), then everything is released. */
+static void teardown(struct daemon *d)
+{
+	vd_backend_destroy(d->be);
+	for (uint32_t i = 0; i < d->nguests; i++)
+		vd_simfront_destroy(d->guests[i]);
+	vd_output_destroy(d->out);
+	vd_hv_destroy(d->hv);
+	sd_event_unref(d->loop);
+}
+
+int vd_daemon_run(const struct vd_daemon_opts *opts, struct vd_summary *ret_summary)
+{
+	struct daemon d = {.opts = opts};
+	int r;
+
+	d.start_us = d.last_us = vd_now_us();
+	r = sd_event_new(&d.loop);
+	if (r < 0)
+		return r;
+	r = setup(&d);
+	if (r >= 0) {
+		vd_info("running: hypervisor %s, output %s%s", opts->hypervisor, opts->output,
+			opts->force_copy ? " (copy)" : "");
+		r = sd_event_loop(d.loop);
+	}
+	summarise(&d, ret_summary);
+	teardown(&d);
+	return r < 0 ? r : 0;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon object: the loop and everything that runs on it. */
+#ifndef VD_DAEMON_H
+#define VD_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vd_daemon_opts {
+	const char *hypervisor;   /* "xen" or "sim" */
+	const char *output;       /* "headless" */
+	const char *capture_dir;  /* NULL: no capture */
+	bool force_copy;
+	uint32_t refresh_mhz;
+	uint32_t run_for_s;       /* 0: until a signal */
+	uint32_t sim_guests;
+	uint32_t sim_connectors;
+	uint32_t sim_width, sim_height;
+	uint32_t sim_frames;      /* per connector, 0: forever */
+	uint32_t status_interval_s;
+};
+
+struct vd_summary {
+	uint64_t flips, events, copies, requests, errors;
+	uint32_t guests;
+	double seconds;
+};
+
+/* Runs until SIGTERM/SIGINT or run_for. Returns 0 or -errno. */
+int vd_daemon_run(const struct vd_daemon_opts *opts, struct vd_summary *ret_summary);
+
+#endif

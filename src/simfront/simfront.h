@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A simulated guest over the sim hypervisor: a domain with a vdispl
+ * device added the way libxl adds it, a frontend that behaves as Linux
+ * xen-front does (PROTOCOL.md §2: one outstanding request per ring, 3000 ms
+ * response timeout, 3100 ms frame-done watchdog, request slots reused
+ * without clearing, events with unexpected ids skipped), and a client that
+ * draws an animated test pattern and page-flips it. Used by the demo, the
+ * tests and the benchmarks.
+ */
+#ifndef VD_SIMFRONT_H
+#define VD_SIMFRONT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "displif_proto.h"
+#include "hv/hv.h"
+#include "output/output.h"
+
+struct vd_simfront;
+
+struct vd_simfront_opts {
+	uint32_t nconn;         /* connectors, 1..4 */
+	uint32_t width, height; /* resolution of every connector */
+	uint32_t fourcc;        /* buffer format; 0: XRGB8888 */
+	bool pitch_align8;      /* dumb pitch aligned to 8 bytes (Linux 2025+) */
+	uint32_t nbufs;         /* buffers per connector; 0: 2 */
+	uint32_t frames;        /* flips per connector, then stop; 0: forever */
+	bool no_client;         /* connect only: tests drive requests themselves */
+	bool destroy_at_end;    /* after the last frame: disable, detach, destroy */
+	bool be_alloc;
+	uint32_t be_domid;      /* backend domain, 0 */
+};
+
+struct vd_simfront_stats {
+	int state;              /* frontend xenbus state */
+	uint32_t connects;      /* times the frontend reached Connected */
+	uint64_t requests;      /* requests answered */
+	uint64_t errors;        /* answered with a non-zero status */
+	uint64_t timeouts;      /* no response within 3000 ms */
+	uint64_t flips;         /* PG_FLIP requests accepted */
+	uint64_t events;        /* PG_FLIP events taken */
+	uint64_t events_skipped;/* events with an unexpected id (Linux skips them) */
+	uint64_t watchdogs;     /* frame done after 3100 ms without an event */
+	uint64_t frames_done;   /* frames completed, all connectors */
+	uint64_t deferred_ends; /* grants ended while the backend still mapped them */
+	bool finished;          /* every connector showed its last frame */
+	bool buffers_destroyed; /* destroy_at_end completed with success statuses */
+};
+
+/* Create a domain named name with one vdispl device and start its frontend. */
+int vd_simfront_create(struct vd_hv *dom0, sd_event *loop, const char *name,
+		       const struct vd_simfront_opts *opts, struct vd_simfront **ret_front);
+/* Free the frontend and its memory; the domain is destroyed too. NULL ok. */
+void vd_simfront_destroy(struct vd_simfront *front);
+/* The domain dies at once (crash / xl destroy); the toolstack removes the device. */
+int vd_simfront_kill(struct vd_simfront *front);
+uint32_t vd_simfront_domid(struct vd_simfront *front);
+void vd_simfront_get_stats(struct vd_simfront *front, struct vd_simfront_stats *ret);
+
+/*
+ * Check a frame the output showed against the test pattern. Returns the
+ * frame number stamped in it, or -EINVAL if any byte differs from what the
+ * client drew for that frame. *ret_seed receives the drawer's seed
+ * (domain and connector).
+ */
+int64_t vd_simfront_check_frame(const struct vd_frame_view *view, uint32_t *ret_seed);
+uint32_t vd_simfront_seed(uint32_t domid, uint32_t conn_idx);
+
+/* ---- raw access for hostile-guest tests ---- */
+
+/* Called with the response (NULL on timeout). */
+typedef void (*vd_simfront_resp_cb)(void *userdata, const struct xendispl_resp *rsp);
+/*
+ * Queue a raw request on connector conn's ring (one in flight at a time,
+ * id assigned by the frontend as Linux does, the slot not cleared).
+ */
+int vd_simfront_send_raw(struct vd_simfront *front, uint32_t conn, const struct xendispl_req *req,
+			 vd_simfront_resp_cb cb, void *userdata);
+/* The shared request ring page of conn, for index corruption. Borrowed. */
+struct xen_displif_sring *vd_simfront_sring(struct vd_simfront *front, uint32_t conn);
+struct xendispl_event_page *vd_simfront_evt_page(struct vd_simfront *front, uint32_t conn);
+int vd_simfront_notify(struct vd_simfront *front, uint32_t conn);
+
+/* A guest buffer with its page directory, for crafted DBUF_CREATE requests. */
+struct vd_simfront_buf {
+	void *data;          /* guest view of the data pages */
+	uint32_t num_pages;
+	uint32_t *grefs;     /* data grefs */
+	void *dir;           /* guest view of the directory pages */
+	uint32_t num_dir;
+	uint32_t *dir_grefs; /* dir_grefs[0] goes into gref_directory */
+};
+int vd_simfront_buf_alloc(struct vd_simfront *front, uint32_t num_pages,
+			  struct vd_simfront_buf **ret_buf);
+void vd_simfront_buf_free(struct vd_simfront *front, struct vd_simfront_buf *buf);
+
+#endif

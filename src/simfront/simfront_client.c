@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulated guest's display client, as a DRM program on xen-front:
+ * dumb buffers (DBUF_CREATE + FB_ATTACH on ring 0), a mode set, then one
+ * page flip per frame, the next frame drawn when the previous flip's event
+ * came (or the 3100 ms frame-done watchdog fired).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "simfront/simfront_priv.h"
+
+/* ---- the test pattern ---- */
+
+/*
+ * Byte x of row y in frame n. Laid out for XRGB8888 (blue and green ramps
+ * that scroll, red from x^y), the same function for every format: the check
+ * compares bytes. No two rows are shifts of each other, so a wrong stride
+ * cannot pass.
+ */
+static uint8_t pattern_byte(uint32_t x, uint32_t y, uint64_t frame, uint32_t seed)
+{
+	uint32_t px = x >> 2, n = (uint32_t)frame;
+
+	switch (x & 3) {
+	case 0:
+		return (uint8_t)(px * 2u + n * 3u);
+	case 1:
+		return (uint8_t)(y * 2u + n);
+	case 2:
+		return (uint8_t)((px ^ y) + seed);
+	default:
+		return 0xff;
+	}
+}
+
+static void stamp(uint8_t *row0, uint64_t frame, uint32_t seed)
+{
+	uint32_t f = (uint32_t)frame;
+
+	memcpy(row0, &f, 4);
+	memcpy(row0 + 4, &seed, 4);
+}
+
+void sf_draw(void *dst, uint32_t stride, uint32_t width_bytes, uint32_t height, uint64_t frame,
+	     uint32_t seed)
+{
+	for (uint32_t y = 0; y < height; y++) {
+		uint8_t *row = (uint8_t *)dst + (uint64_t)y * stride;
+
+		for (uint32_t x = 0; x < width_bytes; x++)
+			row[x] = pattern_byte(x, y, frame, seed);
+	}
+	stamp(dst, frame, seed);
+}
+
+uint32_t vd_simfront_seed(uint32_t domid, uint32_t conn_idx)
+{
+	return domid * 0x01000193u + conn_idx * 0x9e3779b9u + 1u;
+}
+
+int64_t vd_simfront_check_frame(const struct vd_frame_view *view, uint32_t *ret_seed)
+{
+	uint32_t width_bytes = (uint32_t)(((uint64_t)view->width * view->bpp + 7) / 8);
+	uint32_t frame, seed;
+
+	if (!view->pixels || width_bytes < 8 || view->height == 0)
+		return -EINVAL;
+	memcpy(&frame, view->pixels, 4);
+	memcpy(&seed, view->pixels + 4, 4);
+	for (uint32_t y = 0; y < view->height; y++) {
+		const uint8_t *row = view->pixels + (uint64_t)y * view->stride;
+
+		for (uint32_t x = y ? 0 : 8; x < width_bytes; x++)
+			if (row[x] != pattern_byte(x, y, frame, seed))
+				return -EINVAL;
+	}
+	if (ret_seed)
+		*ret_seed = seed;
+	return frame;
+}
+
+/* ---- requests ---- */
+
+static struct sf_chan *ring0(struct sf_client *c)
+{
+	return &c->front->chans[0];
+}
+
+static uint32_t buffer_bytes(struct vd_simfront *f, uint32_t *ret_stride)
+{
+	uint64_t pitch = ((uint64_t)f->width * f->bpp + 7) / 8;
+	uint64_t size;
+
+	if (f->opts.pitch_align8)
+		pitch = (pitch + 7) & ~7ull;
+	size = pitch * f->height;
+	if (f->opts.pitch_align8)
+		size = (size + VD_PAGE_SIZE - 1) & ~(uint64_t)(VD_PAGE_SIZE - 1);
+	*ret_stride = (uint32_t)pitch;
+	return (uint32_t)size;
+}
+
+static void flip_next(struct sf_client *c);
+
+static void draw_frame(struct sf_client *c, struct sf_buffer *b, uint64_t frame)
+{
+	struct vd_simfront *f = c->front;
+
+	sf_draw(b->mem->data, b->stride, (uint32_t)(((uint64_t)f->width * f->bpp + 7) / 8),
+		f->height, frame, vd_simfront_seed(f->domid, c->idx));
+}
+
+static void on_set_config(void *userdata, const struct xendispl_resp *rsp)
+{
+	struct sf_client *c = userdata;
+
+	if (!rsp || rsp->status) {
+		vd_warn("simfront %s: mode set failed", c->front->name);
+		return;
+	}
+	flip_next(c);
+}
+
+static void all_created(struct sf_client *c)
+{
+	struct vd_simfront *f = c->front;
+	struct xendispl_req req;
+
+	memset(&req, 0, sizeof(req));
+	c->frame = 0;
+	draw_frame(c, &c->bufs[0], 0);
+	req.operation = XENDISPL_OP_SET_CONFIG;
+	req.op.set_config = (struct xendispl_set_config_req){
+		.fb_cookie = c->bufs[0].fb_cookie,
+		.width = f->width,
+		.height = f->height,
+		.bpp = f->bpp,
+	};
+	sf_chan_send(&f->chans[c->idx], &req, on_set_config, c);
+}
+
+static void on_fb_attach(void *userdata, const struct xendispl_resp *rsp)
+{
+	struct sf_buffer *b = userdata;
+	struct sf_client *c = b->client;
+
+	if (!rsp || rsp->status) {
+		vd_warn("simfront %s: FB_ATTACH failed: %d", c->front->name, rsp ? rsp->status : -1);
+		return;
+	}
+	if (++c->created == c->nbufs)
+		all_created(c);
+}
+
+static void on_dbuf_create(void *userdata, const struct xendispl_resp *rsp)
+{
+	struct sf_buffer *b = userdata;
+	struct sf_client *c = b->client;
+	struct vd_simfront *f = c->front;
+	struct xendispl_req req;
+
+	if (!rsp || rsp->status) {
+		vd_warn("simfront %s: DBUF_CREATE failed: %d", f->name, rsp ? rsp->status : -1);
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	req.operation = XENDISPL_OP_FB_ATTACH;
+	req.op.fb_attach = (struct xendispl_fb_attach_req){
+		.dbuf_cookie = b->dbuf_cookie,
+		.fb_cookie = b->fb_cookie,
+		.width = f->width,
+		.height = f->height,
+		.pixel_format = f->fourcc,
+	};
+	sf_chan_send(ring0(c), &req, on_fb_attach, b);
+}
+
+static int create_buffer(struct sf_client *c, struct sf_buffer *b)
+{
+	struct vd_simfront *f = c->front;
+	uint32_t size = buffer_bytes(f, &b->stride);
+	struct xendispl_req req;
+	int r;
+
+	r = vd_simfront_buf_alloc(f, vd_pages_for_bytes(size), &b->mem);
+	if (r < 0)
+		return r;
+	b->dbuf_cookie = ++f->next_cookie * 0x10001000ull;
+	b->fb_cookie = ++f->next_cookie * 0x10001000ull;
+	/* A reused slot keeps old bytes: Linux ORs the flags in. */
+	memset(&req, 0xa5, sizeof(req));
+	req.operation = XENDISPL_OP_DBUF_CREATE;
+	req.op.dbuf_create = (struct xendispl_dbuf_create_req){
+		.dbuf_cookie = b->dbuf_cookie,
+		.width = f->width,
+		.height = f->height,
+		.bpp = f->bpp,
+		.buffer_sz = size,
+		.gref_directory = b->mem->dir_grefs[0],
+	};
+	return sf_chan_send(ring0(c), &req, on_dbuf_create, b);
+}
+
+/* ---- the flip loop ---- */
+
+static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct sf_client *c = userdata;
+
+	vd_warn("simfront %s: Frame done timed-out, releasing", c->front->name);
+	c->front->stats.watchdogs++;
+	sf_client_frame_done(c);
+	return 0;
+}
+
+static void on_flip(void *userdata, const struct xendispl_resp *rsp)
+{
+	struct sf_client *c = userdata;
+
+	if (!rsp || rsp->status) {
+		/* Linux delivers the vblank event at once and marks the connector down. */
+		sf_client_frame_done(c);
+		return;
+	}
+	c->front->stats.flips++;
+	c->flip_acked = true;
+	if (c->event_seen)
+		sf_client_frame_done(c);
+}
+
+static void finish(struct sf_client *c);
+
+static void flip_next(struct sf_client *c)
+{
+	struct vd_simfront *f = c->front;
+	struct sf_buffer *b;
+	struct xendispl_req req;
+
+	if (f->opts.frames && c->frame >= f->opts.frames) {
+		finish(c);
+		return;
+	}
+	c->frame++;
+	b = &c->bufs[c->frame % c->nbufs];
+	draw_frame(c, b, c->frame);
+	memset(&req, 0, sizeof(req));
+	req.operation = XENDISPL_OP_PG_FLIP;
+	req.op.pg_flip.fb_cookie = b->fb_cookie;
+	c->flip_inflight = true;
+	c->flip_acked = c->event_seen = false;
+	sd_event_source_set_time_relative(c->watchdog_src, SF_FRAME_DONE_US);
+	sd_event_source_set_enabled(c->watchdog_src, SD_EVENT_ONESHOT);
+	sf_chan_send(&f->chans[c->idx], &req, on_flip, c);
+}
+
+void sf_client_frame_done(struct sf_client *c)
+{
+	if (!c->flip_inflight)
+		return;
+	if (!c->flip_acked && c->front->chans[c->idx].inflight) {
+		c->event_seen = true; /* event before response: handled later */
+		return;
+	}
+	c->flip_inflight = false;
+	sd_event_source_set_enabled(c->watchdog_src, SD_EVENT_OFF);
+	c->front->stats.frames_done++;
+	flip_next(c);
+}
+
+/* ---- the end: disable, detach, destroy, like a DRM client that exits ---- */
+
+static void free_buffer(struct vd_simfront *f, struct sf_buffer *b)
+{
+	vd_simfront_buf_free(f, b->mem);
+	b->mem = NULL;
+}
+
+static void on_dbuf_destroy(void *userdata, const struct xendispl_resp *rsp)
+{
+	struct sf_buffer *b = userdata;
+	struct sf_client *c = b->client;
+
+	if (!rsp || rsp->status)
+		c->front->stats.buffers_destroyed = false;
+	/* Linux ends foreign access whatever the answer was. */
+	free_buffer(c->front, b);
+	if (--c->destroy_pending == 0) {
+		c->finished = true;
+		sf_update_finished(c->front);
+	}
+}
+
+static void on_fb_detach(void *userdata, const struct xendispl_resp *rsp)
+{
+	struct sf_buffer *b = userdata;
+	struct xendispl_req req;
+
+	if (!rsp || rsp->status)
+		b->client->front->stats.buffers_destroyed = false;
+	memset(&req, 0, sizeof(req));
+	req.operation = XENDISPL_OP_DBUF_DESTROY;
+	req.op.dbuf_destroy.dbuf_cookie = b->dbuf_cookie;
+	sf_chan_send(ring0(b->client), &req, on_dbuf_destroy, b);
+}
+
+static void finish(struct sf_client *c)
+{
+	struct vd_simfront *f = c->front;
+	struct xendispl_req req;
+
+	if (!f->opts.destroy_at_end) {
+		c->finished = true;
+		sf_update_finished(f);
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	req.operation = XENDISPL_OP_SET_CONFIG; /* all zero: disable */
+	sf_chan_send(&f->chans[c->idx], &req, NULL, NULL);
+	c->destroy_pending = c->nbufs;
+	for (uint32_t i = 0; i < c->nbufs; i++) {
+		memset(&req, 0, sizeof(req));
+		req.operation = XENDISPL_OP_FB_DETACH;
+		req.op.fb_detach.fb_cookie = c->bufs[i].fb_cookie;
+		sf_chan_send(ring0(c), &req, on_fb_detach, &c->bufs[i]);
+	}
+}
+
+void sf_client_start(struct vd_simfront *f, struct sf_client *c, uint32_t idx)
+{
+	memset(c, 0, sizeof(*c));
+	c->front = f;
+	c->idx = idx;
+	c->nbufs = f->opts.nbufs ? f->opts.nbufs : 2;
+	if (c->nbufs > SF_MAX_BUFS)
+		c->nbufs = SF_MAX_BUFS;
+	if (sd_event_add_time_relative(f->loop, &c->watchdog_src, CLOCK_MONOTONIC,
+				       SF_FRAME_DONE_US, 0, on_watchdog, c) >= 0)
+		sd_event_source_set_enabled(c->watchdog_src, SD_EVENT_OFF);
+	for (uint32_t i = 0; i < c->nbufs; i++) {
+		c->bufs[i].client = c;
+		c->bufs[i].index = i;
+		if (create_buffer(c, &c->bufs[i]) < 0)
+			vd_warn("simfront %s: cannot allocate a buffer", f->name);
+	}
+}
+
+/* The DRM device is gone (unplugged): local cleanup only, no requests. */
+void sf_client_stop(struct vd_simfront *f, struct sf_client *c)
+{
+	c->watchdog_src = sd_event_source_disable_unref(c->watchdog_src);
+	for (uint32_t i = 0; i < SF_MAX_BUFS; i++)
+		if (c->bufs[i].mem)
+			free_buffer(f, &c->bufs[i]);
+	c->flip_inflight = false;
+}
+
+/* ---- guest buffers with page directories ---- */
+
+static int grant_all(struct vd_simfront *f, uint32_t n, const uint32_t *pfns, uint32_t *refs)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int r = vd_sim_grant(f->sim, f->domid, f->opts.be_domid, pfns[i], false, &refs[i]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void fill_dir(struct vd_simfront_buf *b)
+{
+	for (uint32_t d = 0; d < b->num_dir; d++) {
+		struct xendispl_page_directory *pd =
+			(void *)((uint8_t *)b->dir + (uint64_t)d * VD_PAGE_SIZE);
+		uint32_t first = d * (uint32_t)VD_GREFS_PER_DIR_PAGE;
+		uint32_t n = b->num_pages - first;
+
+		if (n > VD_GREFS_PER_DIR_PAGE)
+			n = VD_GREFS_PER_DIR_PAGE;
+		pd->gref_dir_next_page = d + 1 < b->num_dir ? b->dir_grefs[d + 1] : 0;
+		memcpy(pd->gref, b->grefs + first, n * sizeof(uint32_t));
+	}
+}
+
+int vd_simfront_buf_alloc(struct vd_simfront *f, uint32_t num_pages,
+			  struct vd_simfront_buf **ret_buf)
+{
+	struct vd_simfront_buf *b = calloc(1, sizeof(*b));
+	uint32_t *pfns = NULL, *dpfns = NULL;
+	int r = -ENOMEM;
+
+	if (!b || num_pages == 0)
+		goto fail;
+	b->num_pages = num_pages;
+	b->num_dir = vd_dir_pages_for(num_pages);
+	b->grefs = calloc(num_pages, sizeof(uint32_t));
+	b->dir_grefs = calloc(b->num_dir, sizeof(uint32_t));
+	pfns = calloc(num_pages, sizeof(uint32_t));
+	dpfns = calloc(b->num_dir, sizeof(uint32_t));
+	if (!b->grefs || !b->dir_grefs || !pfns || !dpfns)
+		goto fail;
+	r = vd_sim_mem_alloc(f->sim, f->domid, num_pages, &b->data, pfns);
+	if (r >= 0)
+		r = vd_sim_mem_alloc(f->sim, f->domid, b->num_dir, &b->dir, dpfns);
+	if (r >= 0)
+		r = grant_all(f, num_pages, pfns, b->grefs);
+	if (r >= 0)
+		r = grant_all(f, b->num_dir, dpfns, b->dir_grefs);
+	if (r < 0)
+		goto fail;
+	fill_dir(b);
+	free(pfns);
+	free(dpfns);
+	*ret_buf = b;
+	return 0;
+fail:
+	free(pfns);
+	free(dpfns);
+	vd_simfront_buf_free(f, b);
+	return r;
+}
+
+static void end_grants(struct vd_simfront *f, const uint32_t *refs, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (refs[i] && vd_sim_grant_end(f->sim, f->domid, refs[i]) == -EBUSY)
+			f->stats.deferred_ends++;
+}
+
+void vd_simfront_buf_free(struct vd_simfront *f, struct vd_simfront_buf *b)
+{
+	if (!b)
+		return;
+	if (!f->dead && b->grefs)
+		end_grants(f, b->grefs, b->num_pages);
+	if (!f->dead && b->dir_grefs)
+		end_grants(f, b->dir_grefs, b->num_dir);
+	if (b->data)
+		vd_sim_mem_free(f->sim, f->domid, b->data, b->num_pages);
+	if (b->dir)
+		vd_sim_mem_free(f->sim, f->domid, b->dir, b->num_dir);
+	free(b->grefs);
+	free(b->dir_grefs);
+	free(b);
+}

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One connector of a vdispl device: its request ring, its event page, and
+ * the dispatch of the requests that arrive on it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "xenbus/xenbus_priv.h"
+
+static const struct vd_hv_impl *hvi(struct vd_conn *conn)
+{
+	return conn->dev->be->hv->impl;
+}
+
+static int read_node_u32(struct vd_conn *conn, const char *node, uint32_t *ret)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%u/%s", conn->dev->fe_path, conn->idx, node);
+	return vd_xs_read_u32(conn->dev->be->hv, VD_XS_NO_TXN, path, ret);
+}
+
+/* ---- events ---- */
+
+static void evq_push(struct vd_conn *conn, uint64_t cookie)
+{
+	if (conn->evq_len == VD_EVQ_MAX) {
+		/* Only a frontend that never consumes gets here. */
+		vd_dev_fail(conn->dev, "event page not consumed");
+		return;
+	}
+	conn->evq[(conn->evq_head + conn->evq_len) % VD_EVQ_MAX] = cookie;
+	conn->evq_len++;
+	sd_event_source_set_enabled(conn->evq_src, SD_EVENT_ON);
+}
+
+/* Put held-back events on the page while there is room. */
+static int evq_flush(struct vd_conn *conn)
+{
+	bool sent = false;
+	int r = 0;
+
+	while (conn->evq_len) {
+		r = vd_evt_ring_put_pg_flip(&conn->evt, conn->evt_page, conn->evq[conn->evq_head]);
+		if (r < 0)
+			break;
+		conn->evq_head = (conn->evq_head + 1) % VD_EVQ_MAX;
+		conn->evq_len--;
+		conn->dev->be->stats.events++;
+		sent = true;
+	}
+	if (sent)
+		hvi(conn)->evtchn_notify(conn->evt_ch);
+	if (r == -EPROTO)
+		vd_dev_fail(conn->dev, "event page indices corrupt");
+	return r;
+}
+
+/* The display front never notifies on consumption: poll while events wait. */
+static int on_evq_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct vd_conn *conn = userdata;
+
+	if (evq_flush(conn) == -EAGAIN) {
+		sd_event_source_set_time_relative(s, 2000);
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	} else {
+		sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	}
+	return 0;
+}
+
+static void on_flip_done(void *userdata, uint64_t fb_cookie)
+{
+	struct vd_conn *conn = userdata;
+
+	if (conn->flips_pending)
+		conn->flips_pending--;
+	evq_push(conn, fb_cookie);
+	if (conn->dev->failed)
+		return;
+	if (evq_flush(conn) == -EAGAIN) {
+		sd_event_source_set_time_relative(conn->evq_src, 2000);
+		sd_event_source_set_enabled(conn->evq_src, SD_EVENT_ONESHOT);
+	}
+}
+
+/* ---- requests ---- */
+
+static int do_set_config(struct vd_conn *conn, const struct vd_set_config *c)
+{
+	struct vd_output *out = conn->dev->be->out;
+	struct vd_fb_info fb;
+	struct vd_rect rect;
+	int r;
+
+	if (c->fb_cookie == 0)
+		return out->impl->conn_set_config(conn->oconn, NULL, NULL);
+	r = vd_bufs_fb_lookup(conn->dev->bufs, c->fb_cookie, &fb);
+	if (r < 0)
+		return r;
+	if ((uint64_t)c->x + c->width > conn->width || (uint64_t)c->y + c->height > conn->height)
+		return -EINVAL;
+	if ((uint64_t)c->x + c->width > fb.width + (uint64_t)c->x ||
+	    (uint64_t)c->y + c->height > fb.height + (uint64_t)c->y)
+		return -EINVAL;
+	rect = (struct vd_rect){c->x, c->y, c->width, c->height};
+	return out->impl->conn_set_config(conn->oconn, fb.ofb, &rect);
+}
+
+static int do_pg_flip(struct vd_conn *conn, uint64_t fb_cookie)
+{
+	struct vd_output *out = conn->dev->be->out;
+	struct vd_fb_info fb;
+	int r;
+
+	r = vd_bufs_fb_lookup(conn->dev->bufs, fb_cookie, &fb);
+	if (r < 0)
+		return r;
+	if (conn->flips_pending >= conn->dev->be->opts.max_pending_flips)
+		return -EBUSY;
+	r = out->impl->conn_flip(conn->oconn, fb.ofb, fb_cookie);
+	if (r < 0)
+		return r;
+	conn->flips_pending++;
+	conn->dev->be->stats.flips++;
+	return 0;
+}
+
+static int do_get_edid(struct vd_conn *conn, const struct vd_get_edid *e, uint32_t *ret_sz)
+{
+	uint8_t edid[VD_EDID_SIZE];
+	int r;
+
+	r = vd_edid_generate(conn->width, conn->height, conn->unique_id, edid);
+	if (r < 0)
+		return r;
+	r = vd_bufs_write_pgdir(conn->dev->bufs, e->gref_directory, e->buffer_sz, edid,
+				sizeof(edid));
+	if (r < 0)
+		return r;
+	*ret_sz = sizeof(edid);
+	return 0;
+}
+
+static int dispatch(struct vd_conn *conn, const struct vd_req *req, uint32_t *ret_edid_sz)
+{
+	struct vd_bufs *bufs = conn->dev->bufs;
+
+	switch (req->operation) {
+	case XENDISPL_OP_DBUF_CREATE:
+		return vd_bufs_dbuf_create(bufs, &req->dbuf_create);
+	case XENDISPL_OP_DBUF_DESTROY:
+		return vd_bufs_dbuf_destroy(bufs, req->dbuf_destroy_cookie);
+	case XENDISPL_OP_FB_ATTACH:
+		return vd_bufs_fb_attach(bufs, &req->fb_attach);
+	case XENDISPL_OP_FB_DETACH:
+		return vd_bufs_fb_detach(bufs, req->fb_detach_cookie);
+	case XENDISPL_OP_SET_CONFIG:
+		return do_set_config(conn, &req->set_config);
+	case XENDISPL_OP_PG_FLIP:
+		return do_pg_flip(conn, req->pg_flip_cookie);
+	case XENDISPL_OP_GET_EDID:
+		return do_get_edid(conn, &req->get_edid, ret_edid_sz);
+	default:
+		return -ENOSYS;
+	}
+}
+
+static void handle_one(struct vd_conn *conn, const struct xendispl_req *raw)
+{
+	struct vd_req req;
+	uint32_t edid_sz = 0;
+	struct xendispl_resp *rsp;
+	int status;
+
+	status = vd_proto_decode_req(raw, conn->dev->version, &req);
+	if (status == 0)
+		status = dispatch(conn, &req, &edid_sz);
+	if (status < 0) {
+		conn->dev->be->stats.errors++;
+		vd_log_rl(LOG_INFO, "dom%u conn %u: op 0x%x id %u: status %d", conn->dev->domid,
+			  conn->idx, req.operation, req.id, status);
+	}
+	conn->dev->be->stats.requests++;
+	rsp = RING_GET_RESPONSE(&conn->ring, conn->ring.rsp_prod_pvt);
+	vd_proto_encode_resp(rsp, req.id, req.operation, status, edid_sz);
+	conn->ring.rsp_prod_pvt++;
+}
+
+/*
+ * Serve up to VD_REQ_BUDGET requests. Returns 1 if more are waiting, 0
+ * when the ring is idle, -EPROTO when the frontend broke the ring.
+ */
+static int serve_ring(struct vd_conn *conn)
+{
+	unsigned budget = VD_REQ_BUDGET;
+	int more, notify;
+
+	do {
+		RING_IDX rp = conn->ring.sring->req_prod;
+
+		rmb(); /* see requests up to rp */
+		if (RING_REQUEST_PROD_OVERFLOW(&conn->ring, rp)) {
+			vd_dev_fail(conn->dev, "request ring overflow");
+			return -EPROTO;
+		}
+		while (conn->ring.req_cons != rp && budget) {
+			struct xendispl_req raw;
+
+			RING_COPY_REQUEST(&conn->ring, conn->ring.req_cons, &raw);
+			conn->ring.req_cons++;
+			handle_one(conn, &raw);
+			budget--;
+			if (conn->dev->failed)
+				return 0;
+		}
+		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&conn->ring, notify);
+		if (notify)
+			hvi(conn)->evtchn_notify(conn->req_ch);
+		if (!budget)
+			return 1;
+		RING_FINAL_CHECK_FOR_REQUESTS(&conn->ring, more);
+	} while (more);
+	return 0;
+}
+
+static void serve(struct vd_conn *conn)
+{
+	int r = serve_ring(conn);
+
+	if (r < 0 || conn->dev->failed)
+		return;
+	/* Out of budget: continue after the other guests had their turn. */
+	sd_event_source_set_enabled(conn->defer_src, r ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
+	if (conn->evq_len)
+		evq_flush(conn);
+}
+
+static int on_req_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct vd_conn *conn = userdata;
+
+	hvi(conn)->evtchn_ack(conn->req_ch);
+	if (!conn->dev->failed)
+		serve(conn);
+	return 0;
+}
+
+static int on_defer(sd_event_source *s, void *userdata)
+{
+	struct vd_conn *conn = userdata;
+
+	if (!conn->dev->failed)
+		serve(conn);
+	return 0;
+}
+
+/* ---- connect / disconnect ---- */
+
+static int map_pages(struct vd_conn *conn, uint32_t req_ref, uint32_t evt_ref)
+{
+	struct vd_dev *dev = conn->dev;
+	int r;
+
+	r = hvi(conn)->gnt_map(dev->gnt, dev->domid, 1, &req_ref, true, &conn->req_page);
+	if (r < 0)
+		return r;
+	r = hvi(conn)->gnt_map(dev->gnt, dev->domid, 1, &evt_ref, true, &conn->evt_page);
+	if (r < 0) {
+		hvi(conn)->gnt_unmap(dev->gnt, conn->req_page, 1);
+		conn->req_page = NULL;
+		return r;
+	}
+	BACK_RING_INIT(&conn->ring, (struct xen_displif_sring *)conn->req_page, VD_PAGE_SIZE);
+	vd_evt_ring_init(&conn->evt, conn->evt_page);
+	return 0;
+}
+
+static int bind_channels(struct vd_conn *conn, uint32_t req_port)
+{
+	struct vd_dev *dev = conn->dev;
+	sd_event *loop = dev->be->loop;
+	int r;
+
+	r = hvi(conn)->evtchn_bind(dev->be->hv, dev->domid, req_port, &conn->req_ch);
+	if (r < 0)
+		return r;
+	r = sd_event_add_io(loop, &conn->req_src, hvi(conn)->evtchn_fd(conn->req_ch), EPOLLIN,
+			    on_req_event, conn);
+	if (r >= 0)
+		r = sd_event_add_defer(loop, &conn->defer_src, on_defer, conn);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(conn->defer_src, SD_EVENT_OFF);
+	if (r >= 0)
+		r = sd_event_add_time_relative(loop, &conn->evq_src, CLOCK_MONOTONIC, 2000, 0,
+					       on_evq_timer, conn);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(conn->evq_src, SD_EVENT_OFF);
+	return r;
+}
+
+static int bind_evt_channel(struct vd_conn *conn, uint32_t evt_port)
+{
+	struct vd_dev *dev = conn->dev;
+
+	/* Same port for both directions is legal: share the binding then. */
+	return hvi(conn)->evtchn_bind(dev->be->hv, dev->domid, evt_port, &conn->evt_ch);
+}
+
+static void on_frame_shown(void *userdata, const struct vd_frame_view *view)
+{
+	struct vd_conn *conn = userdata;
+	const struct vd_backend_opts *o = &conn->dev->be->opts;
+
+	if (o->on_frame)
+		o->on_frame(o->on_frame_userdata, conn->dev->domid, conn->idx, view);
+}
+
+static int create_output_conn(struct vd_conn *conn)
+{
+	struct vd_output *out = conn->dev->be->out;
+	char name[128];
+	struct vd_output_conn_desc desc = {
+		.name = name,
+		.width = conn->width,
+		.height = conn->height,
+		.flip_done = on_flip_done,
+		.frame_shown = on_frame_shown,
+		.userdata = conn,
+	};
+
+	snprintf(name, sizeof(name), "%s:%u", conn->dev->name, conn->idx);
+	return out->impl->conn_create(out, &desc, &conn->oconn);
+}
+
+int vd_conn_connect(struct vd_dev *dev, struct vd_conn *conn)
+{
+	uint32_t req_ref, req_port, evt_ref, evt_port;
+	int r;
+
+	conn->dev = dev;
+	if ((r = read_node_u32(conn, XENDISPL_FIELD_REQ_RING_REF, &req_ref)) < 0 ||
+	    (r = read_node_u32(conn, XENDISPL_FIELD_REQ_CHANNEL, &req_port)) < 0 ||
+	    (r = read_node_u32(conn, XENDISPL_FIELD_EVT_RING_REF, &evt_ref)) < 0 ||
+	    (r = read_node_u32(conn, XENDISPL_FIELD_EVT_CHANNEL, &evt_port)) < 0) {
+		vd_warn("dom%u: connector %u: transport nodes missing or invalid", dev->domid,
+			conn->idx);
+		return r;
+	}
+	r = map_pages(conn, req_ref, evt_ref);
+	if (r >= 0)
+		r = bind_channels(conn, req_port);
+	if (r >= 0)
+		r = bind_evt_channel(conn, evt_port);
+	if (r >= 0)
+		r = create_output_conn(conn);
+	if (r < 0) {
+		vd_warn("dom%u: connector %u: cannot connect: %s", dev->domid, conn->idx,
+			strerror(-r));
+		vd_conn_disconnect(conn);
+		return r;
+	}
+	/* Requests may already be waiting. */
+	sd_event_source_set_enabled(conn->defer_src, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+/* Channels go before the pages they signal about (PROTOCOL.md §6). */
+void vd_conn_disconnect(struct vd_conn *conn)
+{
+	struct vd_dev *dev = conn->dev;
+	const struct vd_hv_impl *hv;
+
+	if (!dev)
+		return;
+	hv = dev->be->hv->impl;
+	conn->req_src = sd_event_source_disable_unref(conn->req_src);
+	conn->defer_src = sd_event_source_disable_unref(conn->defer_src);
+	conn->evq_src = sd_event_source_disable_unref(conn->evq_src);
+	hv->evtchn_unbind(dev->be->hv, conn->req_ch);
+	hv->evtchn_unbind(dev->be->hv, conn->evt_ch);
+	conn->req_ch = conn->evt_ch = NULL;
+	if (conn->oconn)
+		dev->be->out->impl->conn_destroy(conn->oconn);
+	conn->oconn = NULL;
+	if (conn->req_page)
+		hv->gnt_unmap(dev->gnt, conn->req_page, 1);
+	if (conn->evt_page)
+		hv->gnt_unmap(dev->gnt, conn->evt_page, 1);
+	conn->req_page = conn->evt_page = NULL;
+	conn->flips_pending = 0;
+	conn->evq_head = conn->evq_len = 0;
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+#include "harness.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <xen/io/xenbus.h>
+
+#include "log.h"
+
+struct h_track *h_track_of(struct harness *h, uint32_t domid, uint32_t idx)
+{
+	for (uint32_t i = 0; i < h->ntrack; i++)
+		if (h->track[i].domid == domid && h->track[i].idx == idx)
+			return &h->track[i];
+	assert_true(h->ntrack < H_MAX_TRACK);
+	h->track[h->ntrack] = (struct h_track){.domid = domid, .idx = idx, .last = -1};
+	return &h->track[h->ntrack++];
+}
+
+/* Every visible frame must be exactly the next one this connector's guest drew. */
+static void on_frame(void *userdata, uint32_t domid, uint32_t idx, const struct vd_frame_view *v)
+{
+	struct harness *h = userdata;
+	struct h_track *t = h_track_of(h, domid, idx);
+	uint32_t seed = 0;
+	int64_t frame = vd_simfront_check_frame(v, &seed);
+
+	t->shown++;
+	if (frame < 0 || seed != vd_simfront_seed(domid, idx)) {
+		t->bad++;
+		return;
+	}
+	if (frame != t->last + 1 && !(frame == 0))
+		t->out_of_order++;
+	t->last = frame;
+}
+
+void h_init(struct harness *h, bool copy, uint32_t refresh_mhz)
+{
+	struct vd_output_opts oo = {.force_copy = copy, .refresh_mhz = refresh_mhz};
+
+	memset(h, 0, sizeof(*h));
+	vd_log_set_level(getenv("VD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERR);
+	assert_int_equal(sd_event_new(&h->loop), 0);
+	assert_int_equal(vd_hv_create("sim", &h->hv), 0);
+	assert_int_equal(vd_output_create("headless", h->loop, &oo, &h->out), 0);
+	h->bopts = (struct vd_backend_opts)VD_BACKEND_OPTS_DEFAULT;
+	h->bopts.on_frame = on_frame;
+	h->bopts.on_frame_userdata = h;
+	h_backend_start(h);
+}
+
+void h_backend_start(struct harness *h)
+{
+	assert_int_equal(vd_backend_create(h->loop, h->hv, h->out, &h->bopts, &h->be), 0);
+}
+
+void h_backend_stop(struct harness *h)
+{
+	vd_backend_destroy(h->be);
+	h->be = NULL;
+}
+
+void h_fini(struct harness *h)
+{
+	vd_backend_destroy(h->be);
+	for (uint32_t i = 0; i < h->nguests; i++)
+		vd_simfront_destroy(h->guests[i]);
+	vd_output_destroy(h->out);
+	vd_hv_destroy(h->hv);
+	sd_event_unref(h->loop);
+}
+
+struct vd_simfront *h_guest(struct harness *h, const char *name,
+			    const struct vd_simfront_opts *opts)
+{
+	struct vd_simfront *g = NULL;
+
+	assert_true(h->nguests < H_MAX_GUESTS);
+	assert_int_equal(vd_simfront_create(h->hv, h->loop, name, opts, &g), 0);
+	h->guests[h->nguests++] = g;
+	return g;
+}
+
+bool h_run_until(struct harness *h, h_cond cond, void *arg, uint32_t timeout_ms)
+{
+	uint64_t end = vd_now_ms() + timeout_ms;
+
+	while (!cond(h, arg)) {
+		if (vd_now_ms() >= end)
+			return false;
+		assert_true(sd_event_run(h->loop, 10000) >= 0);
+	}
+	return true;
+}
+
+static bool never(struct harness *h, void *arg)
+{
+	return false;
+}
+
+void h_run_for(struct harness *h, uint32_t ms)
+{
+	h_run_until(h, never, NULL, ms);
+}
+
+struct vd_simfront_stats h_stats(struct vd_simfront *g)
+{
+	struct vd_simfront_stats s;
+
+	vd_simfront_get_stats(g, &s);
+	return s;
+}
+
+bool h_all_finished(struct harness *h, void *arg)
+{
+	for (uint32_t i = 0; i < h->nguests; i++)
+		if (!h_stats(h->guests[i]).finished)
+			return false;
+	return true;
+}
+
+bool h_guest_connected(struct harness *h, void *guest)
+{
+	return h_stats(guest).state == XenbusStateConnected;
+}
+
+bool h_guest_finished(struct harness *h, void *guest)
+{
+	return h_stats(guest).finished;
+}

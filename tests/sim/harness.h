@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The end-to-end harness: the daemon's backend and headless output on the
+ * sim hypervisor, simulated guests, and a frame observer that checks every
+ * frame reaching the output against what the guest drew.
+ */
+#ifndef VD_TEST_HARNESS_H
+#define VD_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "hv/hv.h"
+#include "hv/sim/sim.h"
+#include "output/output.h"
+#include "simfront/simfront.h"
+#include "xenbus/backend.h"
+
+#define H_MAX_GUESTS 8
+#define H_MAX_TRACK 32
+
+struct h_track {
+	uint32_t domid, idx;
+	int64_t last;        /* last frame number seen, -1 none */
+	uint64_t shown;      /* frames seen */
+	uint64_t bad;        /* frames that differ from what the guest drew */
+	uint64_t out_of_order;
+};
+
+struct harness {
+	sd_event *loop;
+	struct vd_hv *hv;
+	struct vd_output *out;
+	struct vd_backend *be;
+	struct vd_backend_opts bopts;
+	struct vd_simfront *guests[H_MAX_GUESTS];
+	uint32_t nguests;
+	struct h_track track[H_MAX_TRACK];
+	uint32_t ntrack;
+};
+
+/* refresh_mhz 0: flips complete at once. */
+void h_init(struct harness *h, bool copy, uint32_t refresh_mhz);
+void h_fini(struct harness *h);
+void h_backend_start(struct harness *h);
+void h_backend_stop(struct harness *h);
+struct vd_simfront *h_guest(struct harness *h, const char *name,
+			    const struct vd_simfront_opts *opts);
+typedef bool (*h_cond)(struct harness *h, void *arg);
+/* Run the loop until cond holds; false on timeout. */
+bool h_run_until(struct harness *h, h_cond cond, void *arg, uint32_t timeout_ms);
+void h_run_for(struct harness *h, uint32_t ms);
+struct h_track *h_track_of(struct harness *h, uint32_t domid, uint32_t idx);
+/* Conditions */
+bool h_all_finished(struct harness *h, void *arg);
+bool h_guest_connected(struct harness *h, void *guest);
+bool h_guest_finished(struct harness *h, void *guest);
+struct vd_simfront_stats h_stats(struct vd_simfront *g);
+
+#endif
