@@ -1,0 +1,60 @@
+#!/bin/bash
+# The vdispld command line as a user runs it, over the simulated hypervisor:
+# a timed run with capture, SIGTERM with guests connected, bad arguments,
+# and the error on a host without Xen.
+set -uo pipefail
+VDISPLD=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" "$2"; }
+
+# 1. A timed run: two guests with two connectors each, flipping at 60 Hz.
+"$VDISPLD" --hypervisor sim --sim-guests 2 --sim-connectors 2 --sim-resolution 320x240 \
+  --run-for 3 --capture-dir "$work/cap" -q >"$work/out" 2>"$work/err" || fail "timed run exited $?"
+grep -q '^summary: ' "$work/out" || fail "no summary line"
+flips=$(field flips "$work/out"); events=$(field events "$work/out"); copies=$(field copies "$work/out")
+echo "timed run: flips=$flips events=$events copies=$copies"
+# 4 connectors x 60 Hz x ~3 s, minus connection time
+[ "$flips" -ge 500 ] || fail "only $flips flips in 3 s"
+[ $((flips - events)) -le 4 ] || fail "$flips flips but $events events"
+[ "$copies" -eq 0 ] || fail "direct path made $copies copies"
+for f in sim-guest-1_0 sim-guest-1_1 sim-guest-2_0 sim-guest-2_1; do
+  head -c 8 "$work/cap/$f.png" | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a' ||
+    fail "capture $f.png missing or not a PNG"
+done
+[ ! -s "$work/err" ] || fail "errors logged: $(cat "$work/err")"
+
+# 2. --copy copies once per flip (and once per mode set).
+"$VDISPLD" --hypervisor sim --sim-guests 1 --sim-resolution 320x240 --copy --run-for 2 -q \
+  >"$work/out" 2>&1 || fail "copy run exited $?"
+flips=$(field flips "$work/out"); copies=$(field copies "$work/out")
+echo "copy run: flips=$flips copies=$copies"
+[ "$copies" -ge "$flips" ] && [ "$copies" -le $((flips + 1)) ] || fail "copies=$copies for flips=$flips"
+
+# 3. SIGTERM with guests connected: clean exit, summary printed.
+"$VDISPLD" --hypervisor sim --sim-guests 3 --sim-resolution 160x120 >"$work/out" 2>"$work/err" &
+pid=$!
+sleep 1.5
+kill -TERM "$pid"
+for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && { kill -9 "$pid"; fail "still running 5 s after SIGTERM"; }
+wait "$pid" || fail "SIGTERM exit status $?"
+grep -q 'shutting down' "$work/err" || fail "no shutdown message"
+grep -q '^summary: .*guests=3' "$work/out" || fail "summary after SIGTERM: $(cat "$work/out")"
+echo "SIGTERM: clean"
+
+# 4. Bad arguments: exit 2 with a message that names the problem.
+"$VDISPLD" --hypervisor foo >/dev/null 2>"$work/err"; rc=$?
+[ $rc -eq 2 ] && grep -q 'unknown hypervisor "foo"' "$work/err" || fail "bad hypervisor: rc=$rc"
+"$VDISPLD" --sim-resolution 10x >/dev/null 2>"$work/err"; rc=$?
+[ $rc -eq 2 ] && grep -q 'invalid resolution' "$work/err" || fail "bad resolution: rc=$rc"
+"$VDISPLD" --output nowhere --hypervisor sim >/dev/null 2>"$work/err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'cannot create output "nowhere"' "$work/err" || fail "bad output: rc=$rc"
+
+# 5. No Xen on this host: a clear error, not a crash.
+if [ ! -e /dev/xen/xenbus ] && [ ! -e /proc/xen/xenbus ]; then
+  "$VDISPLD" --hypervisor xen --run-for 1 >/dev/null 2>"$work/err"; rc=$?
+  [ $rc -eq 1 ] && grep -q 'cannot open hypervisor "xen"' "$work/err" || fail "xen without Xen: rc=$rc"
+fi
+echo "cli: all checks passed"
