@@ -137,12 +137,23 @@ static void close_all(struct vd_simfront *f)
 	f->nconn = 0;
 }
 
+/* Driver removal done: the backend went InitWait, free and probe again. */
+static void finish_reprobe(struct vd_simfront *f)
+{
+	close_all(f);
+	f->removing = false;
+	set_state(f, XenbusStateClosed);
+	set_state(f, XenbusStateInitialising);
+}
+
 static void on_initwait(struct vd_simfront *f)
 {
 	int r = 0;
 
 	if (f->state == XenbusStateReconfiguring)
 		return;
+	if (f->state == XenbusStateClosing)
+		finish_reprobe(f);
 	if (f->state == XenbusStateConnected) {
 		/* displback_disconnect: the DRM device is unplugged, buffers freed */
 		close_all(f);
@@ -310,6 +321,19 @@ static void toolstack_remove(struct vd_simfront *f)
 		f->dom0->impl->xs_rm(f->dom0, VD_XS_NO_TXN, f->be_path);
 	if (f->fe_path)
 		f->dom0->impl->xs_rm(f->dom0, VD_XS_NO_TXN, f->fe_path);
+}
+
+/*
+ * xen_drv_remove then a new probe (module reload): Closing, wait for the
+ * backend's InitWait, free everything, Closed, Initialising.
+ */
+int vd_simfront_reprobe(struct vd_simfront *f)
+{
+	if (f->dead || f->state != XenbusStateConnected)
+		return -EBUSY;
+	f->removing = true; /* no more flips; buffers stay shared until InitWait */
+	set_state(f, XenbusStateClosing);
+	return 0;
 }
 
 int vd_simfront_kill(struct vd_simfront *f)

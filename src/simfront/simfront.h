@@ -33,6 +33,14 @@ struct vd_simfront_opts {
 	bool destroy_at_end;    /* after the last frame: disable, detach, destroy */
 	bool be_alloc;
 	uint32_t be_domid;      /* backend domain, 0 */
+	/*
+	 * Optional, for benchmarks: a PG_FLIP was pushed on connector conn's
+	 * ring (before the notify), and the PG_FLIP event for it was taken.
+	 * Called on the frontend's loop with hook_userdata.
+	 */
+	void (*on_flip_sent)(void *userdata, uint32_t conn);
+	void (*on_flip_done)(void *userdata, uint32_t conn);
+	void *hook_userdata;
 };
 
 struct vd_simfront_stats {
@@ -56,6 +64,8 @@ int vd_simfront_create(struct vd_hv *dom0, sd_event *loop, const char *name,
 		       const struct vd_simfront_opts *opts, struct vd_simfront **ret_front);
 /* Free the frontend and its memory; the domain is destroyed too. NULL ok. */
 void vd_simfront_destroy(struct vd_simfront *front);
+/* Driver removal and a new probe, as a module reload does (Connected only). */
+int vd_simfront_reprobe(struct vd_simfront *front);
 /* The domain dies at once (crash / xl destroy); the toolstack removes the device. */
 int vd_simfront_kill(struct vd_simfront *front);
 uint32_t vd_simfront_domid(struct vd_simfront *front);

@@ -50,6 +50,8 @@ static void start_next(struct sf_chan *ch)
 	memcpy(slot, &r->req, sizeof(*slot));
 	ch->ring.req_prod_pvt++;
 	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&ch->ring, notify);
+	if (r->req.operation == XENDISPL_OP_PG_FLIP && ch->front->opts.on_flip_sent)
+		ch->front->opts.on_flip_sent(ch->front->opts.hook_userdata, ch->idx);
 	if (notify)
 		vd_sim_evtchn_notify(ch->req_ch);
 	sd_event_source_set_time_relative(ch->timeout_src, SF_WAIT_BACK_US);
@@ -134,6 +136,8 @@ static int on_evt_event(sd_event_source *s, int fd, uint32_t revents, void *user
 		}
 		if (evt->type == XENDISPL_EVT_PG_FLIP) {
 			ch->front->stats.events++;
+			if (ch->front->opts.on_flip_done)
+				ch->front->opts.on_flip_done(ch->front->opts.hook_userdata, ch->idx);
 			sf_client_frame_done(&ch->front->clients[ch->idx]);
 		}
 	}

@@ -269,6 +269,8 @@ static void flip_next(struct sf_client *c)
 	struct sf_buffer *b;
 	struct xendispl_req req;
 
+	if (f->removing)
+		return;
 	if (f->opts.frames && c->frame >= f->opts.frames) {
 		finish(c);
 		return;

@@ -69,6 +69,7 @@ struct vd_simfront {
 	sd_event_source *xs_src;
 	int state;
 	bool dead;
+	bool removing; /* driver removal under way */
 	uint32_t nconn;
 	uint32_t width, height, bpp, fourcc;
 	struct sf_chan chans[SF_MAX_CONN];

@@ -172,6 +172,32 @@ static void backend_restart_reconnects(void **state)
 	h_fini(&h);
 }
 
+/* The frontend driver is removed and probed again while flipping. */
+static void frontend_reprobe_reconnects(void **state)
+{
+	struct harness h;
+	struct vd_simfront_opts o = {.nconn = 2, .width = 128, .height = 64};
+	struct vd_simfront *g;
+	uint64_t before;
+
+	h_init(&h, false, FAST_VBLANK);
+	g = h_guest(&h, "reprobe", &o);
+	assert_true(h_run_until(&h, h_guest_connected, g, 5000));
+	h_run_for(&h, 100);
+	before = h_stats(g).frames_done;
+	assert_int_equal(vd_simfront_reprobe(g), 0);
+	h_run_for(&h, 20);
+	assert_true(h_run_until(&h, h_guest_connected, g, 5000));
+	assert_int_equal(h_stats(g).connects, 2);
+	/* the backend unmapped everything before the frontend ended its grants */
+	assert_int_equal(h_stats(g).deferred_ends, 0);
+	h_run_for(&h, 200);
+	assert_true(h_stats(g).frames_done > before + 20);
+	assert_int_equal(h_stats(g).watchdogs, 0);
+	assert_int_equal(h_track_of(&h, vd_simfront_domid(g), 1)->bad, 0);
+	h_fini(&h);
+}
+
 /* A guest dies mid-flip: everything of it is released, the other keeps flipping. */
 static void guest_destroyed_mid_flip(void **state)
 {
@@ -253,6 +279,7 @@ int main(void)
 		cmocka_unit_test(formats_and_strides),
 		cmocka_unit_test(destroy_releases_everything),
 		cmocka_unit_test(backend_restart_reconnects),
+		cmocka_unit_test(frontend_reprobe_reconnects),
 		cmocka_unit_test(guest_destroyed_mid_flip),
 		cmocka_unit_test(shutdown_with_guests),
 		cmocka_unit_test(vblank_paced_at_60hz),
