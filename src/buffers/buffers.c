@@ -11,12 +11,9 @@
 
 struct dbuf {
 	struct dbuf *next; /* hash chain */
-	uint64_t cookie;
-	void *map; /* guest pages, num_pages long; owned mapping */
-	uint32_t num_pages;
-	uint32_t width, height, bpp, stride, data_ofs;
-	uint32_t buffer_sz;
-	uint32_t fb_refs; /* fbs attached to this dbuf */
+	struct vd_dbuf_create d; /* as the guest asked, validated */
+	void *map;               /* guest pages, d.num_pages long; owned mapping */
+	uint32_t fb_refs;        /* fbs attached to this dbuf */
 };
 
 struct fbuf {
@@ -47,7 +44,7 @@ static struct dbuf **dbuf_slot(struct vd_bufs *bufs, uint64_t cookie)
 {
 	struct dbuf **p = &bufs->dbufs[bucket(cookie)];
 
-	while (*p && (*p)->cookie != cookie)
+	while (*p && (*p)->d.dbuf_cookie != cookie)
 		p = &(*p)->next;
 	return p;
 }
@@ -94,8 +91,8 @@ static void dbuf_free(struct vd_bufs *bufs, struct dbuf **slot)
 	struct dbuf *db = *slot;
 
 	*slot = db->next;
-	bufs->hv->impl->gnt_unmap(bufs->gnt, db->map, db->num_pages);
-	bufs->stats.pages_mapped -= db->num_pages;
+	bufs->hv->impl->gnt_unmap(bufs->gnt, db->map, db->d.num_pages);
+	bufs->stats.pages_mapped -= db->d.num_pages;
 	bufs->stats.dbufs--;
 	free(db);
 }
@@ -208,17 +205,10 @@ int vd_bufs_dbuf_create(struct vd_bufs *bufs, const struct vd_dbuf_create *req)
 		free(db);
 		return r;
 	}
-	db->cookie = req->dbuf_cookie;
-	db->num_pages = req->num_pages;
-	db->width = req->width;
-	db->height = req->height;
-	db->bpp = req->bpp;
-	db->stride = req->stride;
-	db->data_ofs = req->data_ofs;
-	db->buffer_sz = req->buffer_sz;
+	db->d = *req;
 	*slot = db;
 	bufs->stats.dbufs++;
-	bufs->stats.pages_mapped += db->num_pages;
+	bufs->stats.pages_mapped += req->num_pages;
 	return 0;
 }
 
@@ -239,18 +229,18 @@ int vd_bufs_dbuf_destroy(struct vd_bufs *bufs, uint64_t dbuf_cookie)
  */
 static int fb_stride(const struct dbuf *db, const struct vd_fb_attach *req, uint32_t *ret)
 {
-	int64_t stride = db->stride;
+	int64_t stride = db->d.stride;
 	uint64_t need;
 
-	if (db->width == 0)
-		stride = vd_infer_stride(req->width, req->height, req->bpp, db->buffer_sz);
+	if (db->d.width == 0)
+		stride = vd_infer_stride(req->width, req->height, req->bpp, db->d.buffer_sz);
 	if (stride <= 0)
 		return -EINVAL;
 	if ((uint64_t)req->width * req->bpp > (uint64_t)stride * 8)
 		return -EINVAL;
-	need = (uint64_t)db->data_ofs + (uint64_t)stride * (req->height - 1) +
+	need = (uint64_t)db->d.data_ofs + (uint64_t)stride * (req->height - 1) +
 	       ((uint64_t)req->width * req->bpp + 7) / 8;
-	if (need > (uint64_t)db->num_pages * VD_PAGE_SIZE)
+	if (need > (uint64_t)db->d.num_pages * VD_PAGE_SIZE)
 		return -EINVAL;
 	*ret = (uint32_t)stride;
 	return 0;
@@ -282,8 +272,8 @@ int vd_bufs_fb_attach(struct vd_bufs *bufs, const struct vd_fb_attach *req)
 	src = (struct vd_frame_src){
 		.map = db->map,
 		.dmabuf_fd = -1,
-		.size = (uint64_t)db->num_pages * VD_PAGE_SIZE,
-		.offset = db->data_ofs,
+		.size = (uint64_t)db->d.num_pages * VD_PAGE_SIZE,
+		.offset = db->d.data_ofs,
 		.stride = stride,
 		.width = req->width,
 		.height = req->height,
