@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 #include <xen/io/xenbus.h>
@@ -252,6 +253,40 @@ static void shutdown_with_guests(void **state)
 	h_fini(&h);
 }
 
+static bool backend_initwait(struct harness *h, void *guest)
+{
+	char path[128];
+	uint32_t state;
+
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vdispl/%u/0/state",
+		 vd_simfront_domid(guest));
+	return vd_xs_read_u32(h->hv, VD_XS_NO_TXN, path, &state) == 0 && state >= 2;
+}
+
+/* libxl gives the backend 10 s to reach InitWait; vdispld takes one watch event. */
+static void initwait_quickly(void **state)
+{
+	struct harness h;
+	struct vd_simfront_opts o = {.nconn = 1, .width = 64, .height = 64, .no_client = true};
+	struct vd_simfront *g;
+	char path[128], *val;
+	size_t len;
+	uint64_t t0;
+
+	h_init(&h, false, FAST_VBLANK);
+	t0 = vd_now_ms();
+	g = h_guest(&h, "quick", &o);
+	assert_true(h_run_until(&h, backend_initwait, g, 1000));
+	assert_true(vd_now_ms() - t0 < 500);
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vdispl/%u/0/versions",
+		 vd_simfront_domid(g));
+	assert_int_equal(h.hv->impl->xs_read(h.hv, VD_XS_NO_TXN, path, &val, &len), 0);
+	assert_string_equal(val, "1,2");
+	free(val);
+	assert_true(h_run_until(&h, h_guest_connected, g, 1000));
+	h_fini(&h);
+}
+
 /* At 60 Hz the flips are paced by the virtual vblank. */
 static void vblank_paced_at_60hz(void **state)
 {
@@ -283,6 +318,7 @@ int main(void)
 		cmocka_unit_test(guest_destroyed_mid_flip),
 		cmocka_unit_test(shutdown_with_guests),
 		cmocka_unit_test(vblank_paced_at_60hz),
+		cmocka_unit_test(initwait_quickly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
