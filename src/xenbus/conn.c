@@ -36,7 +36,6 @@ static void evq_push(struct vd_conn *conn, uint64_t cookie)
 	}
 	conn->evq[(conn->evq_head + conn->evq_len) % VD_EVQ_MAX] = cookie;
 	conn->evq_len++;
-	sd_event_source_set_enabled(conn->evq_src, SD_EVENT_ON);
 }
 
 /* Put held-back events on the page while there is room. */
@@ -252,7 +251,7 @@ static int on_req_event(sd_event_source *s, int fd, uint32_t revents, void *user
 	return 0;
 }
 
-static int on_defer(sd_event_source *s, void *userdata)
+static int on_defer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct vd_conn *conn = userdata;
 
@@ -293,12 +292,22 @@ static int bind_channels(struct vd_conn *conn, uint32_t req_port)
 		return r;
 	r = sd_event_add_io(loop, &conn->req_src, hvi(conn)->evtchn_fd(conn->req_ch), EPOLLIN,
 			    on_req_event, conn);
+	/*
+	 * The continuation after the request budget is an already elapsed
+	 * timer, not a defer source: sd-event leaves a defer source pending
+	 * with the iteration it was created in, so once enabled it always runs
+	 * before every other source of its priority, and a guest that keeps its
+	 * ring full would starve all the others. An elapsed timer is made
+	 * pending anew each iteration and waits behind the sources already
+	 * pending.
+	 */
 	if (r >= 0)
-		r = sd_event_add_defer(loop, &conn->defer_src, on_defer, conn);
+		r = sd_event_add_time(loop, &conn->defer_src, CLOCK_MONOTONIC, 0, 1, on_defer,
+				      conn);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(conn->defer_src, SD_EVENT_OFF);
 	if (r >= 0)
-		r = sd_event_add_time_relative(loop, &conn->evq_src, CLOCK_MONOTONIC, 2000, 0,
+		r = sd_event_add_time_relative(loop, &conn->evq_src, CLOCK_MONOTONIC, 2000, 1000,
 					       on_evq_timer, conn);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(conn->evq_src, SD_EVENT_OFF);
