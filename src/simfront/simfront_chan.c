@@ -137,7 +137,8 @@ static int on_evt_event(sd_event_source *s, int fd, uint32_t revents, void *user
 		if (evt->type == XENDISPL_EVT_PG_FLIP) {
 			ch->front->stats.events++;
 			if (ch->front->opts.on_flip_done)
-				ch->front->opts.on_flip_done(ch->front->opts.hook_userdata, ch->idx);
+				ch->front->opts.on_flip_done(ch->front->opts.hook_userdata,
+							     ch->idx);
 			sf_client_frame_done(&ch->front->clients[ch->idx]);
 		}
 	}
