@@ -52,9 +52,13 @@ static int on_status(sd_event_source *s, uint64_t usec, void *userdata)
 	double dt = (double)(now - d->last_us) / 1e6;
 
 	vd_backend_get_stats(d->be, &st);
-	vd_info("status: %u device(s), %u connected, %.1f flips/s, %llu events, %llu errors",
-		st.devices, st.connected, dt > 0 ? (double)(st.flips - d->last_flips) / dt : 0.0,
-		(unsigned long long)st.events, (unsigned long long)st.errors);
+	vd_info("status: %u device(s), %u connected (%u zero-copy, %u grant-mapped), "
+		"%.1f flips/s, %llu events, %llu errors, %u buffer(s) awaiting release "
+		"(%u past deadline)",
+		st.devices, st.connected, st.zero_copy, st.copy_only,
+		dt > 0 ? (double)(st.flips - d->last_flips) / dt : 0.0,
+		(unsigned long long)st.events, (unsigned long long)st.errors, st.gates.waiting,
+		st.gates.retrying);
 	d->last_flips = st.flips;
 	d->last_us = now;
 	sd_event_source_set_time_relative(s, (uint64_t)d->opts->status_interval_s * 1000000u);

@@ -11,6 +11,9 @@
 
 #include <stdint.h>
 
+#include <systemd/sd-event.h>
+
+#include "buffers/gate.h"
 #include "displif_proto.h"
 #include "hv/hv.h"
 #include "output/output.h"
@@ -25,6 +28,21 @@ struct vd_caps {
 };
 #define VD_CAPS_DEFAULT {256, 512, 262144 /* 1 GiB */}
 
+struct vd_bufs_opts {
+	struct vd_caps caps;
+	bool zero_copy;              /* try gntdev dma-buf export first */
+	bool be_alloc;               /* the toolstack allowed backend allocation (be-alloc=1) */
+	uint32_t destroy_timeout_ms; /* DBUF_DESTROY answer deadline while a release is awaited */
+};
+#define VD_BUFS_OPTS_DEFAULT {VD_CAPS_DEFAULT, true, false, 2500}
+
+/* Zero-copy state of a guest, decided at its first buffer. */
+enum vd_zc_state {
+	VD_ZC_UNKNOWN, /* no buffer yet */
+	VD_ZC_ON,      /* buffers exported as dma-bufs */
+	VD_ZC_OFF,     /* grant mapping (+ copy where the output needs one); see zc_reason */
+};
+
 struct vd_fb_info {
 	struct vd_output_fb *ofb; /* borrowed */
 	uint32_t width, height, bpp, fourcc;
@@ -32,18 +50,33 @@ struct vd_fb_info {
 
 struct vd_bufs_stats {
 	uint32_t dbufs, fbs;
+	uint32_t be_alloc;       /* of dbufs, allocated by the backend */
 	uint64_t pages_mapped;
-	uint64_t refused; /* requests refused for a cap */
+	uint64_t refused;        /* requests refused for a cap */
+	enum vd_zc_state zc;
+	char zc_reason[96];      /* why zero-copy is off */
 };
 
-/* Borrows hv, gnt and out; they must outlive the registry. */
-int vd_bufs_create(struct vd_hv *hv, struct vd_gnt *gnt, uint32_t domid, struct vd_output *out,
-		   const struct vd_caps *caps, struct vd_bufs **ret_bufs);
-/* Releases every fb and dbuf: nothing of the guest stays mapped. NULL ok. */
+/*
+ * Borrows hv, out and gates; they must outlive the registry. Opens the
+ * guest's grant handle (shared with the gates still waiting on its buffers).
+ */
+int vd_bufs_create(struct vd_hv *hv, uint32_t domid, struct vd_output *out,
+		   struct vd_gates *gates, const struct vd_bufs_opts *opts,
+		   struct vd_bufs **ret_bufs);
+/*
+ * Releases every fb and dbuf: nothing of the guest stays mapped by us;
+ * dma-bufs an importer still holds go on the retry list. NULL ok.
+ */
 void vd_bufs_destroy(struct vd_bufs *bufs);
 
 int vd_bufs_dbuf_create(struct vd_bufs *bufs, const struct vd_dbuf_create *req);
-int vd_bufs_dbuf_destroy(struct vd_bufs *bufs, uint64_t dbuf_cookie);
+/*
+ * 0: destroyed. 1: destroyed locally, the answer waits for the dma-buf's
+ * release: cb(userdata, status) follows once (vd_gates_cancel stops it).
+ */
+int vd_bufs_dbuf_destroy(struct vd_bufs *bufs, uint64_t dbuf_cookie, vd_gate_cb cb,
+			 void *userdata);
 int vd_bufs_fb_attach(struct vd_bufs *bufs, const struct vd_fb_attach *req);
 int vd_bufs_fb_detach(struct vd_bufs *bufs, uint64_t fb_cookie);
 /* 0 and *ret filled, or -ENOENT. */

@@ -72,7 +72,11 @@ struct vd_hv_impl {
 
 	/* ---- grants (one handle per guest) ---- */
 	int (*gnt_open)(struct vd_hv *hv, struct vd_gnt **ret_gnt);
-	/* Takes gnt (NULL is a no-op); unmaps nothing: unmap first. */
+	/*
+	 * Takes gnt (NULL is a no-op). Unmaps nothing (unmap first); releases
+	 * the handle's dma-buf imports; exported dma-bufs outlive it until
+	 * their last reference goes.
+	 */
 	void (*gnt_close)(struct vd_gnt *gnt);
 	/*
 	 * Map count grant refs of domid into one contiguous, page-aligned range.

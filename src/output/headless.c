@@ -35,6 +35,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 
 #include "log.h"
 #include "output/png.h"
@@ -58,6 +60,7 @@ struct hl_output {
 struct hl_fb {
 	struct vd_output_fb base;
 	struct vd_frame_src src; /* borrowed guest memory: valid until fb_destroy */
+	int dmabuf;              /* our reference to the buffer's dma-buf, or -1 */
 	struct hl_fb *next, **pprev;
 };
 
@@ -624,6 +627,8 @@ static int hl_fb_create(struct vd_output *base, const struct vd_frame_src *src,
 		return -ENOMEM;
 	fb->base.out = base;
 	fb->src = *src;
+	/* Hold the dma-buf as an importer would: the DESTROY gate sees it. */
+	fb->dmabuf = src->dmabuf_fd >= 0 ? fcntl(src->dmabuf_fd, F_DUPFD_CLOEXEC, 3) : -1;
 	fb->next = out->fbs;
 	if (out->fbs)
 		out->fbs->pprev = &fb->next;
@@ -664,7 +669,39 @@ static void hl_fb_destroy(struct vd_output_fb *base)
 	if (fb->next)
 		fb->next->pprev = fb->pprev;
 	*fb->pprev = fb->next;
+	if (fb->dmabuf >= 0)
+		close(fb->dmabuf);
 	free(fb);
+}
+
+/* be-alloc: shared memory stands in for a dumb buffer; its fd is the dma-buf. */
+static int hl_buffer_alloc(struct vd_output *base, uint64_t size, int *ret_fd, void **ret_map)
+{
+	int fd = memfd_create("vdispld-be-alloc", MFD_CLOEXEC);
+	void *map;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		close(fd);
+		return -ENOMEM;
+	}
+	*ret_fd = fd;
+	*ret_map = map;
+	return 0;
+}
+
+static void hl_buffer_free(struct vd_output *base, int fd, void *map, uint64_t size)
+{
+	if (map)
+		munmap(map, size);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* ---- the output ---- */
@@ -695,6 +732,8 @@ static const struct vd_output_impl hl_impl = {
 	.fb_destroy = hl_fb_destroy,
 	.conn_set_config = hl_conn_set_config,
 	.conn_flip = hl_conn_flip,
+	.buffer_alloc = hl_buffer_alloc,
+	.buffer_free = hl_buffer_free,
 	.conn_screenshot = hl_conn_screenshot,
 	.get_stats = hl_get_stats,
 };

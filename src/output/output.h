@@ -21,7 +21,12 @@ struct vd_output_fb;
 /* A guest buffer as the output sees it. Borrowed: valid until fb_destroy. */
 struct vd_frame_src {
 	const void *map;   /* CPU mapping of the whole buffer, or NULL */
-	int dmabuf_fd;     /* dma-buf of the buffer, or -1 */
+	/*
+	 * dma-buf of the buffer, or -1. Borrowed: an output that imports it
+	 * holds its own reference (as a PRIME import does) and drops it in
+	 * fb_destroy at the latest.
+	 */
+	int dmabuf_fd;
 	uint64_t size;     /* bytes mapped at map */
 	uint32_t offset;   /* data_ofs: first pixel */
 	uint32_t stride;   /* bytes per row */
@@ -84,6 +89,14 @@ struct vd_output_impl {
 	 * in order.
 	 */
 	int (*conn_flip)(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
+	/*
+	 * Backend-allocated buffers (be-alloc): size bytes (page multiple) the
+	 * output can show, exported as a dma-buf (*ret_fd, owned by the caller)
+	 * and mapped for the CPU (*ret_map, size bytes, or NULL if the output
+	 * has no CPU view). -EOPNOTSUPP if the output cannot allocate.
+	 */
+	int (*buffer_alloc)(struct vd_output *out, uint64_t size, int *ret_fd, void **ret_map);
+	void (*buffer_free)(struct vd_output *out, int fd, void *map, uint64_t size);
 	/* Write what the connector shows now as PNG. -ENODATA if blank. */
 	int (*conn_screenshot)(struct vd_output_conn *conn, const char *path);
 	void (*get_stats)(struct vd_output *out, struct vd_output_stats *ret);

@@ -278,6 +278,8 @@ static int start_front(struct vd_simfront *f)
 		     f->domid) < 0)
 		return -ENOMEM;
 	r = vd_sim_connect_as(f->sim, f->domid, &f->hv);
+	if (r >= 0)
+		r = f->hv->impl->gnt_open(f->hv, &f->gnt);
 	if (r < 0)
 		return r;
 	r = toolstack_add(f);
@@ -360,6 +362,8 @@ void vd_simfront_destroy(struct vd_simfront *f)
 		vd_sim_domain_destroy(f->sim, f->domid);
 		toolstack_remove(f);
 	}
+	if (f->gnt)
+		f->hv->impl->gnt_close(f->gnt);
 	vd_hv_destroy(f->hv);
 	free(f->fe_path);
 	free(f->be_path);

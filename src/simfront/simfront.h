@@ -103,9 +103,17 @@ struct vd_simfront_buf {
 	void *dir;           /* guest view of the directory pages */
 	uint32_t num_dir;
 	uint32_t *dir_grefs; /* dir_grefs[0] goes into gref_directory */
+	bool be_alloc;       /* data pages are the backend's, mapped after DBUF_CREATE */
 };
 int vd_simfront_buf_alloc(struct vd_simfront *front, uint32_t num_pages,
 			  struct vd_simfront_buf **ret_buf);
+/* be-alloc: the directory only; the backend fills in its grants. */
+int vd_simfront_buf_alloc_dir(struct vd_simfront *front, uint32_t num_pages,
+			      struct vd_simfront_buf **ret_buf);
+/* be-alloc, after DBUF_CREATE: map the backend's grants (writable) at buf->data. */
+int vd_simfront_buf_map_backend(struct vd_simfront *front, struct vd_simfront_buf *buf);
+/* be-alloc, before DBUF_DESTROY: Linux unmaps the backend's pages first. */
+void vd_simfront_buf_unmap_backend(struct vd_simfront *front, struct vd_simfront_buf *buf);
 void vd_simfront_buf_free(struct vd_simfront *front, struct vd_simfront_buf *buf);
 
 #endif

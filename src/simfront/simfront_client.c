@@ -196,6 +196,11 @@ static void on_dbuf_create(void *userdata, const struct xendispl_resp *rsp)
 		vd_warn("simfront %s: DBUF_CREATE failed: %d", f->name, rsp ? rsp->status : -1);
 		return;
 	}
+	/* Linux: any map failure of the backend's grants is -ENXIO, the dbuf dropped. */
+	if (b->mem->be_alloc && vd_simfront_buf_map_backend(f, b->mem) < 0) {
+		vd_warn("simfront %s: cannot map the backend's buffer", f->name);
+		return;
+	}
 	memset(&req, 0, sizeof(req));
 	req.operation = XENDISPL_OP_FB_ATTACH;
 	req.op.fb_attach = (struct xendispl_fb_attach_req){
@@ -215,7 +220,10 @@ static int create_buffer(struct sf_client *c, struct sf_buffer *b)
 	struct xendispl_req req;
 	int r;
 
-	r = vd_simfront_buf_alloc(f, vd_pages_for_bytes(size), &b->mem);
+	if (f->opts.be_alloc)
+		r = vd_simfront_buf_alloc_dir(f, vd_pages_for_bytes(size), &b->mem);
+	else
+		r = vd_simfront_buf_alloc(f, vd_pages_for_bytes(size), &b->mem);
 	if (r < 0)
 		return r;
 	b->dbuf_cookie = ++f->next_cookie * 0x10001000ull;
@@ -229,6 +237,7 @@ static int create_buffer(struct sf_client *c, struct sf_buffer *b)
 		.height = f->height,
 		.bpp = f->bpp,
 		.buffer_sz = size,
+		.flags = f->opts.be_alloc ? XENDISPL_DBUF_FLG_REQ_ALLOC : 0,
 		.gref_directory = b->mem->dir_grefs[0],
 	};
 	return sf_chan_send(ring0(c), &req, on_dbuf_create, b);
@@ -332,6 +341,7 @@ static void on_fb_detach(void *userdata, const struct xendispl_resp *rsp)
 
 	if (!rsp || rsp->status)
 		b->client->front->stats.buffers_destroyed = false;
+	vd_simfront_buf_unmap_backend(b->client->front, b->mem);
 	memset(&req, 0, sizeof(req));
 	req.operation = XENDISPL_OP_DBUF_DESTROY;
 	req.op.dbuf_destroy.dbuf_cookie = b->dbuf_cookie;
@@ -462,11 +472,76 @@ static void end_grants(struct vd_simfront *f, const uint32_t *refs, uint32_t n)
 			f->stats.deferred_ends++;
 }
 
+static int alloc_dir(struct vd_simfront *f, struct vd_simfront_buf *b)
+{
+	uint32_t *dpfns = calloc(b->num_dir, sizeof(uint32_t));
+	int r = -ENOMEM;
+
+	if (dpfns)
+		r = vd_sim_mem_alloc(f->sim, f->domid, b->num_dir, &b->dir, dpfns);
+	if (r >= 0)
+		r = grant_all(f, b->num_dir, dpfns, b->dir_grefs);
+	free(dpfns);
+	return r;
+}
+
+int vd_simfront_buf_alloc_dir(struct vd_simfront *f, uint32_t num_pages,
+			      struct vd_simfront_buf **ret_buf)
+{
+	struct vd_simfront_buf *b = calloc(1, sizeof(*b));
+	int r = -ENOMEM;
+
+	if (!b || num_pages == 0)
+		goto fail;
+	b->be_alloc = true;
+	b->num_pages = num_pages;
+	b->num_dir = vd_dir_pages_for(num_pages);
+	b->grefs = calloc(num_pages, sizeof(uint32_t));
+	b->dir_grefs = calloc(b->num_dir, sizeof(uint32_t));
+	if (!b->grefs || !b->dir_grefs)
+		goto fail;
+	r = alloc_dir(f, b);
+	if (r < 0)
+		goto fail;
+	fill_dir(b); /* next pointers only: the grefs are zero until the backend writes them */
+	*ret_buf = b;
+	return 0;
+fail:
+	vd_simfront_buf_free(f, b);
+	return r;
+}
+
+int vd_simfront_buf_map_backend(struct vd_simfront *f, struct vd_simfront_buf *b)
+{
+	for (uint32_t d = 0; d < b->num_dir; d++) {
+		const struct xendispl_page_directory *pd =
+			(const void *)((uint8_t *)b->dir + (uint64_t)d * VD_PAGE_SIZE);
+		uint32_t first = d * (uint32_t)VD_GREFS_PER_DIR_PAGE;
+		uint32_t n = b->num_pages - first;
+
+		if (n > VD_GREFS_PER_DIR_PAGE)
+			n = VD_GREFS_PER_DIR_PAGE;
+		memcpy(b->grefs + first, pd->gref, n * sizeof(uint32_t));
+	}
+	return f->hv->impl->gnt_map(f->gnt, f->opts.be_domid, b->num_pages, b->grefs, true,
+				    &b->data);
+}
+
+void vd_simfront_buf_unmap_backend(struct vd_simfront *f, struct vd_simfront_buf *b)
+{
+	if (!b || !b->be_alloc || !b->data)
+		return;
+	f->hv->impl->gnt_unmap(f->gnt, b->data, b->num_pages);
+	b->data = NULL;
+}
+
 void vd_simfront_buf_free(struct vd_simfront *f, struct vd_simfront_buf *b)
 {
 	if (!b)
 		return;
-	if (!f->dead && b->grefs)
+	if (b->be_alloc)
+		vd_simfront_buf_unmap_backend(f, b);
+	else if (!f->dead && b->grefs)
 		end_grants(f, b->grefs, b->num_pages);
 	if (!f->dead && b->dir_grefs)
 		end_grants(f, b->dir_grefs, b->num_dir);

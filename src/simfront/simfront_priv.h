@@ -61,6 +61,7 @@ struct vd_simfront {
 	struct vd_sim *sim;
 	struct vd_hv *dom0; /* borrowed: the toolstack's connection */
 	struct vd_hv *hv;   /* the guest's own connection */
+	struct vd_gnt *gnt; /* the guest's grant handle (be-alloc maps) */
 	sd_event *loop;
 	char *name;
 	uint32_t domid;

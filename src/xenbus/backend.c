@@ -128,6 +128,7 @@ static void teardown(struct vd_dev *dev)
 static int connect_dev(struct vd_dev *dev)
 {
 	struct vd_backend *be = dev->be;
+	struct vd_bufs_opts bo = be->opts.bufs;
 	int r;
 
 	r = read_config(dev);
@@ -135,7 +136,8 @@ static int connect_dev(struct vd_dev *dev)
 		vd_warn("dom%u: vdispl %u has no valid connector", dev->domid, dev->devid);
 		return r;
 	}
-	r = vd_bufs_create(be->hv, dev->gnt, dev->domid, be->out, &be->opts.caps, &dev->bufs);
+	bo.be_alloc = dev->be_alloc;
+	r = vd_bufs_create(be->hv, dev->domid, be->out, be->gates, &bo, &dev->bufs);
 	for (uint32_t i = 0; r >= 0 && i < dev->nconn; i++)
 		r = vd_conn_connect(dev, &dev->conns[i]);
 	if (r < 0) {
@@ -224,6 +226,19 @@ static void dev_update(struct vd_dev *dev)
 
 	if (dev->detaching)
 		return;
+	if (fe != dev->fe_state)
+		vd_debug("dom%u dev %u: frontend %s -> %s", dev->domid, dev->devid,
+			 state_name(dev->fe_state), state_name(fe));
+	/*
+	 * After a restart we wait for the frontend to leave the Connected state
+	 * it had with the previous instance. Linux answers our InitWait with
+	 * Reconfiguring -> Initialising -> Initialised in one go, and a watch
+	 * only says "changed": by the time we read the node it may already say
+	 * Initialised. Any state but Connected shows it started over, and it
+	 * publishes fresh rings before it says Initialised.
+	 */
+	if (dev->await_reinit && fe != XenbusStateConnected)
+		dev->await_reinit = false;
 	switch (fe) {
 	case XenbusStateInitialising:
 		on_fe_initialising(dev);
@@ -543,7 +558,10 @@ int vd_backend_create(sd_event *loop, struct vd_hv *hv, struct vd_output *out,
 		free(be);
 		return -ENOMEM;
 	}
-	r = sd_event_add_io(loop, &be->xs_src, hv->impl->xs_watch_fd(hv), EPOLLIN, on_xs_event, be);
+	r = vd_gates_create(loop, &be->gates);
+	if (r >= 0)
+		r = sd_event_add_io(loop, &be->xs_src, hv->impl->xs_watch_fd(hv), EPOLLIN,
+				    on_xs_event, be);
 	if (r >= 0)
 		r = hv->impl->xs_watch(hv, be->root, TOKEN_ROOT);
 	if (r >= 0)
@@ -573,6 +591,7 @@ void vd_backend_destroy(struct vd_backend *be)
 	be->hv->impl->xs_unwatch(be->hv, be->root, TOKEN_ROOT);
 	be->hv->impl->xs_unwatch(be->hv, "@releaseDomain", TOKEN_RELEASE);
 	sd_event_source_disable_unref(be->xs_src);
+	vd_gates_destroy(be->gates);
 	free(be->root);
 	free(be);
 }
@@ -580,7 +599,17 @@ void vd_backend_destroy(struct vd_backend *be)
 void vd_backend_get_stats(struct vd_backend *be, struct vd_backend_stats *ret)
 {
 	*ret = be->stats;
-	ret->connected = 0;
-	for (struct vd_dev *d = be->devs; d; d = d->next)
+	if (be->gates)
+		vd_gates_get_stats(be->gates, &ret->gates);
+	ret->connected = ret->zero_copy = ret->copy_only = 0;
+	for (struct vd_dev *d = be->devs; d; d = d->next) {
+		struct vd_bufs_stats bs;
+
 		ret->connected += d->be_state == XenbusStateConnected;
+		if (!d->bufs)
+			continue;
+		vd_bufs_get_stats(d->bufs, &bs);
+		ret->zero_copy += bs.zc == VD_ZC_ON;
+		ret->copy_only += bs.zc == VD_ZC_OFF;
+	}
 }

@@ -22,12 +22,12 @@ typedef void (*vd_frame_observer)(void *userdata, uint32_t domid, uint32_t conn_
 				  const struct vd_frame_view *view);
 
 struct vd_backend_opts {
-	struct vd_caps caps;
+	struct vd_bufs_opts bufs;
 	uint32_t max_pending_flips; /* per connector; more get -EBUSY */
 	vd_frame_observer on_frame;  /* optional */
 	void *on_frame_userdata;
 };
-#define VD_BACKEND_OPTS_DEFAULT {VD_CAPS_DEFAULT, 4, NULL, NULL}
+#define VD_BACKEND_OPTS_DEFAULT {VD_BUFS_OPTS_DEFAULT, 4, NULL, NULL}
 
 struct vd_backend_stats {
 	uint32_t devices;   /* vdispl devices known */
@@ -37,6 +37,9 @@ struct vd_backend_stats {
 	uint64_t flips;     /* PG_FLIP accepted */
 	uint64_t events;    /* PG_FLIP events put on event pages */
 	uint64_t protocol_errors; /* devices closed for a protocol violation */
+	uint32_t zero_copy;  /* devices whose buffers are shared as dma-bufs */
+	uint32_t copy_only;  /* devices that fell back to grant mapping (see the log) */
+	struct vd_gates_stats gates; /* DBUF_DESTROY waiting for releases */
 };
 
 /* Borrows loop, hv and out. Starts watching at once. */

@@ -147,6 +147,48 @@ static int do_get_edid(struct vd_conn *conn, const struct vd_get_edid *e, uint32
 	return 0;
 }
 
+static void push_response(struct vd_conn *conn, uint16_t id, uint8_t operation, int status,
+			  uint32_t edid_sz)
+{
+	struct xendispl_resp *rsp = RING_GET_RESPONSE(&conn->ring, conn->ring.rsp_prod_pvt);
+
+	if (status < 0) {
+		conn->dev->be->stats.errors++;
+		vd_log_rl(LOG_INFO, "dom%u conn %u: op 0x%x id %u: status %d", conn->dev->domid,
+			  conn->idx, operation, id, status);
+	}
+	conn->dev->be->stats.requests++;
+	vd_proto_encode_resp(rsp, id, operation, status, edid_sz);
+	conn->ring.rsp_prod_pvt++;
+}
+
+/* The DESTROY gate answered: reply, and let the ring go on. */
+static void on_destroy_released(void *userdata, int status)
+{
+	struct vd_conn *conn = userdata;
+	int notify;
+
+	conn->reply_pending = false;
+	push_response(conn, conn->reply_id, XENDISPL_OP_DBUF_DESTROY, status, 0);
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&conn->ring, notify);
+	if (notify)
+		hvi(conn)->evtchn_notify(conn->req_ch);
+	sd_event_source_set_enabled(conn->defer_src, SD_EVENT_ONESHOT);
+}
+
+/* 1: the answer comes later from the gate. */
+static int do_dbuf_destroy(struct vd_conn *conn, const struct vd_req *req)
+{
+	int r = vd_bufs_dbuf_destroy(conn->dev->bufs, req->dbuf_destroy_cookie,
+				     on_destroy_released, conn);
+
+	if (r == 1) {
+		conn->reply_pending = true;
+		conn->reply_id = req->id;
+	}
+	return r;
+}
+
 static int dispatch(struct vd_conn *conn, const struct vd_req *req, uint32_t *ret_edid_sz)
 {
 	struct vd_bufs *bufs = conn->dev->bufs;
@@ -155,7 +197,7 @@ static int dispatch(struct vd_conn *conn, const struct vd_req *req, uint32_t *re
 	case XENDISPL_OP_DBUF_CREATE:
 		return vd_bufs_dbuf_create(bufs, &req->dbuf_create);
 	case XENDISPL_OP_DBUF_DESTROY:
-		return vd_bufs_dbuf_destroy(bufs, req->dbuf_destroy_cookie);
+		return do_dbuf_destroy(conn, req);
 	case XENDISPL_OP_FB_ATTACH:
 		return vd_bufs_fb_attach(bufs, &req->fb_attach);
 	case XENDISPL_OP_FB_DETACH:
@@ -175,21 +217,13 @@ static void handle_one(struct vd_conn *conn, const struct xendispl_req *raw)
 {
 	struct vd_req req;
 	uint32_t edid_sz = 0;
-	struct xendispl_resp *rsp;
 	int status;
 
 	status = vd_proto_decode_req(raw, conn->dev->version, &req);
 	if (status == 0)
 		status = dispatch(conn, &req, &edid_sz);
-	if (status < 0) {
-		conn->dev->be->stats.errors++;
-		vd_log_rl(LOG_INFO, "dom%u conn %u: op 0x%x id %u: status %d", conn->dev->domid,
-			  conn->idx, req.operation, req.id, status);
-	}
-	conn->dev->be->stats.requests++;
-	rsp = RING_GET_RESPONSE(&conn->ring, conn->ring.rsp_prod_pvt);
-	vd_proto_encode_resp(rsp, req.id, req.operation, status, edid_sz);
-	conn->ring.rsp_prod_pvt++;
+	if (status != 1)
+		push_response(conn, req.id, req.operation, status, edid_sz);
 }
 
 /*
@@ -209,7 +243,11 @@ static int serve_ring(struct vd_conn *conn)
 			vd_dev_fail(conn->dev, "request ring overflow");
 			return -EPROTO;
 		}
-		while (conn->ring.req_cons != rp && budget) {
+		/*
+		 * A reply that waits for a buffer release pauses this ring
+		 * (Linux has one request in flight anyway); answers stay in order.
+		 */
+		while (conn->ring.req_cons != rp && budget && !conn->reply_pending) {
 			struct xendispl_req raw;
 
 			RING_COPY_REQUEST(&conn->ring, conn->ring.req_cons, &raw);
@@ -224,6 +262,8 @@ static int serve_ring(struct vd_conn *conn)
 			hvi(conn)->evtchn_notify(conn->req_ch);
 		if (!budget)
 			return 1;
+		if (conn->reply_pending)
+			return 0;
 		RING_FINAL_CHECK_FOR_REQUESTS(&conn->ring, more);
 	} while (more);
 	return 0;
@@ -389,6 +429,8 @@ void vd_conn_disconnect(struct vd_conn *conn)
 	if (!dev)
 		return;
 	hv = dev->be->hv->impl;
+	vd_gates_cancel(dev->be->gates, conn);
+	conn->reply_pending = false;
 	conn->req_src = sd_event_source_disable_unref(conn->req_src);
 	conn->defer_src = sd_event_source_disable_unref(conn->defer_src);
 	conn->evq_src = sd_event_source_disable_unref(conn->evq_src);

@@ -34,6 +34,8 @@ struct vd_conn {
 	struct vd_evt_ring evt;
 	struct vd_output_conn *oconn;
 	uint32_t flips_pending;
+	bool reply_pending; /* a DBUF_DESTROY waits for a release: the ring pauses */
+	uint16_t reply_id;  /* its request id */
 	uint64_t evq[VD_EVQ_MAX]; /* fb cookies of events waiting for room */
 	uint32_t evq_head, evq_len;
 };
@@ -46,7 +48,7 @@ struct vd_dev {
 	char fe_token[48];
 	int be_state;       /* last state we wrote */
 	int fe_state;       /* last frontend state seen */
-	bool await_reinit;  /* found Connected from an earlier run: wait for Initialising */
+	bool await_reinit;  /* found Connected at start: wait until the frontend leaves Connected */
 	bool detaching;     /* toolstack asked to close */
 	bool failed;        /* protocol violation: closed until the frontend re-initialises */
 	int version;
@@ -66,6 +68,7 @@ struct vd_backend {
 	uint32_t own_domid;
 	char *root; /* /local/domain/<own>/backend/vdispl */
 	sd_event_source *xs_src;
+	struct vd_gates *gates;
 	struct vd_dev *devs;
 	struct vd_backend_stats stats;
 };

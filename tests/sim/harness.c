@@ -43,6 +43,12 @@ static void on_frame(void *userdata, uint32_t domid, uint32_t idx, const struct 
 
 void h_init(struct harness *h, bool copy, uint32_t refresh_mhz)
 {
+	h_init_with(h, NULL, NULL, copy, refresh_mhz);
+}
+
+void h_init_with(struct harness *h, h_wrap_output wrap, const struct vd_backend_opts *bo,
+		 bool copy, uint32_t refresh_mhz)
+{
 	struct vd_output_opts oo = {.force_copy = copy, .refresh_mhz = refresh_mhz};
 
 	memset(h, 0, sizeof(*h));
@@ -50,7 +56,9 @@ void h_init(struct harness *h, bool copy, uint32_t refresh_mhz)
 	assert_int_equal(sd_event_new(&h->loop), 0);
 	assert_int_equal(vd_hv_create("sim", &h->hv), 0);
 	assert_int_equal(vd_output_create("headless", h->loop, &oo, &h->out), 0);
-	h->bopts = (struct vd_backend_opts)VD_BACKEND_OPTS_DEFAULT;
+	if (wrap)
+		h->out = wrap(h, h->out);
+	h->bopts = bo ? *bo : (struct vd_backend_opts)VD_BACKEND_OPTS_DEFAULT;
 	h->bopts.on_frame = on_frame;
 	h->bopts.on_frame_userdata = h;
 	h_backend_start(h);
@@ -135,3 +143,28 @@ bool h_guest_finished(struct harness *h, void *guest)
 {
 	return h_stats(guest).finished;
 }
+
+/* The guest showed every frame it drew, in order, and got one event per flip. */
+void h_assert_clean(struct harness *h, struct vd_simfront *g, uint32_t nconn,
+			       uint32_t frames)
+{
+	struct vd_simfront_stats s = h_stats(g);
+	uint32_t domid = vd_simfront_domid(g);
+
+	assert_true(s.finished);
+	assert_int_equal(s.flips, (uint64_t)nconn * frames);
+	assert_int_equal(s.events, (uint64_t)nconn * frames); /* one event per flip */
+	assert_int_equal(s.events_skipped, 0);               /* ids 0,1,2,... */
+	assert_int_equal(s.timeouts, 0);
+	assert_int_equal(s.watchdogs, 0);
+	assert_int_equal(s.errors, 0);
+	for (uint32_t i = 0; i < nconn; i++) {
+		struct h_track *t = h_track_of(h, domid, i);
+
+		assert_int_equal(t->bad, 0);
+		assert_int_equal(t->out_of_order, 0);
+		assert_int_equal(t->last, frames);
+		assert_int_equal(t->shown, frames + 1); /* the mode set shows frame 0 */
+	}
+}
+

@@ -43,6 +43,10 @@ struct harness {
 
 /* refresh_mhz 0: flips complete at once. */
 void h_init(struct harness *h, bool copy, uint32_t refresh_mhz);
+/* wrap: replaces the headless output with one built on it (taken). bo: backend options. */
+typedef struct vd_output *(*h_wrap_output)(struct harness *h, struct vd_output *headless);
+void h_init_with(struct harness *h, h_wrap_output wrap, const struct vd_backend_opts *bo,
+		 bool copy, uint32_t refresh_mhz);
 void h_fini(struct harness *h);
 void h_backend_start(struct harness *h);
 void h_backend_stop(struct harness *h);
@@ -58,5 +62,6 @@ bool h_all_finished(struct harness *h, void *arg);
 bool h_guest_connected(struct harness *h, void *guest);
 bool h_guest_finished(struct harness *h, void *guest);
 struct vd_simfront_stats h_stats(struct vd_simfront *g);
+void h_assert_clean(struct harness *h, struct vd_simfront *g, uint32_t nconn, uint32_t frames);
 
 #endif

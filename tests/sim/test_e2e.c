@@ -20,29 +20,6 @@
 #define FRAMES 600u
 #define FAST_VBLANK 2000000u /* 2 kHz: the flip loop runs fast, still vblank-paced */
 
-static void assert_guest_clean(struct harness *h, struct vd_simfront *g, uint32_t nconn,
-			       uint32_t frames)
-{
-	struct vd_simfront_stats s = h_stats(g);
-	uint32_t domid = vd_simfront_domid(g);
-
-	assert_true(s.finished);
-	assert_int_equal(s.flips, (uint64_t)nconn * frames);
-	assert_int_equal(s.events, (uint64_t)nconn * frames); /* one event per flip */
-	assert_int_equal(s.events_skipped, 0);               /* ids 0,1,2,... */
-	assert_int_equal(s.timeouts, 0);
-	assert_int_equal(s.watchdogs, 0);
-	assert_int_equal(s.errors, 0);
-	for (uint32_t i = 0; i < nconn; i++) {
-		struct h_track *t = h_track_of(h, domid, i);
-
-		assert_int_equal(t->bad, 0);
-		assert_int_equal(t->out_of_order, 0);
-		assert_int_equal(t->last, frames);
-		assert_int_equal(t->shown, frames + 1); /* the mode set shows frame 0 */
-	}
-}
-
 static void run_guests(bool copy, uint32_t nguests, const uint32_t *nconn)
 {
 	struct harness h;
@@ -62,7 +39,7 @@ static void run_guests(bool copy, uint32_t nguests, const uint32_t *nconn)
 	}
 	assert_true(h_run_until(&h, h_all_finished, NULL, 60000));
 	for (uint32_t i = 0; i < nguests; i++)
-		assert_guest_clean(&h, g[i], nconn[i], FRAMES);
+		h_assert_clean(&h, g[i], nconn[i], FRAMES);
 	h.out->impl->get_stats(h.out, &os);
 	if (copy)
 		/* once per flip and once per mode set, no more */
@@ -119,7 +96,7 @@ static void formats_and_strides(void **state)
 			h_init(&h, copy, FAST_VBLANK);
 			g = h_guest(&h, "fmt", &o);
 			assert_true(h_run_until(&h, h_all_finished, NULL, 20000));
-			assert_guest_clean(&h, g, 1, 30);
+			h_assert_clean(&h, g, 1, 30);
 			h_fini(&h);
 		}
 	}
@@ -301,7 +278,7 @@ static void vblank_paced_at_60hz(void **state)
 	t0 = vd_now_ms();
 	assert_true(h_run_until(&h, h_all_finished, NULL, 10000));
 	assert_true(vd_now_ms() - t0 >= 29 * 1000 / 60); /* never faster than the vblank */
-	assert_guest_clean(&h, g, 1, 30);
+	h_assert_clean(&h, g, 1, 30);
 	h_fini(&h);
 }
 

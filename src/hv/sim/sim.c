@@ -50,6 +50,9 @@ static const struct vd_hv_impl sim_impl = {
 
 /* ---- machine ---- */
 
+/* Machines without handles whose exported dma-bufs are still alive. */
+static struct vd_sim_list orphans = {&orphans, &orphans};
+
 static void sim_free(struct vd_sim *sim)
 {
 	for (uint32_t i = 0; i < sim->ndoms; i++) {
@@ -69,10 +72,46 @@ void vd_sim_ref(struct vd_sim *sim)
 	sim->refs++;
 }
 
+/* The last handle went: free now, or once the exports are released. */
+static void sim_release(struct vd_sim *sim)
+{
+	vd_sim_exports_reap(sim);
+	if (vd_sim_list_empty(&sim->exports)) {
+		sim_free(sim);
+		return;
+	}
+	vd_sim_list_add(&orphans, &sim->orphan);
+}
+
+static void orphans_reap(void)
+{
+	struct vd_sim_list *pos, *tmp;
+
+	vd_sim_list_each(pos, tmp, &orphans)
+	{
+		struct vd_sim *sim = vd_sim_container_of(pos, struct vd_sim, orphan);
+
+		vd_sim_exports_reap(sim);
+		if (vd_sim_list_empty(&sim->exports)) {
+			vd_sim_list_del(&sim->orphan);
+			sim_free(sim);
+		}
+	}
+}
+
+/*
+ * Free the orphans whose dma-bufs were closed after their last handle. One
+ * whose fds are still open at exit stays reachable from the list.
+ */
+__attribute__((destructor)) static void orphans_reap_at_exit(void)
+{
+	orphans_reap();
+}
+
 void vd_sim_unref(struct vd_sim *sim)
 {
 	if (--sim->refs == 0)
-		sim_free(sim);
+		sim_release(sim);
 }
 
 /* ---- domains ---- */
@@ -177,6 +216,7 @@ int vd_sim_domain_destroy(struct vd_sim *sim, uint32_t domid)
 	d = vd_sim_domain_live(sim, domid);
 	if (!d)
 		return -ESRCH;
+	vd_sim_exports_reap(sim);
 	d->dead = true;
 	vd_sim_domain_ports_close(d);
 	vd_sim_domain_grants_revoke(d);
@@ -193,6 +233,7 @@ int vd_sim_domain_stats(struct vd_sim *sim, uint32_t domid, struct vd_sim_stats 
 
 	if (!d)
 		return -ESRCH;
+	vd_sim_exports_reap(sim);
 	*ret = d->stats;
 	return 0;
 }
@@ -281,6 +322,8 @@ static int sim_new(struct vd_sim **ret)
 		return -ENOMEM;
 	sim->refs = 1;
 	vd_sim_list_init(&sim->conns);
+	vd_sim_list_init(&sim->exports);
+	vd_sim_list_init(&sim->orphan);
 	r = vd_sim_xs_init(&sim->xs);
 	if (r >= 0)
 		r = domain_create(sim, "Domain-0", &domid);
@@ -297,6 +340,7 @@ int vd_hv_sim_create(struct vd_hv **ret_hv)
 	struct vd_sim *sim;
 	int r;
 
+	orphans_reap();
 	r = sim_new(&sim);
 	if (r < 0)
 		return r;

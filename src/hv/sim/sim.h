@@ -78,8 +78,17 @@ struct vd_sim_stats {
 	uint64_t deferred_ends;    /* grant ends while still mapped (a leak in Linux) */
 	uint64_t ports_open;       /* event channel ports of this domain */
 	uint64_t notifications_in; /* notifications delivered to this domain's ports */
+	uint64_t dmabufs_exported; /* dma-bufs of this domain's pages alive (not released) */
+	uint64_t imports_granted;  /* refs this domain grants via dmabuf_imp_to_refs now */
 };
-/* Works for a destroyed domain too (its zombie pages). */
+/*
+ * Works for a destroyed domain too (its zombie pages). The gntdev dma-buf
+ * ops (PROTOCOL.md §4) are modelled: an exported dma-buf is the write end
+ * of a pipe (no CPU mapping, as the real exporter has none), released once
+ * every copy of it is closed; its pages count in pages_mapped (and once in
+ * maps_total) until then. Imported buffers (an mmap-able file, e.g. a
+ * memfd) are granted page by page and count in grants_active.
+ */
 int vd_sim_domain_stats(struct vd_sim *sim, uint32_t domid, struct vd_sim_stats *ret);
 
 #endif

@@ -6,6 +6,9 @@
  * FIFO and is reused only once REUSE_DELAY others have been ended after
  * it, so a stale ref rarely aliases a new grant at once. A ref ended
  * while still mapped stays ENDED (not reusable) until its last unmap.
+ *
+ * An entry is backed by a frame of the domain's memory or, for grants made
+ * by dmabuf_imp_to_refs, by a page of an imported buffer (ext).
  */
 #include "hv/sim/sim_priv.h"
 
@@ -25,11 +28,6 @@ struct vd_sim_map {
 	struct vd_sim_domain *dom; /* the granting domain; lives as long as the machine */
 	uint32_t *refs;
 };
-
-static struct vd_sim_gnt *gnt_from(struct vd_gnt *gnt)
-{
-	return (struct vd_sim_gnt *)(void *)gnt;
-}
 
 /* ---- the grant table of a domain ---- */
 
@@ -66,6 +64,7 @@ static void ref_free(struct vd_sim_domain *d, uint32_t ref)
 {
 	struct vd_sim_grant *e = &d->grants[ref];
 
+	vd_sim_backing_unref(e->ext);
 	memset(e, 0, sizeof(*e));
 	if (d->free_tail != NO_REF)
 		d->grants[d->free_tail].next_free = ref;
@@ -108,6 +107,7 @@ int vd_sim_grant(struct vd_sim *sim, uint32_t domid, uint32_t to_domid, uint32_t
 		return -ESRCH;
 	if (pfn >= d->nframes)
 		return -EINVAL;
+	vd_sim_exports_reap(sim);
 	r = ref_alloc(d, &ref);
 	if (r < 0)
 		return r;
@@ -121,17 +121,48 @@ int vd_sim_grant(struct vd_sim *sim, uint32_t domid, uint32_t to_domid, uint32_t
 	return 0;
 }
 
+int vd_sim_grant_external(struct vd_sim_domain *d, uint32_t to_domid, struct vd_sim_backing *b,
+			  uint32_t page, uint32_t *ret_ref)
+{
+	struct vd_sim_grant *e;
+	uint32_t ref;
+	int r;
+
+	r = ref_alloc(d, &ref);
+	if (r < 0)
+		return r;
+	e = &d->grants[ref];
+	e->to_domid = to_domid;
+	e->pfn = page;
+	e->ext = b;
+	b->refs++;
+	e->state = VD_SIM_GNT_ACTIVE;
+	d->stats.grants_active++;
+	d->stats.imports_granted++;
+	*ret_ref = ref;
+	return 0;
+}
+
 int vd_sim_grant_end(struct vd_sim *sim, uint32_t domid, uint32_t ref)
 {
 	struct vd_sim_domain *d = vd_sim_domain_live(sim, domid);
-	struct vd_sim_grant *e;
 
 	if (!d)
 		return -ESRCH;
+	vd_sim_exports_reap(sim);
+	return vd_sim_domain_grant_end(d, ref);
+}
+
+int vd_sim_domain_grant_end(struct vd_sim_domain *d, uint32_t ref)
+{
+	struct vd_sim_grant *e;
+
 	if (ref == NO_REF || ref >= d->grant_cap || d->grants[ref].state != VD_SIM_GNT_ACTIVE)
 		return -EINVAL;
 	e = &d->grants[ref];
 	d->stats.grants_active--;
+	if (e->ext)
+		d->stats.imports_granted--;
 	if (e->map_count == 0) {
 		ref_free(d, ref);
 		return 0;
@@ -152,10 +183,13 @@ void vd_sim_domain_grants_revoke(struct vd_sim_domain *d)
 			e->state = VD_SIM_GNT_ENDED;
 	}
 	d->stats.grants_active = 0;
+	d->stats.imports_granted = 0;
 }
 
 void vd_sim_domain_grants_finish(struct vd_sim_domain *d)
 {
+	for (uint32_t ref = 1; ref < d->grant_cap; ref++)
+		vd_sim_backing_unref(d->grants[ref].ext);
 	free(d->grants);
 	d->grants = NULL;
 	d->grant_cap = 0;
@@ -183,46 +217,64 @@ int vd_sim_gnt_open(struct vd_hv *hv, struct vd_gnt **ret_gnt)
 	g->sim = c->sim;
 	g->domid = c->domid;
 	vd_sim_list_init(&g->maps);
+	vd_sim_list_init(&g->imports);
 	vd_sim_ref(g->sim);
 	*ret_gnt = (struct vd_gnt *)(void *)g;
 	return 0;
 }
 
-static void map_release(struct vd_sim_map *m)
+void vd_sim_grants_hold(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs)
 {
-	struct vd_sim_domain *d = m->dom;
+	for (uint32_t i = 0; i < count; i++)
+		d->grants[refs[i]].map_count++;
+	d->stats.pages_mapped += count;
+	d->stats.maps_total++;
+}
 
-	munmap(m->addr, (size_t)m->count * VD_SIM_PAGE_SIZE);
-	for (uint32_t i = 0; i < m->count; i++) {
-		struct vd_sim_grant *e = &d->grants[m->refs[i]];
+/* May free the grant table and memory of a dead domain (the last user). */
+void vd_sim_grants_drop(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		struct vd_sim_grant *e = &d->grants[refs[i]];
 
 		if (--e->map_count == 0 && e->state == VD_SIM_GNT_ENDED)
-			ref_free(d, m->refs[i]);
+			ref_free(d, refs[i]);
 	}
-	d->stats.pages_mapped -= m->count;
+	d->stats.pages_mapped -= count;
 	vd_sim_domain_release_if_unused(d);
+}
+
+static void map_release(struct vd_sim_map *m)
+{
+	munmap(m->addr, (size_t)m->count * VD_SIM_PAGE_SIZE);
+	vd_sim_grants_drop(m->dom, m->count, m->refs);
 	vd_sim_list_del(&m->link);
 	free(m->refs);
 	free(m);
 }
 
-/* As closing /dev/xen/gntdev: whatever is still mapped goes. */
+/*
+ * As closing /dev/xen/gntdev: whatever is still mapped goes, imports are
+ * released, exported dma-bufs live on until their fds are closed.
+ */
 void vd_sim_gnt_close(struct vd_gnt *gnt)
 {
-	struct vd_sim_gnt *g = gnt_from(gnt);
+	struct vd_sim_gnt *g = vd_sim_gnt_from(gnt);
 	struct vd_sim_list *pos, *tmp;
 
 	if (!g)
 		return;
+	vd_sim_exports_reap(g->sim);
+	vd_sim_gnt_dmabuf_finish(g);
 	vd_sim_list_each(pos, tmp, &g->maps)
 	    map_release(vd_sim_container_of(pos, struct vd_sim_map, link));
 	vd_sim_unref(g->sim);
 	free(g);
 }
 
-/* The frame behind ref if domid may map it so. */
+/* The page behind ref if domid may map it so. */
 static int grant_check(struct vd_sim_domain *d, uint32_t domid, uint32_t ref, bool writable,
-		       uint32_t *ret_pfn)
+		       int *ret_fd, uint32_t *ret_pfn)
 {
 	struct vd_sim_grant *e;
 
@@ -231,8 +283,22 @@ static int grant_check(struct vd_sim_domain *d, uint32_t domid, uint32_t ref, bo
 	e = &d->grants[ref];
 	if (e->to_domid != domid || (writable && e->readonly))
 		return -EACCES;
-	*ret_pfn = e->pfn;
+	if (ret_fd)
+		*ret_fd = e->ext ? e->ext->fd : d->memfd;
+	if (ret_pfn)
+		*ret_pfn = e->pfn;
 	return 0;
+}
+
+int vd_sim_grants_check(struct vd_sim_domain *d, uint32_t domid, uint32_t count,
+			const uint32_t *refs, bool writable, int *fds, uint32_t *pfns)
+{
+	int r = 0;
+
+	for (uint32_t i = 0; r == 0 && i < count; i++)
+		r = grant_check(d, domid, refs[i], writable, fds ? &fds[i] : NULL,
+				pfns ? &pfns[i] : NULL);
+	return r;
 }
 
 static int map_new(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs,
@@ -256,12 +322,7 @@ static int map_new(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs
 
 static void map_commit(struct vd_sim_gnt *g, struct vd_sim_map *m)
 {
-	struct vd_sim_domain *d = m->dom;
-
-	for (uint32_t i = 0; i < m->count; i++)
-		d->grants[m->refs[i]].map_count++;
-	d->stats.pages_mapped += m->count;
-	d->stats.maps_total++;
+	vd_sim_grants_hold(m->dom, m->count, m->refs);
 	vd_sim_list_add(&g->maps, &m->link);
 }
 
@@ -269,13 +330,15 @@ static int map_frames_of(struct vd_sim_gnt *g, struct vd_sim_domain *d, uint32_t
 			 const uint32_t *refs, bool writable, void **ret_addr)
 {
 	uint32_t *pfns = malloc(count * sizeof(*pfns));
-	int r = pfns ? 0 : -ENOMEM;
+	int *fds = malloc(count * sizeof(*fds));
+	int r = pfns && fds ? 0 : -ENOMEM;
 
-	for (uint32_t i = 0; r == 0 && i < count; i++)
-		r = grant_check(d, g->domid, refs[i], writable, &pfns[i]);
 	if (r == 0)
-		r = vd_sim_map_frames(d->memfd, pfns, count,
+		r = vd_sim_grants_check(d, g->domid, count, refs, writable, fds, pfns);
+	if (r == 0)
+		r = vd_sim_map_frames(-1, fds, pfns, count,
 				      writable ? PROT_READ | PROT_WRITE : PROT_READ, ret_addr);
+	free(fds);
 	free(pfns);
 	return r;
 }
@@ -283,7 +346,7 @@ static int map_frames_of(struct vd_sim_gnt *g, struct vd_sim_domain *d, uint32_t
 int vd_sim_gnt_map(struct vd_gnt *gnt, uint32_t domid, uint32_t count, const uint32_t *refs,
 		   bool writable, void **ret_addr)
 {
-	struct vd_sim_gnt *g = gnt_from(gnt);
+	struct vd_sim_gnt *g = vd_sim_gnt_from(gnt);
 	struct vd_sim_domain *d = vd_sim_domain_live(g->sim, domid);
 	struct vd_sim_map *m;
 	void *addr;
@@ -293,6 +356,7 @@ int vd_sim_gnt_map(struct vd_gnt *gnt, uint32_t domid, uint32_t count, const uin
 		return -ESRCH;
 	if (count == 0 || count > VD_SIM_MAP_MAX || !refs)
 		return -EINVAL;
+	vd_sim_exports_reap(g->sim);
 	r = map_new(d, count, refs, &m);
 	if (r < 0)
 		return r;
@@ -310,9 +374,10 @@ int vd_sim_gnt_map(struct vd_gnt *gnt, uint32_t domid, uint32_t count, const uin
 
 int vd_sim_gnt_unmap(struct vd_gnt *gnt, void *addr, uint32_t count)
 {
-	struct vd_sim_gnt *g = gnt_from(gnt);
+	struct vd_sim_gnt *g = vd_sim_gnt_from(gnt);
 	struct vd_sim_list *pos, *tmp;
 
+	vd_sim_exports_reap(g->sim);
 	vd_sim_list_each(pos, tmp, &g->maps)
 	{
 		struct vd_sim_map *m = vd_sim_container_of(pos, struct vd_sim_map, link);
@@ -323,28 +388,4 @@ int vd_sim_gnt_unmap(struct vd_gnt *gnt, void *addr, uint32_t count)
 		}
 	}
 	return -EINVAL;
-}
-
-/* ---- gntdev dma-buf: not modelled yet ---- */
-
-int vd_sim_dmabuf_exp_from_refs(struct vd_gnt *gnt, uint32_t domid, uint32_t count,
-				const uint32_t *refs, int *ret_fd)
-{
-	return -EOPNOTSUPP;
-}
-
-int vd_sim_dmabuf_exp_wait_released(struct vd_gnt *gnt, int fd, uint32_t timeout_ms)
-{
-	return -EOPNOTSUPP;
-}
-
-int vd_sim_dmabuf_imp_to_refs(struct vd_gnt *gnt, uint32_t domid, int fd, uint32_t count,
-			      uint32_t *refs)
-{
-	return -EOPNOTSUPP;
-}
-
-int vd_sim_dmabuf_imp_release(struct vd_gnt *gnt, int fd)
-{
-	return -EOPNOTSUPP;
 }

@@ -27,7 +27,14 @@ struct vd_sim_view {
 	uint32_t *pfns;
 };
 
-int vd_sim_map_frames(int fd, const uint32_t *pfns, uint32_t count, int prot, void **ret_addr)
+/* Pages i and i + 1 are consecutive pages of one file. */
+static bool frames_adjacent(const int *fds, const uint32_t *pfns, uint32_t i)
+{
+	return pfns[i + 1] == pfns[i] + 1 && (!fds || fds[i + 1] == fds[i]);
+}
+
+int vd_sim_map_frames(int fd, const int *fds, const uint32_t *pfns, uint32_t count, int prot,
+		      void **ret_addr)
 {
 	size_t len = (size_t)count * VD_SIM_PAGE_SIZE;
 	uint8_t *base;
@@ -39,10 +46,11 @@ int vd_sim_map_frames(int fd, const uint32_t *pfns, uint32_t count, int prot, vo
 	for (uint32_t i = 0, run; i < count; i += run) {
 		void *p;
 
-		for (run = 1; i + run < count && pfns[i + run] == pfns[i] + run; run++)
+		for (run = 1; i + run < count && frames_adjacent(fds, pfns, i + run - 1); run++)
 			;
 		p = mmap(base + (size_t)i * VD_SIM_PAGE_SIZE, (size_t)run * VD_SIM_PAGE_SIZE, prot,
-			 MAP_SHARED | MAP_FIXED, fd, (off_t)pfns[i] * VD_SIM_PAGE_SIZE);
+			 MAP_SHARED | MAP_FIXED, fds ? fds[i] : fd,
+			 (off_t)pfns[i] * VD_SIM_PAGE_SIZE);
 		if (p == MAP_FAILED) {
 			int r = -errno;
 
@@ -123,7 +131,8 @@ static int view_map(struct vd_sim_domain *d, struct vd_sim_view *v)
 	if (r < 0)
 		return r;
 	frames_order(base, v->count, v->pfns);
-	return vd_sim_map_frames(d->memfd, v->pfns, v->count, PROT_READ | PROT_WRITE, &v->addr);
+	return vd_sim_map_frames(d->memfd, NULL, v->pfns, v->count, PROT_READ | PROT_WRITE,
+				 &v->addr);
 }
 
 int vd_sim_mem_alloc(struct vd_sim *sim, uint32_t domid, uint32_t count, void **ret_addr,
@@ -161,7 +170,10 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Sorted pfns that other domains map now: those must keep their memory. */
+/*
+ * Sorted pfns that other domains map now: those must keep their memory.
+ * Pages of imported buffers (ext) are not the domain's frames.
+ */
 static uint32_t *mapped_pfns(struct vd_sim_domain *d, uint32_t *ret_n)
 {
 	uint32_t *set, n = 0;
@@ -170,7 +182,7 @@ static uint32_t *mapped_pfns(struct vd_sim_domain *d, uint32_t *ret_n)
 	if (!set)
 		return NULL;
 	for (uint32_t ref = 0; ref < d->grant_cap; ref++)
-		if (d->grants[ref].map_count)
+		if (d->grants[ref].map_count && !d->grants[ref].ext)
 			set[n++] = d->grants[ref].pfn;
 	qsort(set, n, sizeof(*set), cmp_u32);
 	*ret_n = n;
@@ -213,6 +225,7 @@ int vd_sim_mem_free(struct vd_sim *sim, uint32_t domid, void *addr, uint32_t cou
 
 	if (!d)
 		return -ESRCH;
+	vd_sim_exports_reap(sim);
 	vd_sim_list_each(pos, tmp, &d->views)
 	{
 		struct vd_sim_view *v = vd_sim_container_of(pos, struct vd_sim_view, link);

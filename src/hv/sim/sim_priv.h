@@ -9,6 +9,14 @@
  * handles may be destroyed in any order, and a handle leaked by a test
  * shows up as a leak of the whole machine under LSan.
  *
+ * An exported dma-buf keeps the machine too (the real one holds the gntdev
+ * file), without a reference: the machine cannot learn when the exporter's
+ * fds close, so released exports are reaped (vd_sim_exports_reap) at the
+ * entry points whose result depends on what is mapped, and at teardown.
+ * A machine whose last handle went while exports were alive waits on a
+ * static orphan list (so it is reachable, not leaked) and is freed by a
+ * later reap: at the next vd_hv_create("sim") or at exit.
+ *
  * Domains are never freed before the machine: a destroyed domain stays as
  * a zombie record (for stats, and for the bookkeeping of pages other
  * domains still map). Its memfd and grant table are released once it is
@@ -54,7 +62,7 @@ static inline int vd_sim_list_empty(const struct vd_sim_list *l)
 	return l->next == l;
 }
 
-/* Append e at the tail of list l. */
+/* Append e at the tail of list l; vd_sim_list_add(l->next, e) prepends. */
 static inline void vd_sim_list_add(struct vd_sim_list *l, struct vd_sim_list *e)
 {
 	e->prev = l->prev;
@@ -96,12 +104,23 @@ struct vd_sim_xs {
 
 /* ---- domains ---- */
 
+/*
+ * A local buffer granted through dmabuf_imp_to_refs: a dup of the
+ * importer's fd. Held by the import and by every grant entry backed by it
+ * until the entry is freed (an ended entry may still be mapped).
+ */
+struct vd_sim_backing {
+	unsigned refs;
+	int fd;
+};
+
 /* One grant table entry; ref is the index. */
 enum vd_sim_grant_state { VD_SIM_GNT_FREE, VD_SIM_GNT_ACTIVE, VD_SIM_GNT_ENDED };
 
 struct vd_sim_grant {
 	uint32_t to_domid;
-	uint32_t pfn;
+	uint32_t pfn;		    /* frame of the domain, or page of ext */
+	struct vd_sim_backing *ext; /* NULL: the domain's own memory; holds a reference */
 	uint32_t map_count;
 	uint32_t next_free; /* FIFO of free refs, while FREE */
 	uint8_t state;
@@ -129,7 +148,9 @@ struct vd_sim {
 	struct vd_sim_domain **doms; /* indexed by domid, never reused */
 	uint32_t ndoms, doms_cap;
 	struct vd_sim_xs xs;
-	struct vd_sim_list conns; /* struct vd_sim_conn */
+	struct vd_sim_list conns;   /* struct vd_sim_conn */
+	struct vd_sim_list exports; /* struct vd_sim_export, alive, newest first */
+	struct vd_sim_list orphan;  /* in the orphan list while refs == 0 */
 };
 
 struct vd_sim_conn {
@@ -158,12 +179,21 @@ struct vd_sim_port {
 	int efd;
 };
 
-/* A grant handle (the sim's struct vd_gnt), acting as domid. */
+/*
+ * A grant handle (the sim's struct vd_gnt), acting as domid. Its exports
+ * are those of sim->exports whose owner it is.
+ */
 struct vd_sim_gnt {
 	struct vd_sim *sim;
 	uint32_t domid;
-	struct vd_sim_list maps; /* struct vd_sim_map */
+	struct vd_sim_list maps;    /* struct vd_sim_map */
+	struct vd_sim_list imports; /* struct vd_sim_import, newest first */
 };
+
+static inline struct vd_sim_gnt *vd_sim_gnt_from(struct vd_gnt *gnt)
+{
+	return (struct vd_sim_gnt *)(void *)gnt;
+}
 
 /* sim.c */
 void vd_sim_ref(struct vd_sim *sim);
@@ -221,10 +251,12 @@ void vd_sim_conn_watches_finish(struct vd_sim_conn *c);
 
 /* sim_mem.c: guest memory. */
 /*
- * Map frames pfns[0..count) of fd into one new contiguous region, one mmap
- * per run of consecutive frames. The caller owns the region (munmap).
+ * Map frames pfns[0..count) into one new contiguous region, one mmap per
+ * run of consecutive frames of one file. Frame i is in fds[i], or in fd
+ * if fds is NULL (borrowed). The caller owns the region (munmap).
  */
-int vd_sim_map_frames(int fd, const uint32_t *pfns, uint32_t count, int prot, void **ret_addr);
+int vd_sim_map_frames(int fd, const int *fds, const uint32_t *pfns, uint32_t count, int prot,
+		      void **ret_addr);
 /* Close the memfd; guest views and other mappings stay valid. */
 void vd_sim_domain_mem_release(struct vd_sim_domain *d);
 /* Unmap the guest's views and release. */
@@ -236,11 +268,33 @@ void vd_sim_domain_grants_revoke(struct vd_sim_domain *d);
 void vd_sim_domain_grants_finish(struct vd_sim_domain *d);
 /* Free memfd and grant table of a dead domain once nothing maps its pages. */
 void vd_sim_domain_release_if_unused(struct vd_sim_domain *d);
+/*
+ * Check that refs of d are granted to domid (writable: not read-only) and
+ * say where each page is: fds[i], pfns[i] (either may be NULL). Writes
+ * nothing else; the first bad ref decides the error.
+ */
+int vd_sim_grants_check(struct vd_sim_domain *d, uint32_t domid, uint32_t count,
+			const uint32_t *refs, bool writable, int *fds, uint32_t *pfns);
+/* Count a mapping of checked refs (stats.pages_mapped, maps_total) / undo it. */
+void vd_sim_grants_hold(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs);
+void vd_sim_grants_drop(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs);
+/* Grant page `page` of b to to_domid, read-write; the entry takes a reference on b. */
+int vd_sim_grant_external(struct vd_sim_domain *d, uint32_t to_domid, struct vd_sim_backing *b,
+			  uint32_t page, uint32_t *ret_ref);
+/* End an active grant: 0, or -EBUSY if still mapped (ended, deferred, counted). */
+int vd_sim_domain_grant_end(struct vd_sim_domain *d, uint32_t ref);
 int vd_sim_gnt_open(struct vd_hv *hv, struct vd_gnt **ret_gnt);
 void vd_sim_gnt_close(struct vd_gnt *gnt);
 int vd_sim_gnt_map(struct vd_gnt *gnt, uint32_t domid, uint32_t count, const uint32_t *refs,
 		   bool writable, void **ret_addr);
 int vd_sim_gnt_unmap(struct vd_gnt *gnt, void *addr, uint32_t count);
+
+/* sim_dmabuf.c */
+void vd_sim_backing_unref(struct vd_sim_backing *b);
+/* Release the exports whose fds are all closed. Cheap when there are none. */
+void vd_sim_exports_reap(struct vd_sim *sim);
+/* The handle closes: its exports live on (unowned), its imports are released. */
+void vd_sim_gnt_dmabuf_finish(struct vd_sim_gnt *g);
 int vd_sim_dmabuf_exp_from_refs(struct vd_gnt *gnt, uint32_t domid, uint32_t count,
 				const uint32_t *refs, int *ret_fd);
 int vd_sim_dmabuf_exp_wait_released(struct vd_gnt *gnt, int fd, uint32_t timeout_ms);

@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Zero-copy over the simulated hypervisor: guest buffers exported as
+ * dma-bufs, backend-allocated buffers granted to the guest, and the
+ * DESTROY gate that answers only once nothing here holds the buffer.
+ *
+ * "lag" wraps the headless output with an importer that keeps each fb's
+ * dma-buf after fb_destroy until the test lets go, as a compositor or a
+ * KMS plane that releases a frame late does.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "log.h"
+
+#define FAST_VBLANK 2000000u
+#define LAG_MAX 64
+
+struct lag {
+	struct vd_output base;
+	struct vd_output *inner;
+	struct vd_output_impl impl;
+	struct {
+		struct vd_output_fb *fb;
+		int fd;
+	} live[LAG_MAX];
+	int held[LAG_MAX];
+	uint32_t nheld;
+	bool hold;
+};
+
+static struct lag *the_lag; /* fb_destroy gets no output: one lag per test */
+
+static int lag_fb_create(struct vd_output *out, const struct vd_frame_src *src,
+			 struct vd_output_fb **ret)
+{
+	struct lag *l = (struct lag *)out;
+	int r = l->inner->impl->fb_create(l->inner, src, ret);
+
+	for (int i = 0; r >= 0 && src->dmabuf_fd >= 0 && i < LAG_MAX; i++) {
+		if (!l->live[i].fb) {
+			l->live[i].fb = *ret;
+			l->live[i].fd = fcntl(src->dmabuf_fd, F_DUPFD_CLOEXEC, 3);
+			break;
+		}
+	}
+	return r;
+}
+
+static void lag_fb_destroy(struct vd_output_fb *fb)
+{
+	struct lag *l = the_lag;
+
+	for (int i = 0; i < LAG_MAX; i++) {
+		if (fb && l->live[i].fb == fb) {
+			if (l->hold && l->nheld < LAG_MAX)
+				l->held[l->nheld++] = l->live[i].fd;
+			else
+				close(l->live[i].fd);
+			l->live[i].fb = NULL;
+		}
+	}
+	l->inner->impl->fb_destroy(fb);
+}
+
+static void lag_release(struct lag *l)
+{
+	while (l->nheld)
+		close(l->held[--l->nheld]);
+}
+
+static void lag_destroy(struct vd_output *out)
+{
+	struct lag *l = (struct lag *)out;
+
+	lag_release(l);
+	for (int i = 0; i < LAG_MAX; i++)
+		if (l->live[i].fb)
+			close(l->live[i].fd);
+	vd_output_destroy(l->inner);
+	the_lag = NULL;
+	free(l);
+}
+
+static int lag_conn_create(struct vd_output *out, const struct vd_output_conn_desc *d,
+			   struct vd_output_conn **ret)
+{
+	struct lag *l = (struct lag *)out;
+
+	return l->inner->impl->conn_create(l->inner, d, ret);
+}
+
+static void lag_get_stats(struct vd_output *out, struct vd_output_stats *ret)
+{
+	struct lag *l = (struct lag *)out;
+
+	l->inner->impl->get_stats(l->inner, ret);
+}
+
+static int lag_buffer_alloc(struct vd_output *out, uint64_t size, int *fd, void **map)
+{
+	struct lag *l = (struct lag *)out;
+
+	return l->inner->impl->buffer_alloc(l->inner, size, fd, map);
+}
+
+static void lag_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size)
+{
+	struct lag *l = (struct lag *)out;
+
+	l->inner->impl->buffer_free(l->inner, fd, map, size);
+}
+
+static struct vd_output *lag_wrap(struct harness *h, struct vd_output *inner)
+{
+	struct lag *l = calloc(1, sizeof(*l));
+
+	assert_non_null(l);
+	l->inner = inner;
+	l->impl = *inner->impl;
+	l->impl.destroy = lag_destroy;
+	l->impl.conn_create = lag_conn_create;
+	l->impl.fb_create = lag_fb_create;
+	l->impl.fb_destroy = lag_fb_destroy;
+	l->impl.get_stats = lag_get_stats;
+	l->impl.buffer_alloc = lag_buffer_alloc;
+	l->impl.buffer_free = lag_buffer_free;
+	l->base.impl = &l->impl;
+	the_lag = l;
+	return &l->base;
+}
+
+static struct vd_sim_stats dom_stats(struct harness *h, uint32_t domid)
+{
+	struct vd_sim_stats s;
+
+	assert_int_equal(vd_sim_domain_stats(vd_sim_from_hv(h->hv), domid, &s), 0);
+	return s;
+}
+
+static struct vd_backend_stats be_stats(struct harness *h)
+{
+	struct vd_backend_stats s;
+
+	vd_backend_get_stats(h->be, &s);
+	return s;
+}
+
+/* Frontend-allocated buffers go out as dma-bufs; frames stay pixel-exact, no copy. */
+static void exported_and_released(void **state)
+{
+	struct harness h;
+	struct vd_simfront_opts o = {.nconn = 2, .width = 200, .height = 120, .frames = 30,
+				     .destroy_at_end = true};
+	struct vd_simfront *g;
+	struct vd_output_stats os;
+
+	h_init(&h, false, 60000); /* slow enough to look while it flips */
+	g = h_guest(&h, "zc", &o);
+	assert_true(h_run_until(&h, h_guest_connected, g, 5000));
+	h_run_for(&h, 100);
+	assert_int_equal(dom_stats(&h, vd_simfront_domid(g)).dmabufs_exported, 4);
+	assert_int_equal(be_stats(&h).zero_copy, 1);
+	assert_true(h_run_until(&h, h_all_finished, NULL, 20000));
+	h_assert_clean(&h, g, 2, 30);
+	assert_true(h_stats(g).buffers_destroyed);
+	assert_int_equal(h_stats(g).deferred_ends, 0);
+	assert_int_equal(dom_stats(&h, vd_simfront_domid(g)).dmabufs_exported, 0);
+	assert_int_equal(dom_stats(&h, vd_simfront_domid(g)).pages_mapped, 4); /* rings */
+	h.out->impl->get_stats(h.out, &os);
+	assert_int_equal(os.copies, 0);
+	assert_int_equal(be_stats(&h).gates.immediate, 4);
+	h_fini(&h);
+}
+
+/* An importer holds the buffer: DESTROY is answered when it lets go, and nobody waits. */
+static void destroy_waits_for_release(void **state)
+{
+	struct harness h;
+	struct vd_backend_opts bo = VD_BACKEND_OPTS_DEFAULT;
+	struct vd_simfront_opts o = {.nconn = 1, .width = 128, .height = 64, .frames = 20,
+				     .destroy_at_end = true};
+	struct vd_simfront_opts busy = {.nconn = 1, .width = 128, .height = 64};
+	struct vd_simfront *g, *other;
+	uint64_t other_before;
+
+	bo.bufs.destroy_timeout_ms = 2000;
+	h_init_with(&h, lag_wrap, &bo, false, FAST_VBLANK);
+	the_lag->hold = true;
+	other = h_guest(&h, "busy", &busy);
+	g = h_guest(&h, "holder", &o);
+	assert_true(h_run_until(&h, h_guest_connected, g, 5000));
+	h_run_for(&h, 300);
+	assert_false(h_stats(g).finished); /* its first DESTROY waits */
+	assert_int_equal(be_stats(&h).gates.waiting, 1);
+	other_before = h_stats(other).frames_done;
+	h_run_for(&h, 100);
+	assert_true(h_stats(other).frames_done > other_before + 20); /* never blocks others */
+	lag_release(the_lag);
+	the_lag->hold = false;
+	assert_true(h_run_until(&h, h_guest_finished, g, 2000));
+	assert_true(h_stats(g).buffers_destroyed); /* answered 0, in time */
+	assert_int_equal(h_stats(g).deferred_ends, 0);
+	assert_int_equal(be_stats(&h).gates.waiting, 0);
+	assert_true(be_stats(&h).gates.released >= 1);
+	assert_int_equal(h_stats(g).timeouts, 0);
+	h_fini(&h);
+}
+
+/* Past the deadline the guest gets an error; the buffer waits on the retry list. */
+static void deadline_then_retry_list(void **state)
+{
+	struct harness h;
+	struct vd_backend_opts bo = VD_BACKEND_OPTS_DEFAULT;
+	struct vd_simfront_opts o = {.nconn = 1, .width = 128, .height = 64, .frames = 10,
+				     .destroy_at_end = true};
+	struct vd_simfront *g;
+	uint32_t domid;
+
+	bo.bufs.destroy_timeout_ms = 100;
+	h_init_with(&h, lag_wrap, &bo, false, FAST_VBLANK);
+	the_lag->hold = true;
+	g = h_guest(&h, "late", &o);
+	domid = vd_simfront_domid(g);
+	assert_true(h_run_until(&h, h_guest_finished, g, 5000));
+	assert_false(h_stats(g).buffers_destroyed); /* -ETIMEDOUT, well inside 3000 ms */
+	assert_int_equal(h_stats(g).timeouts, 0);
+	assert_int_equal(be_stats(&h).gates.retrying, 2);
+	assert_int_equal(dom_stats(&h, domid).dmabufs_exported, 2); /* nothing forced */
+	lag_release(the_lag);
+	h_run_for(&h, 1500);
+	assert_int_equal(be_stats(&h).gates.waiting, 0);
+	assert_int_equal(be_stats(&h).gates.retrying, 0);
+	assert_int_equal(be_stats(&h).gates.released_late, 2);
+	assert_int_equal(dom_stats(&h, domid).dmabufs_exported, 0);
+	assert_int_equal(dom_stats(&h, domid).pages_mapped, 2); /* ring + event page */
+	h_fini(&h);
+}
+
+/* The guest dies while its buffer is held: nothing leaks once the importer lets go. */
+static void domain_death_while_held(void **state)
+{
+	struct harness h;
+	struct vd_simfront_opts o = {.nconn = 1, .width = 128, .height = 64};
+	struct vd_simfront *g;
+	uint32_t domid;
+
+	h_init_with(&h, lag_wrap, NULL, false, FAST_VBLANK);
+	the_lag->hold = true;
+	g = h_guest(&h, "dying", &o);
+	domid = vd_simfront_domid(g);
+	assert_true(h_run_until(&h, h_guest_connected, g, 5000));
+	h_run_for(&h, 100);
+	assert_int_equal(vd_simfront_kill(g), 0);
+	h_run_for(&h, 50);
+	assert_int_equal(be_stats(&h).devices, 0);
+	assert_int_equal(be_stats(&h).gates.waiting, 2);
+	lag_release(the_lag);
+	h_run_for(&h, 300);
+	assert_int_equal(be_stats(&h).gates.waiting, 0);
+	assert_int_equal(dom_stats(&h, domid).pages_mapped, 0);
+	h_fini(&h);
+}
+
+/* be-alloc: the backend allocates, grants, and takes its grants back. */
+static void backend_allocated(void **state)
+{
+	struct harness h;
+	struct vd_simfront_opts o = {.nconn = 2, .width = 160, .height = 100, .frames = 30,
+				     .destroy_at_end = true, .be_alloc = true};
+	struct vd_simfront *g;
+	uint32_t pages = (160 * 4 * 100 + 4095) / 4096;
+
+	h_init(&h, false, 60000); /* slow enough to look while it flips */
+	g = h_guest(&h, "bealloc", &o);
+	assert_true(h_run_until(&h, h_guest_connected, g, 5000));
+	h_run_for(&h, 50);
+	assert_int_equal(dom_stats(&h, 0).imports_granted, 4 * pages);
+	assert_true(h_run_until(&h, h_all_finished, NULL, 20000));
+	h_assert_clean(&h, g, 2, 30);
+	assert_true(h_stats(g).buffers_destroyed);
+	assert_int_equal(dom_stats(&h, 0).imports_granted, 0);
+	assert_int_equal(dom_stats(&h, 0).deferred_ends, 0); /* the guest unmapped first */
+	h_fini(&h);
+}
+
+/* Zero-copy off by configuration: grant mapping, same pictures. */
+static void zero_copy_disabled(void **state)
+{
+	struct harness h;
+	struct vd_backend_opts bo = VD_BACKEND_OPTS_DEFAULT;
+	struct vd_simfront_opts o = {.nconn = 1, .width = 100, .height = 50, .frames = 40};
+	struct vd_simfront *g;
+
+	bo.bufs.zero_copy = false;
+	h_init_with(&h, NULL, &bo, true, FAST_VBLANK);
+	g = h_guest(&h, "nozc", &o);
+	assert_true(h_run_until(&h, h_all_finished, NULL, 20000));
+	h_assert_clean(&h, g, 1, 40);
+	assert_int_equal(dom_stats(&h, vd_simfront_domid(g)).dmabufs_exported, 0);
+	assert_int_equal(be_stats(&h).zero_copy, 0);
+	assert_int_equal(be_stats(&h).copy_only, 1);
+	h_fini(&h);
+}
+
+static void on_resp(void *userdata, const struct xendispl_resp *rsp)
+{
+	struct xendispl_resp *out = userdata;
+
+	*out = rsp ? *rsp : (struct xendispl_resp){.status = -9999};
+	out->reserved = 1; /* answered */
+}
+
+static bool answered(struct harness *h, void *resp)
+{
+	return ((struct xendispl_resp *)resp)->reserved == 1;
+}
+
+static void send(struct harness *h, struct vd_simfront *g, uint32_t ring,
+		 const struct xendispl_req *req, struct xendispl_resp *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	assert_int_equal(vd_simfront_send_raw(g, ring, req, on_resp, resp), 0);
+}
+
+static void dbuf_req(struct xendispl_req *req, uint64_t cookie, struct vd_simfront_buf *b)
+{
+	memset(req, 0, sizeof(*req));
+	req->operation = XENDISPL_OP_DBUF_CREATE;
+	req->op.dbuf_create = (struct xendispl_dbuf_create_req){
+		.dbuf_cookie = cookie, .width = 64, .height = 16, .bpp = 32,
+		.buffer_sz = 64 * 16 * 4, .gref_directory = b->dir_grefs[0]};
+}
+
+/*
+ * wait_released finds an export by fd number: while A's DESTROY waits, B's
+ * export must not get A's number, or A's gate would wait on B.
+ */
+static void fd_number_not_reused(void **state)
+{
+	struct harness h;
+	struct vd_backend_opts bo = VD_BACKEND_OPTS_DEFAULT;
+	struct vd_simfront_opts o = {.nconn = 2, .width = 64, .height = 16, .no_client = true};
+	struct vd_simfront_buf *a, *b;
+	struct xendispl_resp ra, rb;
+	struct xendispl_req req;
+	struct vd_simfront *g;
+
+	bo.bufs.destroy_timeout_ms = 1000;
+	h_init_with(&h, lag_wrap, &bo, false, FAST_VBLANK);
+	the_lag->hold = true;
+	g = h_guest(&h, "reuse", &o);
+	assert_true(h_run_until(&h, h_guest_connected, g, 5000));
+	assert_int_equal(vd_simfront_buf_alloc(g, 1, &a), 0);
+	assert_int_equal(vd_simfront_buf_alloc(g, 1, &b), 0);
+	dbuf_req(&req, 0xa, a);
+	send(&h, g, 0, &req, &ra);
+	assert_true(h_run_until(&h, answered, &ra, 1000));
+	assert_int_equal(ra.status, 0);
+	memset(&req, 0, sizeof(req));
+	req.operation = XENDISPL_OP_FB_ATTACH;
+	req.op.fb_attach = (struct xendispl_fb_attach_req){0xa, 0xfa, 64, 16, 0x34325258};
+	send(&h, g, 0, &req, &ra);
+	assert_true(h_run_until(&h, answered, &ra, 1000));
+	assert_int_equal(ra.status, 0);
+	memset(&req, 0, sizeof(req));
+	req.operation = XENDISPL_OP_DBUF_DESTROY; /* drops the fb; the importer holds on */
+	req.op.dbuf_destroy.dbuf_cookie = 0xa;
+	send(&h, g, 0, &req, &ra);
+	h_run_for(&h, 50);
+	assert_false(answered(&h, &ra));
+	dbuf_req(&req, 0xb, b); /* a new export while A's waits, on the other ring */
+	send(&h, g, 1, &req, &rb);
+	assert_true(h_run_until(&h, answered, &rb, 1000));
+	assert_int_equal(rb.status, 0);
+	lag_release(the_lag);
+	assert_true(h_run_until(&h, answered, &ra, 500)); /* before the 1000 ms deadline */
+	assert_int_equal(ra.status, 0);
+	vd_simfront_buf_free(g, a);
+	vd_simfront_buf_free(g, b);
+	h_fini(&h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(exported_and_released),
+		cmocka_unit_test(destroy_waits_for_release),
+		cmocka_unit_test(deadline_then_retry_list),
+		cmocka_unit_test(domain_death_while_held),
+		cmocka_unit_test(backend_allocated),
+		cmocka_unit_test(zero_copy_disabled),
+		cmocka_unit_test(fd_number_not_reused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
