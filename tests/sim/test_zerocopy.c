@@ -8,6 +8,7 @@
  * dma-buf after fb_destroy until the test lets go, as a compositor or a
  * KMS plane that releases a frame late does.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -313,6 +314,75 @@ static void zero_copy_disabled(void **state)
 	h_fini(&h);
 }
 
+static unsigned count_fds(void)
+{
+	unsigned n = 0;
+	char path[64];
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+/* fe-alloc and be-alloc side by side, 600 frames each: exact, no copy, nothing left. */
+static void six_hundred_frames_no_copy(void **state)
+{
+	struct harness h;
+	struct vd_simfront_opts fe = {.nconn = 1, .width = 320, .height = 200, .frames = 600,
+				      .destroy_at_end = true};
+	struct vd_simfront_opts be = fe;
+	struct vd_simfront *a, *b;
+	struct vd_output_stats os;
+	unsigned fds = count_fds();
+
+	be.be_alloc = true;
+	h_init(&h, false, FAST_VBLANK);
+	a = h_guest(&h, "fe-alloc", &fe);
+	b = h_guest(&h, "be-alloc", &be);
+	assert_true(h_run_until(&h, h_all_finished, NULL, 60000));
+	h_assert_clean(&h, a, 1, 600);
+	h_assert_clean(&h, b, 1, 600);
+	assert_true(h_stats(a).buffers_destroyed && h_stats(b).buffers_destroyed);
+	h.out->impl->get_stats(h.out, &os);
+	assert_int_equal(os.copies, 0);
+	assert_int_equal(os.flips, 1200);
+	assert_int_equal(dom_stats(&h, vd_simfront_domid(a)).dmabufs_exported, 0);
+	assert_int_equal(dom_stats(&h, 0).imports_granted, 0);
+	assert_int_equal(dom_stats(&h, 0).deferred_ends, 0);
+	assert_int_equal(dom_stats(&h, vd_simfront_domid(a)).deferred_ends, 0);
+	h_fini(&h);
+	assert_int_equal(count_fds(), fds); /* no fd left behind */
+}
+
+/* Where the export is refused the guest is grant-mapped instead, and says so. */
+static void fallback_when_export_refused(void **state)
+{
+	static const int refusals[] = {-EINVAL, -EOPNOTSUPP};
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct harness h;
+		struct vd_simfront_opts o = {.nconn = 1, .width = 100, .height = 50, .frames = 40,
+					     .destroy_at_end = true};
+		struct vd_simfront *g;
+
+		h_init(&h, false, FAST_VBLANK);
+		assert_int_equal(vd_sim_refuse_dmabuf_export(vd_sim_from_hv(h.hv), refusals[i]), 0);
+		g = h_guest(&h, "refused", &o);
+		assert_true(h_run_until(&h, h_guest_connected, g, 5000));
+		h_run_for(&h, 10);
+		assert_int_equal(be_stats(&h).zero_copy, 0);
+		assert_int_equal(be_stats(&h).copy_only, 1);
+		assert_true(h_run_until(&h, h_all_finished, NULL, 20000));
+		h_assert_clean(&h, g, 1, 40);
+		assert_true(h_stats(g).buffers_destroyed);
+		assert_int_equal(dom_stats(&h, vd_simfront_domid(g)).dmabufs_exported, 0);
+		assert_int_equal(dom_stats(&h, vd_simfront_domid(g)).deferred_ends, 0);
+		h_fini(&h);
+	}
+}
+
 static void on_resp(void *userdata, const struct xendispl_resp *rsp)
 {
 	struct xendispl_resp *out = userdata;
@@ -401,6 +471,8 @@ int main(void)
 		cmocka_unit_test(backend_allocated),
 		cmocka_unit_test(zero_copy_disabled),
 		cmocka_unit_test(fd_number_not_reused),
+		cmocka_unit_test(six_hundred_frames_no_copy),
+		cmocka_unit_test(fallback_when_export_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

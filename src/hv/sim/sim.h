@@ -71,6 +71,13 @@ int vd_sim_evtchn_fd(struct vd_evtchn *ch);
 int vd_sim_evtchn_ack(struct vd_evtchn *ch);
 int vd_sim_evtchn_notify(struct vd_evtchn *ch);
 
+/*
+ * Make every dma-buf export fail with err (< 0), as where zero-copy cannot
+ * work: -EINVAL in an x86 PV backend domain, -EOPNOTSUPP (ENOTTY) with a
+ * kernel without CONFIG_XEN_GNTDEV_DMABUF. 0 allows exports again.
+ */
+int vd_sim_refuse_dmabuf_export(struct vd_sim *sim, int err);
+
 struct vd_sim_stats {
 	uint64_t grants_active;    /* grants of this domain not ended */
 	uint64_t pages_mapped;     /* this domain's pages mapped by other domains now */

@@ -158,6 +158,8 @@ int vd_sim_dmabuf_exp_from_refs(struct vd_gnt *gnt, uint32_t domid, uint32_t cou
 
 	if (count == 0 || count > DMABUF_COUNT_MAX || !refs)
 		return -EINVAL;
+	if (g->sim->export_refusal)
+		return g->sim->export_refusal;
 	vd_sim_exports_reap(g->sim);
 	d = vd_sim_domain_live(g->sim, domid);
 	if (!d)
@@ -359,4 +361,12 @@ void vd_sim_gnt_dmabuf_finish(struct vd_sim_gnt *g)
 		if (x->owner == g)
 			x->owner = NULL;
 	}
+}
+
+int vd_sim_refuse_dmabuf_export(struct vd_sim *sim, int err)
+{
+	if (err > 0)
+		return -EINVAL;
+	sim->export_refusal = err;
+	return 0;
 }

@@ -151,6 +151,7 @@ struct vd_sim {
 	struct vd_sim_list conns;   /* struct vd_sim_conn */
 	struct vd_sim_list exports; /* struct vd_sim_export, alive, newest first */
 	struct vd_sim_list orphan;  /* in the orphan list while refs == 0 */
+	int export_refusal;         /* 0, or what every dma-buf export answers */
 };
 
 struct vd_sim_conn {
