@@ -13,6 +13,7 @@
 #include "hv/hv.h"
 #include "log.h"
 #include "output/output.h"
+#include "service.h"
 #include "simfront/simfront.h"
 #include "xenbus/backend.h"
 
@@ -24,6 +25,7 @@ struct daemon {
 	struct vd_hv *hv;
 	struct vd_output *out;
 	struct vd_backend *be;
+	struct vd_service *svc;
 	struct vd_simfront *guests[MAX_SIM_GUESTS];
 	uint32_t nguests;
 	uint64_t start_us, last_flips, last_us;
@@ -121,6 +123,7 @@ static int setup(struct daemon *d)
 		.refresh_mhz = o->refresh_mhz,
 		.capture_dir = o->capture_dir,
 		.capture_interval_ms = 1000,
+		.drm_device = o->drm_device,
 	};
 	struct vd_backend_opts bo = VD_BACKEND_OPTS_DEFAULT;
 	int r;
@@ -139,6 +142,11 @@ static int setup(struct daemon *d)
 		vd_err("cannot create output \"%s\": %s", o->output, strerror(-r));
 		return r;
 	}
+	r = vd_service_create(d->loop, o, &d->svc);
+	if (r < 0)
+		return r;
+	bo.guest_lookup = vd_service_guest_lookup;
+	bo.guest_lookup_userdata = d->svc;
 	r = vd_backend_create(d->loop, d->hv, d->out, &bo, &d->be);
 	if (r < 0) {
 		vd_err("cannot start the vdispl backend: %s", strerror(-r));
@@ -146,7 +154,9 @@ static int setup(struct daemon *d)
 	}
 	if (o->sim_guests && !strcmp(o->hypervisor, "sim"))
 		r = start_sim_guests(d);
-	return r < 0 ? r : add_timers(d);
+	if (r >= 0)
+		r = add_timers(d);
+	return r < 0 ? r : vd_service_start(d->svc, d->be, d->out);
 }
 
 static void summarise(struct daemon *d, struct vd_summary *ret)
@@ -172,6 +182,7 @@ static void summarise(struct daemon *d, struct vd_summary *ret)
 /* Guests are told first (backend Closed), then everything is released. */
 static void teardown(struct daemon *d)
 {
+	vd_service_destroy(d->svc);
 	vd_backend_destroy(d->be);
 	for (uint32_t i = 0; i < d->nguests; i++)
 		vd_simfront_destroy(d->guests[i]);

@@ -6,10 +6,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct vd_config;
+
 struct vd_daemon_opts {
 	const char *hypervisor;   /* "xen" or "sim" */
-	const char *output;       /* "headless" */
+	const char *output;       /* "headless" or "kms" */
 	const char *capture_dir;  /* NULL: no capture */
+	const char *drm_device;   /* kms: NULL: the first card with a display */
 	bool force_copy;
 	uint32_t refresh_mhz;
 	uint32_t run_for_s;       /* 0: until a signal */
@@ -18,6 +21,12 @@ struct vd_daemon_opts {
 	uint32_t sim_width, sim_height;
 	uint32_t sim_frames;      /* per connector, 0: forever */
 	uint32_t status_interval_s;
+	/* Service (see service.h) */
+	const struct vd_config *config; /* loaded at start; borrowed; NULL: defaults */
+	const char *config_path;        /* reloaded on SIGHUP; NULL: the default path */
+	bool config_required;           /* a missing file is an error (--config) */
+	const char *control_socket;     /* NULL or "": none */
+	const char *control_group;      /* NULL or "": root only */
 };
 
 struct vd_summary {

@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "daemon.h"
 #include "log.h"
+
+#define UNSET UINT32_MAX /* not given on the command line: the config file decides */
 
 enum {
 	OPT_HYPERVISOR = 256,
@@ -21,6 +24,11 @@ enum {
 	OPT_REFRESH,
 	OPT_STATUS_INTERVAL,
 	OPT_VERSION,
+	OPT_DRM_DEVICE,
+	OPT_CONFIG,
+	OPT_CHECK_CONFIG,
+	OPT_CONTROL_SOCKET,
+	OPT_CONTROL_GROUP,
 };
 
 static void usage(FILE *f)
@@ -28,7 +36,8 @@ static void usage(FILE *f)
 	fputs("Usage: vdispld [OPTIONS]\n"
 	      "Xen para-virtual display backend (displif, xl 'vdispl' devices).\n\n"
 	      "  --hypervisor xen|sim   hypervisor to serve (default: xen)\n"
-	      "  --output headless      where guest frames go (default: headless)\n"
+	      "  --output headless|kms  where guest frames go (default: headless)\n"
+	      "  --drm-device PATH      kms: the card to drive (default: the first with a display)\n"
 	      "  --copy                 copy every flipped frame into an output buffer\n"
 	      "  --refresh HZ           headless vblank rate (default: 60; 0: no wait)\n"
 	      "  --capture-dir DIR      write one PNG per connector, refreshed\n"
@@ -38,6 +47,12 @@ static void usage(FILE *f)
 	      "  --sim-connectors N     connectors per simulated guest, 1-4 (default: 1)\n"
 	      "  --sim-resolution WxH   connector resolution of simulated guests (default: 1024x768)\n"
 	      "  --sim-frames N         frames each simulated connector flips (default: 0, endless)\n"
+	      "  --config PATH          configuration file (default: " VD_CONFIG_DEFAULT_PATH ")\n"
+	      "  --check-config         validate the configuration and exit (0 good, 1 errors)\n"
+	      "  --control-socket PATH  control socket for vdispctl (default: " VD_CONFIG_DEFAULT_SOCKET
+	      ";\n"
+	      "                         \"\": none)\n"
+	      "  --control-group GROUP  group allowed on the control socket (default: root only)\n"
 	      "  -v, --verbose          more logging (repeat for debug)\n"
 	      "  -q, --quiet            errors only\n"
 	      "  -h, --help             this text\n"
@@ -89,6 +104,10 @@ static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verb
 		o->hypervisor = arg;
 		return 0;
 	case OPT_OUTPUT: o->output = arg; return 0;
+	case OPT_DRM_DEVICE: o->drm_device = arg; return 0;
+	case OPT_CONFIG: o->config_path = arg; o->config_required = true; return 0;
+	case OPT_CONTROL_SOCKET: o->control_socket = arg; return 0;
+	case OPT_CONTROL_GROUP: o->control_group = arg; return 0;
 	case OPT_COPY: o->force_copy = true; return 0;
 	case OPT_CAPTURE_DIR: o->capture_dir = arg; return 0;
 	case OPT_SIM_GUESTS: return parse_u32(arg, "number of guests", 64, &o->sim_guests);
@@ -112,7 +131,7 @@ static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verb
 	}
 }
 
-static int parse_args(int argc, char **argv, struct vd_daemon_opts *o)
+static int parse_args(int argc, char **argv, struct vd_daemon_opts *o, bool *ret_check)
 {
 	static const struct option longopts[] = {
 		{"hypervisor", required_argument, NULL, OPT_HYPERVISOR},
@@ -123,6 +142,11 @@ static int parse_args(int argc, char **argv, struct vd_daemon_opts *o)
 		{"sim-frames", required_argument, NULL, OPT_SIM_FRAMES},
 		{"capture-dir", required_argument, NULL, OPT_CAPTURE_DIR},
 		{"run-for", required_argument, NULL, OPT_RUN_FOR},
+		{"drm-device", required_argument, NULL, OPT_DRM_DEVICE},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+		{"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
+		{"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
 		{"copy", no_argument, NULL, OPT_COPY},
 		{"refresh", required_argument, NULL, OPT_REFRESH},
 		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
@@ -143,6 +167,10 @@ static int parse_args(int argc, char **argv, struct vd_daemon_opts *o)
 			puts("vdispld " VD_VERSION);
 			exit(0);
 		}
+		if (c == OPT_CHECK_CONFIG) {
+			*ret_check = true;
+			continue;
+		}
 		if (c == '?' || parse_one(c, optarg, o, &verbosity) < 0) {
 			usage(stderr);
 			return -EINVAL;
@@ -156,24 +184,72 @@ static int parse_args(int argc, char **argv, struct vd_daemon_opts *o)
 	return 0;
 }
 
+/* The command line wins over the file: only what it left unset comes from cfg. */
+static void apply_config(struct vd_daemon_opts *o, const struct vd_config *cfg)
+{
+	const struct vd_global_conf *g = &cfg->global;
+
+	o->config = cfg;
+	o->hypervisor = o->hypervisor ? o->hypervisor : g->hypervisor;
+	o->output = o->output ? o->output : g->output;
+	if (!o->drm_device && g->drm_device[0])
+		o->drm_device = g->drm_device;
+	if (!o->capture_dir && g->capture_dir[0])
+		o->capture_dir = g->capture_dir;
+	o->control_socket = o->control_socket ? o->control_socket : g->control_socket;
+	o->control_group = o->control_group ? o->control_group : g->control_group;
+	o->force_copy = o->force_copy || g->copy;
+	if (o->refresh_mhz == UNSET)
+		o->refresh_mhz = g->refresh_mhz;
+	if (o->status_interval_s == UNSET)
+		o->status_interval_s = g->status_interval_s;
+}
+
+static void print_error(void *userdata, const char *msg)
+{
+	fprintf(stderr, "vdispld: %s\n", msg);
+}
+
+/* --check-config: 0 if every file is good. */
+static int check_config(const struct vd_daemon_opts *o)
+{
+	struct vd_config *cfg;
+	int r = vd_config_load(o->config_path, o->config_required, print_error, NULL, &cfg);
+
+	if (r < 0)
+		return 1;
+	printf("%s: %s, %u guest file(s) in %s/guests.d\n", cfg->path,
+	       cfg->found ? "ok" : "absent (built-in defaults)", cfg->nguests, cfg->dir);
+	vd_config_free(cfg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct vd_daemon_opts o = {
-		.hypervisor = "xen",
-		.output = "headless",
-		.refresh_mhz = 60000,
+		.refresh_mhz = UNSET,
 		.sim_guests = 2,
 		.sim_connectors = 1,
 		.sim_width = 1024,
 		.sim_height = 768,
-		.status_interval_s = 5,
+		.status_interval_s = UNSET,
 	};
+	struct vd_config *cfg;
 	struct vd_summary s;
+	bool check = false;
 	int r;
 
-	if (parse_args(argc, argv, &o) < 0)
+	if (parse_args(argc, argv, &o, &check) < 0)
 		return 2;
+	if (check)
+		return check_config(&o);
+	if (vd_config_load(o.config_path, o.config_required, NULL, NULL, &cfg) < 0) {
+		vd_err("the configuration has errors: not starting");
+		return 1;
+	}
+	apply_config(&o, cfg);
 	r = vd_daemon_run(&o, &s);
+	vd_config_free(cfg);
 	printf("summary: flips=%llu events=%llu copies=%llu requests=%llu errors=%llu guests=%u "
 	       "seconds=%.1f\n",
 	       (unsigned long long)s.flips, (unsigned long long)s.events,

@@ -3,7 +3,9 @@
 # Run as root (or through sudo).
 set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
-      libxen-dev libsystemd-dev libpng-dev libcmocka-dev edid-decode"
+      libxen-dev libsystemd-dev libpng-dev libcmocka-dev edid-decode
+      libdrm-dev qemu-system-x86 cpio kmod
+      libinih-dev python3 systemd man-db"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive

@@ -26,7 +26,7 @@ cmake --build build-fuzz -j"$JOBS" --target fuzz_codec
 
 step "tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j"$JOBS" -LE fuzz
+  ctest --test-dir build-asan --output-on-failure -LE "fuzz|bench"
 
 step "fuzzing (time-boxed)"
 ctest --test-dir build-fuzz --output-on-failure -L fuzz

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "output/headless.h"
+#include "output/kms.h"
 
 static const struct {
 	const char *name;
@@ -14,6 +15,7 @@ static const struct {
 		      struct vd_output **ret_out);
 } output_table[] = {
 	{"headless", vd_output_headless_create},
+	{"kms", vd_output_kms_create},
 };
 
 int vd_output_create(const char *name, sd_event *loop, const struct vd_output_opts *opts,

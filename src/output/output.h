@@ -47,6 +47,18 @@ struct vd_frame_view {
 
 struct vd_output_conn_desc {
 	const char *name; /* "<guest>:<index>", for logs and capture file names */
+	/*
+	 * The guest's unique-id ("HDMI-A-1", "Virtual-1"): the physical
+	 * connector it asks for, where an output has several. NULL: any.
+	 */
+	const char *target;
+	/*
+	 * The operator's placement from the guest's configuration file
+	 * (connector.N, vdispld.conf(5)): a physical connector name
+	 * ("HDMI-A-1") or a screen rectangle "X,Y,WxH"; NULL if none. It
+	 * takes precedence over target. Borrowed for the call.
+	 */
+	const char *mapping;
 	uint32_t width, height; /* connector resolution */
 	/* A flip's frame is on screen (vblank). token is what conn_flip got. */
 	void (*flip_done)(void *userdata, uint64_t token);
@@ -124,6 +136,7 @@ struct vd_output_opts {
 	uint32_t refresh_mhz;   /* vblank rate in mHz; 0: complete flips at once */
 	const char *capture_dir; /* headless: one PNG per connector, refreshed; NULL: off */
 	uint32_t capture_interval_ms;
+	const char *drm_device;  /* kms: /dev/dri/cardN; NULL: the first with a display */
 };
 
 /* Create by name ("headless", ...). -ENOENT for an unknown name. Borrows loop. */

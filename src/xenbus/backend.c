@@ -125,10 +125,23 @@ static void teardown(struct vd_dev *dev)
 	dev->nconn = 0;
 }
 
+/* The guest's settings as of now: a reloaded configuration applies at the next connect. */
+static void apply_settings(struct vd_dev *dev)
+{
+	struct vd_backend *be = dev->be;
+	struct vd_guest_settings gs = {.bufs = be->opts.bufs};
+
+	if (be->opts.guest_lookup)
+		be->opts.guest_lookup(be->opts.guest_lookup_userdata, dev->domid, dev->name, &gs);
+	gs.bufs.be_alloc = dev->be_alloc;
+	dev->bufs_opts = gs.bufs;
+	for (uint32_t i = 0; i < VD_MAX_CONNECTORS; i++)
+		snprintf(dev->conns[i].mapping, sizeof(dev->conns[i].mapping), "%s", gs.mapping[i]);
+}
+
 static int connect_dev(struct vd_dev *dev)
 {
 	struct vd_backend *be = dev->be;
-	struct vd_bufs_opts bo = be->opts.bufs;
 	int r;
 
 	r = read_config(dev);
@@ -136,8 +149,8 @@ static int connect_dev(struct vd_dev *dev)
 		vd_warn("dom%u: vdispl %u has no valid connector", dev->domid, dev->devid);
 		return r;
 	}
-	bo.be_alloc = dev->be_alloc;
-	r = vd_bufs_create(be->hv, dev->domid, be->out, be->gates, &bo, &dev->bufs);
+	apply_settings(dev);
+	r = vd_bufs_create(be->hv, dev->domid, be->out, be->gates, &dev->bufs_opts, &dev->bufs);
 	for (uint32_t i = 0; r >= 0 && i < dev->nconn; i++)
 		r = vd_conn_connect(dev, &dev->conns[i]);
 	if (r < 0) {

@@ -21,13 +21,33 @@ struct vd_backend;
 typedef void (*vd_frame_observer)(void *userdata, uint32_t domid, uint32_t conn_idx,
 				  const struct vd_frame_view *view);
 
+#define VD_BACKEND_MAX_CONNECTORS 4u
+
+/* What a guest's device gets when it connects (see vd_guest_lookup). */
+struct vd_guest_settings {
+	struct vd_bufs_opts bufs; /* be_alloc is set from xenstore afterwards */
+	/* Per connector, handed to the output as vd_output_conn_desc.mapping; "" none. */
+	char mapping[VD_BACKEND_MAX_CONNECTORS][64];
+};
+
+/*
+ * Asked every time a device connects, so that a reloaded configuration
+ * applies to new guests and reconnects. name is the domain's name in
+ * xenstore ("dom<N>" without one). inout comes with the backend's
+ * defaults (vd_backend_opts.bufs, no mapping).
+ */
+typedef void (*vd_guest_lookup)(void *userdata, uint32_t domid, const char *name,
+				struct vd_guest_settings *inout);
+
 struct vd_backend_opts {
 	struct vd_bufs_opts bufs;
 	uint32_t max_pending_flips; /* per connector; more get -EBUSY */
 	vd_frame_observer on_frame;  /* optional */
 	void *on_frame_userdata;
+	vd_guest_lookup guest_lookup; /* optional: per-guest settings */
+	void *guest_lookup_userdata;
 };
-#define VD_BACKEND_OPTS_DEFAULT {VD_BUFS_OPTS_DEFAULT, 4, NULL, NULL}
+#define VD_BACKEND_OPTS_DEFAULT {VD_BUFS_OPTS_DEFAULT, 4, NULL, NULL, NULL, NULL}
 
 struct vd_backend_stats {
 	uint32_t devices;   /* vdispl devices known */
@@ -48,5 +68,40 @@ int vd_backend_create(sd_event *loop, struct vd_hv *hv, struct vd_output *out,
 /* Tells every guest the backend is gone (Closed) and releases everything. */
 void vd_backend_destroy(struct vd_backend *be);
 void vd_backend_get_stats(struct vd_backend *be, struct vd_backend_stats *ret);
+
+/* ---- read-only views for the control socket ---- */
+
+struct vd_conn_info {
+	uint32_t idx, width, height;
+	const char *unique_id;        /* NULL if none */
+	const char *mapping;          /* from vd_guest_settings, "" none */
+	struct vd_output_conn *oconn; /* NULL unless connected; borrowed */
+	uint64_t flips;               /* PG_FLIP accepted since the device connected */
+	uint32_t flips_pending;
+};
+
+struct vd_dev_info {
+	uint32_t domid, devid;
+	const char *name;        /* domain name */
+	int be_state, fe_state;  /* xenbus states; -1 absent */
+	int version;             /* displif protocol version in use */
+	bool be_alloc;
+	bool failed;             /* closed for a protocol violation */
+	bool await_reinit;       /* found Connected after a restart, waiting for the frontend */
+	uint32_t nconn;          /* connectors read at connect (0 when not connected) */
+	struct vd_conn_info conns[VD_BACKEND_MAX_CONNECTORS];
+	bool has_bufs;           /* connected: bufs and bufs_opts are valid */
+	struct vd_bufs_stats bufs;
+	struct vd_bufs_opts bufs_opts; /* caps and zero-copy policy in effect */
+};
+
+/*
+ * fn is called once per device. Everything in info is borrowed for the
+ * call; fn must not create or destroy devices or the backend.
+ */
+typedef void (*vd_dev_info_fn)(void *userdata, const struct vd_dev_info *info);
+void vd_backend_foreach_device(struct vd_backend *be, vd_dev_info_fn fn, void *userdata);
+/* The DESTROY retry list (vd_gates_list): up to max entries, oldest first. */
+uint32_t vd_backend_list_gates(struct vd_backend *be, struct vd_gate_info *out, uint32_t max);
 
 #endif

@@ -127,6 +127,7 @@ static int do_pg_flip(struct vd_conn *conn, uint64_t fb_cookie)
 	if (r < 0)
 		return r;
 	conn->flips_pending++;
+	conn->flips++;
 	conn->dev->be->stats.flips++;
 	return 0;
 }
@@ -377,6 +378,8 @@ static int create_output_conn(struct vd_conn *conn)
 	char name[128];
 	struct vd_output_conn_desc desc = {
 		.name = name,
+		.target = conn->unique_id,
+		.mapping = conn->mapping[0] ? conn->mapping : NULL,
 		.width = conn->width,
 		.height = conn->height,
 		.flip_done = on_flip_done,

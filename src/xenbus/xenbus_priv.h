@@ -12,7 +12,7 @@
 #include "hv/hv.h"
 #include "xenbus/backend.h"
 
-#define VD_MAX_CONNECTORS 4u
+#define VD_MAX_CONNECTORS VD_BACKEND_MAX_CONNECTORS
 /* Requests served per wake-up before yielding to other guests. */
 #define VD_REQ_BUDGET 32u
 /* Events held back while a frontend's event page is full. */
@@ -34,6 +34,8 @@ struct vd_conn {
 	struct vd_evt_ring evt;
 	struct vd_output_conn *oconn;
 	uint32_t flips_pending;
+	uint64_t flips;     /* accepted since connect (status) */
+	char mapping[64];   /* vd_guest_settings.mapping, "" none */
 	bool reply_pending; /* a DBUF_DESTROY waits for a release: the ring pauses */
 	uint16_t reply_id;  /* its request id */
 	uint64_t evq[VD_EVQ_MAX]; /* fb cookies of events waiting for room */
@@ -57,6 +59,7 @@ struct vd_dev {
 	struct vd_conn conns[VD_MAX_CONNECTORS];
 	struct vd_gnt *gnt;
 	struct vd_bufs *bufs;
+	struct vd_bufs_opts bufs_opts; /* what bufs was created with */
 	sd_event_source *fail_src; /* deferred teardown after a violation */
 };
 

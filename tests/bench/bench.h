@@ -89,8 +89,12 @@ struct bench_rig {
 	void *userdata;
 };
 
-/* Creates both loops, the sim machine, a headless output and the backend. */
-int bench_rig_init(struct bench_rig *rig, const struct vd_output_opts *oo);
+/*
+ * Creates both loops, the sim machine, a headless output and the backend
+ * (bo NULL: VD_BACKEND_OPTS_DEFAULT, zero-copy on).
+ */
+int bench_rig_init(struct bench_rig *rig, const struct vd_output_opts *oo,
+		   const struct vd_backend_opts *bo);
 void bench_rig_fini(struct bench_rig *rig);
 /* One guest dispatch, then the daemon until idle; sleeps if neither had work. */
 int bench_rig_step(struct bench_rig *rig, int idle_timeout_ms);
@@ -107,9 +111,27 @@ struct bench_cfg {
 	bool quick;
 };
 
-int bench_sys(const struct bench_cfg *cfg);  /* bench_sys.c */
-int bench_flip(const struct bench_cfg *cfg); /* bench_flip.c */
-int bench_copy(const struct bench_cfg *cfg); /* bench_copy.c */
-int bench_dbuf(const struct bench_cfg *cfg); /* bench_dbuf.c */
+/*
+ * How the daemon shares a guest's buffers with the output: the modes the
+ * zero-copy measurements compare.
+ */
+enum bench_bufmode {
+	BENCH_ZC,   /* default: dma-buf export + grant map, headless direct */
+	BENCH_MAP,  /* bufs.zero_copy = false: grant map, headless direct */
+	BENCH_COPY, /* headless force_copy (--copy), backend defaults */
+	BENCH_BE,   /* be-alloc: the backend allocates, the guest maps its grants */
+};
+/* "zc", "map", "copy", "be": the mode's part of a metric name. */
+const char *bench_bufmode_name(enum bench_bufmode m);
+/* The output and backend options of mode m (refresh 0). */
+void bench_bufmode_opts(enum bench_bufmode m, struct vd_output_opts *oo,
+			struct vd_backend_opts *bo);
+
+int bench_sys(const struct bench_cfg *cfg);     /* bench_sys.c */
+int bench_flip(const struct bench_cfg *cfg);    /* bench_flip.c */
+int bench_bufmode(const struct bench_cfg *cfg); /* bench_flip.c */
+int bench_copy(const struct bench_cfg *cfg);    /* bench_copy.c */
+int bench_dbuf(const struct bench_cfg *cfg);    /* bench_dbuf.c */
+int bench_mem(const struct bench_cfg *cfg);     /* bench_mem.c */
 
 #endif

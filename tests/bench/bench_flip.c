@@ -15,6 +15,11 @@
  * Baseline: a bare event-channel echo through the same loops - a "guest"
  * notifies, a "daemon" source acks and notifies back. That is the floor
  * of any request the daemon answers over the sim hypervisor.
+ *
+ * bufmode: the same flip loop with 4 guests in each way the daemon can
+ * share their buffers with the output - zero-copy (the default), grant
+ * mapping (zero_copy off) and copy (--copy) - in rounds that alternate the
+ * modes, so each sees the same machine. Baseline: zero-copy.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,8 +61,29 @@ struct fl_bench {
 
 struct fl_window {
 	uint64_t wall0, cpu0, dcpu0, disp0, count0;
-	double wall_s, daemon_ns, other_ns, dispatches, count;
+	double wall_s, daemon_ns, other_ns, dispatches, count; /* per op, but wall_s, count */
+	double dcpu_total, other_total, disp_total; /* what the per-op values come from */
 };
+
+/* Per-op values of w from its totals. */
+static void window_finish(struct fl_window *w)
+{
+	w->daemon_ns = w->dcpu_total / w->count;
+	w->other_ns = w->other_total / w->count;
+	w->dispatches = w->disp_total / w->count;
+}
+
+/* Add window w to the sum of windows acc. */
+static void window_add(struct fl_window *acc, const struct fl_window *w)
+{
+	acc->wall_s += w->wall_s;
+	acc->count += w->count;
+	acc->dcpu_total += w->dcpu_total;
+	acc->other_total += w->other_total;
+	acc->disp_total += w->disp_total;
+	if (acc->count > 0)
+		window_finish(acc);
+}
 
 static void window_open(struct fl_bench *b, struct fl_window *w, uint64_t count)
 {
@@ -78,9 +104,11 @@ static void window_close(struct fl_bench *b, struct fl_window *w, uint64_t count
 	b->measuring = false;
 	w->wall_s = (double)(bench_now_ns() - w->wall0) / 1e9;
 	w->count = (double)(count - w->count0);
-	w->daemon_ns = dcpu / w->count;
-	w->other_ns = ((double)(bench_cpu_ns() - w->cpu0) - dcpu) / w->count;
-	w->dispatches = (double)(b->rig.daemon_dispatches - w->disp0) / w->count;
+	w->dcpu_total = dcpu;
+	w->other_total = (double)(bench_cpu_ns() - w->cpu0) - dcpu;
+	w->disp_total = (double)(b->rig.daemon_dispatches - w->disp0);
+	if (w->count > 0)
+		window_finish(w);
 }
 
 static int run_for(struct fl_bench *b, uint64_t ns)
@@ -212,7 +240,7 @@ static int run_echo(struct fl_bench *b)
 {
 	struct vd_output_opts oo = {.refresh_mhz = 0};
 	struct fl_window w = {0};
-	int r = bench_rig_init(&b->rig, &oo);
+	int r = bench_rig_init(&b->rig, &oo, NULL);
 
 	if (r < 0)
 		return r;
@@ -321,13 +349,16 @@ static uint64_t backend_flips(struct fl_bench *b)
 	return s.flips;
 }
 
-static int run_guests(struct fl_bench *b, uint32_t n)
+/* n guests flipping in buffer mode m; *w what the run measured (count 0: nothing). */
+static int run_guests(struct fl_bench *b, uint32_t n, enum bench_bufmode m, struct fl_window *w)
 {
-	struct vd_output_opts oo = {.refresh_mhz = 0};
-	struct fl_window w = {0};
-	char prefix[32];
-	int r = bench_rig_init(&b->rig, &oo);
+	struct vd_output_opts oo;
+	struct vd_backend_opts bo;
+	int r;
 
+	bench_bufmode_opts(m, &oo, &bo);
+	*w = (struct fl_window){0};
+	r = bench_rig_init(&b->rig, &oo, &bo);
 	if (r < 0)
 		return r;
 	b->rig.after_daemon = flips_after_daemon;
@@ -336,19 +367,28 @@ static int run_guests(struct fl_bench *b, uint32_t n)
 	if (r >= 0 && !bench_rig_run_until(&b->rig, all_warm, b, CONNECT_TIMEOUT_MS))
 		r = -ETIMEDOUT;
 	if (r >= 0) {
-		window_open(b, &w, backend_flips(b));
+		window_open(b, w, backend_flips(b));
 		r = run_for(b, b->run_ns);
-		window_close(b, &w, backend_flips(b));
-	}
-	if (r >= 0 && w.count > 0) {
-		snprintf(prefix, sizeof(prefix), "flip.%ug", n);
-		report_window(b, prefix, &w, false);
+		window_close(b, w, backend_flips(b));
 	}
 	for (uint32_t i = 0; i < b->n; i++)
 		vd_simfront_destroy(b->g[i].front);
 	b->n = 0;
 	bench_rig_fini(&b->rig);
-	return r < 0 ? r : w.count > 0 ? 0 : -EIO;
+	return r < 0 ? r : w->count > 0 ? 0 : -EIO;
+}
+
+static int run_flips(struct fl_bench *b, uint32_t n)
+{
+	struct fl_window w;
+	char prefix[32];
+	int r = run_guests(b, n, BENCH_ZC, &w);
+
+	if (r >= 0) {
+		snprintf(prefix, sizeof(prefix), "flip.%ug", n);
+		report_window(b, prefix, &w, false);
+	}
+	return r;
 }
 
 int bench_flip(const struct bench_cfg *cfg)
@@ -362,9 +402,92 @@ int bench_flip(const struct bench_cfg *cfg)
 	b.warmup_ns = cfg->quick ? 50000000ull : 200000000ull;
 	r = run_echo(&b);
 	for (size_t i = 0; r >= 0 && i < sizeof(guests) / sizeof(guests[0]); i++)
-		r = run_guests(&b, guests[i]);
+		r = run_flips(&b, guests[i]);
 	if (r < 0)
 		fprintf(stderr, "vdispl-bench: flip: %s\n", strerror(-r));
+	bench_samples_free(&b.lat_daemon);
+	bench_samples_free(&b.lat_guest);
+	return r;
+}
+
+/* ---- bufmode: the same flips, zero-copy vs grant-mapped vs copy ---- */
+
+#define BM_GUESTS 4u
+#define BM_MODES 3u /* BENCH_ZC, BENCH_MAP, BENCH_COPY */
+
+struct bm_mode {
+	struct fl_window w; /* the sum of its rounds */
+	struct bench_samples lat;
+};
+
+static void samples_append(struct bench_samples *to, const struct bench_samples *from)
+{
+	for (size_t i = 0; i < from->n; i++)
+		bench_samples_add(to, from->v[i]);
+}
+
+static void report_bufmode(struct bm_mode *modes)
+{
+	static const char *const what[BM_MODES][2] = {
+	    {"zero-copy (dma-buf + grant map): daemon CPU per flip",
+	     "zero-copy: push -> event on page"},
+	    {"grant-mapped (zero_copy off): daemon CPU per flip", "grant-mapped: push -> event on page"},
+	    {"copy (--copy, 640x480 per flip): daemon CPU per flip", "copy: push -> event on page"},
+	};
+	char name[64], what2[96];
+
+	for (uint32_t m = 0; m < BM_MODES; m++) {
+		const char *mn = bench_bufmode_name((enum bench_bufmode)m);
+		const struct fl_window *w = &modes[m].w;
+		bool base = m == BENCH_ZC;
+
+		snprintf(name, sizeof(name), "bufmode.%s.daemon_cpu", mn);
+		bench_report(name, w->daemon_ns / 1e3, "us", base ? NULL : "bufmode.zc.daemon_cpu",
+			     what[m][0]);
+		snprintf(name, sizeof(name), "bufmode.%s.dispatches", mn);
+		bench_report(name, w->dispatches, "n", base ? NULL : "bufmode.zc.dispatches",
+			     "daemon loop dispatches per flip");
+		snprintf(name, sizeof(name), "bufmode.%s.lat_daemon_p50", mn);
+		snprintf(what2, sizeof(what2), "%s, median", what[m][1]);
+		bench_report(name, (double)bench_samples_quantile(&modes[m].lat, 0.5) / 1e3, "us",
+			     base ? NULL : "bufmode.zc.lat_daemon_p50", what2);
+		snprintf(name, sizeof(name), "bufmode.%s.lat_daemon_p99", mn);
+		snprintf(what2, sizeof(what2), "%s, p99", what[m][1]);
+		bench_report(name, (double)bench_samples_quantile(&modes[m].lat, 0.99) / 1e3, "us",
+			     base ? NULL : "bufmode.zc.lat_daemon_p99", what2);
+		snprintf(name, sizeof(name), "bufmode.%s.flips_per_s", mn);
+		bench_report(name, w->count / w->wall_s, "1/s", base ? NULL : "bufmode.zc.flips_per_s",
+			     "flips per second, 4 guests");
+	}
+}
+
+int bench_bufmode(const struct bench_cfg *cfg)
+{
+	static struct fl_bench b; /* large: the guests' state */
+	struct bm_mode modes[BM_MODES];
+	uint32_t rounds = cfg->quick ? 1 : 3;
+	int r = 0;
+
+	memset(&b, 0, sizeof(b));
+	memset(modes, 0, sizeof(modes));
+	b.run_ns = cfg->quick ? 400000000ull : 1500000000ull;
+	for (uint32_t round = 0; r >= 0 && round < rounds; round++) {
+		for (uint32_t m = 0; r >= 0 && m < BM_MODES; m++) {
+			struct fl_window w;
+
+			r = run_guests(&b, BM_GUESTS, (enum bench_bufmode)m, &w);
+			if (r >= 0) {
+				window_add(&modes[m].w, &w);
+				samples_append(&modes[m].lat, &b.lat_daemon);
+			}
+		}
+	}
+	if (r >= 0)
+		report_bufmode(modes);
+	else
+		fprintf(stderr, "vdispl-bench: bufmode: %s\n", strerror(-r));
+	for (uint32_t m = 0; m < BM_MODES; m++)
+		bench_samples_free(&modes[m].lat);
 	bench_samples_free(&b.lat_daemon);
 	bench_samples_free(&b.lat_guest);
 	return r;

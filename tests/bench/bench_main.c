@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vdispl-bench [--quick] [--json] [--only sys,flip,copy,dbuf]
+ * vdispl-bench [--quick] [--json] [--only sys,flip,bufmode,copy,dbuf,mem]
  *
  * Prints a table of numbers (or JSON), each with the baseline it is
  * compared with and the ratio. Exits 1 if a measurement failed or
@@ -21,8 +21,10 @@ static const struct {
 } benches[] = {
     {"sys", bench_sys},
     {"flip", bench_flip},
+    {"bufmode", bench_bufmode},
     {"copy", bench_copy},
     {"dbuf", bench_dbuf},
+    {"mem", bench_mem},
 };
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
 
@@ -34,7 +36,7 @@ struct args {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vdispl-bench [--quick] [--json] [--only sys,flip,copy,dbuf]\n"
+	fprintf(f, "usage: vdispl-bench [--quick] [--json] [--only sys,flip,bufmode,copy,dbuf,mem]\n"
 		   "  --quick  short runs (a smoke test; numbers are noisy)\n"
 		   "  --json   print JSON instead of the table\n"
 		   "  --only   run only these measurements\n");

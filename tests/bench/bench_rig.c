@@ -23,9 +23,10 @@
 /* A daemon that keeps finding work is cut off here, so guests cannot starve. */
 #define MAX_DISPATCHES_PER_DRAIN 4096
 
-int bench_rig_init(struct bench_rig *rig, const struct vd_output_opts *oo)
+int bench_rig_init(struct bench_rig *rig, const struct vd_output_opts *oo,
+		   const struct vd_backend_opts *bo)
 {
-	struct vd_backend_opts bo = VD_BACKEND_OPTS_DEFAULT;
+	static const struct vd_backend_opts def = VD_BACKEND_OPTS_DEFAULT;
 	int r;
 
 	memset(rig, 0, sizeof(*rig));
@@ -40,7 +41,7 @@ int bench_rig_init(struct bench_rig *rig, const struct vd_output_opts *oo)
 	if (r >= 0)
 		r = vd_output_create("headless", rig->dloop, oo, &rig->out);
 	if (r >= 0)
-		r = vd_backend_create(rig->dloop, rig->hv, rig->out, &bo, &rig->be);
+		r = vd_backend_create(rig->dloop, rig->hv, rig->out, bo ? bo : &def, &rig->be);
 	if (r < 0)
 		bench_rig_fini(rig);
 	return r;
@@ -128,6 +129,23 @@ uint64_t bench_rig_daemon_cpu(const struct bench_rig *rig)
 	uint64_t overhead = rig->daemon_wakeups * rig->clock_cost_ns;
 
 	return rig->daemon_cpu_ns > overhead ? rig->daemon_cpu_ns - overhead : 0;
+}
+
+const char *bench_bufmode_name(enum bench_bufmode m)
+{
+	static const char *const names[] = {"zc", "map", "copy", "be"};
+
+	return names[m];
+}
+
+void bench_bufmode_opts(enum bench_bufmode m, struct vd_output_opts *oo,
+			struct vd_backend_opts *bo)
+{
+	static const struct vd_backend_opts def = VD_BACKEND_OPTS_DEFAULT;
+
+	*oo = (struct vd_output_opts){.force_copy = m == BENCH_COPY, .refresh_mhz = 0};
+	*bo = def;
+	bo->bufs.zero_copy = m != BENCH_MAP;
 }
 
 bool bench_guest_connected(void *front)

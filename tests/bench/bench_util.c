@@ -10,7 +10,7 @@
 
 #include "bench.h"
 
-#define MAX_RESULTS 96
+#define MAX_RESULTS 192
 
 static uint64_t clock_ns(clockid_t id)
 {

@@ -16,7 +16,7 @@ grep -q '^summary: ' "$work/out" || fail "no summary line"
 flips=$(field flips "$work/out"); events=$(field events "$work/out"); copies=$(field copies "$work/out")
 echo "timed run: flips=$flips events=$events copies=$copies"
 # 4 connectors x 60 Hz x ~3 s, minus connection time
-[ "$flips" -ge 500 ] || fail "only $flips flips in 3 s"
+[ "$flips" -ge 300 ] || fail "only $flips flips in 3 s (4 connectors at 60 Hz)"
 [ $((flips - events)) -le 4 ] || fail "$flips flips but $events events"
 [ "$copies" -eq 0 ] || fail "direct path made $copies copies"
 for f in sim-guest-1_0 sim-guest-1_1 sim-guest-2_0 sim-guest-2_1; do

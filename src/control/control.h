@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket (vdispctl(1)): a unix stream socket served on the
+ * daemon's loop. One request per connection, one line:
+ *
+ *     [json ]status
+ *     [json ]screenshot GUEST[:CONNECTOR]
+ *     [json ]focus GUEST
+ *
+ * The answer is a line "ok" or "error MESSAGE", then a body (text, or
+ * one JSON object with "json"), then the daemon closes the connection.
+ * A screenshot comes as a PNG file descriptor (SCM_RIGHTS) with the
+ * answer, so the file is written with the client's rights, not ours.
+ *
+ * Access is the socket file's: root only (0600), or root and one group
+ * (0660, control-group).
+ */
+#ifndef VD_CONTROL_H
+#define VD_CONTROL_H
+
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "output/output.h"
+#include "xenbus/backend.h"
+
+struct vd_control;
+
+/* What the control socket reports on. Borrowed; must outlive the control. */
+struct vd_control_env {
+	struct vd_backend *be;
+	struct vd_output *out;
+	const char *hypervisor, *output;
+	/* The configuration in effect now (it changes on reload). */
+	const struct vd_config *(*config)(void *userdata);
+	void *userdata;
+};
+
+/*
+ * Listen on path (a stale socket is replaced, a live one is an error:
+ * -EADDRINUSE). group NULL or "": mode 0600; else 0660 and that group.
+ */
+int vd_control_create(sd_event *loop, const char *path, const char *group,
+		      const struct vd_control_env *env, struct vd_control **ret_ctl);
+/* Closes every client and removes the socket file. NULL ok. */
+void vd_control_destroy(struct vd_control *ctl);
+/* The guest named by the last "focus" request, "" none (for the input router). */
+const char *vd_control_focus(const struct vd_control *ctl);
+
+/* ---- internal: render.c ---- */
+
+/* A growable string; on allocation failure it stays truncated and oom is set. */
+struct vd_sbuf {
+	char *data;
+	size_t len, cap;
+	bool oom;
+};
+void vd_sbuf_printf(struct vd_sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vd_sbuf_json_str(struct vd_sbuf *sb, const char *s); /* quoted and escaped; NULL: null */
+void vd_sbuf_free(struct vd_sbuf *sb);
+
+/* Flips per second per connector, sampled once a second. */
+struct vd_rate {
+	uint32_t domid, devid, idx;
+	uint64_t flips;
+	double per_s;
+};
+struct vd_rates {
+	struct vd_rate *v;
+	uint32_t n;
+	uint64_t at_us;
+};
+void vd_rates_sample(struct vd_rates *rates, struct vd_backend *be);
+void vd_rates_free(struct vd_rates *rates);
+
+void vd_render_status(struct vd_sbuf *sb, bool json, const struct vd_control_env *env,
+		      const struct vd_rates *rates, const char *focus);
+
+#endif

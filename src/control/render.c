@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/* `vdispctl status`: what the daemon serves, as text or JSON. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/control.h"
+#include "log.h"
+
+#define MAX_GATES 64u
+
+/* ---- strings ---- */
+
+static bool sbuf_reserve(struct vd_sbuf *sb, size_t more)
+{
+	size_t cap = sb->cap ? sb->cap : 1024;
+	char *p;
+
+	if (sb->oom)
+		return false;
+	while (cap < sb->len + more + 1)
+		cap *= 2;
+	if (cap == sb->cap)
+		return true;
+	p = realloc(sb->data, cap);
+	if (!p) {
+		sb->oom = true;
+		return false;
+	}
+	sb->data = p;
+	sb->cap = cap;
+	return true;
+}
+
+void vd_sbuf_printf(struct vd_sbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !sbuf_reserve(sb, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+}
+
+/* Names come from xenstore, i.e. from the guest's toolstack: escape everything. */
+void vd_sbuf_json_str(struct vd_sbuf *sb, const char *s)
+{
+	if (!s) {
+		vd_sbuf_printf(sb, "null");
+		return;
+	}
+	vd_sbuf_printf(sb, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			vd_sbuf_printf(sb, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			vd_sbuf_printf(sb, "\\u%04x", c);
+		else
+			vd_sbuf_printf(sb, "%c", c);
+	}
+	vd_sbuf_printf(sb, "\"");
+}
+
+void vd_sbuf_free(struct vd_sbuf *sb)
+{
+	free(sb->data);
+	*sb = (struct vd_sbuf){0};
+}
+
+/* Text output: control characters from a guest's names become '?'. */
+static const char *printable(const char *s, char *buf, size_t size)
+{
+	size_t i = 0;
+
+	if (!s)
+		return "-";
+	for (; s[i] && i + 1 < size; i++)
+		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/* ---- flips per second ---- */
+
+struct rate_sample {
+	struct vd_rates *old, next;
+	uint64_t now_us;
+};
+
+static const struct vd_rate *rate_find(const struct vd_rates *r, uint32_t domid, uint32_t devid,
+				       uint32_t idx)
+{
+	for (uint32_t i = 0; r && i < r->n; i++)
+		if (r->v[i].domid == domid && r->v[i].devid == devid && r->v[i].idx == idx)
+			return &r->v[i];
+	return NULL;
+}
+
+static void rate_dev(void *userdata, const struct vd_dev_info *info)
+{
+	struct rate_sample *s = userdata;
+	double dt = (double)(s->now_us - s->old->at_us) / 1e6;
+	struct vd_rate *v;
+
+	v = realloc(s->next.v, (s->next.n + info->nconn) * sizeof(*v));
+	if (!v)
+		return;
+	s->next.v = v;
+	for (uint32_t i = 0; i < info->nconn; i++) {
+		const struct vd_rate *prev = rate_find(s->old, info->domid, info->devid, i);
+		struct vd_rate *cur = &v[s->next.n++];
+
+		*cur = (struct vd_rate){info->domid, info->devid, i, info->conns[i].flips, 0};
+		if (prev && prev->flips <= cur->flips && dt > 0)
+			cur->per_s = (double)(cur->flips - prev->flips) / dt;
+	}
+}
+
+void vd_rates_sample(struct vd_rates *rates, struct vd_backend *be)
+{
+	struct rate_sample s = {.old = rates, .now_us = vd_now_us()};
+
+	vd_backend_foreach_device(be, rate_dev, &s);
+	free(rates->v);
+	*rates = s.next;
+	rates->at_us = s.now_us;
+}
+
+void vd_rates_free(struct vd_rates *rates)
+{
+	free(rates->v);
+	*rates = (struct vd_rates){0};
+}
+
+/* ---- status ---- */
+
+struct render {
+	struct vd_sbuf *sb;
+	bool json;
+	const struct vd_control_env *env;
+	const struct vd_config *cfg;
+	const struct vd_rates *rates;
+	uint32_t domid;   /* the guest being rendered */
+	uint32_t ndevs;   /* devices of it rendered so far */
+	uint32_t *domids; /* guests, sorted */
+	uint32_t ndomids;
+};
+
+static const char *state_name(int s)
+{
+	static const char *const names[] = {"Unknown",   "Initialising", "InitWait",
+					    "Initialised", "Connected",  "Closing",
+					    "Closed",    "Reconfiguring", "Reconfigured"};
+	return (s >= 0 && s <= 8) ? names[s] : "absent";
+}
+
+static const char *zc_name(const struct vd_dev_info *d)
+{
+	if (!d->has_bufs || d->bufs.zc == VD_ZC_UNKNOWN)
+		return "undecided";
+	return d->bufs.zc == VD_ZC_ON ? "zero-copy" : "grant-mapped";
+}
+
+/* Since the last sample (once a second), or over the interval before it if that was just now. */
+static double conn_rate(const struct render *r, const struct vd_dev_info *d, uint32_t idx)
+{
+	const struct vd_rate *rate = rate_find(r->rates, d->domid, d->devid, idx);
+	double dt = (double)(vd_now_us() - r->rates->at_us) / 1e6;
+	uint64_t flips = d->conns[idx].flips;
+
+	if (!rate)
+		return 0.0;
+	if (dt < 0.25 || flips < rate->flips)
+		return rate->per_s;
+	return (double)(flips - rate->flips) / dt;
+}
+
+static const char *settings_source(const struct render *r, const char *name)
+{
+	const struct vd_guest_conf *g = vd_config_guest(r->cfg, name);
+
+	return g->source[0] ? g->source : "built-in defaults";
+}
+
+static void json_conn(struct render *r, const struct vd_dev_info *d, uint32_t i)
+{
+	const struct vd_conn_info *c = &d->conns[i];
+	struct vd_sbuf *sb = r->sb;
+
+	vd_sbuf_printf(sb, "%s{\"index\":%u,\"width\":%u,\"height\":%u,\"unique_id\":", i ? "," : "",
+		       c->idx, c->width, c->height);
+	vd_sbuf_json_str(sb, c->unique_id);
+	vd_sbuf_printf(sb, ",\"mapping\":");
+	vd_sbuf_json_str(sb, c->mapping && c->mapping[0] ? c->mapping : NULL);
+	vd_sbuf_printf(sb, ",\"flips\":%llu,\"flips_pending\":%u,\"flips_per_second\":%.1f}",
+		       (unsigned long long)c->flips, c->flips_pending, conn_rate(r, d, i));
+}
+
+static void json_dev(struct render *r, const struct vd_dev_info *d)
+{
+	const struct vd_bufs_stats *b = &d->bufs;
+	const struct vd_caps *caps = &d->bufs_opts.caps;
+	struct vd_sbuf *sb = r->sb;
+
+	vd_sbuf_printf(sb,
+		       "%s{\"devid\":%u,\"state\":\"%s\",\"frontend_state\":\"%s\",\"protocol\":%d,"
+		       "\"be_alloc\":%s,\"failed\":%s,\"awaiting_reinit\":%s,\"zero_copy\":\"%s\","
+		       "\"zero_copy_reason\":",
+		       r->ndevs ? "," : "", d->devid, state_name(d->be_state),
+		       state_name(d->fe_state), d->version, d->be_alloc ? "true" : "false",
+		       d->failed ? "true" : "false", d->await_reinit ? "true" : "false",
+		       zc_name(d));
+	vd_sbuf_json_str(sb, d->has_bufs && b->zc == VD_ZC_OFF ? b->zc_reason : NULL);
+	vd_sbuf_printf(sb, ",\"buffers\":%u,\"framebuffers\":%u,\"be_alloc_buffers\":%u,"
+			   "\"pages_mapped\":%llu,\"refused\":%llu,",
+		       b->dbufs, b->fbs, b->be_alloc, (unsigned long long)b->pages_mapped,
+		       (unsigned long long)b->refused);
+	if (d->has_bufs)
+		vd_sbuf_printf(sb, "\"caps\":{\"max_buffers\":%u,\"max_framebuffers\":%u,"
+				   "\"max_bytes\":%llu},",
+			       caps->max_dbufs, caps->max_fbs,
+			       (unsigned long long)caps->max_pages * 4096u);
+	else
+		vd_sbuf_printf(sb, "\"caps\":null,");
+	vd_sbuf_printf(sb, "\"connectors\":[");
+	for (uint32_t i = 0; i < d->nconn; i++)
+		json_conn(r, d, i);
+	vd_sbuf_printf(sb, "]}");
+}
+
+static void text_dev(struct render *r, const struct vd_dev_info *d)
+{
+	const struct vd_bufs_stats *b = &d->bufs;
+	struct vd_sbuf *sb = r->sb;
+	char buf[2][96];
+
+	vd_sbuf_printf(sb, "  vdispl %u: %s (frontend %s), protocol v%d%s%s, %s", d->devid,
+		       state_name(d->be_state), state_name(d->fe_state), d->version,
+		       d->be_alloc ? ", be-alloc" : "", d->failed ? ", FAILED" : "", zc_name(d));
+	if (d->has_bufs && b->zc == VD_ZC_OFF)
+		vd_sbuf_printf(sb, " (%s)", b->zc_reason);
+	vd_sbuf_printf(sb, "\n");
+	if (d->has_bufs)
+		vd_sbuf_printf(sb,
+			       "    %u buffer(s), %u framebuffer(s), %llu KiB mapped, %llu refused; "
+			       "caps %u buffers, %u framebuffers, %llu MiB\n",
+			       b->dbufs, b->fbs, (unsigned long long)b->pages_mapped * 4,
+			       (unsigned long long)b->refused, d->bufs_opts.caps.max_dbufs,
+			       d->bufs_opts.caps.max_fbs,
+			       (unsigned long long)d->bufs_opts.caps.max_pages / 256);
+	for (uint32_t i = 0; i < d->nconn; i++) {
+		const struct vd_conn_info *c = &d->conns[i];
+
+		vd_sbuf_printf(sb, "    connector %u: %ux%u, unique-id %s, mapped to %s, %.1f flips/s"
+				   ", %llu flips\n",
+			       i, c->width, c->height,
+			       printable(c->unique_id, buf[0], sizeof(buf[0])),
+			       c->mapping && c->mapping[0]
+				       ? printable(c->mapping, buf[1], sizeof(buf[1]))
+				       : "-",
+			       conn_rate(r, d, i), (unsigned long long)c->flips);
+	}
+}
+
+/* Called for every device; renders those of r->domid (the guest header first). */
+static void render_dev(void *userdata, const struct vd_dev_info *d)
+{
+	struct render *r = userdata;
+	char buf[256];
+
+	if (d->domid != r->domid)
+		return;
+	if (!r->ndevs && r->json) {
+		vd_sbuf_printf(r->sb, "%s{\"domid\":%u,\"name\":", r->domid == r->domids[0] ? "" : ",",
+			       d->domid);
+		vd_sbuf_json_str(r->sb, d->name);
+		vd_sbuf_printf(r->sb, ",\"settings\":");
+		vd_sbuf_json_str(r->sb, settings_source(r, d->name));
+		vd_sbuf_printf(r->sb, ",\"devices\":[");
+	} else if (!r->ndevs) {
+		vd_sbuf_printf(r->sb, "guest %s (dom%u), settings from %s\n",
+			       printable(d->name, buf, sizeof(buf)), d->domid,
+			       settings_source(r, d->name));
+	}
+	if (r->json)
+		json_dev(r, d);
+	else
+		text_dev(r, d);
+	r->ndevs++;
+}
+
+static void collect_domid(void *userdata, const struct vd_dev_info *d)
+{
+	struct render *r = userdata;
+	uint32_t *v, i = 0;
+
+	while (i < r->ndomids && r->domids[i] < d->domid)
+		i++;
+	if (i < r->ndomids && r->domids[i] == d->domid)
+		return;
+	v = realloc(r->domids, (r->ndomids + 1) * sizeof(*v));
+	if (!v)
+		return;
+	memmove(v + i + 1, v + i, (r->ndomids - i) * sizeof(*v));
+	v[i] = d->domid;
+	r->domids = v;
+	r->ndomids++;
+}
+
+static void render_guests(struct render *r)
+{
+	vd_backend_foreach_device(r->env->be, collect_domid, r);
+	for (uint32_t i = 0; i < r->ndomids; i++) {
+		r->domid = r->domids[i];
+		r->ndevs = 0;
+		vd_backend_foreach_device(r->env->be, render_dev, r);
+		if (r->json)
+			vd_sbuf_printf(r->sb, "]}");
+	}
+	free(r->domids);
+	r->domids = NULL;
+}
+
+static void render_gates(struct render *r)
+{
+	struct vd_gate_info g[MAX_GATES];
+	uint32_t n = vd_backend_list_gates(r->env->be, g, MAX_GATES);
+
+	if (!r->json && !n)
+		vd_sbuf_printf(r->sb, "DESTROY retry list: empty\n");
+	else if (!r->json)
+		vd_sbuf_printf(r->sb, "DESTROY retry list:\n");
+	for (uint32_t i = 0; i < n; i++) {
+		if (r->json)
+			vd_sbuf_printf(r->sb,
+				       "%s{\"domid\":%u,\"cookie\":%llu,\"waited_ms\":%llu,"
+				       "\"past_deadline\":%s}",
+				       i ? "," : "", g[i].domid, (unsigned long long)g[i].cookie,
+				       (unsigned long long)g[i].waited_ms,
+				       g[i].retrying ? "true" : "false");
+		else
+			vd_sbuf_printf(r->sb, "  dom%u buffer 0x%llx: waiting %llu ms%s\n",
+				       g[i].domid, (unsigned long long)g[i].cookie,
+				       (unsigned long long)g[i].waited_ms,
+				       g[i].retrying ? " (past its deadline, answered -ETIMEDOUT)" : "");
+	}
+}
+
+static void render_head(struct render *r, const char *focus)
+{
+	struct vd_backend_stats st;
+
+	vd_backend_get_stats(r->env->be, &st);
+	if (!r->json) {
+		vd_sbuf_printf(r->sb,
+			       "vdispld %s: hypervisor %s, output %s, config %s%s, focus %s\n"
+			       "%u device(s), %u connected, %llu flips, %llu events, %llu errors\n",
+			       VD_VERSION, r->env->hypervisor, r->env->output,
+			       r->cfg->path[0] ? r->cfg->path : "-",
+			       r->cfg->found ? "" : " (absent: defaults)", focus[0] ? focus : "-",
+			       st.devices, st.connected, (unsigned long long)st.flips,
+			       (unsigned long long)st.events, (unsigned long long)st.errors);
+		return;
+	}
+	vd_sbuf_printf(r->sb, "{\"version\":\"%s\",\"hypervisor\":", VD_VERSION);
+	vd_sbuf_json_str(r->sb, r->env->hypervisor);
+	vd_sbuf_printf(r->sb, ",\"output\":");
+	vd_sbuf_json_str(r->sb, r->env->output);
+	vd_sbuf_printf(r->sb, ",\"config\":");
+	vd_sbuf_json_str(r->sb, r->cfg->path[0] ? r->cfg->path : NULL);
+	vd_sbuf_printf(r->sb, ",\"config_found\":%s,\"focus\":", r->cfg->found ? "true" : "false");
+	vd_sbuf_json_str(r->sb, focus[0] ? focus : NULL);
+	vd_sbuf_printf(r->sb,
+		       ",\"totals\":{\"devices\":%u,\"connected\":%u,\"requests\":%llu,"
+		       "\"errors\":%llu,\"flips\":%llu,\"events\":%llu,\"protocol_errors\":%llu}",
+		       st.devices, st.connected, (unsigned long long)st.requests,
+		       (unsigned long long)st.errors, (unsigned long long)st.flips,
+		       (unsigned long long)st.events, (unsigned long long)st.protocol_errors);
+}
+
+void vd_render_status(struct vd_sbuf *sb, bool json, const struct vd_control_env *env,
+		      const struct vd_rates *rates, const char *focus)
+{
+	struct render r = {
+		.sb = sb,
+		.json = json,
+		.env = env,
+		.cfg = env->config(env->userdata),
+		.rates = rates,
+	};
+
+	render_head(&r, focus);
+	if (json)
+		vd_sbuf_printf(sb, ",\"guests\":[");
+	render_guests(&r);
+	if (json)
+		vd_sbuf_printf(sb, "],\"destroy_retry\":[");
+	render_gates(&r);
+	if (json)
+		vd_sbuf_printf(sb, "]}\n");
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Composition: the CPU path. Each head owns KMS_NBUF dumb buffers of its
+ * mode's size; a commit that cannot scan a guest buffer out directly
+ * draws into the back buffer the cells whose content changed since that
+ * buffer last showed them (one copy per changed cell, counted in
+ * stats.copies), then flips to it. Guest pictures are centred in their
+ * cell, cropped around the centre when larger (the CPU does not scale).
+ */
+#include "output/kms/kms_priv.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "log.h"
+
+#define FOURCC(a, b, c, d)                                                                         \
+	((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
+#define FMT_XRGB8888 FOURCC('X', 'R', '2', '4')
+#define FMT_ARGB8888 FOURCC('A', 'R', '2', '4')
+
+static int dumb_map(int fd, struct kms_dumb *d)
+{
+	struct drm_mode_map_dumb req = {.handle = d->handle};
+	void *map;
+
+	if (drmIoctl(fd, DRM_IOCTL_MODE_MAP_DUMB, &req) < 0)
+		return -errno;
+	map = mmap(NULL, d->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)req.offset);
+	if (map == MAP_FAILED)
+		return -errno;
+	d->map = map;
+	return 0;
+}
+
+/* A mapped 32 bpp dumb buffer; with add_fb also an XRGB8888 DRM fb. Zeroed (black). */
+int kms_dumb_create(int fd, uint32_t width, uint32_t height, bool add_fb, struct kms_dumb *ret)
+{
+	struct drm_mode_create_dumb req = {.width = width, .height = height, .bpp = 32};
+	struct kms_dumb d = {0};
+	uint32_t handles[4] = {0}, pitches[4] = {0}, offsets[4] = {0};
+	int r;
+
+	if (drmIoctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, &req) < 0)
+		return -errno;
+	d = (struct kms_dumb){.handle = req.handle, .width = width, .height = height,
+			      .pitch = req.pitch, .size = req.size};
+	r = dumb_map(fd, &d);
+	if (r >= 0 && add_fb) {
+		handles[0] = d.handle;
+		pitches[0] = d.pitch;
+		if (drmModeAddFB2(fd, width, height, FMT_XRGB8888, handles, pitches, offsets,
+				  &d.fb_id, 0) < 0)
+			r = -errno;
+	}
+	if (r < 0) {
+		kms_dumb_destroy(fd, &d);
+		return r;
+	}
+	memset(d.map, 0, d.size);
+	*ret = d;
+	return 0;
+}
+
+void kms_dumb_destroy(int fd, struct kms_dumb *d)
+{
+	struct drm_mode_destroy_dumb req = {.handle = d->handle};
+
+	if (d->fb_id)
+		drmModeRmFB(fd, d->fb_id);
+	if (d->map)
+		munmap(d->map, d->size);
+	if (d->handle)
+		drmIoctl(fd, DRM_IOCTL_MODE_DESTROY_DUMB, &req);
+	*d = (struct kms_dumb){0};
+}
+
+static void fill_black(struct kms_dumb *buf, const struct vd_rect *r)
+{
+	for (uint32_t y = 0; y < r->height; y++)
+		memset(buf->map + (size_t)(r->y + y) * buf->pitch + (size_t)r->x * 4, 0,
+		       (size_t)r->width * 4);
+}
+
+static bool copyable(const struct vd_frame_src *s)
+{
+	return s->map && s->bpp == 32 && (s->fourcc == FMT_XRGB8888 || s->fourcc == FMT_ARGB8888);
+}
+
+/* Copy the part src of the conn's picture to dst in buf (same size). */
+static void copy_rect(struct kms_output *out, struct kms_dumb *buf, const struct vd_frame_src *s,
+		      const struct vd_rect *src, const struct vd_rect *dst)
+{
+	const uint8_t *from = (const uint8_t *)s->map + s->offset + (size_t)src->y * s->stride +
+			      (size_t)src->x * 4;
+	uint8_t *to = buf->map + (size_t)dst->y * buf->pitch + (size_t)dst->x * 4;
+	size_t row = (size_t)dst->width * 4;
+
+	for (uint32_t y = 0; y < dst->height; y++)
+		memcpy(to + (size_t)y * buf->pitch, from + (size_t)y * s->stride, row);
+	out->stats.copies++;
+	out->stats.bytes_copied += row * dst->height;
+}
+
+/* conn->rect clipped to its fb: a flip may name an fb smaller than the configured rectangle. */
+static struct vd_rect shown_rect(const struct kms_conn *conn)
+{
+	struct vd_rect r = conn->rect;
+	const struct vd_frame_src *s = &conn->fb->src;
+
+	if (r.x >= s->width || r.y >= s->height)
+		return (struct vd_rect){0, 0, 0, 0};
+	if (r.width > s->width - r.x)
+		r.width = s->width - r.x;
+	if (r.height > s->height - r.y)
+		r.height = s->height - r.y;
+	return r;
+}
+
+/* Cell i of buf shows conn now. */
+static void draw_cell(struct kms_head *head, struct kms_dumb *buf, uint32_t i, bool fresh)
+{
+	struct kms_conn *conn = head->conns[i];
+	struct vd_rect cell = vd_kms_layout_cell(buf->width, buf->height, head->nconns, i);
+	struct vd_rect pic = conn->fb ? shown_rect(conn) : conn->rect;
+	struct vd_rect src, dst;
+
+	if (fresh)
+		fill_black(buf, &cell);
+	if (!vd_kms_fit(&cell, pic.width, pic.height, false, &src, &dst))
+		return;
+	if (!conn->fb || !copyable(&conn->fb->src)) {
+		if (!fresh)
+			fill_black(buf, &dst);
+		if (conn->fb)
+			vd_log_rl(LOG_WARNING, "kms: %s: format %#x cannot be composed", conn->name,
+				  conn->fb->src.fourcc);
+		return;
+	}
+	src.x += pic.x;
+	src.y += pic.y;
+	copy_rect(head->out, buf, &conn->fb->src, &src, &dst);
+}
+
+/* Bring buf (whose drawn[] says what it holds) up to date with every conn. */
+void kms_head_compose(struct kms_head *head, struct kms_dumb *buf, uint64_t *drawn)
+{
+	for (uint32_t i = 0; i < head->nconns; i++) {
+		struct kms_conn *conn = head->conns[i];
+
+		if (drawn[i] == conn->seq && drawn[i])
+			continue;
+		draw_cell(head, buf, i, drawn[i] == 0);
+		drawn[i] = conn->seq;
+	}
+}
+
+/* The layout changed: every buffer is redrawn from black. */
+void kms_head_invalidate(struct kms_head *head)
+{
+	for (uint32_t b = 0; b < KMS_NBUF; b++) {
+		if (head->bufs[b].map)
+			memset(head->bufs[b].map, 0, head->bufs[b].size);
+		memset(head->drawn[b], 0, sizeof(head->drawn[b]));
+	}
+	head->dirty = true;
+}

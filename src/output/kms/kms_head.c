@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Heads: the connected physical connectors, each with a CRTC and its
+ * primary plane, found at start-up. A head is enabled (modeset, blocking)
+ * when its first virtual connector arrives, and put back the way we found
+ * it at destroy ("gives the display back cleanly").
+ */
+#include "output/kms/kms_priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static uint32_t plane_type(int fd, uint32_t plane)
+{
+	drmModeObjectProperties *props = drmModeObjectGetProperties(fd, plane, DRM_MODE_OBJECT_PLANE);
+	uint32_t type = UINT32_MAX;
+
+	if (!props)
+		return type;
+	for (uint32_t i = 0; i < props->count_props; i++) {
+		drmModePropertyRes *p = drmModeGetProperty(fd, props->props[i]);
+
+		if (p && strcmp(p->name, "type") == 0)
+			type = (uint32_t)props->prop_values[i];
+		drmModeFreeProperty(p);
+	}
+	drmModeFreeObjectProperties(props);
+	return type;
+}
+
+/* Copy the plane's IN_FORMATS blob (or its plain format list). */
+static void read_formats(struct kms_head *head, int fd, drmModePlane *plane)
+{
+	drmModeObjectProperties *props = drmModeObjectGetProperties(fd, plane->plane_id,
+								    DRM_MODE_OBJECT_PLANE);
+	uint32_t in_formats = kms_prop_id(fd, plane->plane_id, DRM_MODE_OBJECT_PLANE, "IN_FORMATS");
+
+	for (uint32_t i = 0; props && in_formats && i < props->count_props; i++) {
+		drmModePropertyBlobRes *b;
+
+		if (props->props[i] != in_formats)
+			continue;
+		b = drmModeGetPropertyBlob(fd, (uint32_t)props->prop_values[i]);
+		if (b && (head->in_formats = malloc(b->length)))
+			memcpy(head->in_formats, b->data, head->in_formats_len = b->length);
+		drmModeFreePropertyBlob(b);
+	}
+	drmModeFreeObjectProperties(props);
+	head->formats = calloc(plane->count_formats ? plane->count_formats : 1, sizeof(uint32_t));
+	if (head->formats) {
+		memcpy(head->formats, plane->formats, plane->count_formats * sizeof(uint32_t));
+		head->nformats = plane->count_formats;
+	}
+}
+
+bool kms_head_can_scanout(const struct kms_head *head, uint32_t fourcc)
+{
+	if (head->in_formats)
+		return vd_kms_in_formats_has(head->in_formats, head->in_formats_len, fourcc,
+					     VD_KMS_MOD_LINEAR);
+	for (uint32_t i = 0; i < head->nformats; i++)
+		if (head->formats[i] == fourcc)
+			return true;
+	return false;
+}
+
+static void read_plane_props(struct kms_head *head, int fd)
+{
+	struct kms_plane_props *pp = &head->pp;
+	uint32_t p = head->plane_id, t = DRM_MODE_OBJECT_PLANE;
+
+	pp->fb_id = kms_prop_id(fd, p, t, "FB_ID");
+	pp->crtc_id = kms_prop_id(fd, p, t, "CRTC_ID");
+	pp->src_x = kms_prop_id(fd, p, t, "SRC_X");
+	pp->src_y = kms_prop_id(fd, p, t, "SRC_Y");
+	pp->src_w = kms_prop_id(fd, p, t, "SRC_W");
+	pp->src_h = kms_prop_id(fd, p, t, "SRC_H");
+	pp->crtc_x = kms_prop_id(fd, p, t, "CRTC_X");
+	pp->crtc_y = kms_prop_id(fd, p, t, "CRTC_Y");
+	pp->crtc_w = kms_prop_id(fd, p, t, "CRTC_W");
+	pp->crtc_h = kms_prop_id(fd, p, t, "CRTC_H");
+}
+
+static bool head_uses_crtc(const struct kms_output *out, uint32_t crtc)
+{
+	for (uint32_t i = 0; i < out->nheads; i++)
+		if (out->heads[i].crtc_id == crtc)
+			return true;
+	return false;
+}
+
+static bool head_uses_plane(const struct kms_output *out, uint32_t plane)
+{
+	for (uint32_t i = 0; i < out->nheads; i++)
+		if (out->heads[i].plane_id == plane)
+			return true;
+	return false;
+}
+
+/* The primary plane of CRTC index ci not taken by another head. */
+static int find_plane(struct kms_output *out, struct kms_head *head, uint32_t ci)
+{
+	drmModePlaneRes *pr = drmModeGetPlaneResources(out->fd);
+	int r = -ENOENT;
+
+	for (uint32_t i = 0; pr && i < pr->count_planes && r < 0; i++) {
+		drmModePlane *p = drmModeGetPlane(out->fd, pr->planes[i]);
+
+		if (p && (p->possible_crtcs & (1u << ci)) && !head_uses_plane(out, p->plane_id) &&
+		    plane_type(out->fd, p->plane_id) == DRM_PLANE_TYPE_PRIMARY) {
+			head->plane_id = p->plane_id;
+			head->saved.fb_id = p->fb_id;
+			read_formats(head, out->fd, p);
+			r = 0;
+		}
+		drmModeFreePlane(p);
+	}
+	drmModeFreePlaneResources(pr);
+	return r;
+}
+
+/* The CRTC the connector is on now, 0 if none. */
+static uint32_t current_crtc(int fd, const drmModeConnector *c)
+{
+	drmModeEncoder *e = c->encoder_id ? drmModeGetEncoder(fd, c->encoder_id) : NULL;
+	uint32_t crtc = e ? e->crtc_id : 0;
+
+	drmModeFreeEncoder(e);
+	return crtc;
+}
+
+/* A free CRTC the connector can drive, preferring the one it is on; index in ret_idx. */
+static uint32_t find_crtc(struct kms_output *out, const drmModeRes *res, const drmModeConnector *c,
+			  uint32_t *ret_idx)
+{
+	uint32_t cur = current_crtc(out->fd, c), possible = 0;
+
+	for (int i = 0; i < c->count_encoders; i++) {
+		drmModeEncoder *e = drmModeGetEncoder(out->fd, c->encoders[i]);
+
+		possible |= e ? e->possible_crtcs : 0;
+		drmModeFreeEncoder(e);
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < res->count_crtcs && i < 32; i++) {
+			uint32_t id = res->crtcs[i];
+
+			if (!(possible & (1u << i)) || head_uses_crtc(out, id) ||
+			    (pass == 0 && id != cur))
+				continue;
+			*ret_idx = (uint32_t)i;
+			return id;
+		}
+	return 0;
+}
+
+static void save_crtc(struct kms_head *head, int fd)
+{
+	drmModeCrtc *crtc = drmModeGetCrtc(fd, head->crtc_id);
+
+	if (!crtc)
+		return;
+	head->saved.mode = crtc->mode;
+	head->saved.mode_valid = crtc->mode_valid;
+	head->saved.valid = true;
+	drmModeFreeCrtc(crtc);
+}
+
+static int head_init(struct kms_output *out, const drmModeRes *res, drmModeConnector *c)
+{
+	struct kms_head *head = &out->heads[out->nheads];
+	uint32_t ci = 0;
+
+	*head = (struct kms_head){.out = out, .conn_id = c->connector_id};
+	snprintf(head->name, sizeof(head->name), "%s-%u",
+		 drmModeGetConnectorTypeName(c->connector_type) ?: "Unknown", c->connector_type_id);
+	head->crtc_id = find_crtc(out, res, c, &ci);
+	if (!head->crtc_id || find_plane(out, head, ci) < 0) {
+		vd_warn("kms: %s: no free CRTC/primary plane, not used", head->name);
+		return -ENOENT;
+	}
+	head->saved.conn_crtc = current_crtc(out->fd, c);
+	save_crtc(head, out->fd);
+	head->modes = calloc((size_t)c->count_modes, sizeof(*head->modes));
+	if (!head->modes)
+		return -ENOMEM;
+	memcpy(head->modes, c->modes, (size_t)c->count_modes * sizeof(*head->modes));
+	head->nmodes = (uint32_t)c->count_modes;
+	head->prop_conn_crtc = kms_prop_id(out->fd, c->connector_id, DRM_MODE_OBJECT_CONNECTOR,
+					   "CRTC_ID");
+	head->prop_mode_id = kms_prop_id(out->fd, head->crtc_id, DRM_MODE_OBJECT_CRTC, "MODE_ID");
+	head->prop_active = kms_prop_id(out->fd, head->crtc_id, DRM_MODE_OBJECT_CRTC, "ACTIVE");
+	read_plane_props(head, out->fd);
+	out->nheads++;
+	vd_info("kms: display %s: %u modes, CRTC %u, plane %u", head->name, head->nmodes,
+		head->crtc_id, head->plane_id);
+	return 0;
+}
+
+static void head_free(struct kms_head *head)
+{
+	free(head->modes);
+	free(head->formats);
+	free(head->in_formats);
+	head->modes = NULL;
+	head->formats = NULL;
+	head->in_formats = NULL;
+}
+
+int kms_heads_init(struct kms_output *out)
+{
+	drmModeRes *res = drmModeGetResources(out->fd);
+	int r = 0;
+
+	if (!res)
+		return -errno ? -errno : -ENODEV;
+	for (int i = 0; i < res->count_connectors && out->nheads < KMS_MAX_HEADS && r != -ENOMEM;
+	     i++) {
+		drmModeConnector *c = drmModeGetConnector(out->fd, res->connectors[i]);
+
+		if (c && c->connection == DRM_MODE_CONNECTED && c->count_modes > 0) {
+			r = head_init(out, res, c);
+			if (r < 0)
+				head_free(&out->heads[out->nheads]);
+		}
+		drmModeFreeConnector(c);
+	}
+	drmModeFreeResources(res);
+	if (r == -ENOMEM)
+		return r;
+	if (out->nheads == 0) {
+		vd_err("kms: no connected display");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static void pick_mode(struct kms_head *head, uint32_t width, uint32_t height)
+{
+	struct vd_kms_mode m[64];
+	uint32_t n = head->nmodes < 64 ? head->nmodes : 64;
+	int i;
+
+	for (uint32_t k = 0; k < n; k++)
+		m[k] = (struct vd_kms_mode){
+			.width = head->modes[k].hdisplay,
+			.height = head->modes[k].vdisplay,
+			.refresh_mhz = head->modes[k].vrefresh * 1000u,
+			.preferred = head->modes[k].type & DRM_MODE_TYPE_PREFERRED,
+		};
+	i = vd_kms_mode_pick(m, n, width, height);
+	head->mode = head->modes[i < 0 ? 0 : i];
+}
+
+static void plane_set(drmModeAtomicReq *req, const struct kms_head *head, uint32_t fb,
+		      const struct vd_rect *src, const struct vd_rect *dst)
+{
+	const struct kms_plane_props *pp = &head->pp;
+	uint32_t p = head->plane_id;
+
+	drmModeAtomicAddProperty(req, p, pp->fb_id, fb);
+	drmModeAtomicAddProperty(req, p, pp->crtc_id, fb ? head->crtc_id : 0);
+	drmModeAtomicAddProperty(req, p, pp->src_x, (uint64_t)src->x << 16);
+	drmModeAtomicAddProperty(req, p, pp->src_y, (uint64_t)src->y << 16);
+	drmModeAtomicAddProperty(req, p, pp->src_w, (uint64_t)src->width << 16);
+	drmModeAtomicAddProperty(req, p, pp->src_h, (uint64_t)src->height << 16);
+	drmModeAtomicAddProperty(req, p, pp->crtc_x, dst->x);
+	drmModeAtomicAddProperty(req, p, pp->crtc_y, dst->y);
+	drmModeAtomicAddProperty(req, p, pp->crtc_w, dst->width);
+	drmModeAtomicAddProperty(req, p, pp->crtc_h, dst->height);
+}
+
+/* Add the plane showing the part src of fb over the whole mode. */
+void kms_head_plane_full(drmModeAtomicReq *req, const struct kms_head *head, uint32_t fb,
+			 const struct vd_rect *src)
+{
+	struct vd_rect dst = {0, 0, head->mode.hdisplay, head->mode.vdisplay};
+
+	plane_set(req, head, fb, src, &dst);
+}
+
+static int modeset(struct kms_head *head)
+{
+	int fd = head->out->fd;
+	drmModeAtomicReq *req = drmModeAtomicAlloc();
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	drmModeAtomicAddProperty(req, head->conn_id, head->prop_conn_crtc, head->crtc_id);
+	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_mode_id, head->mode_blob);
+	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_active, 1);
+	kms_head_plane_full(req, head, head->bufs[0].fb_id,
+			    &(struct vd_rect){0, 0, head->bufs[0].width, head->bufs[0].height});
+	r = drmModeAtomicCommit(fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET, NULL) < 0 ? -errno : 0;
+	drmModeAtomicFree(req);
+	return r;
+}
+
+/* Modeset for a first virtual connector of width x height; blocking, no event. */
+int kms_head_enable(struct kms_head *head, uint32_t width, uint32_t height)
+{
+	int fd = head->out->fd, r;
+
+	pick_mode(head, width, height);
+	r = drmModeCreatePropertyBlob(fd, &head->mode, sizeof(head->mode), &head->mode_blob);
+	if (r < 0)
+		return -errno;
+	for (uint32_t i = 0; i < KMS_NBUF; i++) {
+		r = kms_dumb_create(fd, head->mode.hdisplay, head->mode.vdisplay, true,
+				    &head->bufs[i]);
+		if (r < 0)
+			return r;
+	}
+	r = modeset(head);
+	if (r < 0)
+		return r;
+	head->shown_fb = head->bufs[0].fb_id;
+	head->back = 1;
+	head->enabled = true;
+	vd_info("kms: %s: mode %ux%u@%u for %ux%u", head->name, head->mode.hdisplay,
+		head->mode.vdisplay, head->mode.vrefresh, width, height);
+	return 0;
+}
+
+/* The state we found: the old mode and fb, or off. */
+static void add_saved(drmModeAtomicReq *req, struct kms_head *head, uint32_t blob)
+{
+	struct kms_saved *s = &head->saved;
+	bool on = s->valid && s->mode_valid && s->conn_crtc == head->crtc_id && blob;
+	struct vd_rect src = {0, 0, on ? s->mode.hdisplay : 0, on ? s->mode.vdisplay : 0};
+
+	drmModeAtomicAddProperty(req, head->conn_id, head->prop_conn_crtc, on ? head->crtc_id : 0);
+	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_mode_id, on ? blob : 0);
+	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_active, on);
+	kms_head_plane_full(req, head, on ? s->fb_id : 0, &src);
+}
+
+static int restore_one(struct kms_head *head, bool off)
+{
+	struct kms_saved *s = &head->saved;
+	drmModeAtomicReq *req = drmModeAtomicAlloc();
+	uint32_t blob = 0;
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	if (!off && s->valid && s->mode_valid && s->fb_id)
+		drmModeCreatePropertyBlob(head->out->fd, &s->mode, sizeof(s->mode), &blob);
+	add_saved(req, head, blob);
+	r = drmModeAtomicCommit(head->out->fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET, NULL) < 0
+		    ? -errno
+		    : 0;
+	drmModeAtomicFree(req);
+	if (blob)
+		drmModeDestroyPropertyBlob(head->out->fd, blob);
+	return r;
+}
+
+/* Put back what each enabled head showed before; if that is gone, switch it off. */
+void kms_heads_restore(struct kms_output *out)
+{
+	for (uint32_t i = 0; i < out->nheads; i++) {
+		struct kms_head *head = &out->heads[i];
+
+		if (!head->enabled)
+			continue;
+		kms_head_wait_idle(head);
+		if (restore_one(head, false) < 0 && restore_one(head, true) < 0)
+			vd_warn("kms: %s: cannot restore the display: %m", head->name);
+		head->enabled = false;
+	}
+}
+
+void kms_heads_finish(struct kms_output *out)
+{
+	for (uint32_t i = 0; i < out->nheads; i++) {
+		struct kms_head *head = &out->heads[i];
+
+		for (uint32_t b = 0; b < KMS_NBUF; b++)
+			kms_dumb_destroy(out->fd, &head->bufs[b]);
+		if (head->mode_blob)
+			drmModeDestroyPropertyBlob(out->fd, head->mode_blob);
+		head->watchdog = sd_event_source_disable_unref(head->watchdog);
+		head->blind = sd_event_source_disable_unref(head->blind);
+		head_free(head);
+	}
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/* Pure decisions of the KMS output; see kms_logic.h. */
+#include "output/kms/kms_logic.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Better candidate for an exact match: preferred first, then refresh. */
+static bool exact_better(const struct vd_kms_mode *a, const struct vd_kms_mode *b)
+{
+	if (a->preferred != b->preferred)
+		return a->preferred;
+	return a->refresh_mhz > b->refresh_mhz;
+}
+
+static int pick_exact(const struct vd_kms_mode *modes, size_t n, uint32_t w, uint32_t h)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (modes[i].width != w || modes[i].height != h)
+			continue;
+		if (best < 0 || exact_better(&modes[i], &modes[best]))
+			best = (int)i;
+	}
+	return best;
+}
+
+static int pick_fallback(const struct vd_kms_mode *modes, size_t n)
+{
+	int best = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (modes[i].preferred)
+			return (int)i;
+	for (size_t i = 1; i < n; i++)
+		if ((uint64_t)modes[i].width * modes[i].height >
+		    (uint64_t)modes[best].width * modes[best].height)
+			best = (int)i;
+	return best;
+}
+
+int vd_kms_mode_pick(const struct vd_kms_mode *modes, size_t n, uint32_t width, uint32_t height)
+{
+	int i;
+
+	if (n == 0)
+		return -ENOENT;
+	i = pick_exact(modes, n, width, height);
+	return i >= 0 ? i : pick_fallback(modes, n);
+}
+
+struct vd_rect vd_kms_layout_cell(uint32_t screen_w, uint32_t screen_h, uint32_t n, uint32_t i)
+{
+	uint32_t w;
+
+	if (n == 0 || i >= n)
+		return (struct vd_rect){0, 0, 0, 0};
+	w = screen_w / n;
+	return (struct vd_rect){
+		.x = i * w,
+		.y = 0,
+		.width = i == n - 1 ? screen_w - i * w : w,
+		.height = screen_h,
+	};
+}
+
+/* One axis, no scaling: centre a length in a span, cropping around the centre. */
+static void fit_axis(uint32_t span, uint32_t len, uint32_t *src_off, uint32_t *dst_off,
+		     uint32_t *ret_len)
+{
+	if (len <= span) {
+		*src_off = 0;
+		*dst_off = (span - len) / 2;
+		*ret_len = len;
+	} else {
+		*src_off = (len - span) / 2;
+		*dst_off = 0;
+		*ret_len = span;
+	}
+}
+
+/* Largest w x h with the aspect ratio of src inside the cell. */
+static void fit_scaled(const struct vd_rect *cell, uint32_t src_w, uint32_t src_h,
+		       struct vd_rect *ret_dst)
+{
+	uint64_t w = cell->width, h = (uint64_t)src_h * cell->width / src_w;
+
+	if (h > cell->height) {
+		h = cell->height;
+		w = (uint64_t)src_w * cell->height / src_h;
+	}
+	if (w == 0)
+		w = 1;
+	if (h == 0)
+		h = 1;
+	ret_dst->width = (uint32_t)w;
+	ret_dst->height = (uint32_t)h;
+	ret_dst->x = cell->x + (cell->width - (uint32_t)w) / 2;
+	ret_dst->y = cell->y + (cell->height - (uint32_t)h) / 2;
+}
+
+bool vd_kms_fit(const struct vd_rect *cell, uint32_t src_w, uint32_t src_h, bool scale,
+		struct vd_rect *ret_src, struct vd_rect *ret_dst)
+{
+	struct vd_rect s, d;
+
+	if (!cell->width || !cell->height || !src_w || !src_h)
+		return false;
+	if (scale && (src_w > cell->width || src_h > cell->height)) {
+		s = (struct vd_rect){0, 0, src_w, src_h};
+		fit_scaled(cell, src_w, src_h, &d);
+	} else {
+		fit_axis(cell->width, src_w, &s.x, &d.x, &s.width);
+		fit_axis(cell->height, src_h, &s.y, &d.y, &s.height);
+		d.x += cell->x;
+		d.y += cell->y;
+		d.width = s.width;
+		d.height = s.height;
+	}
+	*ret_src = s;
+	*ret_dst = d;
+	return true;
+}
+
+/* struct drm_format_modifier_blob and struct drm_format_modifier, as laid out by uapi. */
+#define BLOB_HDR_SIZE 24u
+#define MOD_ENTRY_SIZE 24u
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* The table [off, off + count * size) lies inside len bytes. */
+static bool table_ok(size_t len, uint32_t off, uint32_t count, uint32_t size)
+{
+	uint64_t end = (uint64_t)off + (uint64_t)count * size;
+
+	return off >= BLOB_HDR_SIZE && end <= len;
+}
+
+/* Does modifier entry m (24 bytes) allow format index fi with modifier? */
+static bool mod_entry_has(const uint8_t *m, uint32_t fi, uint64_t modifier)
+{
+	uint64_t mask = get64(m);
+	uint32_t offset = get32(m + 8);
+
+	if (modifier != VD_KMS_MOD_INVALID && get64(m + 16) != modifier)
+		return false;
+	return fi >= offset && fi - offset < 64 && (mask >> (fi - offset) & 1);
+}
+
+bool vd_kms_in_formats_has(const void *blob, size_t len, uint32_t fourcc, uint64_t modifier)
+{
+	const uint8_t *b = blob;
+	uint32_t nfmt, fofs, nmod, mofs;
+
+	if (!b || len < BLOB_HDR_SIZE || get32(b) != 1)
+		return false;
+	nfmt = get32(b + 8);
+	fofs = get32(b + 12);
+	nmod = get32(b + 16);
+	mofs = get32(b + 20);
+	if (!table_ok(len, fofs, nfmt, 4) || !table_ok(len, mofs, nmod, MOD_ENTRY_SIZE))
+		return false;
+	for (uint32_t fi = 0; fi < nfmt; fi++) {
+		if (get32(b + fofs + (size_t)fi * 4) != fourcc)
+			continue;
+		for (uint32_t mi = 0; mi < nmod; mi++)
+			if (mod_entry_has(b + mofs + (size_t)mi * MOD_ENTRY_SIZE, fi, modifier))
+				return true;
+	}
+	return false;
+}

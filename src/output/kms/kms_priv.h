@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/output/kms: the KMS output's objects and their lifetimes.
+ *
+ *  kms_output  the DRM fd (master), the loop source for its events, the
+ *              heads, connectors and fbs. Lives from create to destroy.
+ *  kms_head    one physical connector driven by one CRTC and its primary
+ *              plane, with the mode we set and the state we found (put back
+ *              at destroy). Heads live as long as the output, so a page-flip
+ *              event's user_data can name one. A head is "enabled" after its
+ *              modeset; one atomic commit at a time is in flight per head.
+ *  kms_conn    one virtual connector (a guest's), placed on a head in a cell
+ *              of the screen; its queue of flips; what it shows now.
+ *  kms_fb      a guest framebuffer: the guest's memory (borrowed) and, if
+ *              its dma-buf was imported, a DRM fb the plane can scan out
+ *              directly. Otherwise frames are copied into the head's
+ *              composition buffers (dumb buffers) when a commit is built.
+ *  kms_flip    one accepted PG_FLIP: queued on its conn, then in flight on
+ *              the head's commit, then completed (flip_done) by the
+ *              page-flip event, by the watchdog, or blind (no display).
+ *
+ * The plane shows either one fb directly (one conn on the head, imported,
+ * exactly the mode's size: zero copy) or a composition buffer.
+ */
+#ifndef VD_OUTPUT_KMS_PRIV_H
+#define VD_OUTPUT_KMS_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xf86drm.h>
+#include <xf86drmMode.h>
+
+#include "output/kms.h"
+#include "output/kms/kms_logic.h"
+
+#define KMS_MAX_CONNS_PER_HEAD 4u
+#define KMS_NBUF 2u
+#define KMS_MAX_HEADS 8u
+/* No page-flip event this long after a commit: complete its flips anyway. */
+#define KMS_WATCHDOG_US 100000u
+/* Pace of flips completed without a display (blind). */
+#define KMS_BLIND_PERIOD_US 16667u
+
+/* A dumb buffer: CPU-mapped, scanout-capable. */
+struct kms_dumb {
+	uint32_t handle, fb_id;
+	uint32_t width, height, pitch;
+	uint64_t size;
+	uint8_t *map;
+};
+
+struct kms_plane_props {
+	uint32_t fb_id, crtc_id, src_x, src_y, src_w, src_h, crtc_x, crtc_y, crtc_w, crtc_h;
+};
+
+/* What the head's objects showed before we took over; put back at destroy. */
+struct kms_saved {
+	bool valid;
+	drmModeModeInfo mode;
+	bool mode_valid;
+	uint32_t fb_id;
+	uint32_t conn_crtc; /* CRTC the connector was on, 0: none */
+};
+
+struct kms_flip {
+	struct kms_flip *next;
+	struct kms_conn *conn;
+	struct kms_fb *fb; /* NULL once the fb is destroyed: completes blank */
+	struct vd_rect rect;
+	uint64_t token;
+};
+
+struct kms_head {
+	struct kms_output *out;
+	char name[32]; /* "HDMI-A-1" */
+	uint32_t conn_id, crtc_id, plane_id;
+	uint32_t prop_conn_crtc, prop_mode_id, prop_active;
+	struct kms_plane_props pp;
+	uint8_t *in_formats; /* IN_FORMATS blob copy, or NULL */
+	size_t in_formats_len;
+	uint32_t *formats;   /* the plane's format list (no IN_FORMATS) */
+	uint32_t nformats;
+	drmModeModeInfo *modes; /* the connector's modes */
+	uint32_t nmodes;
+	struct kms_saved saved;
+
+	bool enabled, broken;
+	drmModeModeInfo mode;
+	uint32_t mode_blob;
+	struct kms_conn *conns[KMS_MAX_CONNS_PER_HEAD];
+	uint32_t nconns;
+
+	struct kms_dumb bufs[KMS_NBUF];
+	uint32_t back; /* next composition buffer to draw */
+	/* conn seq drawn into each buffer's cell i; 0: nothing (clear it) */
+	uint64_t drawn[KMS_NBUF][KMS_MAX_CONNS_PER_HEAD];
+	bool dirty; /* a commit is due without a flip (layout, set_config) */
+
+	uint32_t shown_fb;  /* DRM fb on the plane (or pending) */
+	bool pending, stuck; /* commit in flight; its watchdog fired */
+	struct kms_flip *inflight; /* on the commit in flight, in order */
+	struct kms_flip *done;     /* being completed (flip_done) now */
+	sd_event_source *watchdog, *blind;
+};
+
+struct kms_conn {
+	struct vd_output_conn base;
+	struct kms_output *out;
+	struct kms_head *head;
+	struct kms_conn *next, **pprev;
+	struct vd_output_conn_desc desc; /* desc.name is name */
+	char *name;
+	struct kms_fb *fb; /* what it shows now; NULL: blank */
+	struct vd_rect rect; /* the part of fb shown now */
+	struct vd_rect cfg;  /* the rectangle of the last set_config: for new flips */
+	uint64_t seq; /* bumped whenever what it shows changes */
+	struct kms_flip *q;
+	bool dispatching, destroyed; /* conn_destroy from a callback: freed after it */
+};
+
+struct kms_fb {
+	struct vd_output_fb base;
+	struct kms_output *out;
+	struct kms_fb *next, **pprev;
+	struct vd_frame_src src; /* borrowed guest memory: valid until fb_destroy */
+	uint32_t handle, fb_id;  /* imported dma-buf; 0: copy only */
+};
+
+/* GEM handles from PRIME imports are per (device, dma-buf): refcounted. */
+struct kms_handle_ref {
+	struct kms_handle_ref *next;
+	uint32_t handle, refs;
+};
+
+struct kms_output {
+	struct vd_output base;
+	sd_event *loop; /* borrowed */
+	int fd;
+	bool force_copy, master;
+	sd_event_source *drm_source;
+	struct kms_head heads[KMS_MAX_HEADS];
+	uint32_t nheads;
+	struct kms_conn *conns;
+	struct kms_fb *fbs;
+	struct kms_handle_ref *handles;
+	struct vd_output_stats stats;
+	uint64_t events, watchdog_fired;
+	bool quiet; /* tearing down: events complete nothing */
+};
+
+/* kms.c */
+struct kms_output *kms_output_from(struct vd_output *out);
+uint32_t kms_prop_id(int fd, uint32_t obj, uint32_t type, const char *name);
+
+/* kms_head.c */
+int kms_heads_init(struct kms_output *out);
+int kms_head_enable(struct kms_head *head, uint32_t width, uint32_t height);
+void kms_heads_restore(struct kms_output *out);
+void kms_heads_finish(struct kms_output *out);
+bool kms_head_can_scanout(const struct kms_head *head, uint32_t fourcc);
+void kms_head_plane_full(drmModeAtomicReq *req, const struct kms_head *head, uint32_t fb,
+			 const struct vd_rect *src);
+
+/* kms_flip.c */
+void kms_head_kick(struct kms_head *head);
+int kms_head_commit_sync(struct kms_head *head);
+int kms_on_drm_event(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+void kms_head_flips_complete(struct kms_head *head);
+void kms_conn_drop_flips(struct kms_conn *conn);
+void kms_conn_free(struct kms_conn *conn);
+void kms_head_forget_fb(struct kms_head *head, struct kms_fb *fb);
+/* Wait (bounded) for the commit in flight, handling its event without callbacks. */
+void kms_head_wait_idle(struct kms_head *head);
+
+/* kms_compose.c */
+int kms_dumb_create(int fd, uint32_t width, uint32_t height, bool add_fb, struct kms_dumb *ret);
+void kms_dumb_destroy(int fd, struct kms_dumb *d);
+void kms_head_compose(struct kms_head *head, struct kms_dumb *buf, uint64_t *drawn);
+void kms_head_invalidate(struct kms_head *head);
+
+/* kms_fb.c */
+int kms_fb_create(struct vd_output *out, const struct vd_frame_src *src,
+		  struct vd_output_fb **ret_fb);
+void kms_fb_destroy(struct vd_output_fb *fb);
+int kms_buffer_alloc(struct vd_output *out, uint64_t size, int *ret_fd, void **ret_map);
+void kms_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size);
+struct kms_fb *kms_fb_from(struct vd_output_fb *fb);
+
+/* kms_conn.c */
+int kms_conn_create(struct vd_output *out, const struct vd_output_conn_desc *desc,
+		    struct vd_output_conn **ret_conn);
+void kms_conn_destroy(struct vd_output_conn *conn);
+int kms_conn_set_config(struct vd_output_conn *conn, struct vd_output_fb *fb,
+			const struct vd_rect *r);
+int kms_conn_flip(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
+int kms_conn_screenshot(struct vd_output_conn *conn, const char *path);
+
+#endif

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+#include "service.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "control/control.h"
+#include "log.h"
+
+struct vd_service {
+	sd_event *loop;
+	const struct vd_daemon_opts *opts;
+	const struct vd_config *cfg; /* in effect: opts->config or owned */
+	struct vd_config *owned;     /* loaded by a reload */
+	struct vd_control *ctl;
+	sd_event_source *hup_src;
+	uint32_t reloads;
+};
+
+int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
+		      struct vd_service **ret_svc)
+{
+	struct vd_service *svc = calloc(1, sizeof(*svc));
+	int r;
+
+	if (!svc)
+		return -ENOMEM;
+	svc->loop = loop;
+	svc->opts = opts;
+	svc->cfg = opts->config;
+	if (!svc->cfg) {
+		r = vd_config_new_default(&svc->owned);
+		if (r < 0) {
+			free(svc);
+			return r;
+		}
+		svc->cfg = svc->owned;
+	}
+	*ret_svc = svc;
+	return 0;
+}
+
+void vd_service_guest_lookup(void *userdata, uint32_t domid, const char *name,
+			     struct vd_guest_settings *inout)
+{
+	struct vd_service *svc = userdata;
+	const struct vd_guest_conf *g = vd_config_guest(svc->cfg, name);
+
+	vd_config_apply_bufs(svc->cfg, g, &inout->bufs);
+	for (uint32_t i = 0; i < VD_CONF_MAX_CONNECTORS && i < VD_BACKEND_MAX_CONNECTORS; i++)
+		snprintf(inout->mapping[i], sizeof(inout->mapping[i]), "%s", g->connector[i]);
+	vd_info("%s (dom%u): settings from %s", name, domid,
+		g->source[0] ? g->source : "built-in defaults");
+}
+
+/* ---- reload ---- */
+
+/* Global settings are read once; say which changes wait for a restart. */
+static void note_restart_only(const struct vd_config *old, const struct vd_config *cfg)
+{
+	const struct vd_global_conf *a = &old->global, *b = &cfg->global;
+
+	if (strcmp(a->hypervisor, b->hypervisor) || strcmp(a->output, b->output) ||
+	    strcmp(a->drm_device, b->drm_device) || strcmp(a->capture_dir, b->capture_dir) ||
+	    strcmp(a->control_socket, b->control_socket) ||
+	    strcmp(a->control_group, b->control_group) || a->copy != b->copy ||
+	    a->refresh_mhz != b->refresh_mhz || a->status_interval_s != b->status_interval_s)
+		vd_notice("reload: hypervisor, output, drm-device, capture-dir, control-*, copy, "
+			  "refresh and status-interval take effect at the next restart");
+}
+
+static void reload(struct vd_service *svc)
+{
+	struct vd_config *cfg;
+	int r;
+
+	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
+	r = vd_config_load(svc->opts->config_path, svc->opts->config_required, NULL, NULL, &cfg);
+	if (r < 0) {
+		vd_err("reload: %s has errors (see above): keeping the previous configuration",
+		       svc->opts->config_path ? svc->opts->config_path : VD_CONFIG_DEFAULT_PATH);
+	} else {
+		note_restart_only(svc->cfg, cfg);
+		vd_config_free(svc->owned);
+		svc->cfg = svc->owned = cfg;
+		svc->reloads++;
+		vd_notice("reload: configuration %s loaded (%u guest file(s)); new guests and "
+			  "reconnects use it",
+			  cfg->found ? cfg->path : "(defaults)", cfg->nguests);
+	}
+	sd_notify(0, "READY=1\nSTATUS=Serving");
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	reload(userdata);
+	return 0;
+}
+
+/* ---- start / stop ---- */
+
+static const struct vd_config *current_config(void *userdata)
+{
+	struct vd_service *svc = userdata;
+
+	return svc->cfg;
+}
+
+static void start_control(struct vd_service *svc, struct vd_backend *be, struct vd_output *out)
+{
+	const struct vd_daemon_opts *o = svc->opts;
+	struct vd_control_env env = {
+		.be = be,
+		.out = out,
+		.hypervisor = o->hypervisor,
+		.output = o->output,
+		.config = current_config,
+		.userdata = svc,
+	};
+	int r;
+
+	if (!o->control_socket || !o->control_socket[0])
+		return;
+	r = vd_control_create(svc->loop, o->control_socket, o->control_group, &env, &svc->ctl);
+	/* The displays matter more than the control socket: go on without it. */
+	if (r == -EADDRINUSE)
+		vd_err("control socket %s: another vdispld is listening: running without control",
+		       o->control_socket);
+	else if (r < 0)
+		vd_err("control socket %s: %s: running without control", o->control_socket,
+		       strerror(-r));
+}
+
+int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_output *out)
+{
+	int r;
+
+	start_control(svc, be, out);
+	r = sd_event_add_signal(svc->loop, &svc->hup_src, SIGHUP | SD_EVENT_SIGNAL_PROCMASK,
+				on_sighup, svc);
+	if (r < 0)
+		return r;
+	/* WATCHDOG_USEC from systemd: pinged from the loop, so a stuck loop is noticed. */
+	r = sd_event_set_watchdog(svc->loop, true);
+	if (r < 0)
+		return r;
+	sd_notify(0, "READY=1\nSTATUS=Serving");
+	return 0;
+}
+
+void vd_service_destroy(struct vd_service *svc)
+{
+	if (!svc)
+		return;
+	sd_notify(0, "STOPPING=1");
+	vd_control_destroy(svc->ctl);
+	sd_event_source_disable_unref(svc->hup_src);
+	vd_config_free(svc->owned);
+	free(svc);
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What makes the daemon a service: the configuration in effect (reloaded
+ * on SIGHUP), the per-guest settings the backend asks for, the control
+ * socket, and the systemd protocol (READY=1, WATCHDOG=1, RELOADING=1,
+ * STOPPING=1).
+ */
+#ifndef VD_SERVICE_H
+#define VD_SERVICE_H
+
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "daemon.h"
+#include "output/output.h"
+#include "xenbus/backend.h"
+
+struct vd_service;
+
+/* Borrows loop and opts (and opts->config). */
+int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
+		      struct vd_service **ret_svc);
+/* vd_guest_lookup for vd_backend_opts (userdata: the service). */
+void vd_service_guest_lookup(void *userdata, uint32_t domid, const char *name,
+			     struct vd_guest_settings *inout);
+/*
+ * The backend is up and existing guests are picked up: open the control
+ * socket, feed the watchdog, handle SIGHUP, tell systemd READY=1.
+ * Borrows be and out until vd_service_destroy.
+ */
+int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_output *out);
+/* STOPPING=1, closes the control socket. NULL ok. Call before the backend goes. */
+void vd_service_destroy(struct vd_service *svc);
+
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* Read-only views of the backend's devices, for the control socket. */
+#include <string.h>
+
+#include "xenbus/xenbus_priv.h"
+
+static void conn_info(const struct vd_conn *conn, struct vd_conn_info *ret)
+{
+	*ret = (struct vd_conn_info){
+		.idx = conn->idx,
+		.width = conn->width,
+		.height = conn->height,
+		.unique_id = conn->unique_id,
+		.mapping = conn->mapping,
+		.oconn = conn->oconn,
+		.flips = conn->flips,
+		.flips_pending = conn->flips_pending,
+	};
+}
+
+static void dev_info(const struct vd_dev *dev, struct vd_dev_info *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->domid = dev->domid;
+	ret->devid = dev->devid;
+	ret->name = dev->name;
+	ret->be_state = dev->be_state;
+	ret->fe_state = dev->fe_state;
+	ret->version = dev->version;
+	ret->be_alloc = dev->be_alloc;
+	ret->failed = dev->failed;
+	ret->await_reinit = dev->await_reinit;
+	ret->nconn = dev->nconn;
+	for (uint32_t i = 0; i < dev->nconn; i++)
+		conn_info(&dev->conns[i], &ret->conns[i]);
+	if (dev->bufs) {
+		ret->has_bufs = true;
+		vd_bufs_get_stats(dev->bufs, &ret->bufs);
+		ret->bufs_opts = dev->bufs_opts;
+	}
+}
+
+void vd_backend_foreach_device(struct vd_backend *be, vd_dev_info_fn fn, void *userdata)
+{
+	struct vd_dev_info info;
+
+	for (struct vd_dev *dev = be->devs; dev; dev = dev->next) {
+		dev_info(dev, &info);
+		fn(userdata, &info);
+	}
+}
+
+uint32_t vd_backend_list_gates(struct vd_backend *be, struct vd_gate_info *out, uint32_t max)
+{
+	return be->gates ? vd_gates_list(be->gates, out, max) : 0;
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The KMS output's decisions without a DRM device: mode selection, the
+ * side-by-side layout and centring, and IN_FORMATS parsing (including
+ * malformed blobs, since a buggy driver's blob must not crash us).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "output/kms/kms_logic.h"
+
+#define FOURCC(a, b, c, d)                                                                         \
+	((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
+#define XRGB8888 FOURCC('X', 'R', '2', '4')
+#define ARGB8888 FOURCC('A', 'R', '2', '4')
+#define RGB565 FOURCC('R', 'G', '1', '6')
+#define NV12 FOURCC('N', 'V', '1', '2')
+#define MOD_X_TILED 0x0100000000000001ull
+
+static const struct vd_kms_mode modes[] = {
+	{1920, 1080, 60000, true},  {1920, 1080, 50000, false}, {1280, 1024, 75000, false},
+	{1280, 1024, 60000, false}, {1024, 768, 60000, false},  {2560, 1440, 30000, false},
+};
+#define NMODES (sizeof(modes) / sizeof(modes[0]))
+
+static void test_mode_exact(void **state)
+{
+	assert_int_equal(vd_kms_mode_pick(modes, NMODES, 1024, 768), 4);
+	/* several exact: the highest refresh */
+	assert_int_equal(vd_kms_mode_pick(modes, NMODES, 1280, 1024), 2);
+	/* preferred wins among exact ones */
+	assert_int_equal(vd_kms_mode_pick(modes, NMODES, 1920, 1080), 0);
+}
+
+static void test_mode_fallback(void **state)
+{
+	static const struct vd_kms_mode nopref[] = {
+		{800, 600, 60000, false}, {2560, 1440, 60000, false}, {1024, 768, 60000, false}};
+
+	/* no exact: the preferred mode, even if a larger one exists */
+	assert_int_equal(vd_kms_mode_pick(modes, NMODES, 1600, 900), 0);
+	/* no preferred: the largest */
+	assert_int_equal(vd_kms_mode_pick(nopref, 3, 1600, 900), 1);
+	assert_int_equal(vd_kms_mode_pick(modes, 0, 1024, 768), -ENOENT);
+}
+
+static void assert_rect(struct vd_rect r, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
+{
+	assert_int_equal(r.x, x);
+	assert_int_equal(r.y, y);
+	assert_int_equal(r.width, w);
+	assert_int_equal(r.height, h);
+}
+
+static void test_layout_cells(void **state)
+{
+	assert_rect(vd_kms_layout_cell(1024, 768, 1, 0), 0, 0, 1024, 768);
+	assert_rect(vd_kms_layout_cell(1024, 768, 2, 0), 0, 0, 512, 768);
+	assert_rect(vd_kms_layout_cell(1024, 768, 2, 1), 512, 0, 512, 768);
+	/* the last cell takes the remainder: no column lost */
+	assert_rect(vd_kms_layout_cell(1000, 600, 3, 0), 0, 0, 333, 600);
+	assert_rect(vd_kms_layout_cell(1000, 600, 3, 2), 666, 0, 334, 600);
+	assert_rect(vd_kms_layout_cell(1000, 600, 0, 0), 0, 0, 0, 0);
+	assert_rect(vd_kms_layout_cell(1000, 600, 2, 2), 0, 0, 0, 0);
+}
+
+static void test_fit_centre(void **state)
+{
+	struct vd_rect cell = {512, 0, 512, 768}, src, dst;
+
+	assert_true(vd_kms_fit(&cell, 320, 240, false, &src, &dst));
+	assert_rect(src, 0, 0, 320, 240);
+	assert_rect(dst, 512 + 96, 264, 320, 240);
+	/* exactly fitting: no offset */
+	assert_true(vd_kms_fit(&cell, 512, 768, true, &src, &dst));
+	assert_rect(dst, 512, 0, 512, 768);
+}
+
+static void test_fit_crop_and_scale(void **state)
+{
+	struct vd_rect cell = {0, 0, 512, 768}, src, dst;
+
+	/* a 1024x768 guest in half a 1024x768 screen: cropped around its centre */
+	assert_true(vd_kms_fit(&cell, 1024, 768, false, &src, &dst));
+	assert_rect(src, 256, 0, 512, 768);
+	assert_rect(dst, 0, 0, 512, 768);
+	/* with a scaling plane: the whole picture, aspect kept, centred */
+	assert_true(vd_kms_fit(&cell, 1024, 768, true, &src, &dst));
+	assert_rect(src, 0, 0, 1024, 768);
+	assert_rect(dst, 0, 192, 512, 384);
+	assert_false(vd_kms_fit(&cell, 0, 768, false, &src, &dst));
+	cell.width = 0;
+	assert_false(vd_kms_fit(&cell, 10, 10, false, &src, &dst));
+}
+
+/* An IN_FORMATS blob: formats, then modifiers, little endian as the kernel lays it out. */
+struct blob {
+	uint32_t version, flags, count_formats, formats_offset, count_modifiers, modifiers_offset;
+	uint32_t formats[4];
+	struct {
+		uint64_t formats;
+		uint32_t offset, pad;
+		uint64_t modifier;
+	} mods[2];
+};
+
+static struct blob make_blob(void)
+{
+	struct blob b = {
+		.version = 1,
+		.count_formats = 4,
+		.formats_offset = offsetof(struct blob, formats),
+		.count_modifiers = 2,
+		.modifiers_offset = offsetof(struct blob, mods),
+		.formats = {XRGB8888, ARGB8888, RGB565, NV12},
+	};
+	/* linear: XRGB, ARGB, RGB565; X-tiled: XRGB and NV12 */
+	b.mods[0].formats = 0x7;
+	b.mods[0].modifier = VD_KMS_MOD_LINEAR;
+	b.mods[1].formats = 0x9;
+	b.mods[1].modifier = MOD_X_TILED;
+	return b;
+}
+
+static void test_in_formats(void **state)
+{
+	struct blob b = make_blob();
+
+	assert_true(vd_kms_in_formats_has(&b, sizeof(b), XRGB8888, VD_KMS_MOD_LINEAR));
+	assert_true(vd_kms_in_formats_has(&b, sizeof(b), RGB565, VD_KMS_MOD_LINEAR));
+	assert_false(vd_kms_in_formats_has(&b, sizeof(b), NV12, VD_KMS_MOD_LINEAR));
+	assert_true(vd_kms_in_formats_has(&b, sizeof(b), NV12, MOD_X_TILED));
+	assert_true(vd_kms_in_formats_has(&b, sizeof(b), NV12, VD_KMS_MOD_INVALID));
+	assert_false(vd_kms_in_formats_has(&b, sizeof(b), ARGB8888, MOD_X_TILED));
+	assert_false(vd_kms_in_formats_has(&b, sizeof(b), FOURCC('Y', 'U', 'Y', 'V'),
+					   VD_KMS_MOD_INVALID));
+}
+
+static void test_in_formats_offset(void **state)
+{
+	struct blob b = make_blob();
+
+	/* a modifier entry whose 64-format window starts at format 2 */
+	b.mods[1].offset = 2;
+	b.mods[1].formats = 0x2; /* format 3: NV12 */
+	assert_true(vd_kms_in_formats_has(&b, sizeof(b), NV12, MOD_X_TILED));
+	assert_false(vd_kms_in_formats_has(&b, sizeof(b), XRGB8888, MOD_X_TILED));
+}
+
+static void test_in_formats_malformed(void **state)
+{
+	struct blob b = make_blob();
+
+	assert_false(vd_kms_in_formats_has(NULL, 0, XRGB8888, VD_KMS_MOD_LINEAR));
+	assert_false(vd_kms_in_formats_has(&b, 20, XRGB8888, VD_KMS_MOD_LINEAR));
+	/* truncated: the modifier table runs past the end */
+	assert_false(vd_kms_in_formats_has(&b, sizeof(b) - 1, XRGB8888, VD_KMS_MOD_LINEAR));
+	b.version = 2;
+	assert_false(vd_kms_in_formats_has(&b, sizeof(b), XRGB8888, VD_KMS_MOD_LINEAR));
+	b = make_blob();
+	b.count_formats = 0x40000001u; /* count * 4 wraps 32 bits */
+	assert_false(vd_kms_in_formats_has(&b, sizeof(b), XRGB8888, VD_KMS_MOD_LINEAR));
+	b = make_blob();
+	b.modifiers_offset = 0xfffffff0u;
+	assert_false(vd_kms_in_formats_has(&b, sizeof(b), XRGB8888, VD_KMS_MOD_LINEAR));
+	b = make_blob();
+	b.formats_offset = 4; /* inside the header */
+	assert_false(vd_kms_in_formats_has(&b, sizeof(b), XRGB8888, VD_KMS_MOD_LINEAR));
+	b = make_blob();
+	b.mods[0].offset = 0xffffffffu; /* window far beyond the formats */
+	assert_false(vd_kms_in_formats_has(&b, sizeof(b), XRGB8888, VD_KMS_MOD_LINEAR));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mode_exact),
+		cmocka_unit_test(test_mode_fallback),
+		cmocka_unit_test(test_layout_cells),
+		cmocka_unit_test(test_fit_centre),
+		cmocka_unit_test(test_fit_crop_and_scale),
+		cmocka_unit_test(test_in_formats),
+		cmocka_unit_test(test_in_formats_offset),
+		cmocka_unit_test(test_in_formats_malformed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,421 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""VM test of the KMS output (CTest label "vm").
+
+Boots Debian's 6.1 kernel (extracted from the package into the cache that
+tests/xen-qemu/fetch.sh fills, never installed on the host) in QEMU (TCG)
+with a virtual GPU, and runs this build's vdispld in a busybox initramfs:
+    vdispld --hypervisor sim --output kms --sim-guests N --sim-frames F ...
+When every flip of the simulated guests has its event (the status line on
+the serial console), QEMU's monitor takes a screendump, which is compared
+pixel by pixel with the pattern the guests drew (src/simfront/
+simfront_client.c): the last frame of each guest at the place the layout
+gives it (side by side cells, centred, cropped around the centre), black
+elsewhere. Then vdispld is stopped (SIGTERM) and must give the display
+back: its summary line is checked (flips == events == N * F, no errors)
+and a second screendump must no longer show the guests.
+
+Usage: vm_test.py VDISPLD WORKDIR [--guests N] [--frames F] [--resolution WxH]
+                  [--gpu virtio|std] [--timeout S]
+Environment: VD_XEN_CACHE (default /var/cache/vdispld-xen-qemu).
+Prints "vm-test: ..." lines with the timings, the flip rate and the counts.
+"""
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CACHE = os.environ.get("VD_XEN_CACHE", "/var/cache/vdispld-xen-qemu")
+STAGE = os.path.join(CACHE, "stage")
+GPU_MODULES = {"virtio": ["virtio_pci", "virtio-gpu"], "std": ["bochs"]}
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/shm /tmp
+mount -t tmpfs shm /dev/shm
+mount -t tmpfs tmp /tmp
+echo 1 > /proc/sys/kernel/printk
+for m in $(cat /modules.order); do insmod /lib/modules/$m.ko || echo "VDTEST insmod $m failed"; done
+i=0
+while [ ! -e /dev/dri/card0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+ls /dev/dri
+echo VDTEST-START
+LD_LIBRARY_PATH=/lib /bin/vdispld $(cat /vdispld.args) &
+pid=$!
+echo $pid > /tmp/vdispld.pid
+# the host asks for the end by writing to the second serial port
+read line < /dev/ttyS1
+kill -TERM $pid
+wait $pid
+echo "VDTEST-EXIT $?"
+while true; do sleep 1000; done
+"""
+
+
+def say(*a):
+    print("vm-test:", *a, flush=True)
+
+
+def fail(msg):
+    say("FAIL:", msg)
+    sys.exit(1)
+
+
+def ensure_cache():
+    if glob_one(os.path.join(STAGE, "boot"), "vmlinuz-6.1") and \
+            os.path.exists(os.path.join(STAGE, "bin", "busybox")):
+        return
+    fetch = os.path.join(HERE, "..", "xen-qemu", "fetch.sh")
+    say("fetching the Debian kernel and busybox with", fetch)
+    subprocess.run([fetch], check=True, timeout=1800)
+
+
+def glob_one(d, prefix):
+    try:
+        names = sorted(n for n in os.listdir(d) if n.startswith(prefix))
+    except FileNotFoundError:
+        return None
+    return os.path.join(d, names[-1]) if names else None
+
+
+def module_deps(moddir, names):
+    """Modules to insmod, dependencies first (from modules.dep)."""
+    deps, paths = {}, {}
+    with open(os.path.join(moddir, "modules.dep")) as f:
+        for line in f:
+            path, _, rest = line.partition(":")
+            name = os.path.basename(path)[:-len(".ko")]
+            paths[name] = path
+            deps[name] = [os.path.basename(p)[:-len(".ko")] for p in rest.split()]
+    order = []
+
+    def visit(n):
+        n2 = n if n in paths else n.replace("-", "_")
+        if n2 not in paths:
+            n2 = n.replace("_", "-")
+        if n2 not in paths:
+            return  # built in
+        for d in deps[n2]:
+            visit(d)
+        if n2 not in order:
+            order.append(n2)
+    for n in names:
+        visit(n)
+    return order, paths
+
+
+def copy_libs(binary, root):
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    for m in re.finditer(r"(/\S+) \(0x", out):
+        lib = m.group(1)
+        dst = os.path.join(root, lib.lstrip("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy2(os.path.realpath(lib), dst)
+        libdst = os.path.join(root, "lib", os.path.basename(lib))
+        if not os.path.exists(libdst):
+            shutil.copy2(os.path.realpath(lib), libdst)
+
+
+def build_initramfs(args, work, kver):
+    root = os.path.join(work, "root")
+    shutil.rmtree(root, ignore_errors=True)
+    for d in ("bin", "lib/modules", "proc", "sys", "dev", "tmp", "lib64"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    shutil.copy2(os.path.join(STAGE, "bin", "busybox"), os.path.join(root, "bin", "busybox"))
+    shutil.copy2(args.vdispld, os.path.join(root, "bin", "vdispld"))
+    copy_libs(args.vdispld, root)
+    moddir = os.path.join(STAGE, "lib", "modules", kver)
+    order, paths = module_deps(moddir, GPU_MODULES[args.gpu])
+    for n in order:
+        shutil.copy2(os.path.join(moddir, paths[n]), os.path.join(root, "lib/modules", n + ".ko"))
+    with open(os.path.join(root, "modules.order"), "w") as f:
+        f.write("\n".join(order) + "\n")
+    w, h = args.resolution.split("x")
+    vargs = ["--hypervisor", "sim", "--output", "kms", "--sim-guests", str(args.guests),
+             "--sim-resolution", args.resolution, "--sim-frames", str(args.frames),
+             "--status-interval", "1"]
+    with open(os.path.join(root, "vdispld.args"), "w") as f:
+        f.write(" ".join(vargs) + "\n")
+    with open(os.path.join(root, "init"), "w") as f:
+        f.write(INIT)
+    os.chmod(os.path.join(root, "init"), 0o755)
+    img = os.path.join(work, "initrd.cpio.gz")
+    subprocess.run("find . -print0 | cpio --null -o -H newc --quiet | gzip -1 > " + img,
+                   shell=True, cwd=root, check=True)
+    return img
+
+
+class Vm:
+    def __init__(self, args, work, kernel, initrd):
+        self.serial = os.path.join(work, "serial.log")
+        self.mon_path = os.path.join(work, "mon.sock")
+        self.ctl_path = os.path.join(work, "ctl.sock")
+        for p in (self.serial, self.mon_path, self.ctl_path):
+            if os.path.exists(p):
+                os.unlink(p)
+        gpu = ["-device", "virtio-gpu-pci"] if args.gpu == "virtio" else ["-vga", "std"]
+        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", "768", "-smp", "1",
+               "-nodefaults", "-no-user-config", "-display", "none", *gpu,
+               "-kernel", kernel, "-initrd", initrd,
+               "-append", "console=ttyS0 panic=-1 loglevel=4 rdinit=/init",
+               "-serial", "file:" + self.serial,
+               "-chardev", "socket,id=ctl,path=%s,server=on,wait=off" % self.ctl_path,
+               "-serial", "chardev:ctl",
+               "-monitor", "unix:%s,server=on,wait=off" % self.mon_path,
+               "-no-reboot"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+        self.mon = self.ctl = None
+        self.pos = 0
+        self.log = ""
+
+    def connect(self, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                self.mon = socket.socket(socket.AF_UNIX)
+                self.mon.connect(self.mon_path)
+                self.ctl = socket.socket(socket.AF_UNIX)
+                self.ctl.connect(self.ctl_path)
+                self.hmp(None)
+                return
+            except OSError:
+                time.sleep(0.2)
+        fail("cannot reach the QEMU monitor")
+
+    def hmp(self, cmd, timeout=120):
+        if cmd:
+            self.mon.sendall((cmd + "\n").encode())
+        buf = b""
+        self.mon.settimeout(timeout)
+        while not buf.endswith(b"(qemu) "):
+            chunk = self.mon.recv(4096)
+            if not chunk:
+                fail("QEMU monitor closed")
+            buf += chunk
+        return buf.decode(errors="replace")
+
+    def read_serial(self):
+        with open(self.serial, "rb") as f:
+            f.seek(self.pos)
+            data = f.read()
+        self.pos += len(data)
+        text = data.decode(errors="replace")
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        self.log += text
+        return text
+
+    def wait_for(self, pred, timeout, what):
+        end = time.time() + timeout
+        while time.time() < end:
+            self.read_serial()
+            m = pred(self.log)
+            if m:
+                return m
+            if "VDTEST-EXIT" in self.log and what != "vdispld to exit":
+                fail("vdispld exited while waiting for %s" % what)
+            if self.proc.poll() is not None:
+                fail("QEMU exited (%d) waiting for %s" % (self.proc.returncode, what))
+            time.sleep(0.25)
+        fail("timed out after %d s waiting for %s" % (timeout, what))
+
+    def screendump(self, path):
+        if os.path.exists(path):
+            os.unlink(path)
+        self.hmp("screendump " + path)
+        return read_ppm(path)
+
+    def stop(self):
+        try:
+            self.mon.sendall(b"quit\n")
+        except (OSError, AttributeError):
+            pass
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def read_ppm(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    m = re.match(rb"P6\s+(?:#.*\s+)*(\d+)\s+(\d+)\s+(\d+)\s", data)
+    if not m:
+        fail("screendump %s is not a PPM" % path)
+    w, h = int(m.group(1)), int(m.group(2))
+    return w, h, data[m.end():m.end() + w * h * 3]
+
+
+# ---- the expected picture: the layout (kms_logic.c) and the pattern (simfront_client.c) ----
+
+def cell(sw, sh, n, i):
+    w = sw // n
+    return (i * w, 0, sw - i * w if i == n - 1 else w, sh)
+
+
+def fit_axis(span, length):
+    if length <= span:
+        return 0, (span - length) // 2, length
+    return (length - span) // 2, 0, span
+
+
+def fit(c, w, h):
+    sx, dx, vw = fit_axis(c[2], w)
+    sy, dy, vh = fit_axis(c[3], h)
+    return (sx, sy), (c[0] + dx, c[1] + dy), (vw, vh)
+
+
+def expected_row(sx, y, vw, n, seed):
+    row = bytearray(vw * 3)
+    for i in range(vw):
+        px = sx + i
+        row[3 * i] = ((px ^ y) + seed) & 255      # R
+        row[3 * i + 1] = (y * 2 + n) & 255        # G
+        row[3 * i + 2] = (px * 2 + n * 3) & 255   # B
+    return row
+
+
+def check_picture(img, src, dst, size, frame):
+    """The guest's last frame at dst; returns its seed (low byte) or fails."""
+    w, h, px = img
+    (sx, sy), (dx, dy), (vw, vh) = src, dst, size
+    o = ((dy + 1) * w + dx) * 3 if vh > 1 else (dy * w + dx + 2) * 3
+    r = px[o]
+    y0, x0 = (sy + 1, sx) if vh > 1 else (sy, sx + 2)
+    seed = (r - (x0 ^ y0)) & 255
+    bad = 0
+    for j in range(vh):
+        y = sy + j
+        exp = expected_row(sx, y, vw, frame, seed)
+        if y == 0 and sx < 2:
+            # the stamp: frame number and seed, little endian (X byte not visible)
+            f, s = frame, seed
+            for k, v in ((0, f), (1, None)):
+                if k - sx < 0 or k - sx >= vw:
+                    continue
+                if v is None:
+                    exp[3 * (k - sx):3 * (k - sx) + 3] = px[(dy * w + dx + k - sx) * 3:
+                                                            (dy * w + dx + k - sx) * 3 + 3]
+                else:
+                    exp[3 * (k - sx):3 * (k - sx) + 3] = bytes(
+                        [(v >> 16) & 255, (v >> 8) & 255, v & 255])
+        got = px[((dy + j) * w + dx) * 3:((dy + j) * w + dx + vw) * 3]
+        if got != bytes(exp):
+            bad += 1
+            if bad <= 3:
+                first = next(i for i in range(len(got)) if got[i] != exp[i]) // 3
+                say("row %d differs from x=%d: got %s want %s" % (
+                    y, sx + first, got[3 * first:3 * first + 3].hex(),
+                    bytes(exp[3 * first:3 * first + 3]).hex()))
+    if bad:
+        fail("%d of %d rows of the picture at %d,%d differ" % (bad, vh, dx, dy))
+    return seed
+
+
+def check_black_outside(img, rects):
+    w, h, px = img
+    covered = bytearray(w * h)
+    for (x, y, rw, rh) in rects:
+        for j in range(y, y + rh):
+            covered[j * w + x:j * w + x + rw] = b"\1" * rw
+    for i in range(w * h):
+        if not covered[i] and px[3 * i:3 * i + 3] != b"\0\0\0":
+            fail("pixel %d,%d outside the pictures is %s, not black" % (
+                i % w, i // w, px[3 * i:3 * i + 3].hex()))
+
+
+def check_screen(img, args, mode):
+    sw, sh = mode
+    if (img[0], img[1]) != (sw, sh):
+        fail("screendump is %dx%d, the mode %dx%d" % (img[0], img[1], sw, sh))
+    gw, gh = (int(v) for v in args.resolution.split("x"))
+    seeds, rects = [], []
+    for i in range(args.guests):
+        src, dst, size = fit(cell(sw, sh, args.guests, i), gw, gh)
+        seeds.append(check_picture(img, src, dst, size, args.frames))
+        rects.append((dst[0], dst[1], size[0], size[1]))
+        say("guest %d: frame %d at %d,%d size %dx%d (source from %d,%d), seed byte %#x" % (
+            i + 1, args.frames, dst[0], dst[1], size[0], size[1], src[0], src[1], seeds[-1]))
+    if len(set(seeds)) != len(seeds):
+        fail("two cells show the same guest (seeds %s)" % seeds)
+    check_black_outside(img, rects)
+    # the order of guests in cells follows connector creation: any order is fine
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("vdispld")
+    ap.add_argument("work")
+    ap.add_argument("--guests", type=int, default=1)
+    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--resolution", default="1024x768")
+    ap.add_argument("--gpu", choices=("virtio", "std"), default="virtio")
+    ap.add_argument("--timeout", type=int, default=600)
+    args = ap.parse_args()
+    t0 = time.time()
+    os.makedirs(args.work, exist_ok=True)
+    ensure_cache()
+    kernel = glob_one(os.path.join(STAGE, "boot"), "vmlinuz-6.1")
+    kver = os.path.basename(kernel)[len("vmlinuz-"):]
+    initrd = build_initramfs(args, args.work, kver)
+    say("initramfs ready in %.1f s; booting %s with %s GPU" % (time.time() - t0, kver, args.gpu))
+    vm = Vm(args, args.work, kernel, initrd)
+    try:
+        run(vm, args, t0)
+    finally:
+        vm.stop()
+    say("PASS in %.1f s" % (time.time() - t0))
+
+
+def run(vm, args, t0):
+    vm.connect()
+    vm.wait_for(lambda log: "VDTEST-START" in log, args.timeout, "the kernel and the GPU driver")
+    t_start = time.time()
+    say("booted in %.1f s" % (t_start - t0))
+    m = vm.wait_for(lambda log: re.search(r"kms: \S+: mode (\d+)x(\d+)@(\d+)", log),
+                    args.timeout, "the modeset")
+    mode = (int(m.group(1)), int(m.group(2)))
+    want = args.guests * args.frames
+    vm.wait_for(lambda log: any(int(e) >= want for e in re.findall(r"(\d+) events", log)),
+                args.timeout, "%d flip events" % want)
+    t_done = time.time()
+    rates = [float(r) for r in re.findall(r"([\d.]+) flips/s", vm.log)]
+    say("all %d flips completed %.1f s after start; peak status rate %.1f flips/s" % (
+        want, t_done - t_start, max(rates) if rates else 0.0))
+    img = vm.screendump(os.path.join(args.work, "screen.ppm"))
+    check_screen(img, args, mode)
+    vm.ctl.sendall(b"stop\n")
+    vm.wait_for(lambda log: "VDTEST-EXIT" in log, 120, "vdispld to exit")
+    summary = re.search(r"summary: flips=(\d+) events=(\d+) copies=(\d+) requests=(\d+) "
+                        r"errors=(\d+) guests=(\d+) seconds=([\d.]+)", vm.log)
+    ev = re.search(r"kms: (\d+) page-flip events, (\d+) watchdog completions", vm.log)
+    if not summary or not ev:
+        fail("no summary line")
+    flips, events, copies, _, errors = (int(summary.group(i)) for i in range(1, 6))
+    secs = float(summary.group(7))
+    say("summary: %d flips, %d events, %d copies, %d errors in %.1f s; "
+        "%s KMS page-flip events, %s watchdog completions" % (
+            flips, events, copies, errors, secs, ev.group(1), ev.group(2)))
+    say("flip rate while flipping: %.1f flips/s (%d guests)" % (
+        want / max(t_done - t_start, 1e-3), args.guests))
+    if flips != want or events != want or errors:
+        fail("expected %d flips and events and no errors" % want)
+    if "VDTEST-EXIT 0" not in vm.log:
+        fail("vdispld did not exit cleanly")
+    after = vm.screendump(os.path.join(args.work, "after.ppm"))
+    if after[2] == img[2]:
+        fail("the guests' picture is still on the screen after vdispld exited")
+    say("display given back: the screen changed after exit")
+
+
+if __name__ == "__main__":
+    main()

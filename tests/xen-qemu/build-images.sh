@@ -1,0 +1,137 @@
+#!/bin/bash
+# build-images.sh -- build what QEMU boots for the Xen-in-QEMU test, from the
+# packages fetch.sh unpacked and the binaries of this build:
+#
+#   OUT/xen.elf        the uncompressed Xen 4.17 (QEMU's -kernel loads it as
+#                      multiboot1; it refuses the .gz)
+#   OUT/vmlinuz        Debian's 6.1 kernel, for Dom0 and for the guests
+#   OUT/domu.cpio.gz   guest initramfs: busybox, drm_xen_front and its module
+#                      dependencies, the static xenfront-client, domu-init.sh
+#   OUT/dom0.cpio.gz   Dom0 initramfs: busybox, xenstored, xl, xen-init-dom0,
+#                      xenconsoled (+ their libraries), the Xen and 9p
+#                      modules, vdispld (+ the libraries ldd finds), the guest
+#                      kernel and initramfs, dom0-init.sh and dom0-scenario.sh
+#
+# Usage: build-images.sh VDISPLD CLIENT OUT
+# Needs (tests/install-deps.sh): cpio, gzip, kmod (depmod), binutils.
+set -euo pipefail
+
+[ $# -eq 3 ] || { echo "usage: $0 VDISPLD CLIENT OUTDIR" >&2; exit 2; }
+VDISPLD=$(readlink -f "$1")
+CLIENT=$(readlink -f "$2")
+OUT=$3
+HERE=$(cd "$(dirname "$0")" && pwd)
+CACHE=${VD_XEN_CACHE:-/var/cache/vdispld-xen-qemu}
+STAGE=$CACHE/stage
+WORK=$OUT/rootfs
+mkdir -p "$OUT" "$WORK"
+
+say() { echo "build-images: $*"; }
+
+[ -x "$STAGE/usr/lib/xen-4.17/bin/xl" ] || { say "run fetch.sh first ($STAGE)"; exit 1; }
+KVER=$(basename "$(ls -d "$STAGE"/lib/modules/*/ | head -1)")
+MODDIR=/lib/modules/$KVER
+XENBIN=/usr/lib/xen-4.17/bin
+LIBDIR=/usr/lib/x86_64-linux-gnu
+
+# Debian's package has no modules.dep (its postinst runs depmod): make one.
+if [ ! -s "$STAGE$MODDIR/modules.dep" ]; then
+    say "depmod $KVER"
+    depmod -b "$STAGE" "$KVER"
+fi
+
+# Kernel and hypervisor: copied once per cache content.
+if [ ! -s "$OUT/vmlinuz" ] || [ "$STAGE/boot/vmlinuz-$KVER" -nt "$OUT/vmlinuz" ]; then
+    cp "$STAGE/boot/vmlinuz-$KVER" "$OUT/vmlinuz"
+fi
+if [ ! -s "$OUT/xen.elf" ] || [ "$STAGE/boot/xen-4.17-amd64.gz" -nt "$OUT/xen.elf" ]; then
+    zcat "$STAGE/boot/xen-4.17-amd64.gz" >"$OUT/xen.elf.tmp"
+    mv "$OUT/xen.elf.tmp" "$OUT/xen.elf"
+fi
+
+# copy_bin ROOT DEST SRC: SRC to ROOT/DEST plus every library ldd names.
+# Staged (Xen) libraries win over the host's: they are the ones Dom0 runs.
+copy_bin() {
+    local root=$1 dest=$2 src=$3 lib dst
+    mkdir -p "$root$(dirname "$dest")"
+    cp -L "$src" "$root$dest"
+    LD_LIBRARY_PATH=$STAGE$LIBDIR ldd "$src" |
+        awk '/=> \//{print $3} /^\t\/lib64/{print $1}' |
+        while read -r lib; do
+            dst=$lib
+            case $lib in "$STAGE"/*) dst=${lib#"$STAGE"} ;; esac
+            if [ ! -e "$root$dst" ]; then
+                mkdir -p "$root$(dirname "$dst")"
+                cp -L "$lib" "$root$dst"
+            fi
+        done
+}
+
+# copy_mods ROOT MOD...: the modules and their dependencies (modules.dep),
+# then depmod for ROOT so that busybox modprobe finds them.
+copy_mods() {
+    local root=$1 m f
+    shift
+    mkdir -p "$root$MODDIR"
+    for m in "$@"; do
+        for f in $(modprobe -d "$STAGE" -S "$KVER" --show-depends "$m" |
+                   awk '/^insmod/{print $2}'); do
+            mkdir -p "$root$(dirname "${f#"$STAGE"}")"
+            cp "$f" "$root${f#"$STAGE"}"
+        done
+    done
+    cp "$STAGE$MODDIR"/modules.order "$STAGE$MODDIR"/modules.builtin \
+       "$STAGE$MODDIR"/modules.builtin.modinfo "$root$MODDIR"/
+    depmod -b "$root" "$KVER"
+}
+
+base_root() {
+    local root=$1
+    rm -rf "$root"
+    mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,root,usr/bin,usr/sbin,var/lib,var/log,var/lock}
+    cp "$STAGE/bin/busybox" "$root/bin/busybox"
+    ln -s busybox "$root/bin/sh"
+    ln -s ../run "$root/var/run"
+    echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
+    echo "root:x:0:" >"$root/etc/group"
+}
+
+mkcpio() {
+    (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -4 >"$2.tmp"
+    mv "$2.tmp" "$2"
+}
+
+# ---- the guest ----
+say "guest initramfs"
+G=$WORK/domu
+base_root "$G"
+copy_mods "$G" drm_xen_front
+cp "$CLIENT" "$G/bin/xenfront-client"
+cp "$HERE/domu-init.sh" "$G/init"
+chmod 755 "$G/init"
+mkcpio "$G" "$OUT/domu.cpio.gz"
+
+# ---- Dom0 ----
+say "Dom0 initramfs"
+D=$WORK/dom0
+base_root "$D"
+copy_mods "$D" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs 9p 9pnet_virtio virtio_pci
+for b in xl xenstored xenconsoled xenconsole xen-init-dom0 libxl-save-helper; do
+    copy_bin "$D" "$XENBIN/$b" "$STAGE$XENBIN/$b"
+done
+copy_bin "$D" /usr/bin/xenstore "$STAGE/usr/bin/xenstore"
+for t in ls read write list rm exists watch chmod; do ln -sf xenstore "$D/usr/bin/xenstore-$t"; done
+# glibc dlopen()s libgcc_s.so.1 for pthread_cancel: xl aborts without it
+cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$D/lib/x86_64-linux-gnu/"
+copy_bin "$D" /usr/sbin/vdispld "$VDISPLD"
+mkdir -p "$D/etc/xen" "$D/var/lib/xen" "$D/var/lib/xenstored" "$D/var/log/xen/console" \
+         "$D/root/domu" "$D/results"
+cp "$STAGE/etc/xen/xl.conf" "$D/etc/xen/"
+cp "$OUT/vmlinuz" "$D/root/domu/vmlinuz"
+cp "$OUT/domu.cpio.gz" "$D/root/domu/domu.cpio.gz"
+cp "$HERE/dom0-init.sh" "$D/init"
+cp "$HERE/dom0-scenario.sh" "$D/root/scenario.sh"
+chmod 755 "$D/init" "$D/root/scenario.sh"
+mkcpio "$D" "$OUT/dom0.cpio.gz"
+
+say "done: $(cd "$OUT" && ls -s --block-size=K xen.elf vmlinuz dom0.cpio.gz domu.cpio.gz | tr '\n' ' ')"

@@ -1,0 +1,318 @@
+#!/bin/sh
+# /root/scenario.sh -- the Xen-in-QEMU test, run by Dom0's init by itself.
+#
+# vdispld (the build under test) serves the vdispl devices of real PV guests
+# whose kernel runs Linux's drm_xen_front; xenfront-client draws in the
+# guests. Dom0 drives the guests through their consoles (a command per line
+# written to the console pty, answers read from xenconsoled's log).
+#
+# Lines for run.py on the host:
+#   VDTEST-STEP NAME budget=SECONDS   a step starts; run.py's hard timeout
+#   VDTEST-CHECK ID PASS|FAIL DETAIL  one check
+#   VDTEST-CAPTURE TAG FILE RESULT    a capture PNG in the results dir and the
+#                                     client's CLIENT-RESULT line it must match
+#   VDTEST-FILE-BEGIN NAME / -END     base64 of a file (when 9p is missing)
+# Files in /results (the host's directory over virtio-9p): vdispld logs, guest
+# console logs, xl logs, captures.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
+R=/results
+grep -q ' /results 9p ' /proc/mounts && SHARED=1 || SHARED=0
+CAP=/run/capture
+CON=/var/log/xen/console
+mkdir -p "$CAP" "$R"
+VPID=
+VRUN=0
+FAILED=0
+
+up() { cut -d' ' -f1 /proc/uptime; }
+dt() { echo "$1 $2" | awk '{printf "%.1f", $1 - $2}'; }
+step() { echo "VDTEST-STEP $1 budget=$2 uptime=$(up)"; }
+check() {
+    echo "VDTEST-CHECK $1 $2 $3"
+    [ "$2" = PASS ] || FAILED=$((FAILED + 1))
+}
+# field NAME LINE: the value of NAME=... in LINE
+field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
+
+# emit FILE: to the host (a shared dir needs nothing; else base64 on the console)
+emit() {
+    [ -f "$1" ] || return 0
+    [ "$SHARED" = 1 ] && return 0
+    echo "VDTEST-FILE-BEGIN $(basename "$1")"
+    base64 "$1"
+    echo "VDTEST-FILE-END"
+}
+
+# ---- vdispld ----
+vd_log() { echo "$R/vdispld.$VRUN.log"; }
+start_vdispld() {
+    VRUN=$((VRUN + 1))
+    /usr/sbin/vdispld --hypervisor xen --output headless --capture-dir "$CAP" -v -v \
+        >"$(vd_log)" 2>&1 &
+    VPID=$!
+    i=0
+    while ! grep -q 'running: hypervisor' "$(vd_log)" && [ $i -lt 100 ]; do
+        kill -0 $VPID 2>/dev/null || break
+        sleep 0.2; i=$((i + 1))
+    done
+    if grep -q 'running: hypervisor' "$(vd_log)"; then
+        echo "VDTEST-INFO vdispld run $VRUN pid $VPID up uptime=$(up)"
+        return 0
+    fi
+    echo "VDTEST-INFO vdispld run $VRUN did not start:"
+    cat "$(vd_log)"
+    return 1
+}
+vd_alive() { kill -0 "$VPID" 2>/dev/null; }
+
+# ---- guests ----
+mkcfg() {
+    cat >"/etc/xen/$1.cfg" <<EOF
+name = "$1"
+type = "pv"
+kernel = "/root/domu/vmlinuz"
+ramdisk = "/root/domu/domu.cpio.gz"
+extra = "console=hvc0 loglevel=6"
+memory = 256
+vcpus = 1
+on_crash = "preserve"
+vdispl = [ 'backend=0,be-alloc=0,connectors=Virtual-1:640x480' ]
+EOF
+}
+glog() { echo "$CON/guest-$1.log"; }
+
+# create NAME: xl create, then the guest's console shown on ours, prefixed
+create() {
+    mkcfg "$1"
+    T0=$(up)
+    xl -v create "/etc/xen/$1.cfg" >"$R/xl-create-$1.log" 2>&1
+    RC=$?
+    CREATE_S=$(dt "$(up)" "$T0")
+    if [ $RC = 0 ]; then
+        i=0; while [ ! -f "$(glog "$1")" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+        (tail -F "$(glog "$1")" 2>/dev/null | awk -v p="[$1] " '{ print p $0; fflush() }') &
+    else
+        grep -vE '^(xc|domainbuilder): detail' "$R/xl-create-$1.log" | tail -n 30
+    fi
+    return $RC
+}
+
+# gwait NAME PATTERN SECONDS: until the guest's console log has PATTERN
+gwait() {
+    end=$(($(cut -d. -f1 /proc/uptime) + $3))
+    while ! grep -q "$2" "$(glog "$1")" 2>/dev/null; do
+        [ "$(cut -d. -f1 /proc/uptime)" -ge $end ] && return 1
+        sleep 0.5
+    done
+    return 0
+}
+# gline NAME PATTERN: the last line of the guest's log with PATTERN
+gline() { grep "$2" "$(glog "$1")" 2>/dev/null | tail -n 1 | tr -d '\r'; }
+
+# gsend NAME COMMAND: a command line to the guest's console
+gsend() {
+    d=$(xl domid "$1" 2>/dev/null)
+    tty=$(xenstore-read "/local/domain/$d/console/tty" 2>/dev/null)
+    if [ -z "$tty" ]; then
+        echo "VDTEST-INFO no console tty for $1"
+        return 1
+    fi
+    echo "$2" >"$tty"
+}
+
+# client_run NAME TAG SECONDS ARGS...: one client run in the guest; sets RES
+client_run() {
+    n=$1; tag=$2; secs=$3; shift 3
+    gsend "$n" "run $tag $*"
+    if ! gwait "$n" "GUEST-RUN-END $tag " "$secs"; then
+        RES=""
+        return 1
+    fi
+    RES=$(sed -n "/GUEST-RUN-BEGIN $tag /,/GUEST-RUN-END $tag /p" "$(glog "$n")" |
+          grep CLIENT-RESULT | tail -n 1 | tr -d '\r')
+    return 0
+}
+
+# flips_ok RESULT MIN: frames >= MIN and no errors
+flips_ok() {
+    f=$(field frames "$1"); e=$(field errors "$1")
+    [ -n "$f" ] && [ "$f" -ge "$2" ] && [ "$e" = 0 ]
+}
+
+# capture TAG GUEST RESULT: keep what vdispld captured for the host's check
+capture() {
+    src="$CAP/$2_0.png"
+    if [ -f "$src" ]; then
+        cp "$src" "$R/capture-$1.png"
+        echo "VDTEST-CAPTURE $1 capture-$1.png $3"
+        emit "$R/capture-$1.png"
+    else
+        echo "VDTEST-CAPTURE $1 missing $3"
+    fi
+}
+
+finish() {
+    step finish 60
+    [ -n "$VPID" ] && vd_alive && kill -TERM "$VPID"
+    i=0; while [ -n "$VPID" ] && vd_alive && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
+    # (h) vdispld logged no warning or error in any run, and the last one
+    # shut down cleanly on SIGTERM
+    if [ "$VRUN" -gt 0 ]; then
+        W=$(cat "$R"/vdispld.*.log | grep -cE '^<[0-4]>')
+        S=$(grep '^summary:' "$(vd_log)" | tail -n 1)
+        if [ "$W" = 0 ] && [ -n "$S" ] && ! vd_alive; then
+            check h_vdispld_log PASS "runs=$VRUN last: $S"
+        else
+            check h_vdispld_log FAIL "warnings/errors=$W summary=\"$S\" alive=$(vd_alive && echo yes || echo no)"
+            cat "$R"/vdispld.*.log | grep -E '^<[0-4]>' | head -n 20
+        fi
+    fi
+    xl list >"$R/xl-list.log" 2>&1
+    xl dmesg >"$R/xen-dmesg.log" 2>&1
+    dmesg >"$R/dom0-dmesg.log" 2>&1
+    cp "$CON"/guest-*.log "$R/" 2>/dev/null
+    for f in "$R"/vdispld.*.log; do
+        echo "---- $(basename "$f") (tail) ----"
+        tail -n 25 "$f"
+    done
+    echo "VDTEST-SCENARIO-DONE failed=$FAILED"
+    exit 0
+}
+
+# ============================================================================
+step vdispld 30
+if ! start_vdispld; then
+    check a_xl_create FAIL "vdispld did not start"
+    finish
+fi
+
+# (a) xl create: vdispld must put the device in InitWait within libxl's 10 s
+step create-g1 90
+if create g1; then
+    check a_xl_create PASS "seconds=$CREATE_S"
+else
+    check a_xl_create FAIL "rc=$RC seconds=$CREATE_S"
+    finish
+fi
+
+# (b) the guest's xen-front connects: /dev/dri/card0
+step connect-g1 150
+if gwait g1 GUEST-READY 140 && gline g1 GUEST-CARD | grep -q /dev/dri/card; then
+    check b_card PASS "$(gline g1 GUEST-CARD)"
+else
+    check b_card FAIL "$(gline g1 GUEST-CARD)"
+    xenstore-ls -f /local/domain/0/backend/vdispl
+    finish
+fi
+
+# (c) 300 flips, no errors
+step flips-A 300
+if client_run g1 A 290 --frames 300 --hold 2 && flips_ok "$RES" 300; then
+    check c_flips PASS "$RES"
+else
+    check c_flips FAIL "${RES:-no result}"
+fi
+# (d) the capture of the last frame, checked on the host
+capture A g1 "$RES"
+
+# (f) the client exits and starts again; an uncommon workload this time:
+# RGB565, 16 buffers, dumb buffers 643 pixels wide (pitch 1286) under a
+# 640-wide fb
+step flips-B 300
+if client_run g1 B 290 --frames 300 --format RG16 --buffers 16 --dbuf-width 643 --hold 2 &&
+   flips_ok "$RES" 300; then
+    check f_client_restart PASS "$RES"
+else
+    check f_client_restart FAIL "${RES:-no result}"
+fi
+capture B g1 "$RES"
+
+# (e) the guest kernel log: no frame-done or request timeouts, and no grant
+# the frontend could not take back (the backend must unmap a buffer before it
+# answers DBUF_DESTROY)
+step dmesg-g1 60
+gsend g1 kmsg
+if gwait g1 GUEST-DMESG-END 50; then
+    L=$(gline g1 GUEST-DMESG-END)
+    if [ "$(field frame_done_timeouts "$L")" = 0 ] && [ "$(field request_timeouts "$L")" = 0 ] &&
+       [ "$(field grants_deferred "$L")" = 0 ]; then
+        check e_guest_dmesg PASS "$L"
+    else
+        check e_guest_dmesg FAIL "$L"
+    fi
+else
+    check e_guest_dmesg FAIL "no answer"
+fi
+
+# (f) xl destroy in the middle of flipping: vdispld releases the device and
+# keeps running
+step destroy-g1 90
+gsend g1 "bg C --frames 1000000 --hold 0"
+gwait g1 "GUEST-RUN-BEGIN C " 30
+gwait g1 "CLIENT-START" 30
+sleep 3
+D1=$(xl domid g1)
+T0=$(up)
+xl destroy g1 >"$R/xl-destroy-g1.log" 2>&1
+RC=$?
+i=0
+while ! grep -q "dom$D1) vdispl 0: .*released" "$(vd_log)" && [ $i -lt 60 ]; do
+    sleep 0.5; i=$((i + 1))
+done
+REL=$(grep "dom$D1) vdispl 0: .*released" "$(vd_log)" | tail -n 1)
+if [ $RC = 0 ] && [ -n "$REL" ] && vd_alive; then
+    check f_destroy PASS "xl_destroy_s=$(dt "$(up)" "$T0") log=\"${REL#*vdispld: }\""
+else
+    check f_destroy FAIL "xl_rc=$RC released=\"$REL\" vdispld_alive=$(vd_alive && echo yes || echo no)"
+fi
+
+# (f) a second guest, same vdispld
+step create-g2 200
+if create g2 && gwait g2 GUEST-READY 140 && gline g2 GUEST-CARD | grep -q /dev/dri/card &&
+   client_run g2 D 120 --frames 60 --hold 2 && flips_ok "$RES" 60; then
+    check f_second_guest PASS "$RES"
+else
+    check f_second_guest FAIL "create_rc=$RC card=\"$(gline g2 GUEST-CARD)\" result=\"$RES\""
+    finish
+fi
+
+# (g) vdispld killed (-9) and restarted while the guest flips: the guest
+# reconnects and the client can draw again
+step restart-vdispld 240
+gsend g2 "bg E --frames 1000000 --hold 0 --flip-timeout 4 --max-errors 1"
+gwait g2 "GUEST-RUN-BEGIN E " 30
+gwait g2 "CLIENT-START.*" 30
+sleep 3
+kill -9 "$VPID"
+wait "$VPID" 2>/dev/null
+echo "VDTEST-INFO vdispld killed uptime=$(up)"
+xenstore-ls -f /local/domain/0/backend/vdispl
+sleep 1
+if start_vdispld; then
+    gwait g2 "GUEST-RUN-END E " 60
+    client_run g2 F 200 --frames 100 --hold 2 --wait 60
+    # the run goes through "retry" when the first try lands on the old card
+    if ! flips_ok "$RES" 100; then
+        gsend g2 "retry G 5 --frames 100 --hold 2"
+        gwait g2 "GUEST-RUN-END G " 200
+        RES=$(sed -n "/GUEST-RETRY G /,/GUEST-RUN-END G /p" "$(glog g2)" |
+              grep CLIENT-RESULT | tail -n 1 | tr -d '\r')
+        TAG=G
+    else
+        TAG=F
+    fi
+    if flips_ok "$RES" 100; then
+        check g_vdispld_restart PASS "$RES"
+        capture "$TAG" g2 "$RES"
+    else
+        check g_vdispld_restart FAIL "${RES:-no result}"
+        xenstore-ls -f /local/domain/0/backend/vdispl
+        xenstore-ls -f "/local/domain/$(xl domid g2)/device/vdispl"
+    fi
+else
+    check g_vdispld_restart FAIL "vdispld did not restart"
+fi
+gsend g2 kmsg
+gwait g2 GUEST-DMESG-END 30
+xl destroy g2 >/dev/null 2>&1
+finish

@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""run.py -- the Xen-in-QEMU test: real Xen, real Linux xen-front, vdispld.
+
+Boots Xen 4.17 with a PV Dom0 in QEMU (x86-64, TCG). Dom0's init runs
+dom0-scenario.sh by itself ("vdtest" on its command line): vdispld serves PV
+guests whose drm_xen_front is driven by xenfront-client. This script only
+watches the serial console (Xen on com1, Dom0's hvc0 through it):
+
+  * a hard timeout per step: the scenario announces each step with
+    "VDTEST-STEP NAME budget=S"; a step that overruns fails the test and the
+    tail of the console log is printed;
+  * the scenario's "VDTEST-CHECK ID PASS|FAIL DETAIL" lines;
+  * check (d) here on the host: each PNG vdispld captured in Dom0 (shared
+    over virtio-9p, or sent as base64 on the console) must be pixel-identical
+    to the last frame the client drew, recomputed from its CLIENT-RESULT line.
+
+Python 3 standard library only. Exit status 0 when every check passed.
+
+  run.py --images DIR --results DIR [--log FILE] [--smp N] [--timeout S]
+  run.py --images DIR --interactive      (boot to a Dom0 shell, no test)
+"""
+import argparse
+import base64
+import os
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+# The checks the scenario and this script must report, in order.
+EXPECTED = [
+    "a_xl_create", "b_card", "c_flips", "d_capture_A", "f_client_restart",
+    "d_capture_B", "e_guest_dmesg", "f_destroy", "f_second_guest",
+    "g_vdispld_restart", "d_capture_restart", "h_vdispld_log",
+]
+
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("--images", required=True, help="dir with xen.elf, vmlinuz, dom0.cpio.gz")
+ap.add_argument("--results", help="dir shared with Dom0 for logs and captures")
+ap.add_argument("--log", help="console log (default RESULTS/console.log)")
+ap.add_argument("--smp", type=int, default=1, help="vCPUs (1: fastest under TCG here)")
+ap.add_argument("--mem", type=int, default=2048, help="QEMU memory, MiB")
+ap.add_argument("--dom0-mem", default="768M")
+ap.add_argument("--timeout", type=float, default=840, help="hard limit for the whole run, s")
+ap.add_argument("--boot-timeout", type=float, default=240, help="QEMU start to Dom0 toolstack up, s")
+ap.add_argument("--tail", type=int, default=60, help="console lines shown on failure")
+ap.add_argument("--interactive", action="store_true", help="boot and hand the console over")
+ap.add_argument("--no-9p", action="store_true",
+                help="no shared directory: captures come as base64 on the console")
+ap.add_argument("-v", "--verbose", action="store_true", help="echo the whole console")
+a = ap.parse_args()
+
+img = os.path.abspath(a.images)
+for f in ("xen.elf", "vmlinuz", "dom0.cpio.gz"):
+    if not os.path.isfile(os.path.join(img, f)):
+        sys.exit(f"run.py: {img}/{f} missing (run build-images.sh)")
+
+xen_cmd = (f"console=com1 com1=115200,8n1 dom0_mem={a.dom0_mem},max:{a.dom0_mem} "
+           f"dom0_max_vcpus={a.smp} loglvl=all guest_loglvl=all noreboot")
+dom0_cmd = "console=hvc0 earlyprintk=xen loglevel=6" + ("" if a.interactive else " vdtest")
+qemu = ["qemu-system-x86_64", "-accel", "tcg,tb-size=256", "-cpu", "qemu64,+rdrand",
+        "-m", str(a.mem), "-smp", str(a.smp), "-display", "none", "-serial", "stdio",
+        "-monitor", "none", "-no-reboot", "-nodefaults",
+        # QEMU's multiboot(1) loader: the uncompressed Xen ELF, modules
+        # "file args" separated by commas
+        "-kernel", f"{img}/xen.elf", "-append", xen_cmd,
+        "-initrd", f"{img}/vmlinuz {dom0_cmd},{img}/dom0.cpio.gz"]
+results = None
+if a.results:
+    results = os.path.abspath(a.results)
+    os.makedirs(results, exist_ok=True)
+    for f in os.listdir(results):
+        p = os.path.join(results, f)
+        if os.path.isfile(p):
+            os.unlink(p)
+    if not a.no_9p:
+        qemu += ["-virtfs", f"local,path={results},mount_tag=host,security_model=none,id=host"]
+
+if a.interactive:
+    print(" ".join(qemu), flush=True)
+    os.execvp(qemu[0], qemu)
+
+if not results:
+    sys.exit("run.py: --results is required")
+log_path = a.log or os.path.join(results, "console.log")
+logf = open(log_path, "w")
+t0 = time.monotonic()
+proc = subprocess.Popen(qemu, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, bufsize=0)
+logf.write(f"# {' '.join(qemu)}\n# qemu pid {proc.pid}\n")
+
+
+def el():
+    return time.monotonic() - t0
+
+
+lines = []          # the whole console, for the tail on failure
+partial = b""
+checks = {}         # id -> (PASS|FAIL, detail)
+order = []
+captures = []       # (tag, file, result line)
+files = {}          # name -> bytes (base64 transport)
+filebuf = None
+marks = {}
+
+
+def say(s):
+    print(f"[{el():6.1f}s] {s}", flush=True)
+
+
+def record(cid, verdict, detail):
+    if cid not in checks:
+        order.append(cid)
+    checks[cid] = (verdict, detail)
+    say(f"{verdict} {cid}: {detail}")
+
+
+def on_line(s):
+    """look at one console line"""
+    global filebuf
+    if filebuf is not None:
+        if s.startswith("VDTEST-FILE-END"):
+            name, chunks = filebuf
+            try:
+                files[name] = base64.b64decode("".join(chunks))
+            except ValueError:
+                say(f"bad base64 for {name}")
+            filebuf = None
+        else:
+            filebuf[1].append(s.strip())
+        return
+    m = re.search(r"VDTEST-CHECK (\S+) (PASS|FAIL) ?(.*)", s)
+    if m:
+        record(m.group(1), m.group(2), m.group(3))
+        return
+    m = re.search(r"VDTEST-CAPTURE (\S+) (\S+) (.*)", s)
+    if m:
+        captures.append((m.group(1), m.group(2), m.group(3)))
+        return
+    m = re.search(r"VDTEST-FILE-BEGIN (\S+)", s)
+    if m:
+        filebuf = (m.group(1), [])
+        return
+    if a.verbose:
+        print(f"{el():8.2f} {s}", flush=True)
+    elif re.search(r"VDTEST-(STEP|INFO)|CLIENT-RESULT|GUEST-CARD|GUEST-DMESG-END|DOM0-RESULTS|"
+                   r"DOM0-ERROR|Kernel panic|BUG:|Oops", s):
+        say(s.strip())
+
+
+def pump(timeout):
+    """read what QEMU printed (up to timeout s); False when QEMU is gone"""
+    global partial
+    r, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not r:
+        return True
+    d = os.read(proc.stdout.fileno(), 65536)
+    if not d:
+        return False
+    partial += d
+    while b"\n" in partial:
+        line, partial = partial.split(b"\n", 1)
+        s = line.decode("utf-8", "replace").replace("\r", "")
+        s = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", s)
+        lines.append(s)
+        logf.write(f"{el():8.2f} {s}\n")
+        logf.flush()
+        on_line(s)
+    return True
+
+
+def stop_qemu():
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)     # only the QEMU started here
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def tail(why):
+    print(f"---- {why}: last {a.tail} console lines ({log_path}) ----")
+    for s in lines[-a.tail:]:
+        print("  " + s)
+    print("---- end of console tail ----", flush=True)
+
+
+signal.signal(signal.SIGTERM, lambda *_: (stop_qemu(), sys.exit("run.py: killed")))
+
+# ---- drive: wait for markers, each with a deadline ----
+failure = None
+step = "boot"
+deadline = t0 + a.boot_timeout
+boot_markers = [("Xen version", "xen"), ("Run /init as init process", "dom0_kernel"),
+                ("DOM0-TOOLSTACK-UP", "dom0_toolstack")]
+seen = 0
+while True:
+    now = time.monotonic()
+    if now > deadline:
+        failure = f"step '{step}' overran its time"
+        break
+    if el() > a.timeout:
+        failure = f"whole run over {a.timeout:.0f} s (in step '{step}')"
+        break
+    n = len(lines)
+    if not pump(min(1.0, deadline - now)):
+        failure = f"QEMU exited (status {proc.wait()}) in step '{step}'"
+        break
+    done = False
+    for s in lines[n:]:
+        if step == "boot":
+            while seen < len(boot_markers) and boot_markers[seen][0] in s:
+                marks[boot_markers[seen][1]] = round(el(), 1)
+                seen += 1
+        m = re.search(r"VDTEST-STEP (\S+) budget=(\d+)", s)
+        if m:
+            marks[step] = round(el(), 1)
+            step = m.group(1)
+            deadline = time.monotonic() + int(m.group(2)) + 30
+        if "VDTEST-SCENARIO-DONE" in s or "VDTEST-END" in s:
+            marks[step] = round(el(), 1)
+            done = True
+    if done:
+        # give the share a moment, then stop
+        end = time.monotonic() + 3
+        while time.monotonic() < end and pump(0.2):
+            pass
+        break
+stop_qemu()
+total = el()
+logf.close()
+if failure:
+    say(f"FAILED: {failure}")
+    tail(failure)
+
+
+# ---- (d) the captures, checked here ----
+def png_decode(data):
+    """(width, height, channels, rows as bytes) of an 8-bit RGB/RGBA PNG"""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    pos, idat, ihdr = 8, [], None
+    while pos < len(data):
+        ln, typ = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + ln]
+        if typ == b"IHDR":
+            ihdr = struct.unpack(">IIBBBBB", body)
+        elif typ == b"IDAT":
+            idat.append(body)
+        elif typ == b"IEND":
+            break
+        pos += 12 + ln
+    w, h, depth, ctype, _, _, interlace = ihdr
+    if depth != 8 or ctype not in (2, 6) or interlace:
+        raise ValueError(f"unsupported PNG depth={depth} type={ctype} interlace={interlace}")
+    ch = 3 if ctype == 2 else 4
+    raw = zlib.decompress(b"".join(idat))
+    stride = w * ch
+    rows, prev, p = [], bytearray(stride), 0
+    for _ in range(h):
+        ft = raw[p]
+        cur = bytearray(raw[p + 1:p + 1 + stride])
+        p += 1 + stride
+        for i in range(stride):
+            left = cur[i - ch] if i >= ch else 0
+            up, ul = prev[i], (prev[i - ch] if i >= ch else 0)
+            if ft == 1:
+                cur[i] = (cur[i] + left) & 0xff
+            elif ft == 2:
+                cur[i] = (cur[i] + up) & 0xff
+            elif ft == 3:
+                cur[i] = (cur[i] + ((left + up) >> 1)) & 0xff
+            elif ft == 4:
+                pa, pb, pc = abs(up - ul), abs(left - ul), abs(left + up - 2 * ul)
+                pr = left if pa <= pb and pa <= pc else (up if pb <= pc else ul)
+                cur[i] = (cur[i] + pr) & 0xff
+        rows.append(bytes(cur))
+        prev = cur
+    return w, h, ch, rows
+
+
+def pattern(x, y, frame):
+    """twin of pattern() in xenfront-client.c"""
+    if y < 16:
+        cell = x // 20
+        if cell >= 32:
+            return 0x80, 0x80, 0x80
+        v = 0xff if (frame >> (31 - cell)) & 1 else 0
+        return v, v, v
+    return (x + frame * 3) & 0xff, (y + frame * 5) & 0xff, ((x ^ y) + frame * 7) & 0xff
+
+
+def as_shown(rgb, fmt):
+    """what vdispld's PNG holds for a pixel the client drew as rgb in fmt"""
+    if fmt == "XR24":
+        return rgb
+    r, g, b = rgb[0] >> 3, rgb[1] >> 2, rgb[2] >> 3      # RGB565, expanded by replication
+    return (r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)
+
+
+def expected_rows(w, h, frame, fmt):
+    rows = []
+    for y in range(h):
+        row = bytearray()
+        for x in range(w):
+            row += bytes(as_shown(pattern(x, y, frame), fmt))
+        rows.append(bytes(row))
+    return rows
+
+
+def frame_in_band(rows, ch):
+    """the frame number the top band of a capture shows"""
+    v = 0
+    for cell in range(32):
+        v = (v << 1) | (1 if rows[8][(cell * 20 + 10) * ch] > 0x80 else 0)
+    return v
+
+
+def check_capture(tag, fname, result):
+    cid = "d_capture_" + ("restart" if tag in ("F", "G") else tag)
+    fields = dict(kv.split("=", 1) for kv in result.split() if "=" in kv)
+    if fname == "missing":
+        return record(cid, "FAIL", f"vdispld wrote no capture for run {tag}")
+    data = files.get(fname)
+    if data is None:
+        try:
+            with open(os.path.join(results, fname), "rb") as f:
+                data = f.read()
+        except OSError as e:
+            return record(cid, "FAIL", f"{fname}: {e}")
+    try:
+        last, fmt = int(fields["last"]), fields["format"]
+        w, h = int(fields["width"]), int(fields["height"])
+    except (KeyError, ValueError):
+        return record(cid, "FAIL", f"no usable CLIENT-RESULT: {result!r}")
+    try:
+        pw, ph, ch, rows = png_decode(data)
+    except (ValueError, zlib.error, struct.error, TypeError) as e:
+        return record(cid, "FAIL", f"{fname}: {e}")
+    if (pw, ph) != (w, h):
+        return record(cid, "FAIL", f"{fname} is {pw}x{ph}, the client drew {w}x{h}")
+    want = expected_rows(w, h, last, fmt)
+    bad, first = 0, None
+    for y in range(h):
+        got = rows[y] if ch == 3 else bytes(b for i, b in enumerate(rows[y]) if i % 4 != 3)
+        if got != want[y]:
+            for x in range(w):
+                if got[3 * x:3 * x + 3] != want[y][3 * x:3 * x + 3]:
+                    bad += 1
+                    if first is None:
+                        first = (x, y, tuple(got[3 * x:3 * x + 3]), tuple(want[y][3 * x:3 * x + 3]))
+    if bad == 0:
+        record(cid, "PASS", f"{fname}: {w}x{h} {fmt} frame {last}, all {w * h} pixels as drawn")
+    else:
+        record(cid, "FAIL", f"{fname}: {bad} of {w * h} pixels differ from frame {last} "
+                            f"(band shows frame {frame_in_band(rows, ch)}); first at {first}")
+
+
+for tag, fname, result in captures:
+    check_capture(tag, fname, result)
+
+# ---- verdict ----
+for cid in EXPECTED:
+    if cid not in checks:
+        record(cid, "FAIL", "not run" + (f" ({failure})" if failure else ""))
+print("\n==== Xen-in-QEMU results ====")
+for cid in order:
+    v, d = checks[cid]
+    print(f"{v} {cid}: {d}")
+npass = sum(1 for v, _ in checks.values() if v == "PASS")
+nfail = len(checks) - npass
+print("timings: " + " ".join(f"{k}={v}s" for k, v in marks.items()) + f" total={total:.1f}s")
+print(f"logs: {log_path} and {results}/")
+print(f"{npass} passed, {nfail} failed")
+sys.exit(0 if nfail == 0 and not failure else 1)
