@@ -53,6 +53,9 @@ void vd_service_guest_lookup(void *userdata, uint32_t domid, const char *name,
 	const struct vd_guest_conf *g = vd_config_guest(svc->cfg, name);
 
 	vd_config_apply_bufs(svc->cfg, g, &inout->bufs);
+	/* --copy copies from the CPU mapping: a dma-buf nobody imports only doubles the maps. */
+	if (svc->opts->force_copy)
+		inout->bufs.zero_copy = false;
 	for (uint32_t i = 0; i < VD_CONF_MAX_CONNECTORS && i < VD_BACKEND_MAX_CONNECTORS; i++)
 		snprintf(inout->mapping[i], sizeof(inout->mapping[i]), "%s", g->connector[i]);
 	vd_info("%s (dom%u): settings from %s", name, domid,

@@ -62,16 +62,16 @@ static const char DAEMON_MEMFD[] = "/memfd:vdispld-be-alloc";
 
 /* What one reading of the process shows. */
 struct mem_snap {
-	double rss, anon;             /* bytes: VmRSS, RssAnon */
-	double guest_mem, daemon_mem; /* bytes allocated in the memfds */
+	double rss, anon;		 /* bytes: VmRSS, RssAnon */
+	double guest_mem, daemon_mem;	 /* bytes allocated in the memfds */
 	double cpu_mapped, cpu_resident; /* pages: read-only shared maps of guest RAM */
 };
 
 /* Per guest: the difference N guests - 0 guests, over N. */
 struct mem_mode {
 	struct mem_snap d;
-	double pages_held;     /* the guests' pages held by the backend */
-	double pages_granted;  /* dom0 pages granted to the guests (be-alloc) */
+	double pages_held;    /* the guests' pages held by the backend */
+	double pages_granted; /* dom0 pages granted to the guests (be-alloc) */
 };
 
 struct mem_bench {
@@ -275,7 +275,8 @@ static int run_mode(struct mem_bench *b, enum bench_bufmode m, uint32_t n, struc
 static int guests_alone(struct mem_bench *b, uint32_t n, double *ret_anon)
 {
 	struct vd_output_opts oo = {.refresh_mhz = 0};
-	struct vd_simfront_opts fo = {.nconn = 1, .width = WIDTH, .height = HEIGHT, .no_client = true};
+	struct vd_simfront_opts fo = {
+	    .nconn = 1, .width = WIDTH, .height = HEIGHT, .no_client = true};
 	struct vd_simfront_buf *bufs[MAX_GUESTS * NBUFS] = {0};
 	struct mem_snap s0, s1;
 	int r = bench_rig_init(&b->rig, &oo, NULL);
@@ -327,15 +328,13 @@ static void report_mode(const struct mem_mode *mm, enum bench_bufmode m)
 	snprintf(what, sizeof(what), "%s: RSS per guest, daemon + sim guest", label[m]);
 	bench_report(name, mm->d.rss / MIB, "MiB", zc ? "mem.buffers" : "mem.zc.rss", what);
 	snprintf(name, sizeof(name), "mem.%s.anon", mn);
-	snprintf(what, sizeof(what), "%s: RssAnon per guest (daemon heap + sim + guest)",
-		 label[m]);
+	snprintf(what, sizeof(what), "%s: RssAnon per guest (daemon heap + sim + guest)", label[m]);
 	bench_report(name, mm->d.anon / MIB, "MiB", "mem.sim_guest.anon", what);
 	snprintf(name, sizeof(name), "mem.%s.guest_mem", mn);
 	snprintf(what, sizeof(what), "%s: the guest's own RAM in use, per guest", label[m]);
 	bench_report(name, mm->d.guest_mem / MIB, "MiB", "mem.buffers", what);
 	snprintf(name, sizeof(name), "mem.%s.pages_held", mn);
-	snprintf(what, sizeof(what), "%s: guest pages the backend holds (maps+exports)",
-		 label[m]);
+	snprintf(what, sizeof(what), "%s: guest pages the backend holds (maps+exports)", label[m]);
 	bench_report(name, mm->pages_held, "pages", "mem.buffer_pages", what);
 	if (m != BENCH_BE) {
 		snprintf(name, sizeof(name), "mem.%s.cpu_mapped", mn);
@@ -348,10 +347,8 @@ static void report_mode(const struct mem_mode *mm, enum bench_bufmode m)
 int bench_mem(const struct bench_cfg *cfg)
 {
 	/* copy last: its 8 MB copy buffers are what an allocator likes to keep */
-	static const enum bench_bufmode order[NMODES] = {BENCH_ZC, BENCH_MAP, BENCH_BE,
-							 BENCH_COPY};
-	static const enum bench_bufmode shown[NMODES] = {BENCH_ZC, BENCH_MAP, BENCH_COPY,
-							 BENCH_BE};
+	static const enum bench_bufmode order[NMODES] = {BENCH_ZC, BENCH_MAP, BENCH_BE, BENCH_COPY};
+	static const enum bench_bufmode shown[NMODES] = {BENCH_ZC, BENCH_MAP, BENCH_COPY, BENCH_BE};
 	uint32_t n = cfg->quick ? 2 : 4;
 	struct mem_mode mm[NMODES];
 	static struct mem_bench b;
@@ -375,7 +372,8 @@ int bench_mem(const struct bench_cfg *cfg)
 	for (uint32_t i = 0; i < NMODES; i++)
 		report_mode(&mm[shown[i]], shown[i]);
 	bench_report("mem.copy.copy_bufs", (mm[BENCH_COPY].d.anon - mm[BENCH_ZC].d.anon) / MIB,
-		     "MiB", "mem.buffers", "copy: the output's copy buffers (RssAnon - zero-copy's)");
+		     "MiB", "mem.buffers",
+		     "copy: the output's copy buffers (RssAnon - zero-copy's)");
 	bench_report("mem.copy.cpu_resident", mm[BENCH_COPY].d.cpu_resident, "pages",
 		     "mem.buffer_pages", "copy: guest pages faulted into the daemon's CPU map");
 	bench_report("mem.be.daemon_bufs", mm[BENCH_BE].d.daemon_mem / MIB, "MiB", "mem.buffers",
