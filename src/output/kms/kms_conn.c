@@ -82,7 +82,8 @@ int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 		    struct vd_output_conn **ret_conn)
 {
 	struct kms_output *out = kms_output_from(base);
-	struct kms_head *head = head_pick(out, desc->target);
+	/* A rectangle mapping ("X,Y,WxH") names no head: the default placement, for now. */
+	struct kms_head *head = head_pick(out, desc->mapping ? desc->mapping : desc->target);
 	struct kms_conn *conn;
 
 	if (!desc->name || !desc->flip_done || !desc->width || !desc->height)
@@ -102,6 +103,7 @@ int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 	conn->desc = *desc;
 	conn->desc.name = conn->name;
 	conn->desc.target = NULL;
+	conn->desc.mapping = NULL;
 	conn->rect = conn->cfg = (struct vd_rect){0, 0, desc->width, desc->height};
 	conn->seq = 1;
 	conn->next = out->conns;
