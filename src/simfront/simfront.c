@@ -82,13 +82,18 @@ static void set_state(struct vd_simfront *f, int state)
 	f->state = state;
 }
 
-static int read_be_state(struct vd_simfront *f)
+static int read_be_state_as(struct vd_hv *hv, struct vd_simfront *f)
 {
 	char path[256];
 	uint32_t v;
 
 	snprintf(path, sizeof(path), "%s/state", f->be_path);
-	return vd_xs_read_u32(f->hv, VD_XS_NO_TXN, path, &v) < 0 ? -1 : (int)v;
+	return vd_xs_read_u32(hv, VD_XS_NO_TXN, path, &v) < 0 ? -1 : (int)v;
+}
+
+static int read_be_state(struct vd_simfront *f)
+{
+	return read_be_state_as(f->hv, f);
 }
 
 /* ---- connect: channels published in one transaction (evtchnl_publish_all) ---- */
@@ -155,7 +160,13 @@ static void on_initwait(struct vd_simfront *f)
 	if (f->state == XenbusStateClosing)
 		finish_reprobe(f);
 	if (f->state == XenbusStateConnected) {
-		/* displback_disconnect: the DRM device is unplugged, buffers freed */
+		/*
+		 * displback_disconnect: the DRM device is unplugged, buffers
+		 * freed. Linux goes Reconfiguring, Initialising and (below)
+		 * Initialised in one go: the backend's watch may show only the
+		 * last of them, as it did on real Xen.
+		 */
+		set_state(f, XenbusStateReconfiguring);
 		close_all(f);
 		set_state(f, XenbusStateInitialising);
 	}
@@ -338,6 +349,75 @@ int vd_simfront_reprobe(struct vd_simfront *f)
 	return 0;
 }
 
+/* libxl's device removal is done: the directories go. */
+static void toolstack_finish(struct vd_simfront *f)
+{
+	f->ts_src = sd_event_source_disable_unref(f->ts_src);
+	f->ts_timer = sd_event_source_disable_unref(f->ts_timer);
+	toolstack_remove(f);
+	vd_sim_domain_destroy(f->sim, f->domid);
+	f->stats.destroyed = true;
+}
+
+static int on_ts_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct vd_simfront *f = userdata;
+	char *path, *token;
+
+	while (f->ts->impl->xs_read_watch(f->ts, &path, &token) >= 0) {
+		free(path);
+		free(token);
+	}
+	if (f->ts_src && read_be_state_as(f->ts, f) == XenbusStateClosed)
+		toolstack_finish(f);
+	return 0;
+}
+
+/* LIBXL_DESTROY_TIMEOUT: the backend did not answer, libxl removes it anyway. */
+static int on_ts_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct vd_simfront *f = userdata;
+
+	f->stats.toolstack_timeouts++;
+	toolstack_finish(f);
+	return 0;
+}
+
+/*
+ * xl destroy, in the order libxl did it on real Xen: the guest stops and
+ * its device directory goes first, then the backend is asked to close
+ * (online = 0, state = Closing) and given 10 s to say Closed, then the
+ * backend directory is removed and the domain destroyed (@releaseDomain).
+ */
+int vd_simfront_xl_destroy(struct vd_simfront *f)
+{
+	char path[256];
+	int r;
+
+	if (f->dead)
+		return -ESRCH;
+	f->dead = true; /* paused: it ends no grant, sends nothing */
+	close_all(f);
+	f->dom0->impl->xs_rm(f->dom0, VD_XS_NO_TXN, f->fe_path);
+	r = vd_sim_connect_as(f->sim, 0, &f->ts);
+	if (r >= 0)
+		r = sd_event_add_io(f->loop, &f->ts_src, f->ts->impl->xs_watch_fd(f->ts), EPOLLIN,
+				    on_ts_watch, f);
+	if (r >= 0)
+		r = sd_event_add_time_relative(f->loop, &f->ts_timer, CLOCK_MONOTONIC,
+					       SF_TOOLSTACK_TIMEOUT_US, 1000, on_ts_timeout, f);
+	snprintf(path, sizeof(path), "%s/state", f->be_path);
+	if (r >= 0)
+		r = f->ts->impl->xs_watch(f->ts, path, "ts");
+	snprintf(path, sizeof(path), "%s/online", f->be_path);
+	f->dom0->impl->xs_write(f->dom0, VD_XS_NO_TXN, path, "0");
+	snprintf(path, sizeof(path), "%s/state", f->be_path);
+	f->dom0->impl->xs_write(f->dom0, VD_XS_NO_TXN, path, "5");
+	if (r < 0)
+		toolstack_finish(f);
+	return r;
+}
+
 int vd_simfront_kill(struct vd_simfront *f)
 {
 	int r;
@@ -356,6 +436,9 @@ void vd_simfront_destroy(struct vd_simfront *f)
 	if (!f)
 		return;
 	f->xs_src = sd_event_source_disable_unref(f->xs_src);
+	f->ts_src = sd_event_source_disable_unref(f->ts_src);
+	f->ts_timer = sd_event_source_disable_unref(f->ts_timer);
+	vd_hv_destroy(f->ts);
 	close_all(f);
 	if (f->domid && !f->dead) {
 		f->dead = true;

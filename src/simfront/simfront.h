@@ -56,6 +56,8 @@ struct vd_simfront_stats {
 	uint64_t frames_done;   /* frames completed, all connectors */
 	uint64_t deferred_ends; /* grants ended while the backend still mapped them */
 	bool finished;          /* every connector showed its last frame */
+	bool destroyed;         /* xl destroy: the toolstack removed the device */
+	uint64_t toolstack_timeouts; /* the backend did not say Closed within 10 s */
 	bool buffers_destroyed; /* destroy_at_end completed with success statuses */
 };
 
@@ -66,8 +68,14 @@ int vd_simfront_create(struct vd_hv *dom0, sd_event *loop, const char *name,
 void vd_simfront_destroy(struct vd_simfront *front);
 /* Driver removal and a new probe, as a module reload does (Connected only). */
 int vd_simfront_reprobe(struct vd_simfront *front);
-/* The domain dies at once (crash / xl destroy); the toolstack removes the device. */
+/* The domain dies at once (a crash); the toolstack then removes the device. */
 int vd_simfront_kill(struct vd_simfront *front);
+/*
+ * xl destroy as libxl does it: the domain and its device directory go, the
+ * backend is asked to close (state Closing) and given 10 s to say Closed,
+ * then its directory is removed (stats.destroyed).
+ */
+int vd_simfront_xl_destroy(struct vd_simfront *front);
 uint32_t vd_simfront_domid(struct vd_simfront *front);
 void vd_simfront_get_stats(struct vd_simfront *front, struct vd_simfront_stats *ret);
 

@@ -9,6 +9,7 @@
 #define SF_MAX_BUFS 8u
 #define SF_WAIT_BACK_US 3000000ull   /* XEN_DRM_FRONT_WAIT_BACK_MS */
 #define SF_FRAME_DONE_US 3100000ull  /* FRAME_DONE_TO_MS */
+#define SF_TOOLSTACK_TIMEOUT_US 10000000ull /* LIBXL_DESTROY_TIMEOUT */
 
 struct vd_simfront;
 
@@ -62,6 +63,8 @@ struct vd_simfront {
 	struct vd_hv *dom0; /* borrowed: the toolstack's connection */
 	struct vd_hv *hv;   /* the guest's own connection */
 	struct vd_gnt *gnt; /* the guest's grant handle (be-alloc maps) */
+	struct vd_hv *ts;   /* the toolstack's own connection during xl destroy */
+	sd_event_source *ts_src, *ts_timer;
 	sd_event *loop;
 	char *name;
 	uint32_t domid;

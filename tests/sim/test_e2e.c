@@ -150,6 +150,11 @@ static void backend_restart_reconnects(void **state)
 	h_fini(&h);
 }
 
+static bool h_guest_finished_destroy(struct harness *h, void *guest)
+{
+	return h_stats(guest).destroyed;
+}
+
 /* The frontend driver is removed and probed again while flipping. */
 static void frontend_reprobe_reconnects(void **state)
 {
@@ -202,6 +207,33 @@ static void guest_destroyed_mid_flip(void **state)
 	assert_true(h_stats(b).frames_done > b_before + 20);
 	assert_int_equal(h_stats(b).watchdogs, 0);
 	assert_int_equal(h_track_of(&h, vd_simfront_domid(b), 1)->bad, 0);
+	h_fini(&h);
+}
+
+/* xl destroy in libxl's order: the backend says Closed well inside libxl's 10 s. */
+static void xl_destroy_mid_flip(void **state)
+{
+	struct harness h;
+	struct vd_simfront_opts o = {.nconn = 2, .width = 200, .height = 100};
+	struct vd_simfront *a, *b;
+	struct vd_sim_stats ss;
+	uint64_t b_before;
+
+	h_init(&h, false, FAST_VBLANK);
+	a = h_guest(&h, "destroyed", &o);
+	b = h_guest(&h, "bystander", &o);
+	assert_true(h_run_until(&h, h_guest_connected, a, 5000));
+	assert_true(h_run_until(&h, h_guest_connected, b, 5000));
+	h_run_for(&h, 100);
+	b_before = h_stats(b).frames_done;
+	assert_int_equal(vd_simfront_xl_destroy(a), 0);
+	assert_true(h_run_until(&h, h_guest_finished_destroy, a, 2000));
+	assert_int_equal(h_stats(a).toolstack_timeouts, 0);
+	h_run_for(&h, 50);
+	assert_int_equal(vd_sim_domain_stats(vd_sim_from_hv(h.hv), vd_simfront_domid(a), &ss), 0);
+	assert_int_equal(ss.pages_mapped, 0);
+	assert_true(h_stats(b).frames_done > b_before + 20);
+	assert_int_equal(h_stats(b).watchdogs, 0);
 	h_fini(&h);
 }
 
@@ -293,6 +325,7 @@ int main(void)
 		cmocka_unit_test(backend_restart_reconnects),
 		cmocka_unit_test(frontend_reprobe_reconnects),
 		cmocka_unit_test(guest_destroyed_mid_flip),
+		cmocka_unit_test(xl_destroy_mid_flip),
 		cmocka_unit_test(shutdown_with_guests),
 		cmocka_unit_test(vblank_paced_at_60hz),
 		cmocka_unit_test(initwait_quickly),
