@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "hv/hv.h"
+#include "input/kbdback.h"
 #include "log.h"
 #include "output/output.h"
 #include "service.h"
@@ -25,6 +26,7 @@ struct daemon {
 	struct vd_hv *hv;
 	struct vd_output *out;
 	struct vd_backend *be;
+	struct vd_kbdback *kb; /* vkb devices (input) */
 	struct vd_service *svc;
 	struct vd_simfront *guests[MAX_SIM_GUESTS];
 	uint32_t nguests;
@@ -152,6 +154,11 @@ static int setup(struct daemon *d)
 		vd_err("cannot start the vdispl backend: %s", strerror(-r));
 		return r;
 	}
+	r = vd_kbdback_create(d->loop, d->hv, &d->kb);
+	if (r < 0) {
+		vd_err("cannot start the vkb backend: %s", strerror(-r));
+		return r;
+	}
 	if (o->sim_guests && !strcmp(o->hypervisor, "sim"))
 		r = start_sim_guests(d);
 	if (r >= 0)
@@ -183,6 +190,7 @@ static void summarise(struct daemon *d, struct vd_summary *ret)
 static void teardown(struct daemon *d)
 {
 	vd_service_destroy(d->svc);
+	vd_kbdback_destroy(d->kb);
 	vd_backend_destroy(d->be);
 	for (uint32_t i = 0; i < d->nguests; i++)
 		vd_simfront_destroy(d->guests[i]);

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/* Focus and routing of input events to guests (see router.h). */
+#include "input/router.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xen/io/kbdif.h>
+
+#include "kbdif_proto.h"
+#include "log.h"
+
+#define MAX_SOURCES 8u
+#define HELD_WORDS (VD_KBD_KEY_CNT / 64u)
+
+struct guest {
+	uint32_t domid;
+	bool has_rect;
+	bool touch_dirty; /* touch events since the last frame */
+	struct vd_input_rect rect;
+};
+
+struct touch {
+	bool active;
+	uint32_t domid;
+};
+
+struct vd_router {
+	sd_event *loop;
+	struct vd_kbdback *kb;
+	struct vd_router_opts opts;
+	struct vd_input_source *sources[MAX_SOURCES];
+	uint32_t nsources;
+	struct guest guests[VD_ROUTER_MAX_GUESTS];
+	uint32_t nguests;
+	uint32_t focus;
+	uint64_t held[HELD_WORDS]; /* keys delivered pressed to the focus */
+	bool mod_down;
+	bool swallow_release; /* the hotkey's release is not delivered either */
+	int32_t cx, cy;	      /* layout cursor */
+	struct touch touches[VD_ROUTER_MAX_TOUCH];
+	struct vd_router_stats stats;
+};
+
+static struct guest *find_guest(struct vd_router *r, uint32_t domid)
+{
+	for (uint32_t i = 0; i < r->nguests; i++)
+		if (r->guests[i].domid == domid)
+			return &r->guests[i];
+	return NULL;
+}
+
+static void count(struct vd_router *r, int result)
+{
+	if (result == 0)
+		r->stats.delivered++;
+	else
+		r->stats.dropped++;
+}
+
+/* ---- focus ---- */
+
+static void release_held(struct vd_router *r)
+{
+	for (uint32_t w = 0; w < HELD_WORDS; w++)
+		for (uint32_t b = 0; r->held[w] && b < 64; b++)
+			if (r->held[w] & (1ull << b))
+				vd_kbdback_send_key(r->kb, r->focus, w * 64 + b, false);
+	memset(r->held, 0, sizeof(r->held));
+}
+
+static void set_focus(struct vd_router *r, uint32_t domid)
+{
+	if (domid == r->focus)
+		return;
+	if (r->focus != VD_ROUTER_NO_FOCUS)
+		release_held(r);
+	memset(r->held, 0, sizeof(r->held));
+	r->focus = domid;
+	r->stats.focus_changes++;
+	vd_debug("input: focus -> dom%u", domid);
+}
+
+/* The next guest after the focus, in order, whose vkb is connected. */
+static void cycle_focus(struct vd_router *r)
+{
+	uint32_t start = 0;
+
+	for (uint32_t i = 0; i < r->nguests; i++)
+		if (r->guests[i].domid == r->focus)
+			start = i + 1;
+	for (uint32_t k = 0; k < r->nguests; k++) {
+		struct guest *g = &r->guests[(start + k) % r->nguests];
+
+		if (vd_kbdback_connected(r->kb, g->domid)) {
+			set_focus(r, g->domid);
+			return;
+		}
+	}
+}
+
+/* ---- keys ---- */
+
+static void track_held(struct vd_router *r, uint32_t code, bool pressed)
+{
+	if (code >= VD_KBD_KEY_CNT)
+		return;
+	if (pressed)
+		r->held[code / 64] |= 1ull << (code % 64);
+	else
+		r->held[code / 64] &= ~(1ull << (code % 64));
+}
+
+/* true if the event was the hotkey (and is not delivered). */
+static bool hotkey(struct vd_router *r, const struct vd_input_event *ev)
+{
+	if (!r->opts.hotkey_key || ev->code != r->opts.hotkey_key)
+		return false;
+	if (!ev->pressed && r->swallow_release) {
+		r->swallow_release = false;
+		return true;
+	}
+	if (!ev->pressed || (r->opts.hotkey_mod && !r->mod_down))
+		return false;
+	r->swallow_release = true;
+	r->stats.hotkeys++;
+	cycle_focus(r);
+	return true;
+}
+
+static void on_key(struct vd_router *r, const struct vd_input_event *ev)
+{
+	int res;
+
+	if (r->opts.hotkey_mod && ev->code == r->opts.hotkey_mod)
+		r->mod_down = ev->pressed;
+	if (hotkey(r, ev))
+		return;
+	if (r->focus == VD_ROUTER_NO_FOCUS) {
+		r->stats.dropped++;
+		return;
+	}
+	res = vd_kbdback_send_key(r->kb, r->focus, ev->code, ev->pressed);
+	if (res == 0)
+		track_held(r, ev->code, ev->pressed);
+	count(r, res);
+}
+
+/* ---- pointer ---- */
+
+static struct guest *guest_at(struct vd_router *r, int32_t x, int32_t y)
+{
+	for (uint32_t i = 0; i < r->nguests; i++) {
+		const struct guest *g = &r->guests[i];
+
+		if (g->has_rect && x >= g->rect.x && y >= g->rect.y &&
+		    (int64_t)x < (int64_t)g->rect.x + g->rect.w &&
+		    (int64_t)y < (int64_t)g->rect.y + g->rect.h)
+			return &r->guests[i];
+	}
+	return NULL;
+}
+
+/* Position inside g's rectangle, clamped to it. */
+static uint32_t rel_coord(int32_t v, int32_t origin, uint32_t extent)
+{
+	int64_t d = (int64_t)v - origin;
+
+	if (d < 0)
+		return 0;
+	return d >= extent ? extent - 1 : (uint32_t)d;
+}
+
+static void abs_to(struct vd_router *r, struct guest *g, int32_t x, int32_t y)
+{
+	if (r->opts.focus_follows_pointer)
+		set_focus(r, g->domid);
+	count(r, vd_kbdback_send_pointer_abs(r->kb, g->domid, rel_coord(x, g->rect.x, g->rect.w),
+					     rel_coord(y, g->rect.y, g->rect.h), g->rect.w,
+					     g->rect.h));
+}
+
+static void on_abs(struct vd_router *r, int32_t x, int32_t y)
+{
+	struct guest *g = guest_at(r, x, y);
+
+	r->cx = x;
+	r->cy = y;
+	if (g)
+		abs_to(r, g, x, y);
+	else
+		r->stats.dropped++;
+}
+
+static bool layout_bounds(struct vd_router *r, int64_t *x0, int64_t *y0, int64_t *x1, int64_t *y1)
+{
+	bool any = false;
+
+	for (uint32_t i = 0; i < r->nguests; i++) {
+		const struct vd_input_rect *rc = &r->guests[i].rect;
+
+		if (!r->guests[i].has_rect)
+			continue;
+		*x0 = any && *x0 < rc->x ? *x0 : rc->x;
+		*y0 = any && *y0 < rc->y ? *y0 : rc->y;
+		*x1 = any && *x1 > (int64_t)rc->x + rc->w - 1 ? *x1 : (int64_t)rc->x + rc->w - 1;
+		*y1 = any && *y1 > (int64_t)rc->y + rc->h - 1 ? *y1 : (int64_t)rc->y + rc->h - 1;
+		any = true;
+	}
+	return any;
+}
+
+static int32_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+	return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+static void on_rel(struct vd_router *r, int32_t dx, int32_t dy)
+{
+	int64_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+
+	if (!layout_bounds(r, &x0, &y0, &x1, &y1)) {
+		if (r->focus == VD_ROUTER_NO_FOCUS)
+			r->stats.dropped++;
+		else
+			count(r, vd_kbdback_send_pointer_rel(r->kb, r->focus, dx, dy));
+		return;
+	}
+	on_abs(r, clamp64((int64_t)r->cx + dx, x0, x1), clamp64((int64_t)r->cy + dy, y0, y1));
+}
+
+static void on_wheel(struct vd_router *r, int32_t wheel)
+{
+	if (r->focus == VD_ROUTER_NO_FOCUS)
+		r->stats.dropped++;
+	else
+		count(r, vd_kbdback_send_wheel(r->kb, r->focus, wheel));
+}
+
+/* ---- touch: a contact stays with the guest it went down on ---- */
+
+static void touch_send(struct vd_router *r, struct guest *g, uint8_t mt_ev, uint32_t slot,
+		       int32_t x, int32_t y)
+{
+	uint32_t w = g->has_rect ? g->rect.w : 1, h = g->has_rect ? g->rect.h : 1;
+
+	g->touch_dirty = true;
+	count(r, vd_kbdback_send_touch(r->kb, g->domid, mt_ev, slot, rel_coord(x, g->rect.x, w),
+				       rel_coord(y, g->rect.y, h), w, h));
+}
+
+static void on_touch(struct vd_router *r, const struct vd_input_event *ev)
+{
+	struct touch *t = ev->slot < VD_ROUTER_MAX_TOUCH ? &r->touches[ev->slot] : NULL;
+	struct guest *g;
+
+	if (!t) {
+		r->stats.dropped++;
+		return;
+	}
+	if (ev->kind == VD_INPUT_TOUCH_DOWN) {
+		g = guest_at(r, ev->x, ev->y);
+		t->active = g != NULL;
+		if (g && r->opts.focus_follows_pointer)
+			set_focus(r, g->domid);
+		if (g)
+			t->domid = g->domid;
+	}
+	g = t->active ? find_guest(r, t->domid) : NULL;
+	if (!g) {
+		r->stats.dropped++;
+		return;
+	}
+	touch_send(r, g,
+		   ev->kind == VD_INPUT_TOUCH_DOWN     ? XENKBD_MT_EV_DOWN
+		   : ev->kind == VD_INPUT_TOUCH_MOTION ? XENKBD_MT_EV_MOTION
+						       : XENKBD_MT_EV_UP,
+		   ev->slot, ev->x, ev->y);
+	if (ev->kind == VD_INPUT_TOUCH_UP)
+		t->active = false;
+}
+
+static void on_touch_frame(struct vd_router *r)
+{
+	for (uint32_t i = 0; i < r->nguests; i++) {
+		struct guest *g = &r->guests[i];
+
+		if (!g->touch_dirty)
+			continue;
+		g->touch_dirty = false;
+		count(r, vd_kbdback_send_touch(r->kb, g->domid, XENKBD_MT_EV_SYN, 0, 0, 0, 0, 0));
+	}
+}
+
+void vd_router_handle(void *router, const struct vd_input_event *ev)
+{
+	struct vd_router *r = router;
+
+	switch (ev->kind) {
+	case VD_INPUT_KEY:
+		on_key(r, ev);
+		break;
+	case VD_INPUT_REL:
+		on_rel(r, ev->dx, ev->dy);
+		break;
+	case VD_INPUT_ABS:
+		on_abs(r, ev->x, ev->y);
+		break;
+	case VD_INPUT_WHEEL:
+		on_wheel(r, ev->wheel);
+		break;
+	case VD_INPUT_TOUCH_DOWN:
+	case VD_INPUT_TOUCH_MOTION:
+	case VD_INPUT_TOUCH_UP:
+		on_touch(r, ev);
+		break;
+	case VD_INPUT_TOUCH_FRAME:
+		on_touch_frame(r);
+		break;
+	default:
+		r->stats.dropped++;
+		break;
+	}
+}
+
+/* ---- life ---- */
+
+int vd_router_create(sd_event *loop, struct vd_kbdback *kb, const struct vd_router_opts *opts,
+		     struct vd_router **ret_router)
+{
+	struct vd_router *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->loop = loop;
+	r->kb = kb;
+	r->opts = *opts;
+	r->focus = VD_ROUTER_NO_FOCUS;
+	*ret_router = r;
+	return 0;
+}
+
+void vd_router_destroy(struct vd_router *r)
+{
+	if (!r)
+		return;
+	for (uint32_t i = 0; i < r->nsources; i++)
+		vd_input_source_destroy(r->sources[i]);
+	free(r);
+}
+
+int vd_router_add_source(struct vd_router *r, struct vd_input_source *src)
+{
+	int res = r->nsources < MAX_SOURCES ? 0 : -ENOSPC;
+
+	if (res == 0)
+		res = src->impl->start(src, r->loop, vd_router_handle, r);
+	if (res < 0) {
+		vd_input_source_destroy(src);
+		return res;
+	}
+	r->sources[r->nsources++] = src;
+	return 0;
+}
+
+int vd_router_set_guest(struct vd_router *r, uint32_t domid, const struct vd_input_rect *rect)
+{
+	struct guest *g = find_guest(r, domid);
+
+	if (rect && (rect->w == 0 || rect->h == 0))
+		return -EINVAL;
+	if (!g) {
+		if (r->nguests == VD_ROUTER_MAX_GUESTS)
+			return -ENOSPC;
+		g = &r->guests[r->nguests++];
+		*g = (struct guest){.domid = domid};
+	}
+	g->has_rect = rect != NULL;
+	if (rect)
+		g->rect = *rect;
+	return 0;
+}
+
+void vd_router_remove_guest(struct vd_router *r, uint32_t domid)
+{
+	struct guest *g = find_guest(r, domid);
+
+	if (!g)
+		return;
+	if (r->focus == domid) {
+		memset(r->held, 0,
+		       sizeof(r->held)); /* the device may be gone: nothing to release */
+		r->focus = VD_ROUTER_NO_FOCUS;
+	}
+	for (uint32_t i = 0; i < VD_ROUTER_MAX_TOUCH; i++)
+		if (r->touches[i].domid == domid)
+			r->touches[i].active = false;
+	/* Keep the order: it is the hotkey's cycle. */
+	memmove(g, g + 1, (size_t)(r->guests + r->nguests - (g + 1)) * sizeof(*g));
+	r->nguests--;
+}
+
+int vd_router_focus(struct vd_router *r, uint32_t domid)
+{
+	if (!find_guest(r, domid))
+		return -ENOENT;
+	set_focus(r, domid);
+	return 0;
+}
+
+uint32_t vd_router_focused(struct vd_router *r)
+{
+	return r->focus;
+}
+
+void vd_router_get_stats(struct vd_router *r, struct vd_router_stats *ret)
+{
+	*ret = r->stats;
+}
