@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Discovery of vkb frontends (backend/vinput, the kind libxl uses for
- * backend-type=linux) and the xenbus state machine of each device, as the
- * display backend's (docs/architecture.md), with one difference: a device
+ * The vkb devices under backend/vinput (the kind libxl uses for
+ * backend-type=linux). Discovery and the xenbus state machine are
+ * xbdev.c's, as for the display backend, with sticky_fail: a device
  * closed for a violation stays Closed (no InitWait) until its frontend
  * starts over (Initialising, or Initialised again after Closed: a new probe
  * publishes a new page). Otherwise xen-kbdfront, which goes back to
  * Connected with the same page on every InitWait, would loop with us.
  */
+#include <assert.h>
 #include <errno.h>
-#include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,420 +21,71 @@
 #include "input/kbdback_priv.h"
 #include "log.h"
 
-#define TOKEN_ROOT "vinput"
-#define TOKEN_RELEASE "release"
-
-static const struct vd_hv_impl *hvi(struct vd_kbdback *kb)
-{
-	return kb->hv->impl;
-}
-
-static int read_state(struct vd_kbdback *kb, const char *dir)
-{
-	char path[256];
-	uint32_t v;
-
-	snprintf(path, sizeof(path), "%s/state", dir);
-	if (vd_xs_read_u32(kb->hv, VD_XS_NO_TXN, path, &v) < 0)
-		return -1;
-	return v > XenbusStateReconfigured ? -1 : (int)v;
-}
-
-static void set_state(struct vd_kbd_dev *dev, int state)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/state", dev->be_path);
-	if (vd_xs_printf(dev->kb->hv, VD_XS_NO_TXN, path, "%d", state) < 0)
-		vd_warn("dom%u: vkb %u: cannot write backend state", dev->domid, dev->devid);
-	dev->be_state = state;
-}
-
 bool vd_kbd_dev_is_up(const struct vd_kbd_dev *dev)
 {
-	return dev->be_state == XenbusStateConnected && dev->page && !dev->failed;
+	return dev->xb.be_state == XenbusStateConnected && dev->page && !dev->xb.failed;
 }
 
-/* ---- violations ---- */
+/* ---- the xenbus device ---- */
 
-static int on_fail(sd_event_source *s, void *userdata)
+static const struct vd_xbdev_ops kbd_xbdev_ops;
+
+struct vd_kbd_dev *vd_kbd_dev_from_xbdev(struct vd_xbdev *xb)
 {
-	struct vd_kbd_dev *dev = userdata;
-
-	vd_kbd_dev_disconnect(dev);
-	set_state(dev, XenbusStateClosed);
-	dev->fail_src = sd_event_source_disable_unref(dev->fail_src);
-	return 0;
+	assert(xb->dir->ops == &kbd_xbdev_ops);
+	return (struct vd_kbd_dev *)xb;
 }
 
-/*
- * Stop sending at once; tear down from the loop (the caller may be in the
- * middle of a flush) and go Closed.
- */
-void vd_kbd_dev_fail(struct vd_kbd_dev *dev, const char *why)
+static struct vd_kbdback *kbdback_of(struct vd_xbdir *dir)
 {
-	if (dev->failed)
-		return;
-	dev->failed = true;
-	dev->kb->stats.protocol_errors++;
-	vd_log_rl(LOG_WARNING, "%s (dom%u) vkb %u: %s: closing the device", dev->name, dev->domid,
-		  dev->devid, why);
-	if (sd_event_add_defer(dev->kb->loop, &dev->fail_src, on_fail, dev) < 0)
-		on_fail(NULL, dev);
+	assert(dir->ops == &kbd_xbdev_ops);
+	return (struct vd_kbdback *)((char *)dir - offsetof(struct vd_kbdback, xbdir));
 }
 
-/* ---- the state machine ---- */
-
-static void on_fe_initialising(struct vd_kbd_dev *dev)
-{
-	dev->await_reinit = false;
-	dev->failed = false;
-	if (dev->be_state != XenbusStateInitWait) {
-		vd_kbd_dev_disconnect(dev);
-		set_state(dev, XenbusStateInitWait);
-	} else if (dev->fe_state != XenbusStateInitialising) {
-		set_state(dev, XenbusStateInitWait); /* Linux only reacts to changes */
-	}
-}
-
-static void on_fe_ready(struct vd_kbd_dev *dev, int fe)
-{
-	/* Initialised after Closed: a new probe with a new page. Give it a chance. */
-	if (fe == XenbusStateInitialised && dev->fe_state != XenbusStateInitialised &&
-	    dev->be_state == XenbusStateClosed && !dev->fail_src) {
-		dev->failed = false;
-		set_state(dev, XenbusStateInitWait);
-	}
-	if (dev->be_state == XenbusStateConnected) {
-		vd_kbd_dev_check_transport(dev);
-		return;
-	}
-	if (dev->be_state != XenbusStateInitWait || dev->await_reinit || dev->failed)
-		return;
-	if (vd_kbd_dev_connect(dev) < 0) {
-		dev->failed = true;
-		dev->kb->stats.protocol_errors++;
-		set_state(dev, XenbusStateClosed);
-		return;
-	}
-	set_state(dev, XenbusStateConnected);
-}
-
-static void on_fe_closed(struct vd_kbd_dev *dev)
-{
-	vd_kbd_dev_disconnect(dev);
-	if (dev->be_state == XenbusStateConnected || dev->be_state == XenbusStateInitialised)
-		set_state(dev, XenbusStateClosed);
-	/* The frontend expects InitWait after its removal; not after a violation. */
-	if (dev->be_state == XenbusStateClosed && !dev->failed)
-		set_state(dev, XenbusStateInitWait);
-}
-
-static void dev_update(struct vd_kbd_dev *dev)
-{
-	int fe = read_state(dev->kb, dev->fe_path);
-
-	if (dev->detaching)
-		return;
-	if (dev->await_reinit && fe != XenbusStateConnected)
-		dev->await_reinit = false;
-	switch (fe) {
-	case XenbusStateInitialising:
-		on_fe_initialising(dev);
-		break;
-	case XenbusStateInitialised:
-	case XenbusStateConnected:
-		on_fe_ready(dev, fe);
-		break;
-	case XenbusStateClosing:
-	case XenbusStateClosed:
-		on_fe_closed(dev);
-		break;
-	case XenbusStateUnknown:
-	case -1:
-		vd_kbd_dev_disconnect(dev);
-		break;
-	default:
-		break;
-	}
-	dev->fe_state = fe;
-}
-
-/* The toolstack wrote our state node: Closing means detach. */
-static void on_be_state(struct vd_kbd_dev *dev)
-{
-	int s = read_state(dev->kb, dev->be_path);
-
-	if (s == dev->be_state || s < 0)
-		return;
-	if (s == XenbusStateClosing || s == XenbusStateClosed) {
-		vd_info("%s (dom%u) vkb %u: detached by the toolstack", dev->name, dev->domid,
-			dev->devid);
-		dev->detaching = true;
-		vd_kbd_dev_disconnect(dev);
-		set_state(dev, XenbusStateClosed);
-	} else if (s == XenbusStateInitialising) {
-		dev->detaching = false;
-		vd_kbd_dev_disconnect(dev);
-		set_state(dev, XenbusStateInitWait);
-	}
-}
-
-/* ---- devices ---- */
-
-static char *read_str(struct vd_kbdback *kb, const char *path)
-{
-	char *val;
-	size_t len;
-
-	return hvi(kb)->xs_read(kb->hv, VD_XS_NO_TXN, path, &val, &len) < 0 ? NULL : val;
-}
-
-static struct vd_kbd_dev **find_dev(struct vd_kbdback *kb, uint32_t domid, uint32_t devid)
-{
-	struct vd_kbd_dev **p = &kb->devs;
-
-	while (*p && ((*p)->domid != domid || (*p)->devid != devid))
-		p = &(*p)->next;
-	return p;
-}
-
-static void dev_free(struct vd_kbd_dev *dev)
-{
-	struct vd_kbdback *kb = dev->kb;
-
-	vd_kbd_dev_disconnect(dev);
-	dev->fail_src = sd_event_source_disable_unref(dev->fail_src);
-	hvi(kb)->xs_unwatch(kb->hv, dev->fe_path, dev->fe_token);
-	hvi(kb)->gnt_close(dev->gnt);
-	kb->stats.devices--;
-	free(dev->be_path);
-	free(dev->fe_path);
-	free(dev->name);
-	free(dev);
-}
-
-static void dev_remove(struct vd_kbdback *kb, struct vd_kbd_dev **slot, const char *why)
-{
-	struct vd_kbd_dev *dev = *slot;
-
-	vd_info("%s (dom%u) vkb %u: %s, released", dev->name, dev->domid, dev->devid, why);
-	*slot = dev->next;
-	dev_free(dev);
-}
-
-/* libxl keeps the frontend under device/vkbd even when the backend kind is vinput. */
-static int check_fe_path(const char *fe_path, uint32_t domid, uint32_t devid)
-{
-	char want[128];
-
-	snprintf(want, sizeof(want), "/local/domain/%u/device/" XENKBD_DRIVER_NAME "/%u", domid,
-		 devid);
-	return strcmp(fe_path, want) == 0 ? 0 : -EINVAL;
-}
-
-static void dev_start(struct vd_kbd_dev *dev)
-{
-	int s = read_state(dev->kb, dev->be_path);
-
-	dev->await_reinit = s > XenbusStateInitWait && s != XenbusStateClosed;
-	dev->fe_state = read_state(dev->kb, dev->fe_path);
-	set_state(dev, XenbusStateInitWait);
-	vd_info("%s (dom%u) vkb %u: %s, backend InitWait", dev->name, dev->domid, dev->devid,
-		dev->await_reinit ? "reconnecting after a restart" : "new device");
-}
-
-static int dev_init(struct vd_kbdback *kb, struct vd_kbd_dev *dev)
-{
-	char path[256];
-
-	if (asprintf(&dev->be_path, "%s/%u/%u", kb->root, dev->domid, dev->devid) < 0) {
-		dev->be_path = NULL;
-		return -ENOMEM;
-	}
-	snprintf(path, sizeof(path), "%s/frontend", dev->be_path);
-	dev->fe_path = read_str(kb, path);
-	if (!dev->fe_path || check_fe_path(dev->fe_path, dev->domid, dev->devid) < 0)
-		return -EINVAL;
-	snprintf(path, sizeof(path), "/local/domain/%u/name", dev->domid);
-	dev->name = read_str(kb, path);
-	if (!dev->name && asprintf(&dev->name, "dom%u", dev->domid) < 0) {
-		dev->name = NULL;
-		return -ENOMEM;
-	}
-	return hvi(kb)->gnt_open(kb->hv, &dev->gnt);
-}
-
-static int dev_new(struct vd_kbdback *kb, uint32_t domid, uint32_t devid)
+static int xb_create(struct vd_xbdir *dir, struct vd_xbdev **ret)
 {
 	struct vd_kbd_dev *dev = calloc(1, sizeof(*dev));
-	int r;
 
 	if (!dev)
 		return -ENOMEM;
-	dev->kb = kb;
-	dev->domid = domid;
-	dev->devid = devid;
-	dev->be_state = -1;
-	r = dev_init(kb, dev);
-	if (r < 0) {
-		hvi(kb)->gnt_close(dev->gnt);
-		free(dev->be_path);
-		free(dev->fe_path);
-		free(dev->name);
-		free(dev);
-		return r;
-	}
-	snprintf(dev->fe_token, sizeof(dev->fe_token), "kfe:%u:%u", domid, devid);
-	dev->next = kb->devs;
-	kb->devs = dev;
-	kb->stats.devices++;
-	dev_start(dev);
-	/* The whole frontend directory: state, and transport nodes rewritten later. */
-	r = hvi(kb)->xs_watch(kb->hv, dev->fe_path, dev->fe_token);
-	if (r < 0)
-		vd_err("dom%u: cannot watch %s: %s", domid, dev->fe_path, strerror(-r));
+	dev->kb = kbdback_of(dir);
+	*ret = &dev->xb;
 	return 0;
 }
 
-static int parse_u32(const char *s, uint32_t *ret)
+static int xb_connect(struct vd_xbdev *xb)
 {
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > UINT32_MAX)
-		return -EINVAL;
-	*ret = (uint32_t)v;
-	return 0;
+	return vd_kbd_dev_connect(vd_kbd_dev_from_xbdev(xb));
 }
 
-static void scan_dev(struct vd_kbdback *kb, uint32_t domid, uint32_t devid)
+static void xb_teardown(struct vd_xbdev *xb)
 {
-	struct vd_kbd_dev **slot = find_dev(kb, domid, devid);
-	char path[256], *val;
-	bool exists;
-
-	snprintf(path, sizeof(path), "%s/%u/%u/frontend", kb->root, domid, devid);
-	val = read_str(kb, path);
-	exists = val != NULL;
-	free(val);
-	if (*slot && !exists)
-		dev_remove(kb, slot, "backend directory removed");
-	else if (*slot)
-		on_be_state(*slot);
-	else if (exists && hvi(kb)->domain_alive(kb->hv, domid) == 1)
-		dev_new(kb, domid, devid);
+	vd_kbd_dev_disconnect(vd_kbd_dev_from_xbdev(xb));
 }
 
-static void scan_domain(struct vd_kbdback *kb, uint32_t domid)
+static void xb_recheck(struct vd_xbdev *xb)
 {
-	char path[256], **list = NULL;
-	unsigned n = 0;
-	uint32_t devid;
-
-	snprintf(path, sizeof(path), "%s/%u", kb->root, domid);
-	if (hvi(kb)->xs_directory(kb->hv, VD_XS_NO_TXN, path, &list, &n) < 0)
-		n = 0;
-	for (unsigned i = 0; i < n; i++)
-		if (parse_u32(list[i], &devid) == 0)
-			scan_dev(kb, domid, devid);
-	vd_hv_free_list(list, n);
+	vd_kbd_dev_check_transport(vd_kbd_dev_from_xbdev(xb));
 }
 
-static void drop_missing(struct vd_kbdback *kb)
+static void xb_destroy(struct vd_xbdev *xb)
 {
-	struct vd_kbd_dev **p = &kb->devs;
-	char path[256], *val;
-
-	while (*p) {
-		snprintf(path, sizeof(path), "%s/frontend", (*p)->be_path);
-		val = read_str(kb, path);
-		if (!val) {
-			dev_remove(kb, p, "backend directory removed");
-			continue;
-		}
-		free(val);
-		p = &(*p)->next;
-	}
+	free(vd_kbd_dev_from_xbdev(xb));
 }
 
-static void scan_all(struct vd_kbdback *kb)
-{
-	char **list = NULL;
-	unsigned n = 0;
-	uint32_t domid;
-
-	drop_missing(kb);
-	if (hvi(kb)->xs_directory(kb->hv, VD_XS_NO_TXN, kb->root, &list, &n) < 0)
-		n = 0;
-	for (unsigned i = 0; i < n; i++)
-		if (parse_u32(list[i], &domid) == 0)
-			scan_domain(kb, domid);
-	vd_hv_free_list(list, n);
-}
-
-static void on_root_event(struct vd_kbdback *kb, const char *path)
-{
-	size_t len = strlen(kb->root);
-	uint32_t domid, devid;
-	char rest[64];
-
-	if (strncmp(path, kb->root, len) != 0 || path[len] != '/' ||
-	    sscanf(path + len, "/%" SCNu32 "/%" SCNu32 "%63s", &domid, &devid, rest) < 2) {
-		scan_all(kb);
-		return;
-	}
-	scan_dev(kb, domid, devid);
-}
-
-static void on_release_domain(struct vd_kbdback *kb)
-{
-	struct vd_kbd_dev **p = &kb->devs;
-
-	while (*p) {
-		if (hvi(kb)->domain_alive(kb->hv, (*p)->domid) == 0) {
-			dev_remove(kb, p, "domain is gone");
-			continue;
-		}
-		p = &(*p)->next;
-	}
-}
-
-static void on_fe_event(struct vd_kbdback *kb, const char *token)
-{
-	uint32_t domid, devid;
-	struct vd_kbd_dev *dev;
-
-	if (sscanf(token, "kfe:%" SCNu32 ":%" SCNu32, &domid, &devid) != 2)
-		return;
-	dev = *find_dev(kb, domid, devid);
-	if (dev)
-		dev_update(dev);
-}
-
-static int on_xs_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct vd_kbdback *kb = userdata;
-	char *path, *token;
-
-	for (int i = 0; i < 256; i++) {
-		if (hvi(kb)->xs_read_watch(kb->hv, &path, &token) < 0)
-			break;
-		if (strcmp(token, TOKEN_ROOT) == 0)
-			on_root_event(kb, path);
-		else if (strcmp(token, TOKEN_RELEASE) == 0)
-			on_release_domain(kb);
-		else
-			on_fe_event(kb, token);
-		free(path);
-		free(token);
-	}
-	return 0;
-}
+/* libxl keeps the frontend under device/vkbd even when the backend kind is vinput. */
+static const struct vd_xbdev_ops kbd_xbdev_ops = {
+	.be_kind = "vinput",
+	.fe_kind = XENKBD_DRIVER_NAME,
+	.label = "vkb",
+	.token = "kfe",
+	.sticky_fail = true,
+	.create = xb_create,
+	.connect = xb_connect,
+	.teardown = xb_teardown,
+	.recheck = xb_recheck,
+	.destroy = xb_destroy,
+};
 
 /*
  * A second connection to the same hypervisor. The hv interface has no
@@ -449,19 +101,6 @@ static int open_own_hv(struct vd_hv *hv, struct vd_hv **ret)
 	return vd_hv_create(hv->impl->name, ret);
 }
 
-static int kb_start(struct vd_kbdback *kb)
-{
-	int r;
-
-	r = sd_event_add_io(kb->loop, &kb->xs_src, hvi(kb)->xs_watch_fd(kb->hv), EPOLLIN,
-			    on_xs_event, kb);
-	if (r >= 0)
-		r = hvi(kb)->xs_watch(kb->hv, kb->root, TOKEN_ROOT);
-	if (r >= 0)
-		r = hvi(kb)->xs_watch(kb->hv, "@releaseDomain", TOKEN_RELEASE);
-	return r;
-}
-
 int vd_kbdback_create(sd_event *loop, struct vd_hv *hv, struct vd_kbdback **ret_kb)
 {
 	struct vd_kbdback *kb = calloc(1, sizeof(*kb));
@@ -475,16 +114,11 @@ int vd_kbdback_create(sd_event *loop, struct vd_hv *hv, struct vd_kbdback **ret_
 		free(kb);
 		return r;
 	}
-	kb->own_domid = hvi(kb)->own_domid(kb->hv);
-	r = asprintf(&kb->root, "/local/domain/%u/backend/vinput", kb->own_domid);
-	if (r < 0)
-		kb->root = NULL;
-	r = kb->root ? kb_start(kb) : -ENOMEM;
+	r = vd_xbdir_init(&kb->xbdir, loop, kb->hv, &kbd_xbdev_ops);
 	if (r < 0) {
 		vd_kbdback_destroy(kb);
 		return r;
 	}
-	scan_all(kb);
 	*ret_kb = kb;
 	return 0;
 }
@@ -493,36 +127,25 @@ void vd_kbdback_destroy(struct vd_kbdback *kb)
 {
 	if (!kb)
 		return;
-	while (kb->devs) {
-		struct vd_kbd_dev *dev = kb->devs;
-
-		kb->devs = dev->next;
-		vd_kbd_dev_disconnect(dev);
-		set_state(dev, XenbusStateClosed);
-		dev_free(dev);
-	}
-	if (kb->root) {
-		hvi(kb)->xs_unwatch(kb->hv, kb->root, TOKEN_ROOT);
-		hvi(kb)->xs_unwatch(kb->hv, "@releaseDomain", TOKEN_RELEASE);
-	}
-	sd_event_source_disable_unref(kb->xs_src);
+	vd_xbdir_finish(&kb->xbdir);
 	vd_hv_destroy(kb->hv);
-	free(kb->root);
 	free(kb);
 }
 
 void vd_kbdback_get_stats(struct vd_kbdback *kb, struct vd_kbdback_stats *ret)
 {
 	*ret = kb->stats;
+	ret->devices = kb->xbdir.ndevices;
+	ret->protocol_errors = kb->xbdir.protocol_errors;
 	ret->connected = 0;
-	for (struct vd_kbd_dev *d = kb->devs; d; d = d->next)
-		ret->connected += vd_kbd_dev_is_up(d);
+	for (struct vd_xbdev *x = kb->xbdir.devs; x; x = x->next)
+		ret->connected += vd_kbd_dev_is_up(vd_kbd_dev_from_xbdev(x));
 }
 
 bool vd_kbdback_connected(struct vd_kbdback *kb, uint32_t domid)
 {
-	for (struct vd_kbd_dev *d = kb->devs; d; d = d->next)
-		if (d->domid == domid && vd_kbd_dev_is_up(d))
+	for (struct vd_xbdev *x = kb->xbdir.devs; x; x = x->next)
+		if (x->domid == domid && vd_kbd_dev_is_up(vd_kbd_dev_from_xbdev(x)))
 			return true;
 	return false;
 }
@@ -536,11 +159,12 @@ static int send_all(struct vd_kbdback *kb, uint32_t domid, make_fn make, const v
 {
 	int best = -ENOTCONN;
 
-	for (struct vd_kbd_dev *d = kb->devs; d; d = d->next) {
+	for (struct vd_xbdev *x = kb->xbdir.devs; x; x = x->next) {
+		struct vd_kbd_dev *d = vd_kbd_dev_from_xbdev(x);
 		union xenkbd_in_event slot;
 		int r;
 
-		if (d->domid != domid || !vd_kbd_dev_is_up(d))
+		if (x->domid != domid || !vd_kbd_dev_is_up(d))
 			continue;
 		r = make(d, arg, &slot);
 		if (r == 0)

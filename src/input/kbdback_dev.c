@@ -39,7 +39,7 @@ static uint32_t read_dim(struct vd_kbd_dev *dev, const char *node, uint32_t def,
 	char path[256];
 	uint32_t v;
 
-	snprintf(path, sizeof(path), "%s/%s", dev->be_path, node);
+	snprintf(path, sizeof(path), "%s/%s", dev->xb.be_path, node);
 	if (vd_xs_read_u32(dev->kb->hv, VD_XS_NO_TXN, path, &v) < 0)
 		return def;
 	return v > max ? max : v;
@@ -52,7 +52,7 @@ static uint32_t read_dim(struct vd_kbd_dev *dev, const char *node, uint32_t def,
 static void read_features(struct vd_kbd_dev *dev)
 {
 	struct vd_kbd_features *f = &dev->feat;
-	const char *be = dev->be_path, *fe = dev->fe_path;
+	const char *be = dev->xb.be_path, *fe = dev->xb.fe_path;
 
 	memset(f, 0, sizeof(*f));
 	f->kbd_disabled = read_flag(dev, be, XENKBD_FIELD_FEAT_DSBL_KEYBRD);
@@ -72,7 +72,7 @@ static int read_fe_u32(struct vd_kbd_dev *dev, const char *node, uint32_t *ret)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/%s", dev->fe_path, node);
+	snprintf(path, sizeof(path), "%s/%s", dev->xb.fe_path, node);
 	return vd_xs_read_u32(dev->kb->hv, VD_XS_NO_TXN, path, ret);
 }
 
@@ -85,7 +85,7 @@ static void q_push(struct vd_kbd_dev *dev, const union xenkbd_in_event *slot)
 		dev->q_len--;
 		dev->kb->stats.dropped++;
 		vd_log_rl(LOG_WARNING, "%s (dom%u) vkb %u: input not consumed, dropping events",
-			  dev->name, dev->domid, dev->devid);
+			  dev->xb.name, dev->xb.domid, dev->xb.devid);
 	}
 	dev->queue[(dev->q_head + dev->q_len) % VD_KBD_QUEUE_MAX] = *slot;
 	dev->q_len++;
@@ -110,7 +110,7 @@ static void flush(struct vd_kbd_dev *dev)
 	if (sent)
 		hvi(dev)->evtchn_notify(dev->ch);
 	if (r == -EPROTO)
-		vd_kbd_dev_fail(dev, "in_cons corrupt");
+		vd_xbdev_fail(&dev->xb, "in_cons corrupt");
 }
 
 int vd_kbd_dev_send(struct vd_kbd_dev *dev, const union xenkbd_in_event *slot)
@@ -141,12 +141,12 @@ static int map_and_bind(struct vd_kbd_dev *dev)
 	int r;
 
 	/* page-gref (a grant), never the obsolete page-ref (a frame number). */
-	r = hvi(dev)->gnt_map(dev->gnt, dev->domid, 1, &dev->gref, true, &dev->page);
+	r = hvi(dev)->gnt_map(dev->xb.gnt, dev->xb.domid, 1, &dev->gref, true, &dev->page);
 	if (r < 0) {
 		dev->page = NULL;
 		return r;
 	}
-	r = hvi(dev)->evtchn_bind(dev->kb->hv, dev->domid, dev->port, &dev->ch);
+	r = hvi(dev)->evtchn_bind(dev->kb->hv, dev->xb.domid, dev->port, &dev->ch);
 	if (r < 0) {
 		dev->ch = NULL;
 		return r;
@@ -163,22 +163,22 @@ int vd_kbd_dev_connect(struct vd_kbd_dev *dev)
 	    (r = read_fe_u32(dev, XENKBD_FIELD_EVT_CHANNEL, &dev->port)) < 0) {
 		vd_log_rl(LOG_WARNING,
 			  "%s (dom%u) vkb %u: page-gref/event-channel missing or invalid",
-			  dev->name, dev->domid, dev->devid);
+			  dev->xb.name, dev->xb.domid, dev->xb.devid);
 		return r;
 	}
 	read_features(dev);
 	r = map_and_bind(dev);
 	if (r < 0) {
-		vd_log_rl(LOG_WARNING, "%s (dom%u) vkb %u: cannot connect: %s", dev->name,
-			  dev->domid, dev->devid, strerror(-r));
+		vd_log_rl(LOG_WARNING, "%s (dom%u) vkb %u: cannot connect: %s", dev->xb.name,
+			  dev->xb.domid, dev->xb.devid, strerror(-r));
 		vd_kbd_dev_disconnect(dev);
 		return r;
 	}
 	vd_kbd_ring_init(&dev->ring, dev->page);
 	dev->ptr = (struct vd_kbd_ptr_state){0};
 	dev->q_head = dev->q_len = 0;
-	vd_info("%s (dom%u) vkb %u connected:%s%s pointer %s %ux%u%s", dev->name, dev->domid,
-		dev->devid, dev->feat.kbd_disabled ? " no keyboard," : " keyboard,",
+	vd_info("%s (dom%u) vkb %u connected:%s%s pointer %s %ux%u%s", dev->xb.name, dev->xb.domid,
+		dev->xb.devid, dev->feat.kbd_disabled ? " no keyboard," : " keyboard,",
 		dev->feat.ptr_disabled ? " no" : "", dev->feat.abs ? "abs" : "rel", dev->feat.width,
 		dev->feat.height, dev->feat.mtouch ? ", multi-touch" : "");
 	return 0;
@@ -193,7 +193,7 @@ void vd_kbd_dev_check_transport(struct vd_kbd_dev *dev)
 		return;
 	if (read_fe_u32(dev, XENKBD_FIELD_RING_GREF, &gref) < 0 || gref != dev->gref ||
 	    read_fe_u32(dev, XENKBD_FIELD_EVT_CHANNEL, &port) < 0 || port != dev->port)
-		vd_kbd_dev_fail(dev, "page-gref or event-channel changed while connected");
+		vd_xbdev_fail(&dev->xb, "page-gref or event-channel changed while connected");
 }
 
 /* The channel goes before the page it signals about. */
@@ -203,7 +203,7 @@ void vd_kbd_dev_disconnect(struct vd_kbd_dev *dev)
 	hvi(dev)->evtchn_unbind(dev->kb->hv, dev->ch);
 	dev->ch = NULL;
 	if (dev->page)
-		hvi(dev)->gnt_unmap(dev->gnt, dev->page, 1);
+		hvi(dev)->gnt_unmap(dev->xb.gnt, dev->page, 1);
 	dev->page = NULL;
 	dev->q_head = dev->q_len = 0;
 }

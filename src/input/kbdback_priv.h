@@ -10,22 +10,13 @@
 #include "hv/hv.h"
 #include "input/kbdback.h"
 #include "kbdif_proto.h"
+#include "xenbus/xbdev.h"
 
 struct vd_kbdback;
 
 struct vd_kbd_dev {
+	struct vd_xbdev xb; /* first: the xenbus device (xbdev.h) */
 	struct vd_kbdback *kb;
-	struct vd_kbd_dev *next;
-	uint32_t domid, devid;
-	char *be_path, *fe_path, *name;
-	char fe_token[48];
-	int be_state;	   /* last state we wrote */
-	int fe_state;	   /* last frontend state seen */
-	bool await_reinit; /* found Connected at start: wait until the frontend leaves Connected */
-	bool detaching;	   /* toolstack asked to close */
-	bool failed;	   /* protocol violation: Closed until the frontend re-initialises */
-	struct vd_gnt *gnt;
-	sd_event_source *fail_src;
 
 	/* Valid while connected. */
 	uint32_t gref, port; /* as read at connect: a change later is a violation */
@@ -40,14 +31,13 @@ struct vd_kbd_dev {
 };
 
 struct vd_kbdback {
+	struct vd_xbdir xbdir; /* backend/vinput */
 	sd_event *loop;
 	struct vd_hv *hv; /* our own connection; owned */
-	uint32_t own_domid;
-	char *root; /* /local/domain/<own>/backend/vinput */
-	sd_event_source *xs_src;
-	struct vd_kbd_dev *devs;
-	struct vd_kbdback_stats stats;
+	struct vd_kbdback_stats stats; /* devices and protocol_errors live in xbdir */
 };
+
+struct vd_kbd_dev *vd_kbd_dev_from_xbdev(struct vd_xbdev *xb);
 
 /* kbdback_dev.c: the connected device (page, channel, ring, queue). */
 int vd_kbd_dev_connect(struct vd_kbd_dev *dev);
@@ -57,7 +47,6 @@ void vd_kbd_dev_check_transport(struct vd_kbd_dev *dev);
 /* Put slot on the ring, or queue it. 0, or -ENOTCONN when the device is not up. */
 int vd_kbd_dev_send(struct vd_kbd_dev *dev, const union xenkbd_in_event *slot);
 /* kbdback.c */
-void vd_kbd_dev_fail(struct vd_kbd_dev *dev, const char *why);
 bool vd_kbd_dev_is_up(const struct vd_kbd_dev *dev);
 
 #endif

@@ -21,7 +21,7 @@ static int read_node_u32(struct vd_conn *conn, const char *node, uint32_t *ret)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/%u/%s", conn->dev->fe_path, conn->idx, node);
+	snprintf(path, sizeof(path), "%s/%u/%s", conn->dev->xb.fe_path, conn->idx, node);
 	return vd_xs_read_u32(conn->dev->be->hv, VD_XS_NO_TXN, path, ret);
 }
 
@@ -31,7 +31,7 @@ static void evq_push(struct vd_conn *conn, uint64_t cookie)
 {
 	if (conn->evq_len == VD_EVQ_MAX) {
 		/* Only a frontend that never consumes gets here. */
-		vd_dev_fail(conn->dev, "event page not consumed");
+		vd_xbdev_fail(&conn->dev->xb, "event page not consumed");
 		return;
 	}
 	conn->evq[(conn->evq_head + conn->evq_len) % VD_EVQ_MAX] = cookie;
@@ -56,7 +56,7 @@ static int evq_flush(struct vd_conn *conn)
 	if (sent)
 		hvi(conn)->evtchn_notify(conn->evt_ch);
 	if (r == -EPROTO)
-		vd_dev_fail(conn->dev, "event page indices corrupt");
+		vd_xbdev_fail(&conn->dev->xb, "event page indices corrupt");
 	return r;
 }
 
@@ -81,7 +81,7 @@ static void on_flip_done(void *userdata, uint64_t fb_cookie)
 	if (conn->flips_pending)
 		conn->flips_pending--;
 	evq_push(conn, fb_cookie);
-	if (conn->dev->failed)
+	if (conn->dev->xb.failed)
 		return;
 	if (evq_flush(conn) == -EAGAIN) {
 		sd_event_source_set_time_relative(conn->evq_src, 2000);
@@ -155,7 +155,7 @@ static void push_response(struct vd_conn *conn, uint16_t id, uint8_t operation, 
 
 	if (status < 0) {
 		conn->dev->be->stats.errors++;
-		vd_log_rl(LOG_INFO, "dom%u conn %u: op 0x%x id %u: status %d", conn->dev->domid,
+		vd_log_rl(LOG_INFO, "dom%u conn %u: op 0x%x id %u: status %d", conn->dev->xb.domid,
 			  conn->idx, operation, id, status);
 	}
 	conn->dev->be->stats.requests++;
@@ -241,7 +241,7 @@ static int serve_ring(struct vd_conn *conn)
 
 		rmb(); /* see requests up to rp */
 		if (RING_REQUEST_PROD_OVERFLOW(&conn->ring, rp)) {
-			vd_dev_fail(conn->dev, "request ring overflow");
+			vd_xbdev_fail(&conn->dev->xb, "request ring overflow");
 			return -EPROTO;
 		}
 		/*
@@ -255,7 +255,7 @@ static int serve_ring(struct vd_conn *conn)
 			conn->ring.req_cons++;
 			handle_one(conn, &raw);
 			budget--;
-			if (conn->dev->failed)
+			if (conn->dev->xb.failed)
 				return 0;
 		}
 		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&conn->ring, notify);
@@ -274,7 +274,7 @@ static void serve(struct vd_conn *conn)
 {
 	int r = serve_ring(conn);
 
-	if (r < 0 || conn->dev->failed)
+	if (r < 0 || conn->dev->xb.failed)
 		return;
 	/* Out of budget: continue after the other guests had their turn. */
 	sd_event_source_set_enabled(conn->defer_src, r ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
@@ -287,7 +287,7 @@ static int on_req_event(sd_event_source *s, int fd, uint32_t revents, void *user
 	struct vd_conn *conn = userdata;
 
 	hvi(conn)->evtchn_ack(conn->req_ch);
-	if (!conn->dev->failed)
+	if (!conn->dev->xb.failed)
 		serve(conn);
 	return 0;
 }
@@ -296,7 +296,7 @@ static int on_defer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct vd_conn *conn = userdata;
 
-	if (!conn->dev->failed)
+	if (!conn->dev->xb.failed)
 		serve(conn);
 	return 0;
 }
@@ -308,12 +308,12 @@ static int map_pages(struct vd_conn *conn, uint32_t req_ref, uint32_t evt_ref)
 	struct vd_dev *dev = conn->dev;
 	int r;
 
-	r = hvi(conn)->gnt_map(dev->gnt, dev->domid, 1, &req_ref, true, &conn->req_page);
+	r = hvi(conn)->gnt_map(dev->xb.gnt, dev->xb.domid, 1, &req_ref, true, &conn->req_page);
 	if (r < 0)
 		return r;
-	r = hvi(conn)->gnt_map(dev->gnt, dev->domid, 1, &evt_ref, true, &conn->evt_page);
+	r = hvi(conn)->gnt_map(dev->xb.gnt, dev->xb.domid, 1, &evt_ref, true, &conn->evt_page);
 	if (r < 0) {
-		hvi(conn)->gnt_unmap(dev->gnt, conn->req_page, 1);
+		hvi(conn)->gnt_unmap(dev->xb.gnt, conn->req_page, 1);
 		conn->req_page = NULL;
 		return r;
 	}
@@ -328,7 +328,7 @@ static int bind_channels(struct vd_conn *conn, uint32_t req_port)
 	sd_event *loop = dev->be->loop;
 	int r;
 
-	r = hvi(conn)->evtchn_bind(dev->be->hv, dev->domid, req_port, &conn->req_ch);
+	r = hvi(conn)->evtchn_bind(dev->be->hv, dev->xb.domid, req_port, &conn->req_ch);
 	if (r < 0)
 		return r;
 	r = sd_event_add_io(loop, &conn->req_src, hvi(conn)->evtchn_fd(conn->req_ch), EPOLLIN,
@@ -360,7 +360,7 @@ static int bind_evt_channel(struct vd_conn *conn, uint32_t evt_port)
 	struct vd_dev *dev = conn->dev;
 
 	/* Same port for both directions is legal: share the binding then. */
-	return hvi(conn)->evtchn_bind(dev->be->hv, dev->domid, evt_port, &conn->evt_ch);
+	return hvi(conn)->evtchn_bind(dev->be->hv, dev->xb.domid, evt_port, &conn->evt_ch);
 }
 
 static void on_frame_shown(void *userdata, const struct vd_frame_view *view)
@@ -369,7 +369,7 @@ static void on_frame_shown(void *userdata, const struct vd_frame_view *view)
 	const struct vd_backend_opts *o = &conn->dev->be->opts;
 
 	if (o->on_frame)
-		o->on_frame(o->on_frame_userdata, conn->dev->domid, conn->idx, view);
+		o->on_frame(o->on_frame_userdata, conn->dev->xb.domid, conn->idx, view);
 }
 
 static int create_output_conn(struct vd_conn *conn)
@@ -387,7 +387,7 @@ static int create_output_conn(struct vd_conn *conn)
 		.userdata = conn,
 	};
 
-	snprintf(name, sizeof(name), "%s:%u", conn->dev->name, conn->idx);
+	snprintf(name, sizeof(name), "%s:%u", conn->dev->xb.name, conn->idx);
 	return out->impl->conn_create(out, &desc, &conn->oconn);
 }
 
@@ -401,7 +401,7 @@ int vd_conn_connect(struct vd_dev *dev, struct vd_conn *conn)
 	    (r = read_node_u32(conn, XENDISPL_FIELD_REQ_CHANNEL, &req_port)) < 0 ||
 	    (r = read_node_u32(conn, XENDISPL_FIELD_EVT_RING_REF, &evt_ref)) < 0 ||
 	    (r = read_node_u32(conn, XENDISPL_FIELD_EVT_CHANNEL, &evt_port)) < 0) {
-		vd_warn("dom%u: connector %u: transport nodes missing or invalid", dev->domid,
+		vd_warn("dom%u: connector %u: transport nodes missing or invalid", dev->xb.domid,
 			conn->idx);
 		return r;
 	}
@@ -413,7 +413,7 @@ int vd_conn_connect(struct vd_dev *dev, struct vd_conn *conn)
 	if (r >= 0)
 		r = create_output_conn(conn);
 	if (r < 0) {
-		vd_warn("dom%u: connector %u: cannot connect: %s", dev->domid, conn->idx,
+		vd_warn("dom%u: connector %u: cannot connect: %s", dev->xb.domid, conn->idx,
 			strerror(-r));
 		vd_conn_disconnect(conn);
 		return r;
@@ -444,9 +444,9 @@ void vd_conn_disconnect(struct vd_conn *conn)
 		dev->be->out->impl->conn_destroy(conn->oconn);
 	conn->oconn = NULL;
 	if (conn->req_page)
-		hv->gnt_unmap(dev->gnt, conn->req_page, 1);
+		hv->gnt_unmap(dev->xb.gnt, conn->req_page, 1);
 	if (conn->evt_page)
-		hv->gnt_unmap(dev->gnt, conn->evt_page, 1);
+		hv->gnt_unmap(dev->xb.gnt, conn->evt_page, 1);
 	conn->req_page = conn->evt_page = NULL;
 	conn->flips_pending = 0;
 	conn->evq_head = conn->evq_len = 0;

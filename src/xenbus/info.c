@@ -21,15 +21,15 @@ static void conn_info(const struct vd_conn *conn, struct vd_conn_info *ret)
 static void dev_info(const struct vd_dev *dev, struct vd_dev_info *ret)
 {
 	memset(ret, 0, sizeof(*ret));
-	ret->domid = dev->domid;
-	ret->devid = dev->devid;
-	ret->name = dev->name;
-	ret->be_state = dev->be_state;
-	ret->fe_state = dev->fe_state;
+	ret->domid = dev->xb.domid;
+	ret->devid = dev->xb.devid;
+	ret->name = dev->xb.name;
+	ret->be_state = dev->xb.be_state;
+	ret->fe_state = dev->xb.fe_state;
 	ret->version = dev->version;
 	ret->be_alloc = dev->be_alloc;
-	ret->failed = dev->failed;
-	ret->await_reinit = dev->await_reinit;
+	ret->failed = dev->xb.failed;
+	ret->await_reinit = dev->xb.await_reinit;
 	ret->nconn = dev->nconn;
 	for (uint32_t i = 0; i < dev->nconn; i++)
 		conn_info(&dev->conns[i], &ret->conns[i]);
@@ -44,8 +44,8 @@ void vd_backend_foreach_device(struct vd_backend *be, vd_dev_info_fn fn, void *u
 {
 	struct vd_dev_info info;
 
-	for (struct vd_dev *dev = be->devs; dev; dev = dev->next) {
-		dev_info(dev, &info);
+	for (struct vd_xbdev *x = be->xbdir.devs; x; x = x->next) {
+		dev_info(vd_dev_from_xbdev(x), &info);
 		fn(userdata, &info);
 	}
 }

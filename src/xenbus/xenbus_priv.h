@@ -11,6 +11,7 @@
 #include "displif_proto.h"
 #include "hv/hv.h"
 #include "xenbus/backend.h"
+#include "xenbus/xbdev.h"
 
 #define VD_MAX_CONNECTORS VD_BACKEND_MAX_CONNECTORS
 /* Requests served per wake-up before yielding to other guests. */
@@ -43,43 +44,31 @@ struct vd_conn {
 };
 
 struct vd_dev {
+	struct vd_xbdev xb; /* first: the xenbus device (xbdev.h) */
 	struct vd_backend *be;
-	struct vd_dev *next;
-	uint32_t domid, devid;
-	char *be_path, *fe_path, *name;
-	char fe_token[48];
-	int be_state;       /* last state we wrote */
-	int fe_state;       /* last frontend state seen */
-	bool await_reinit;  /* found Connected at start: wait until the frontend leaves Connected */
-	bool detaching;     /* toolstack asked to close */
-	bool failed;        /* protocol violation: closed until the frontend re-initialises */
 	int version;
 	bool be_alloc;
 	uint32_t nconn;
 	struct vd_conn conns[VD_MAX_CONNECTORS];
-	struct vd_gnt *gnt;
 	struct vd_bufs *bufs;
 	struct vd_bufs_opts bufs_opts; /* what bufs was created with */
-	sd_event_source *fail_src; /* deferred teardown after a violation */
 };
 
 struct vd_backend {
+	struct vd_xbdir xbdir; /* backend/vdispl */
 	sd_event *loop;
 	struct vd_hv *hv;
 	struct vd_output *out;
 	struct vd_backend_opts opts;
-	uint32_t own_domid;
-	char *root; /* /local/domain/<own>/backend/vdispl */
-	sd_event_source *xs_src;
 	struct vd_gates *gates;
-	struct vd_dev *devs;
-	struct vd_backend_stats stats;
+	struct vd_backend_stats stats; /* devices and protocol_errors live in xbdir */
 };
+
+/* backend.c: the checked downcast */
+struct vd_dev *vd_dev_from_xbdev(struct vd_xbdev *xb);
 
 /* conn.c */
 int vd_conn_connect(struct vd_dev *dev, struct vd_conn *conn);
 void vd_conn_disconnect(struct vd_conn *conn);
-/* backend.c */
-void vd_dev_fail(struct vd_dev *dev, const char *why);
 
 #endif
