@@ -8,9 +8,10 @@
 #   OUT/domu.cpio.gz   guest initramfs: busybox, drm_xen_front and its module
 #                      dependencies, the static xenfront-client, domu-init.sh
 #   OUT/dom0.cpio.gz   Dom0 initramfs: busybox, xenstored, xl, xen-init-dom0,
-#                      xenconsoled (+ their libraries), the Xen and 9p
-#                      modules, vdispld (+ the libraries ldd finds), the guest
-#                      kernel and initramfs, dom0-init.sh and dom0-scenario.sh
+#                      xenconsoled (+ their libraries), the Xen, 9p and
+#                      bochs-drm (KMS case) modules, vdispld (+ the
+#                      libraries ldd finds), the guest kernel and initramfs,
+#                      dom0-init.sh and dom0-scenario.sh
 #
 # Usage: build-images.sh VDISPLD CLIENT OUT
 # Needs (tests/install-deps.sh): cpio, gzip, kmod (depmod), binutils.
@@ -115,7 +116,8 @@ mkcpio "$G" "$OUT/domu.cpio.gz"
 say "Dom0 initramfs"
 D=$WORK/dom0
 base_root "$D"
-copy_mods "$D" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs 9p 9pnet_virtio virtio_pci
+copy_mods "$D" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs 9p 9pnet_virtio virtio_pci \
+          bochs
 for b in xl xenstored xenconsoled xenconsole xen-init-dom0 libxl-save-helper; do
     copy_bin "$D" "$XENBIN/$b" "$STAGE$XENBIN/$b"
 done

@@ -6,6 +6,10 @@ dom0-scenario.sh by itself ("vdtest" on its command line): vdispld serves PV
 guests whose drm_xen_front is driven by xenfront-client. This script only
 watches the serial console (Xen on com1, Dom0's hvc0 through it):
 
+  * the KMS case: Dom0 has a virtual GPU (-vga std, bochs-drm) and runs
+    vdispld --output kms on it; on "VDTEST-SCREENDUMP" this script takes a
+    screendump over QEMU's monitor socket and later checks it pixel by pixel
+    against the client's last frame (i_kms_screendump);
   * a hard timeout per step: the scenario announces each step with
     "VDTEST-STEP NAME budget=S"; a step that overruns fails the test and the
     tail of the console log is printed;
@@ -24,10 +28,13 @@ import base64
 import os
 import re
 import select
+import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 
@@ -35,8 +42,10 @@ import zlib
 EXPECTED = [
     "a_xl_create", "b_card", "c_flips", "d_capture_A", "f_client_restart",
     "d_capture_B", "e_guest_dmesg", "f_destroy", "f_second_guest",
-    "g_vdispld_restart", "d_capture_restart", "h_vdispld_log",
+    "g_vdispld_restart", "d_capture_restart", "i_kms_flips", "i_kms_screendump",
+    "i_kms_guest_dmesg", "h_vdispld_log",
 ]
+KMS_ONLY = ["i_kms_flips", "i_kms_screendump", "i_kms_guest_dmesg", "h_vdispld_log"]
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--images", required=True, help="dir with xen.elf, vmlinuz, dom0.cpio.gz")
@@ -51,6 +60,9 @@ ap.add_argument("--tail", type=int, default=60, help="console lines shown on fai
 ap.add_argument("--interactive", action="store_true", help="boot and hand the console over")
 ap.add_argument("--no-9p", action="store_true",
                 help="no shared directory: captures come as base64 on the console")
+ap.add_argument("--no-kms", action="store_true",
+                help="no virtual GPU, no monitor socket, no KMS case (i_*)")
+ap.add_argument("--only-kms", action="store_true", help="the KMS case alone")
 ap.add_argument("-v", "--verbose", action="store_true", help="echo the whole console")
 a = ap.parse_args()
 
@@ -62,9 +74,24 @@ for f in ("xen.elf", "vmlinuz", "dom0.cpio.gz"):
 xen_cmd = (f"console=com1 com1=115200,8n1 dom0_mem={a.dom0_mem},max:{a.dom0_mem} "
            f"dom0_max_vcpus={a.smp} loglvl=all guest_loglvl=all noreboot")
 dom0_cmd = "console=hvc0 earlyprintk=xen loglevel=6" + ("" if a.interactive else " vdtest")
+if a.no_kms:
+    dom0_cmd += " vdtest_kms=off"
+    EXPECTED = [c for c in EXPECTED if not c.startswith("i_")]
+elif a.only_kms:
+    dom0_cmd += " vdtest_only=kms"
+    EXPECTED = KMS_ONLY
+# The KMS case: a virtual GPU for Dom0 (bochs-drm) and the monitor on a
+# socket for screendumps; otherwise no monitor at all.
+mon_dir = mon_path = None
+if a.no_kms:
+    dev = ["-monitor", "none"]
+else:
+    mon_dir = tempfile.mkdtemp(prefix="vdxq-")
+    mon_path = os.path.join(mon_dir, "monitor.sock")
+    dev = ["-vga", "std", "-monitor", f"unix:{mon_path},server=on,wait=off"]
 qemu = ["qemu-system-x86_64", "-accel", "tcg,tb-size=256", "-cpu", "qemu64,+rdrand",
         "-m", str(a.mem), "-smp", str(a.smp), "-display", "none", "-serial", "stdio",
-        "-monitor", "none", "-no-reboot", "-nodefaults",
+        *dev, "-no-reboot", "-nodefaults",
         # QEMU's multiboot(1) loader: the uncompressed Xen ELF, modules
         # "file args" separated by commas
         "-kernel", f"{img}/xen.elf", "-append", xen_cmd,
@@ -81,6 +108,8 @@ if a.results:
         qemu += ["-virtfs", f"local,path={results},mount_tag=host,security_model=none,id=host"]
 
 if a.interactive:
+    if mon_path:
+        print(f"monitor: socat - UNIX-CONNECT:{mon_path}", flush=True)
     print(" ".join(qemu), flush=True)
     os.execvp(qemu[0], qemu)
 
@@ -106,6 +135,57 @@ captures = []       # (tag, file, result line)
 files = {}          # name -> bytes (base64 transport)
 filebuf = None
 marks = {}
+dumps = []          # (tag, file, result line, error or None)
+mon = None
+
+
+def hmp(cmd, timeout=60):
+    """one HMP command over the monitor socket (None: just the prompt); its output"""
+    global mon
+    if mon is None:
+        end = time.monotonic() + 10
+        while True:
+            try:
+                mon = socket.socket(socket.AF_UNIX)
+                mon.connect(mon_path)
+                break
+            except OSError:
+                mon.close()
+                mon = None
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.2)
+        hmp(None, timeout)                   # the banner
+    if cmd:
+        mon.sendall((cmd + "\n").encode())
+    mon.settimeout(timeout)
+    buf = b""
+    while not buf.endswith(b"(qemu) "):
+        d = mon.recv(4096)
+        if not d:
+            raise OSError("QEMU monitor closed")
+        buf += d
+    return buf.decode("utf-8", "replace")
+
+
+def screendump(tag, fname, result):
+    """the KMS case: dump the screen now, then tell Dom0 (FILE.done)"""
+    path = os.path.join(results, fname)
+    err = None
+    try:
+        if os.path.exists(path):
+            os.unlink(path)
+        t = time.monotonic()
+        out = hmp(f"screendump {path}")
+        if not os.path.isfile(path):
+            err = f"no screendump file; monitor said {out.strip()!r}"
+        else:
+            say(f"screendump {fname} taken in {time.monotonic() - t:.2f} s")
+    except OSError as e:
+        err = f"monitor: {e}"
+    dumps.append((tag, fname, result, err))
+    with open(path + ".done", "w") as f:
+        f.write("done\n")
 
 
 def say(s):
@@ -141,6 +221,13 @@ def on_line(s):
     if m:
         captures.append((m.group(1), m.group(2), m.group(3)))
         return
+    m = re.search(r"VDTEST-SCREENDUMP (\S+) (\S+) ?(.*)", s)
+    if m:
+        if mon_path:
+            screendump(m.group(1), m.group(2), m.group(3))
+        else:
+            dumps.append((m.group(1), m.group(2), m.group(3), "no monitor (--no-kms)"))
+        return
     m = re.search(r"VDTEST-FILE-BEGIN (\S+)", s)
     if m:
         filebuf = (m.group(1), [])
@@ -174,6 +261,10 @@ def pump(timeout):
 
 
 def stop_qemu():
+    if mon is not None:
+        mon.close()
+    if mon_dir:
+        shutil.rmtree(mon_dir, ignore_errors=True)
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)     # only the QEMU started here
         try:
@@ -363,6 +454,58 @@ def check_capture(tag, fname, result):
 
 for tag, fname, result in captures:
     check_capture(tag, fname, result)
+
+
+# ---- (i) the screendump of the KMS case, checked here ----
+def read_ppm(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    m = re.match(rb"P6\s+(?:#.*\s+)*(\d+)\s+(\d+)\s+(\d+)\s", data)
+    if not m or m.group(3) != b"255":
+        raise ValueError("not an 8-bit PPM")
+    w, h = int(m.group(1)), int(m.group(2))
+    return w, h, data[m.end():m.end() + w * h * 3]
+
+
+def check_screendump(tag, fname, result, err):
+    cid = "i_kms_screendump"
+    if err:
+        return record(cid, "FAIL", f"{fname}: {err}")
+    fields = dict(kv.split("=", 1) for kv in result.split() if "=" in kv)
+    try:
+        last, fmt = int(fields["last"]), fields["format"]
+        w, h = int(fields["width"]), int(fields["height"])
+    except (KeyError, ValueError):
+        return record(cid, "FAIL", f"no usable CLIENT-RESULT: {result!r}")
+    try:
+        sw, sh, pix = read_ppm(os.path.join(results, fname))
+    except (OSError, ValueError) as e:
+        return record(cid, "FAIL", f"{fname}: {e}")
+    if sw < w or sh < h:
+        return record(cid, "FAIL", f"{fname} is {sw}x{sh}, smaller than the guest's {w}x{h}")
+    # one guest alone: centred 1:1 in the whole screen (kms_logic.c
+    # vd_kms_fit); at 0,0 when the display got the guest's size as its mode
+    x0, y0 = (sw - w) // 2, (sh - h) // 2
+    want = expected_rows(w, h, last, fmt)
+    rows = [pix[(y0 + y) * sw * 3 + x0 * 3:(y0 + y) * sw * 3 + (x0 + w) * 3] for y in range(h)]
+    bad, first = 0, None
+    for y in range(h):
+        if rows[y] != want[y]:
+            for x in range(w):
+                if rows[y][3 * x:3 * x + 3] != want[y][3 * x:3 * x + 3]:
+                    bad += 1
+                    if first is None:
+                        first = (x, y, tuple(rows[y][3 * x:3 * x + 3]), tuple(want[y][3 * x:3 * x + 3]))
+    where = f"screen {sw}x{sh}, guest {w}x{h} at {x0},{y0}"
+    if bad == 0:
+        record(cid, "PASS", f"{fname}: {where}, frame {last}, all {w * h} pixels as drawn")
+    else:
+        record(cid, "FAIL", f"{fname}: {where}: {bad} of {w * h} pixels differ from frame {last} "
+                            f"(band shows frame {frame_in_band(rows, 3)}); first at {first}")
+
+
+for tag, fname, result, err in dumps:
+    check_screendump(tag, fname, result, err)
 
 # ---- verdict ----
 for cid in EXPECTED:
