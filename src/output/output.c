@@ -8,6 +8,7 @@
 
 #include "output/headless.h"
 #include "output/kms.h"
+#include "output/wayland/wayland.h"
 
 static const struct {
 	const char *name;
@@ -16,6 +17,7 @@ static const struct {
 } output_table[] = {
 	{"headless", vd_output_headless_create},
 	{"kms", vd_output_kms_create},
+	{"wayland", vd_output_wayland_create},
 };
 
 int vd_output_create(const char *name, sd_event *loop, const struct vd_output_opts *opts,

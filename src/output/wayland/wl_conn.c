@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Connectors of the Wayland output: one xdg toplevel each, and their flips.
+ *
+ * A flip is committed when the previous one has completed: the guest's
+ * frame is attached (its own wl_buffer when the dma-buf was imported, else
+ * a copy in one of the connector's two wl_shm buffers), damaged and
+ * committed with a frame callback. The callback completes it (flip_done);
+ * so does the fallback timer if the compositor withholds the callback
+ * (hidden or minimised surface, compositor asleep or gone). Without a
+ * window the flip completes after a blind period instead. Either way each
+ * accepted flip gets exactly one flip_done, in order.
+ *
+ * A wl_shm buffer is written only when the compositor has released it; if
+ * both are still held the frame is dropped (counted) and the flip still
+ * completes.
+ */
+#include "output/wayland/wl_priv.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "output/png.h"
+#include "xdg-shell-client-protocol.h"
+
+static struct wlo_conn *wlo_conn_from(struct vd_output_conn *conn)
+{
+	(void)wlo_output_from(conn->out); /* checks the implementation */
+	return (struct wlo_conn *)conn;
+}
+
+/* ---- wl_shm buffers ---- */
+
+static void conn_redraw(struct wlo_conn *conn);
+
+static void shmbuf_release(void *data, struct wl_buffer *buffer)
+{
+	struct wlo_shmbuf *b = data;
+
+	b->busy = false;
+	if (b->conn->stale)
+		conn_redraw(b->conn);
+}
+
+static const struct wl_buffer_listener shmbuf_listener = {
+	.release = shmbuf_release,
+};
+
+static void shmbuf_destroy(struct wlo_shmbuf *b)
+{
+	if (b->buffer)
+		wl_buffer_destroy(b->buffer);
+	if (b->map)
+		munmap(b->map, b->size);
+	*b = (struct wlo_shmbuf){0};
+}
+
+/* A buffer of the connector's size in format; owns its memfd only while making it. */
+static int shmbuf_create(struct wlo_conn *conn, struct wlo_shmbuf *b, uint32_t format)
+{
+	uint32_t stride = conn->desc.width * 4;
+	size_t size = (size_t)stride * conn->desc.height;
+	struct wl_shm_pool *pool;
+	int fd, r = 0;
+
+	fd = memfd_create("vdispld-wl-shm", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		r = -errno;
+		goto close_fd;
+	}
+	b->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (b->map == MAP_FAILED) {
+		b->map = NULL;
+		r = -errno;
+		goto close_fd;
+	}
+	pool = wl_shm_create_pool(conn->out->shm, fd, (int32_t)size);
+	b->buffer = wl_shm_pool_create_buffer(pool, 0, (int32_t)conn->desc.width,
+					      (int32_t)conn->desc.height, (int32_t)stride, format);
+	wl_shm_pool_destroy(pool);
+	wl_buffer_add_listener(b->buffer, &shmbuf_listener, b);
+	b->conn = conn;
+	b->size = size;
+	b->stride = stride;
+	b->format = format;
+close_fd:
+	close(fd);
+	return r;
+}
+
+/* A buffer the compositor does not hold, made or remade for format; NULL if none. */
+static struct wlo_shmbuf *shmbuf_get(struct wlo_conn *conn, uint32_t format)
+{
+	for (uint32_t i = 0; i < WLO_NBUF; i++) {
+		struct wlo_shmbuf *b = &conn->bufs[i];
+
+		if (b->busy)
+			continue;
+		if (b->buffer && b->format != format)
+			shmbuf_destroy(b);
+		if (!b->buffer && shmbuf_create(conn, b, format) < 0) {
+			shmbuf_destroy(b);
+			return NULL;
+		}
+		return b;
+	}
+	return NULL;
+}
+
+static bool shm_format_offered(const struct wlo_output *out, uint32_t format)
+{
+	for (uint32_t i = 0; i < out->nshm_formats; i++)
+		if (out->shm_formats[i] == format)
+			return true;
+	return false;
+}
+
+/* Copy the part r of fb (clipped) into b; the rest of b is black. */
+static void frame_copy(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct wlo_fb *fb,
+		       const struct vd_rect *r)
+{
+	const struct vd_frame_src *s = &fb->src;
+	uint32_t w = r->width, h = r->height, row;
+
+	memset(b->map, 0, b->size);
+	if (r->x >= s->width || r->y >= s->height)
+		return;
+	if (w > s->width - r->x)
+		w = s->width - r->x;
+	if (h > s->height - r->y)
+		h = s->height - r->y;
+	if (w > conn->desc.width)
+		w = conn->desc.width;
+	if (h > conn->desc.height)
+		h = conn->desc.height;
+	row = w * 4;
+	for (uint32_t y = 0; y < h; y++)
+		memcpy(b->map + (size_t)y * b->stride,
+		       (const uint8_t *)s->map + s->offset + (size_t)(r->y + y) * s->stride +
+			       (size_t)r->x * 4,
+		       row);
+	conn->out->stats.copies++;
+	conn->out->stats.bytes_copied += (uint64_t)row * h;
+}
+
+/* ---- drawing ---- */
+
+static bool window_ready(const struct wlo_conn *conn)
+{
+	return conn->surface && conn->configured;
+}
+
+/* The wl_buffer showing fb's part r: its own (zero copy) or a copy; NULL: none free. */
+static struct wl_buffer *frame_buffer(struct wlo_conn *conn, struct wlo_fb *fb,
+				      const struct vd_rect *r)
+{
+	struct wlo_output *out = conn->out;
+	uint32_t format = fb ? wlo_shm_format(fb->src.fourcc) : WL_SHM_FORMAT_XRGB8888;
+	struct wlo_shmbuf *b;
+
+	if (fb && fb->import == WLO_IMPORT_OK && !out->force_copy && r->x == 0 && r->y == 0 &&
+	    fb->src.width == conn->desc.width && fb->src.height == conn->desc.height) {
+		conn->attached_dmabuf = fb;
+		out->zero_copy++;
+		return fb->buffer;
+	}
+	if (fb && (fb->src.bpp != 32 || !fb->src.map || !shm_format_offered(out, format))) {
+		vd_log_rl(LOG_WARNING, "wayland %s: cannot show format %#x", conn->name,
+			  fb->src.fourcc);
+		fb = NULL;
+		format = WL_SHM_FORMAT_XRGB8888;
+	}
+	b = shmbuf_get(conn, format);
+	if (!b)
+		return NULL;
+	if (fb)
+		frame_copy(conn, b, fb, r);
+	else
+		memset(b->map, 0, b->size);
+	b->busy = true;
+	conn->attached_dmabuf = NULL;
+	return b->buffer;
+}
+
+static void frame_done(void *data, struct wl_callback *cb, uint32_t time);
+
+static const struct wl_callback_listener frame_listener = {
+	.done = frame_done,
+};
+
+/* Attach what the connector shows now and commit; a frame callback if asked. */
+static bool conn_draw(struct wlo_conn *conn, bool want_frame)
+{
+	struct wl_buffer *buffer = frame_buffer(conn, conn->fb, &conn->rect);
+
+	if (!buffer)
+		return false;
+	wl_surface_attach(conn->surface, buffer, 0, 0);
+	wl_surface_damage_buffer(conn->surface, 0, 0, INT32_MAX, INT32_MAX);
+	if (want_frame) {
+		conn->frame_cb = wl_surface_frame(conn->surface);
+		wl_callback_add_listener(conn->frame_cb, &frame_listener, conn);
+	}
+	wl_surface_commit(conn->surface);
+	conn->stale = false;
+	return true;
+}
+
+/*
+ * Show what the connector shows now (set_config, blanking) without a flip.
+ * A flip in flight will show it when it completes; with no free buffer it
+ * is done when the compositor releases one.
+ */
+static void conn_redraw(struct wlo_conn *conn)
+{
+	conn->stale = false;
+	if (!window_ready(conn) || conn->inflight)
+		return;
+	if (!conn_draw(conn, false))
+		conn->stale = true;
+}
+
+/* ---- flips ---- */
+
+static void arm_timer(struct wlo_conn *conn, uint64_t delay_us)
+{
+	sd_event_source_set_time(conn->timer, wlo_now(conn->out) + delay_us);
+	sd_event_source_set_enabled(conn->timer, SD_EVENT_ONESHOT);
+}
+
+static void conn_free(struct wlo_conn *conn);
+
+/* Commit the oldest queued flip (none in flight). */
+static void conn_kick(struct wlo_conn *conn)
+{
+	struct wlo_flip *flip = conn->q;
+
+	if (conn->inflight || !flip)
+		return;
+	conn->q = flip->next;
+	if (!conn->q)
+		conn->qtail = &conn->q;
+	flip->next = NULL;
+	conn->inflight = flip;
+	conn->fb = flip->fb;
+	conn->rect = flip->rect;
+	if (window_ready(conn)) {
+		if (conn_draw(conn, true)) {
+			arm_timer(conn, WLO_FALLBACK_US);
+			return;
+		}
+		conn->out->dropped++; /* both buffers held: this frame is not shown */
+	}
+	arm_timer(conn, WLO_BLIND_PERIOD_US);
+}
+
+/* The flip in flight is on screen (or given up on): tell the guest, commit the next. */
+static void conn_complete(struct wlo_conn *conn)
+{
+	struct wlo_flip *flip = conn->inflight;
+
+	conn->inflight = NULL;
+	if (conn->frame_cb)
+		wl_callback_destroy(conn->frame_cb);
+	conn->frame_cb = NULL;
+	sd_event_source_set_enabled(conn->timer, SD_EVENT_OFF);
+	if (flip->fb)
+		conn->out->stats.frames_shown++;
+	conn->dispatching = true;
+	conn->desc.flip_done(conn->desc.userdata, flip->token);
+	conn->dispatching = false;
+	free(flip);
+	if (conn->destroyed) {
+		conn_free(conn);
+		return;
+	}
+	conn_kick(conn);
+	if (conn->stale)
+		conn_redraw(conn);
+}
+
+static void frame_done(void *data, struct wl_callback *cb, uint32_t time)
+{
+	struct wlo_conn *conn = data;
+
+	conn->out->callbacks++;
+	conn_complete(conn);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct wlo_conn *conn = userdata;
+
+	if (!conn->inflight)
+		return 0;
+	if (conn->frame_cb)
+		conn->out->fallbacks++;
+	else
+		conn->out->blind++;
+	conn_complete(conn);
+	return 0;
+}
+
+int wlo_conn_flip(struct vd_output_conn *base, struct vd_output_fb *fb_base, uint64_t token)
+{
+	struct wlo_conn *conn = wlo_conn_from(base);
+	struct wlo_flip *flip;
+
+	if (!fb_base)
+		return -EINVAL;
+	assert(fb_base->out == base->out);
+	flip = calloc(1, sizeof(*flip));
+	if (!flip)
+		return -ENOMEM;
+	flip->fb = wlo_fb_from(fb_base);
+	flip->rect = conn->rect.width ? conn->rect :
+		     (struct vd_rect){0, 0, flip->fb->src.width, flip->fb->src.height};
+	flip->token = token;
+	*conn->qtail = flip;
+	conn->qtail = &flip->next;
+	conn->out->stats.flips++;
+	conn_kick(conn);
+	return 0;
+}
+
+static bool rect_valid(const struct wlo_fb *fb, const struct vd_rect *r)
+{
+	return r->width && r->height && (uint64_t)r->x + r->width <= fb->src.width &&
+	       (uint64_t)r->y + r->height <= fb->src.height;
+}
+
+/* r NULL: the whole fb. Shown at once if there is a window; no flip_done. */
+int wlo_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_base,
+			const struct vd_rect *r)
+{
+	struct wlo_conn *conn = wlo_conn_from(base);
+	struct wlo_fb *fb = fb_base ? wlo_fb_from(fb_base) : NULL;
+	struct vd_rect whole;
+
+	if (fb) {
+		whole = (struct vd_rect){0, 0, fb->src.width, fb->src.height};
+		if (!r)
+			r = &whole;
+		if (!rect_valid(fb, r))
+			return -EINVAL;
+		conn->rect = *r;
+	}
+	conn->fb = fb;
+	conn_redraw(conn);
+	return 0;
+}
+
+/* The last frame we gave the compositor, as the guest drew it. */
+int wlo_conn_screenshot(struct vd_output_conn *base, const char *path)
+{
+	struct wlo_conn *conn = wlo_conn_from(base);
+	const struct wlo_fb *fb = conn->fb;
+	struct vd_frame_view view;
+
+	if (!fb || !fb->src.map || !rect_valid(fb, &conn->rect))
+		return -ENODATA;
+	view = (struct vd_frame_view){
+		.pixels = (const uint8_t *)fb->src.map + fb->src.offset +
+			  (size_t)conn->rect.y * fb->src.stride +
+			  (size_t)conn->rect.x * (fb->src.bpp / 8),
+		.stride = fb->src.stride,
+		.width = conn->rect.width,
+		.height = conn->rect.height,
+		.fourcc = fb->src.fourcc,
+		.bpp = fb->src.bpp,
+	};
+	return vd_png_write(path, &view);
+}
+
+void wlo_conn_forget_fb(struct wlo_conn *conn, const struct wlo_fb *fb)
+{
+	for (struct wlo_flip *f = conn->q; f; f = f->next)
+		if (f->fb == fb)
+			f->fb = NULL;
+	if (conn->inflight && conn->inflight->fb == fb)
+		conn->inflight->fb = NULL;
+	/*
+	 * Blank where fb is shown: its copy must not outlive it, and the
+	 * compositor must let go of fb's own buffer (attach black instead).
+	 */
+	if (conn->fb == fb || conn->attached_dmabuf == fb) {
+		conn->fb = conn->fb == fb ? NULL : conn->fb;
+		conn->attached_dmabuf = NULL;
+		if (window_ready(conn)) {
+			conn->stale = true;
+			if (!conn->inflight)
+				conn_redraw(conn);
+		}
+	}
+}
+
+/* ---- windows ---- */
+
+static void xdg_surface_configure(void *data, struct xdg_surface *xs, uint32_t serial)
+{
+	struct wlo_conn *conn = data;
+	bool first = !conn->configured;
+
+	xdg_surface_ack_configure(xs, serial);
+	conn->configured = true;
+	/* The first buffer maps the window; later configures change nothing we draw. */
+	if (first)
+		conn_redraw(conn);
+}
+
+static const struct xdg_surface_listener xdg_surface_listener = {
+	.configure = xdg_surface_configure,
+};
+
+static void toplevel_configure(void *data, struct xdg_toplevel *t, int32_t w, int32_t h,
+			       struct wl_array *states)
+{
+}
+
+static void toplevel_close(void *data, struct xdg_toplevel *t)
+{
+	struct wlo_conn *conn = data;
+
+	/* The guest owns the connector; closing its window is not ours to do. */
+	vd_log_rl(LOG_NOTICE, "wayland %s: the compositor asked to close the window; ignored",
+		  conn->name);
+}
+
+static const struct xdg_toplevel_listener toplevel_listener = {
+	.configure = toplevel_configure,
+	.close = toplevel_close,
+};
+
+void wlo_conn_window_create(struct wlo_conn *conn)
+{
+	struct wlo_output *out = conn->out;
+
+	if (conn->surface || !out->ready)
+		return;
+	conn->surface = wl_compositor_create_surface(out->compositor);
+	conn->xdg_surface = xdg_wm_base_get_xdg_surface(out->wm_base, conn->surface);
+	xdg_surface_add_listener(conn->xdg_surface, &xdg_surface_listener, conn);
+	conn->toplevel = xdg_surface_get_toplevel(conn->xdg_surface);
+	xdg_toplevel_add_listener(conn->toplevel, &toplevel_listener, conn);
+	xdg_toplevel_set_title(conn->toplevel, conn->name);
+	xdg_toplevel_set_app_id(conn->toplevel, "vdispld");
+	xdg_toplevel_set_min_size(conn->toplevel, (int32_t)conn->desc.width,
+				  (int32_t)conn->desc.height);
+	xdg_toplevel_set_max_size(conn->toplevel, (int32_t)conn->desc.width,
+				  (int32_t)conn->desc.height);
+	wl_surface_commit(conn->surface);
+}
+
+/* Local only: the compositor frees its side of the objects itself. */
+void wlo_conn_window_destroy(struct wlo_conn *conn)
+{
+	if (conn->frame_cb)
+		wl_callback_destroy(conn->frame_cb);
+	conn->frame_cb = NULL;
+	/* A flip in flight keeps its fallback timer: it completes on time. */
+	for (uint32_t i = 0; i < WLO_NBUF; i++)
+		shmbuf_destroy(&conn->bufs[i]);
+	if (conn->toplevel)
+		xdg_toplevel_destroy(conn->toplevel);
+	if (conn->xdg_surface)
+		xdg_surface_destroy(conn->xdg_surface);
+	if (conn->surface)
+		wl_surface_destroy(conn->surface);
+	conn->toplevel = NULL;
+	conn->xdg_surface = NULL;
+	conn->surface = NULL;
+	conn->configured = false;
+	conn->attached_dmabuf = NULL;
+}
+
+/* ---- connectors ---- */
+
+static void conn_free(struct wlo_conn *conn)
+{
+	struct wlo_flip *f;
+
+	while ((f = conn->q)) {
+		conn->q = f->next;
+		free(f);
+	}
+	free(conn->inflight);
+	sd_event_source_disable_unref(conn->timer);
+	free(conn->name);
+	free(conn);
+}
+
+/* Pending flips are dropped without flip_done. */
+void wlo_conn_destroy(struct vd_output_conn *base)
+{
+	struct wlo_conn *conn;
+
+	if (!base)
+		return;
+	conn = wlo_conn_from(base);
+	wlo_conn_window_destroy(conn);
+	if (conn->next)
+		conn->next->pprev = conn->pprev;
+	*conn->pprev = conn->next;
+	if (conn->out->display)
+		wl_display_flush(conn->out->display);
+	if (conn->dispatching)
+		conn->destroyed = true;
+	else
+		conn_free(conn);
+}
+
+int wlo_conn_create(struct vd_output *base, const struct vd_output_conn_desc *desc,
+		    struct vd_output_conn **ret_conn)
+{
+	struct wlo_output *out = wlo_output_from(base);
+	struct wlo_conn *conn;
+	int r;
+
+	if (!desc->width || !desc->height || desc->width > 16384 || desc->height > 16384)
+		return -EINVAL;
+	conn = calloc(1, sizeof(*conn));
+	if (!conn)
+		return -ENOMEM;
+	conn->base.out = base;
+	conn->out = out;
+	conn->desc = *desc;
+	conn->name = strdup(desc->name ? desc->name : "?");
+	conn->desc.name = conn->name;
+	conn->desc.target = conn->desc.mapping = NULL; /* borrowed for the call only */
+	conn->qtail = &conn->q;
+	r = conn->name ? sd_event_add_time(out->loop, &conn->timer, CLOCK_MONOTONIC, 0, 1,
+					   on_timer, conn) :
+			 -ENOMEM;
+	if (r >= 0)
+		r = sd_event_source_set_enabled(conn->timer, SD_EVENT_OFF);
+	if (r < 0) {
+		conn_free(conn);
+		return r;
+	}
+	conn->next = out->conns;
+	if (out->conns)
+		out->conns->pprev = &conn->next;
+	conn->pprev = &out->conns;
+	out->conns = conn;
+	wlo_conn_window_create(conn);
+	*ret_conn = &conn->base;
+	return 0;
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Framebuffers of the Wayland output. A guest fb with a dma-buf whose
+ * format the compositor advertised (linear) is offered through
+ * zwp_linux_buffer_params_v1.create, the asynchronous request: a refusal
+ * is an event (failed), not a protocol error that would end the
+ * connection. Until the compositor answers, and if it refuses, frames of
+ * that fb are copied into wl_shm buffers.
+ */
+#include "output/wayland/wl_priv.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <drm_fourcc.h>
+
+#include "linux-dmabuf-unstable-v1-client-protocol.h"
+#include "log.h"
+
+uint32_t wlo_shm_format(uint32_t fourcc)
+{
+	/* wl_shm's two mandatory formats have their own codes; the rest are fourccs. */
+	switch (fourcc) {
+	case DRM_FORMAT_ARGB8888:
+		return WL_SHM_FORMAT_ARGB8888;
+	case DRM_FORMAT_XRGB8888:
+		return WL_SHM_FORMAT_XRGB8888;
+	default:
+		return fourcc;
+	}
+}
+
+struct wlo_fb *wlo_fb_from(struct vd_output_fb *fb)
+{
+	(void)wlo_output_from(fb->out); /* checks the implementation */
+	return (struct wlo_fb *)fb;
+}
+
+static bool dmabuf_offered(const struct wlo_output *out, uint32_t fourcc)
+{
+	for (uint32_t i = 0; i < out->ndmabuf_formats; i++)
+		if (out->dmabuf_formats[i].fourcc == fourcc &&
+		    out->dmabuf_formats[i].modifier == DRM_FORMAT_MOD_LINEAR)
+			return true;
+	return false;
+}
+
+static void params_created(void *data, struct zwp_linux_buffer_params_v1 *params,
+			   struct wl_buffer *buffer)
+{
+	struct wlo_fb *fb = data;
+
+	zwp_linux_buffer_params_v1_destroy(params);
+	fb->params = NULL;
+	fb->buffer = buffer;
+	fb->import = WLO_IMPORT_OK;
+	vd_debug("wayland: fb %ux%u shown zero-copy through linux-dmabuf", fb->src.width,
+		 fb->src.height);
+}
+
+static void params_failed(void *data, struct zwp_linux_buffer_params_v1 *params)
+{
+	struct wlo_fb *fb = data;
+
+	zwp_linux_buffer_params_v1_destroy(params);
+	fb->params = NULL;
+	fb->import = WLO_IMPORT_FAILED;
+	vd_log_rl(LOG_NOTICE, "wayland: the compositor refused a guest dma-buf; copying to wl_shm");
+}
+
+static const struct zwp_linux_buffer_params_v1_listener params_listener = {
+	.created = params_created,
+	.failed = params_failed,
+};
+
+void wlo_fb_import(struct wlo_fb *fb)
+{
+	struct wlo_output *out = fb->out;
+	const struct vd_frame_src *s = &fb->src;
+	uint64_t mod = DRM_FORMAT_MOD_LINEAR;
+
+	if (fb->dmabuf < 0 || fb->import != WLO_IMPORT_NONE || !out->ready ||
+	    !out->linux_dmabuf || out->force_copy || !dmabuf_offered(out, s->fourcc))
+		return;
+	fb->params = zwp_linux_dmabuf_v1_create_params(out->linux_dmabuf);
+	zwp_linux_buffer_params_v1_add_listener(fb->params, &params_listener, fb);
+	zwp_linux_buffer_params_v1_add(fb->params, fb->dmabuf, 0, s->offset, s->stride,
+				       (uint32_t)(mod >> 32), (uint32_t)mod);
+	zwp_linux_buffer_params_v1_create(fb->params, (int32_t)s->width, (int32_t)s->height,
+					  s->fourcc, 0);
+	fb->import = WLO_IMPORT_PENDING;
+}
+
+void wlo_fb_forget_import(struct wlo_fb *fb)
+{
+	if (fb->params)
+		zwp_linux_buffer_params_v1_destroy(fb->params);
+	if (fb->buffer)
+		wl_buffer_destroy(fb->buffer);
+	fb->params = NULL;
+	fb->buffer = NULL;
+	fb->import = WLO_IMPORT_NONE;
+}
+
+/* The mapping must cover every visible byte: offset + (h-1)*stride + w*bpp/8. */
+static bool src_valid(const struct vd_frame_src *s)
+{
+	uint64_t row;
+
+	if (!s->width || !s->height || !s->bpp || s->bpp % 8 || s->width > 16384 ||
+	    s->height > 16384)
+		return false;
+	if (!s->map && s->dmabuf_fd < 0)
+		return false;
+	row = (uint64_t)s->width * (s->bpp / 8);
+	if (s->stride < row)
+		return false;
+	return (uint64_t)s->offset + (uint64_t)(s->height - 1) * s->stride + row <= s->size;
+}
+
+int wlo_fb_create(struct vd_output *base, const struct vd_frame_src *src,
+		  struct vd_output_fb **ret_fb)
+{
+	struct wlo_output *out = wlo_output_from(base);
+	struct wlo_fb *fb;
+
+	if (!src_valid(src))
+		return -EINVAL;
+	fb = calloc(1, sizeof(*fb));
+	if (!fb)
+		return -ENOMEM;
+	fb->base.out = base;
+	fb->out = out;
+	fb->src = *src;
+	fb->dmabuf = src->dmabuf_fd >= 0 ? fcntl(src->dmabuf_fd, F_DUPFD_CLOEXEC, 3) : -1;
+	fb->next = out->fbs;
+	if (out->fbs)
+		out->fbs->pprev = &fb->next;
+	fb->pprev = &out->fbs;
+	out->fbs = fb;
+	wlo_fb_import(fb);
+	*ret_fb = &fb->base;
+	return 0;
+}
+
+/*
+ * Connectors let go first (one showing fb's own wl_buffer attaches black),
+ * then the wl_buffer and our dma-buf reference go.
+ */
+void wlo_fb_destroy(struct vd_output_fb *base)
+{
+	struct wlo_output *out;
+	struct wlo_fb *fb;
+
+	if (!base)
+		return;
+	fb = wlo_fb_from(base);
+	out = fb->out;
+	for (struct wlo_conn *conn = out->conns; conn; conn = conn->next)
+		wlo_conn_forget_fb(conn, fb);
+	wlo_fb_forget_import(fb);
+	if (out->display)
+		wl_display_flush(out->display);
+	if (fb->next)
+		fb->next->pprev = fb->pprev;
+	*fb->pprev = fb->next;
+	if (fb->dmabuf >= 0)
+		close(fb->dmabuf);
+	free(fb);
+}
+
+/* be-alloc: shared memory the compositor-facing copy path can read. */
+int wlo_buffer_alloc(struct vd_output *base, uint64_t size, int *ret_fd, void **ret_map)
+{
+	int fd = memfd_create("vdispld-be-alloc", MFD_CLOEXEC);
+	void *map;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		close(fd);
+		return -ENOMEM;
+	}
+	*ret_fd = fd;
+	*ret_map = map;
+	return 0;
+}
+
+void wlo_buffer_free(struct vd_output *base, int fd, void *map, uint64_t size)
+{
+	if (map)
+		munmap(map, size);
+	if (fd >= 0)
+		close(fd);
+}

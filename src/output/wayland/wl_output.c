@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Wayland output: the connection to the compositor, its globals, the
+ * display fd in the loop, reconnecting, the interface table. Connectors
+ * and their flips live in wl_conn.c, framebuffers in wl_fb.c.
+ *
+ * The display fd is one io source. Its prepare callback runs before every
+ * poll: it dispatches what is queued, announces the read
+ * (wl_display_prepare_read) and flushes our requests (EPOLLOUT while the
+ * socket is full). The io callback reads or cancels the announced read and
+ * dispatches. Nothing blocks: the first round trip is a wl_display_sync
+ * whose done event says the globals are known.
+ */
+#include "output/wayland/wl_priv.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "linux-dmabuf-unstable-v1-client-protocol.h"
+#include "log.h"
+#include "xdg-shell-client-protocol.h"
+
+static const struct vd_output_impl wlo_impl;
+
+struct wlo_output *wlo_output_from(struct vd_output *out)
+{
+	assert(out->impl == &wlo_impl);
+	return (struct wlo_output *)out;
+}
+
+uint64_t wlo_now(const struct wlo_output *out)
+{
+	uint64_t now;
+
+	if (sd_event_now(out->loop, CLOCK_MONOTONIC, &now) < 0)
+		return vd_now_us();
+	return now;
+}
+
+static int connect_display(struct wlo_output *out);
+static void arm_reconnect(struct wlo_output *out, uint64_t delay_us);
+
+/* ---- globals ---- */
+
+static void wm_base_ping(void *data, struct xdg_wm_base *wm_base, uint32_t serial)
+{
+	xdg_wm_base_pong(wm_base, serial);
+}
+
+static const struct xdg_wm_base_listener wm_base_listener = {
+	.ping = wm_base_ping,
+};
+
+static void shm_format(void *data, struct wl_shm *shm, uint32_t format)
+{
+	struct wlo_output *out = data;
+
+	if (out->nshm_formats < WLO_MAX_FORMATS)
+		out->shm_formats[out->nshm_formats++] = format;
+}
+
+static const struct wl_shm_listener shm_listener = {
+	.format = shm_format,
+};
+
+static void dmabuf_add(struct wlo_output *out, uint32_t fourcc, uint64_t modifier)
+{
+	if (out->ndmabuf_formats < WLO_MAX_FORMATS)
+		out->dmabuf_formats[out->ndmabuf_formats++] = (struct wlo_format){fourcc, modifier};
+}
+
+static void dmabuf_format(void *data, struct zwp_linux_dmabuf_v1 *d, uint32_t format)
+{
+	dmabuf_add(data, format, 0); /* before version 3: implicitly linear */
+}
+
+static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d, uint32_t format,
+			    uint32_t hi, uint32_t lo)
+{
+	dmabuf_add(data, format, (uint64_t)hi << 32 | lo);
+}
+
+static const struct zwp_linux_dmabuf_v1_listener dmabuf_listener = {
+	.format = dmabuf_format,
+	.modifier = dmabuf_modifier,
+};
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
+			    const char *iface, uint32_t version)
+{
+	struct wlo_output *out = data;
+
+	vd_debug("wayland: global %s v%u", iface, version);
+	if (!strcmp(iface, wl_compositor_interface.name) && !out->compositor) {
+		out->compositor = wl_registry_bind(reg, name, &wl_compositor_interface,
+						   min_u32(version, 4));
+	} else if (!strcmp(iface, xdg_wm_base_interface.name) && !out->wm_base) {
+		out->wm_base = wl_registry_bind(reg, name, &xdg_wm_base_interface, 1);
+		xdg_wm_base_add_listener(out->wm_base, &wm_base_listener, out);
+	} else if (!strcmp(iface, wl_shm_interface.name) && !out->shm) {
+		out->shm = wl_registry_bind(reg, name, &wl_shm_interface, 1);
+		wl_shm_add_listener(out->shm, &shm_listener, out);
+	} else if (!strcmp(iface, zwp_linux_dmabuf_v1_interface.name) && !out->linux_dmabuf) {
+		/* Version 3: formats and modifiers as events, no feedback objects. */
+		out->linux_dmabuf = wl_registry_bind(reg, name, &zwp_linux_dmabuf_v1_interface,
+						     min_u32(version, 3));
+		zwp_linux_dmabuf_v1_add_listener(out->linux_dmabuf, &dmabuf_listener, out);
+	}
+}
+
+static void registry_global_remove(void *data, struct wl_registry *reg, uint32_t name)
+{
+}
+
+static const struct wl_registry_listener registry_listener = {
+	.global = registry_global,
+	.global_remove = registry_global_remove,
+};
+
+/* The first round trip is over: the globals and their formats are known. */
+static void sync_done(void *data, struct wl_callback *cb, uint32_t serial)
+{
+	struct wlo_output *out = data;
+
+	wl_callback_destroy(cb);
+	out->sync = NULL;
+	if (!out->compositor || !out->wm_base || !out->shm) {
+		vd_err("wayland: the compositor lacks wl_compositor, xdg_wm_base or wl_shm");
+		out->broken = true;
+		return;
+	}
+	out->ready = true;
+	vd_info("wayland: connected (%s)", out->linux_dmabuf ? "linux-dmabuf and wl_shm" :
+							       "wl_shm only");
+	for (struct wlo_fb *fb = out->fbs; fb; fb = fb->next)
+		wlo_fb_import(fb);
+	for (struct wlo_conn *conn = out->conns; conn; conn = conn->next)
+		wlo_conn_window_create(conn);
+}
+
+static const struct wl_callback_listener sync_listener = {
+	.done = sync_done,
+};
+
+/* ---- the display fd ---- */
+
+static int on_prepare(sd_event_source *s, void *userdata)
+{
+	struct wlo_output *out = userdata;
+	uint32_t events = EPOLLIN;
+
+	if (!out->display)
+		return 0;
+	while (!out->read_prepared && !out->broken) {
+		if (wl_display_prepare_read(out->display) == 0)
+			out->read_prepared = true;
+		else if (wl_display_dispatch_pending(out->display) < 0)
+			out->broken = true;
+	}
+	if (!out->broken && wl_display_flush(out->display) < 0) {
+		if (errno == EAGAIN)
+			events |= EPOLLOUT;
+		else
+			out->broken = true;
+	}
+	if (out->broken) {
+		/* Not from here: the source being prepared would be freed. */
+		arm_reconnect(out, 0);
+		return 0;
+	}
+	return sd_event_source_set_io_events(s, events);
+}
+
+static int on_display(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct wlo_output *out = userdata;
+
+	if (out->read_prepared) {
+		out->read_prepared = false;
+		if (revents & EPOLLIN) {
+			if (wl_display_read_events(out->display) < 0)
+				out->broken = true;
+		} else {
+			wl_display_cancel_read(out->display);
+		}
+	}
+	if (!out->broken && wl_display_dispatch_pending(out->display) < 0)
+		out->broken = true;
+	if (revents & (EPOLLHUP | EPOLLERR) && !(revents & EPOLLIN))
+		out->broken = true;
+	if (out->broken)
+		wlo_disconnect(out);
+	return 0;
+}
+
+/* ---- connecting ---- */
+
+static int on_reconnect(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct wlo_output *out = userdata;
+
+	if (out->display && out->broken)
+		wlo_disconnect(out);
+	else if (!out->display)
+		connect_display(out);
+	return 0;
+}
+
+static void arm_reconnect(struct wlo_output *out, uint64_t delay_us)
+{
+	sd_event_source_set_time(out->reconnect, wlo_now(out) + delay_us);
+	sd_event_source_set_enabled(out->reconnect, SD_EVENT_ONESHOT);
+}
+
+static void globals_destroy(struct wlo_output *out)
+{
+	if (out->sync)
+		wl_callback_destroy(out->sync);
+	if (out->linux_dmabuf)
+		zwp_linux_dmabuf_v1_destroy(out->linux_dmabuf);
+	if (out->shm)
+		wl_shm_destroy(out->shm);
+	if (out->wm_base)
+		xdg_wm_base_destroy(out->wm_base);
+	if (out->compositor)
+		wl_compositor_destroy(out->compositor);
+	if (out->registry)
+		wl_registry_destroy(out->registry);
+	out->sync = NULL;
+	out->linux_dmabuf = NULL;
+	out->shm = NULL;
+	out->wm_base = NULL;
+	out->compositor = NULL;
+	out->registry = NULL;
+	out->nshm_formats = out->ndmabuf_formats = 0;
+}
+
+/*
+ * Windows and imports go first (their proxies are freed locally; the
+ * compositor frees its side with the client), then the display. Flips in
+ * flight complete by their fallback timers; new ones complete blind.
+ */
+void wlo_disconnect(struct wlo_output *out)
+{
+	int err;
+
+	if (!out->display)
+		return;
+	err = wl_display_get_error(out->display);
+	vd_warn("wayland: lost the compositor (%s); reconnecting every second",
+		err ? strerror(err) : "hang-up");
+	for (struct wlo_conn *conn = out->conns; conn; conn = conn->next)
+		wlo_conn_window_destroy(conn);
+	for (struct wlo_fb *fb = out->fbs; fb; fb = fb->next)
+		wlo_fb_forget_import(fb);
+	globals_destroy(out);
+	if (out->read_prepared)
+		wl_display_cancel_read(out->display);
+	out->read_prepared = false;
+	out->io = sd_event_source_disable_unref(out->io);
+	wl_display_disconnect(out->display);
+	out->display = NULL;
+	out->ready = out->broken = false;
+	arm_reconnect(out, WLO_RECONNECT_US);
+}
+
+static int connect_display(struct wlo_output *out)
+{
+	int r;
+
+	out->display = wl_display_connect(NULL);
+	if (!out->display) {
+		r = errno ? -errno : -ECONNREFUSED;
+		vd_debug("wayland: cannot connect: %s", strerror(-r));
+		arm_reconnect(out, WLO_RECONNECT_US);
+		return r;
+	}
+	out->registry = wl_display_get_registry(out->display);
+	wl_registry_add_listener(out->registry, &registry_listener, out);
+	out->sync = wl_display_sync(out->display);
+	wl_callback_add_listener(out->sync, &sync_listener, out);
+	r = sd_event_add_io(out->loop, &out->io, wl_display_get_fd(out->display), EPOLLIN,
+			    on_display, out);
+	if (r >= 0)
+		r = sd_event_source_set_prepare(out->io, on_prepare);
+	if (r < 0) {
+		out->broken = true;
+		arm_reconnect(out, 0);
+		return r;
+	}
+	out->connects++;
+	return 0;
+}
+
+/* ---- the output ---- */
+
+static void wlo_get_stats(struct vd_output *base, struct vd_output_stats *ret)
+{
+	*ret = wlo_output_from(base)->stats;
+}
+
+static void wlo_destroy(struct vd_output *base)
+{
+	struct wlo_output *out = wlo_output_from(base);
+
+	while (out->conns)
+		wlo_conn_destroy(&out->conns->base);
+	while (out->fbs)
+		wlo_fb_destroy(&out->fbs->base);
+	if (out->display) {
+		globals_destroy(out);
+		if (out->read_prepared)
+			wl_display_cancel_read(out->display);
+		wl_display_flush(out->display);
+		wl_display_disconnect(out->display);
+	}
+	sd_event_source_disable_unref(out->io);
+	sd_event_source_disable_unref(out->reconnect);
+	vd_info("wayland: %llu frame callbacks, %llu fallback completions, %llu blind, "
+		"%llu zero-copy frames, %llu wl_shm copies, %llu dropped, %llu connection(s)",
+		(unsigned long long)out->callbacks, (unsigned long long)out->fallbacks,
+		(unsigned long long)out->blind, (unsigned long long)out->zero_copy,
+		(unsigned long long)out->stats.copies, (unsigned long long)out->dropped,
+		(unsigned long long)out->connects);
+	free(out);
+}
+
+static const struct vd_output_impl wlo_impl = {
+	.name = "wayland",
+	.destroy = wlo_destroy,
+	.conn_create = wlo_conn_create,
+	.conn_destroy = wlo_conn_destroy,
+	.fb_create = wlo_fb_create,
+	.fb_destroy = wlo_fb_destroy,
+	.conn_set_config = wlo_conn_set_config,
+	.conn_flip = wlo_conn_flip,
+	.buffer_alloc = wlo_buffer_alloc,
+	.buffer_free = wlo_buffer_free,
+	.conn_screenshot = wlo_conn_screenshot,
+	.get_stats = wlo_get_stats,
+};
+
+int vd_output_wayland_create(sd_event *loop, const struct vd_output_opts *opts,
+			     struct vd_output **ret_out)
+{
+	struct wlo_output *out = calloc(1, sizeof(*out));
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	out->base.impl = &wlo_impl;
+	out->loop = loop;
+	out->force_copy = opts && opts->force_copy;
+	r = sd_event_add_time(loop, &out->reconnect, CLOCK_MONOTONIC, 0, 1, on_reconnect, out);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(out->reconnect, SD_EVENT_OFF);
+	if (r < 0) {
+		wlo_destroy(&out->base);
+		return r;
+	}
+	if (connect_display(out) < 0)
+		vd_warn("wayland: no compositor at %s yet; trying every second",
+			getenv("WAYLAND_DISPLAY") ? getenv("WAYLAND_DISPLAY") : "wayland-0");
+	*ret_out = &out->base;
+	return 0;
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/output/wayland: the Wayland output's objects and their
+ * lifetimes.
+ *
+ *  wlo_output  the connection to the compositor (or none: "blind"), its
+ *              globals, the loop sources for the display fd and for
+ *              reconnecting, the connectors and fbs. Lives from create to
+ *              destroy; the connection comes and goes with the compositor.
+ *  wlo_conn    one virtual connector: an xdg toplevel "<guest>:<n>" while
+ *              connected, its two wl_shm buffers, its queue of flips. At
+ *              most one flip is committed and waiting for the surface's
+ *              frame callback; a fallback timer completes it when the
+ *              compositor withholds callbacks (hidden surface, no
+ *              compositor), so a guest never waits for its own watchdog.
+ *  wlo_fb      a guest framebuffer: the guest's memory (borrowed) and, if
+ *              the compositor took its dma-buf through zwp_linux_dmabuf_v1,
+ *              a wl_buffer made of it (zero copy). Otherwise frames are
+ *              copied into the connector's wl_shm buffers.
+ *
+ * Every wl_* object belongs to one connection: wlo_disconnect destroys them
+ * all, and they are made anew when the compositor is back.
+ */
+#ifndef VD_OUTPUT_WAYLAND_PRIV_H
+#define VD_OUTPUT_WAYLAND_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <wayland-client.h>
+
+#include "output/wayland/wayland.h"
+
+#define WLO_NBUF 2u
+/* No frame callback this long after a commit: complete the flip anyway. */
+#define WLO_FALLBACK_US 50000u
+/* Pace of flips completed without a compositor. */
+#define WLO_BLIND_PERIOD_US 16667u
+#define WLO_RECONNECT_US 1000000u
+#define WLO_MAX_FORMATS 128u
+
+struct xdg_wm_base;
+struct xdg_surface;
+struct xdg_toplevel;
+struct zwp_linux_dmabuf_v1;
+struct zwp_linux_buffer_params_v1;
+
+/* A wl_shm buffer of a connector; busy from attach until wl_buffer.release. */
+struct wlo_shmbuf {
+	struct wlo_conn *conn;
+	struct wl_buffer *buffer; /* NULL: not made yet */
+	uint8_t *map;
+	size_t size;
+	uint32_t stride, format;
+	bool busy;
+};
+
+struct wlo_flip {
+	struct wlo_flip *next;
+	struct wlo_fb *fb; /* NULL once the fb is destroyed: completes blank */
+	struct vd_rect rect;
+	uint64_t token;
+};
+
+struct wlo_conn {
+	struct vd_output_conn base;
+	struct wlo_output *out;
+	struct wlo_conn *next, **pprev;
+	struct vd_output_conn_desc desc; /* desc.name is name */
+	char *name;
+
+	struct wl_surface *surface; /* NULL: no window (not connected) */
+	struct xdg_surface *xdg_surface;
+	struct xdg_toplevel *toplevel;
+	bool configured; /* the first configure is acked: buffers may be attached */
+	bool stale;      /* a redraw without a flip found no free buffer: due at release */
+	struct wlo_shmbuf bufs[WLO_NBUF];
+
+	struct wlo_fb *fb;   /* what it shows (set_config or the last flip); NULL: blank */
+	struct vd_rect rect; /* the part of fb shown */
+	struct wlo_fb *attached_dmabuf; /* fb whose own wl_buffer is attached, or NULL */
+
+	struct wlo_flip *q, **qtail; /* accepted, not yet committed */
+	struct wlo_flip *inflight;   /* committed, waiting for its frame callback */
+	struct wl_callback *frame_cb;
+	sd_event_source *timer;      /* fallback (connected) or blind pacing */
+	bool dispatching, destroyed; /* conn_destroy from flip_done: freed after it */
+};
+
+enum wlo_import { WLO_IMPORT_NONE, WLO_IMPORT_PENDING, WLO_IMPORT_OK, WLO_IMPORT_FAILED };
+
+struct wlo_fb {
+	struct vd_output_fb base;
+	struct wlo_output *out;
+	struct wlo_fb *next, **pprev;
+	struct vd_frame_src src; /* borrowed guest memory: valid until fb_destroy */
+	int dmabuf;              /* our reference to the guest's dma-buf, or -1 */
+	enum wlo_import import;
+	struct zwp_linux_buffer_params_v1 *params; /* while PENDING */
+	struct wl_buffer *buffer;                  /* while OK */
+};
+
+struct wlo_format {
+	uint32_t fourcc;
+	uint64_t modifier;
+};
+
+struct wlo_output {
+	struct vd_output base;
+	sd_event *loop; /* borrowed */
+	bool force_copy;
+
+	struct wl_display *display; /* NULL: not connected */
+	struct wl_registry *registry;
+	struct wl_callback *sync;   /* the first round trip: globals known when done */
+	bool ready;                 /* globals bound: windows can be made */
+	bool broken;                /* the connection failed: disconnect after dispatch */
+	bool read_prepared;         /* wl_display_prepare_read done, read or cancel due */
+	struct wl_compositor *compositor;
+	struct xdg_wm_base *wm_base;
+	struct wl_shm *shm;
+	struct zwp_linux_dmabuf_v1 *linux_dmabuf; /* NULL if not offered */
+	uint32_t shm_formats[WLO_MAX_FORMATS], nshm_formats;
+	struct wlo_format dmabuf_formats[WLO_MAX_FORMATS];
+	uint32_t ndmabuf_formats;
+	sd_event_source *io, *reconnect;
+
+	struct wlo_conn *conns;
+	struct wlo_fb *fbs;
+	struct vd_output_stats stats;
+	/* how flips completed, and through which buffers */
+	uint64_t callbacks, fallbacks, blind, zero_copy, dropped, connects;
+};
+
+/* wl_output.c */
+struct wlo_output *wlo_output_from(struct vd_output *out);
+uint64_t wlo_now(const struct wlo_output *out);
+/* The connection failed: drop it (from outside any wayland callback). */
+void wlo_disconnect(struct wlo_output *out);
+
+/* wl_conn.c */
+int wlo_conn_create(struct vd_output *out, const struct vd_output_conn_desc *desc,
+		    struct vd_output_conn **ret_conn);
+void wlo_conn_destroy(struct vd_output_conn *conn);
+int wlo_conn_set_config(struct vd_output_conn *conn, struct vd_output_fb *fb,
+			const struct vd_rect *r);
+int wlo_conn_flip(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
+int wlo_conn_screenshot(struct vd_output_conn *conn, const char *path);
+/* Make the connector's window (connected and ready) or forget it (disconnected). */
+void wlo_conn_window_create(struct wlo_conn *conn);
+void wlo_conn_window_destroy(struct wlo_conn *conn);
+/* fb is going away: show blank where it is shown, complete its flips blank. */
+void wlo_conn_forget_fb(struct wlo_conn *conn, const struct wlo_fb *fb);
+
+/* wl_fb.c */
+int wlo_fb_create(struct vd_output *out, const struct vd_frame_src *src,
+		  struct vd_output_fb **ret_fb);
+void wlo_fb_destroy(struct vd_output_fb *fb);
+struct wlo_fb *wlo_fb_from(struct vd_output_fb *fb);
+/* Offer fb's dma-buf to the compositor (connected and ready). */
+void wlo_fb_import(struct wlo_fb *fb);
+/* Forget the wayland objects of fb (the connection is gone). */
+void wlo_fb_forget_import(struct wlo_fb *fb);
+int wlo_buffer_alloc(struct vd_output *out, uint64_t size, int *ret_fd, void **ret_map);
+void wlo_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size);
+/* The wl_shm format of a DRM fourcc. */
+uint32_t wlo_shm_format(uint32_t fourcc);
+
+#endif

@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The Wayland output against a real compositor (CTest label "wayland").
+
+Starts Debian's weston with its headless backend (pixman renderer, so what
+it composites can be captured) in a private XDG_RUNTIME_DIR, runs this
+build's vdispld with one simulated guest and --output wayland, and checks
+what a user would notice:
+
+  show     every accepted flip gets its event (summary flips == events);
+           weston's screenshooter (allowed by --debug) captures the guest's
+           window while it flips, and the window holds one of the guest's
+           frames pixel by pixel (the pattern of src/simfront/
+           simfront_client.c, found by its first row; see STAMP_PIXELS
+           for the two stamp pixels); after the guest has stopped, its last
+           frame.
+  idle     weston put to sleep by its idle timeout (--idle-time=1) withholds
+           frame callbacks; the guest keeps flipping (fallback completions,
+           many flips per second, not one per 3.1 s watchdog).
+  restart  weston is stopped and started again while the guest flips: the
+           guest keeps flipping, vdispld connects again.
+
+Usage: wayland_test.py VDISPLD CASE
+"""
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+WIDTH, HEIGHT = 320, 240
+SCREEN = (1024, 768)
+SOCKET = "vd-wayland-test"
+
+
+def say(msg):
+    print("wayland_test: " + msg, flush=True)
+
+
+def fail(msg):
+    say("FAIL: " + msg)
+    sys.exit(1)
+
+
+# ---- PNG (8-bit RGB or RGBA, not interlaced), the stdlib way ----
+
+def paeth(a, b, c):
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    if pa <= pb and pa <= pc:
+        return a
+    return b if pb <= pc else c
+
+
+def unfilter(kind, line, prev, bpp):
+    out = bytearray(line)
+    if kind == 0:
+        return out
+    for i in range(len(out)):
+        a = out[i - bpp] if i >= bpp else 0
+        b = prev[i]
+        c = prev[i - bpp] if i >= bpp else 0
+        if kind == 1:
+            out[i] = (out[i] + a) & 255
+        elif kind == 2:
+            out[i] = (out[i] + b) & 255
+        elif kind == 3:
+            out[i] = (out[i] + ((a + b) >> 1)) & 255
+        elif kind == 4:
+            out[i] = (out[i] + paeth(a, b, c)) & 255
+    return out
+
+
+def read_png(path):
+    """Returns (width, height, rows of R,G,B bytes)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        fail("%s: not a PNG" % path)
+    pos, idat, hdr = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+        if kind == b"IHDR":
+            hdr = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+    w, h, depth, ctype, _, _, interlace = hdr
+    if depth != 8 or ctype not in (2, 6) or interlace:
+        fail("%s: PNG depth %d colour type %d interlace %d not handled" % (
+            path, depth, ctype, interlace))
+    bpp = 3 if ctype == 2 else 4
+    raw = zlib.decompress(idat)
+    rows, prev, stride = [], bytearray(w * bpp), w * bpp
+    for y in range(h):
+        line = raw[y * (stride + 1):(y + 1) * (stride + 1)]
+        cur = unfilter(line[0], line[1:], prev, bpp)
+        prev = cur
+        if bpp == 4:
+            rgb = bytearray(w * 3)
+            rgb[0::3], rgb[1::3], rgb[2::3] = cur[0::4], cur[1::4], cur[2::4]
+            cur = rgb
+        rows.append(bytes(cur))
+    return w, h, rows
+
+
+# ---- the guest's pattern (simfront_client.c fill_row, stamp) in R,G,B ----
+
+def guest_seed(domid=1, conn=0):
+    return (domid * 0x01000193 + conn * 0x9e3779b9 + 1) & 0xffffffff
+
+
+def expected_row(y, n, seed, width=WIDTH):
+    row = bytearray(width * 3)
+    for px in range(width):
+        row[3 * px] = ((px ^ y) + seed) & 255       # R: byte 2
+        row[3 * px + 1] = (y * 2 + n) & 255         # G: byte 1
+        row[3 * px + 2] = (px * 2 + n * 3) & 255    # B: byte 0
+    return bytes(row)
+
+
+# The stamp's pixels (0 and 1 of row 0) carry the frame's and the seed's top
+# bytes in the X byte of XRGB8888. Weston's screenshooter writes that byte as
+# the PNG's alpha, unpremultiplied by cairo: alpha 0 (frame < 2^24) comes out
+# black, alpha 1 (the seed's top byte) as noise. So pixel 0 must be black and
+# pixel 1 is not compared; every other pixel is. The frame is known modulo
+# 256 from the pattern, which is all the pattern depends on.
+STAMP_PIXELS = 2
+
+
+def find_window(img, seed):
+    """(x, y, frame mod 256) of the guest's window, found by row 0; None if not there."""
+    w, h, rows = img
+    for y in range(h - HEIGHT + 1):
+        row = rows[y]
+        x = row.find(b"\0\0\0")
+        while 0 <= x <= 3 * (w - WIDTH):
+            px = x // 3
+            if x % 3 == 0:
+                r, n, b = row[3 * (px + 2):3 * (px + 3)]
+                exp = expected_row(0, n, seed, 8)
+                if row[3 * (px + 2):3 * (px + 8)] == exp[6:]:
+                    return px, y, n
+            x = row.find(b"\0\0\0", x + 1)
+    return None
+
+
+def check_window(img, x0, y0, n, seed):
+    rows = img[2]
+    for y in range(HEIGHT):
+        got = rows[y0 + y][3 * x0:3 * (x0 + WIDTH)]
+        exp = expected_row(y, n, seed)
+        if y == 0:
+            if got[0:3] != b"\0\0\0":
+                fail("stamp pixel 0 is %s, not black" % got[0:3].hex())
+            got, exp = got[3 * STAMP_PIXELS:], exp[3 * STAMP_PIXELS:]
+        if got != exp:
+            i = next(i for i in range(len(got)) if got[i] != exp[i])
+            fail("window row %d byte %d: got %s, the guest drew %s (frame %d)" % (
+                y, i, got[i - i % 3:i - i % 3 + 3].hex(), exp[i - i % 3:i - i % 3 + 3].hex(), n))
+
+
+# ---- weston and vdispld ----
+
+class Weston:
+    def __init__(self, run_dir, idle_time):
+        self.run_dir, self.idle_time, self.proc = run_dir, idle_time, None
+        self.log = open(os.path.join(run_dir, "weston.log"), "ab")
+
+    def env(self):
+        e = dict(os.environ)
+        e["XDG_RUNTIME_DIR"] = self.run_dir
+        e["WAYLAND_DISPLAY"] = SOCKET
+        e.pop("DISPLAY", None)
+        return e
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["weston", "--backend=headless-backend.so", "--use-pixman",
+             "--width=%d" % SCREEN[0], "--height=%d" % SCREEN[1],
+             "--socket=" + SOCKET, "--idle-time=%d" % self.idle_time, "--debug"],
+            env=self.env(), stdout=self.log, stderr=subprocess.STDOUT, cwd=self.run_dir)
+        sock = os.path.join(self.run_dir, SOCKET)
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            if self.proc.poll() is not None:
+                fail("weston exited with %d (see %s/weston.log)" % (
+                    self.proc.returncode, self.run_dir))
+            time.sleep(0.1)
+        else:
+            fail("weston did not create its socket")
+        time.sleep(1)  # its shell client starts
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def screenshot(self, tag):
+        before = set(os.listdir(self.run_dir))
+        r = subprocess.run(["weston-screenshooter"], env=self.env(), cwd=self.run_dir,
+                           capture_output=True, timeout=30)
+        if r.returncode:
+            fail("weston-screenshooter: %s" % r.stderr.decode(errors="replace"))
+        new = [f for f in set(os.listdir(self.run_dir)) - before if f.endswith(".png")]
+        if not new:
+            fail("weston-screenshooter wrote no PNG")
+        path = os.path.join(self.run_dir, "%s.png" % tag)
+        os.rename(os.path.join(self.run_dir, new[0]), path)
+        return read_png(path)
+
+
+def start_vdispld(vdispld, weston, frames, run_for):
+    err = open(os.path.join(weston.run_dir, "vdispld.err"), "wb")
+    return subprocess.Popen(
+        [vdispld, "--hypervisor", "sim", "--output", "wayland", "--sim-guests", "1",
+         "--sim-frames", str(frames), "--sim-resolution", "%dx%d" % (WIDTH, HEIGHT),
+         "--run-for", str(run_for), "--control-socket", "", "--status-interval", "0"],
+        env=weston.env(), stdout=subprocess.PIPE, stderr=err, cwd=weston.run_dir)
+
+
+def finish_vdispld(proc, weston):
+    out, _ = proc.communicate(timeout=60)
+    with open(os.path.join(weston.run_dir, "vdispld.err"), "rb") as f:
+        err = f.read().decode(errors="replace")
+    out = out.decode()
+    if proc.returncode:
+        fail("vdispld exited with %d:\n%s" % (proc.returncode, err[-3000:]))
+    m = re.search(r"summary: flips=(\d+) events=(\d+) copies=(\d+).* seconds=([\d.]+)", out)
+    s = re.search(r"wayland: (\d+) frame callbacks, (\d+) fallback completions, (\d+) blind, "
+                  r"(\d+) zero-copy frames, (\d+) wl_shm copies, (\d+) dropped, "
+                  r"(\d+) connection", err)
+    if not m or not s:
+        fail("no summary from vdispld:\n%s\n%s" % (out, err[-3000:]))
+    res = dict(zip(("flips", "events", "copies"), map(int, m.groups()[:3])))
+    res["seconds"] = float(m.group(4))
+    res.update(zip(("callbacks", "fallbacks", "blind", "zero_copy", "shm_copies", "dropped",
+                    "connections"), map(int, s.groups())))
+    res["err"] = err
+    say("summary: " + ", ".join("%s=%s" % (k, v) for k, v in res.items() if k != "err"))
+    return res
+
+
+# ---- the cases ----
+
+def case_show(vdispld, weston):
+    frames = 200
+    weston.start()
+    proc = start_vdispld(vdispld, weston, frames, 14)
+    seed, found, t0 = guest_seed(), None, time.time()
+    while time.time() - t0 < 8 and not found:
+        time.sleep(0.5)
+        img = weston.screenshot("flipping")
+        found = find_window(img, seed)
+    if not found:
+        fail("the guest's window is not in weston's screenshot (flipping.png)")
+    x0, y0, n = found
+    check_window(img, x0, y0, n, seed)
+    say("window at %d,%d shows a guest frame (number %d mod 256), %dx%d pixel-exact" % (x0, y0, n, WIDTH, HEIGHT))
+    # The guest stops after its last frame, which stays on screen.
+    last = None
+    while time.time() - t0 < 12 and proc.poll() is None:
+        time.sleep(0.5)
+        img = weston.screenshot("last")
+        last = find_window(img, seed)
+        if last and last[2] == frames % 256:
+            break
+    if not last or last[2] != frames % 256:
+        fail("the window does not show the guest's last frame %d (last.png)" % frames)
+    check_window(img, last[0], last[1], last[2], seed)
+    say("the window shows the guest's last frame %d, pixel-exact" % frames)
+    res = finish_vdispld(proc, weston)
+    if res["flips"] != frames or res["events"] != frames:
+        fail("flips %d, events %d: the guest flipped %d frames" % (
+            res["flips"], res["events"], frames))
+    # Each flip completed once: by its frame callback, the fallback timer,
+    # or blind (before the window's first configure); each shown one copied.
+    if res["callbacks"] + res["fallbacks"] + res["blind"] != frames:
+        fail("completions do not add up to the flips")
+    if res["callbacks"] < frames * 9 // 10:
+        fail("only %d of %d flips completed by frame callbacks" % (res["callbacks"], frames))
+    if res["shm_copies"] < res["callbacks"] + res["fallbacks"] - res["dropped"]:
+        fail("fewer wl_shm copies than frames shown")
+
+
+def case_idle(vdispld, weston):
+    weston.idle_time = 1
+    weston.start()
+    time.sleep(2.5)  # weston is asleep now: no repaints, no frame callbacks
+    proc = start_vdispld(vdispld, weston, 0, 4)
+    res = finish_vdispld(proc, weston)
+    rate = res["flips"] / res["seconds"]
+    say("%.1f flips/s with callbacks withheld (the guest's watchdog: one per 3.1 s)" % rate)
+    if res["fallbacks"] < 10 or res["fallbacks"] < res["callbacks"]:
+        fail("weston did not withhold frame callbacks (callbacks %d, fallbacks %d)" % (
+            res["callbacks"], res["fallbacks"]))
+    if rate < 10 or res["flips"] - res["events"] > 1:
+        fail("the guest stalled: %.1f flips/s, flips %d events %d" % (
+            rate, res["flips"], res["events"]))
+
+
+def case_restart(vdispld, weston):
+    weston.start()
+    proc = start_vdispld(vdispld, weston, 0, 9)
+    time.sleep(2)
+    weston.stop()
+    say("weston stopped")
+    time.sleep(2.5)
+    weston.start()
+    say("weston started again")
+    time.sleep(3)
+    img = weston.screenshot("restarted")
+    found = find_window(img, guest_seed())
+    if not found:
+        fail("the guest's window is not back after weston restarted")
+    check_window(img, found[0], found[1], found[2], guest_seed())
+    say("window back at %d,%d showing a frame (number %d mod 256)" % found)
+    res = finish_vdispld(proc, weston)
+    rate = res["flips"] / res["seconds"]
+    if res["connections"] < 2 or res["blind"] < 10:
+        fail("expected a reconnect and blind flips (connections %d, blind %d)" % (
+            res["connections"], res["blind"]))
+    if rate < 10 or res["flips"] - res["events"] > 1:
+        fail("the guest stalled: %.1f flips/s, flips %d events %d" % (
+            rate, res["flips"], res["events"]))
+
+
+def main():
+    if len(sys.argv) != 3:
+        fail(__doc__)
+    vdispld, case = sys.argv[1], sys.argv[2]
+    for tool in ("weston", "weston-screenshooter"):
+        if not shutil.which(tool):
+            fail("%s is not installed (tests/install-deps.sh)" % tool)
+    run_dir = tempfile.mkdtemp(prefix="vd-wayland-")
+    os.chmod(run_dir, 0o700)
+    weston = Weston(run_dir, 0)
+    ok = False
+    try:
+        {"show": case_show, "idle": case_idle, "restart": case_restart}[case](vdispld, weston)
+        ok = True
+    finally:
+        weston.stop()
+        if ok:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            say("kept %s" % run_dir)
+    say("ok")
+
+
+if __name__ == "__main__":
+    main()
