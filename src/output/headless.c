@@ -598,19 +598,12 @@ static int hl_conn_create(struct vd_output *base, const struct vd_output_conn_de
 /* ---- framebuffers ---- */
 
 /* The mapping must cover every visible byte: offset + (h-1)*stride + w*bpp/8. */
+/* Headless reads pixels: it needs the CPU map, and a known format's bpp. */
 static bool src_valid(const struct vd_frame_src *s)
 {
 	uint32_t known = vd_png_format_bpp(s->fourcc);
-	uint64_t row;
 
-	if (!s->map || !s->width || !s->height || !s->bpp || s->bpp % 8)
-		return false;
-	if (known && known != s->bpp)
-		return false;
-	row = (uint64_t)s->width * (s->bpp / 8);
-	if (s->stride < row)
-		return false;
-	return (uint64_t)s->offset + (uint64_t)(s->height - 1) * s->stride + row <= s->size;
+	return vd_frame_src_valid(s, true) && (!known || known == s->bpp);
 }
 
 /* Headless needs CPU access: a dma-buf alone (map NULL) is -EINVAL. */
@@ -677,31 +670,12 @@ static void hl_fb_destroy(struct vd_output_fb *base)
 /* be-alloc: shared memory stands in for a dumb buffer; its fd is the dma-buf. */
 static int hl_buffer_alloc(struct vd_output *base, uint64_t size, int *ret_fd, void **ret_map)
 {
-	int fd = memfd_create("vdispld-be-alloc", MFD_CLOEXEC);
-	void *map;
-
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0) {
-		close(fd);
-		return -ENOMEM;
-	}
-	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		close(fd);
-		return -ENOMEM;
-	}
-	*ret_fd = fd;
-	*ret_map = map;
-	return 0;
+	return vd_output_shm_alloc(size, ret_fd, ret_map);
 }
 
 static void hl_buffer_free(struct vd_output *base, int fd, void *map, uint64_t size)
 {
-	if (map)
-		munmap(map, size);
-	if (fd >= 0)
-		close(fd);
+	vd_output_shm_free(fd, map, size);
 }
 
 /* ---- the output ---- */

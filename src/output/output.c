@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "output/headless.h"
 #include "output/kms.h"
@@ -33,4 +35,47 @@ void vd_output_destroy(struct vd_output *out)
 {
 	if (out)
 		out->impl->destroy(out);
+}
+
+bool vd_frame_src_valid(const struct vd_frame_src *s, bool need_map)
+{
+	uint64_t row;
+
+	if (!s->width || !s->height || !s->bpp || s->bpp % 8)
+		return false;
+	if (need_map ? !s->map : (!s->map && s->dmabuf_fd < 0))
+		return false;
+	row = (uint64_t)s->width * (s->bpp / 8);
+	if (s->stride < row)
+		return false;
+	return (uint64_t)s->offset + (uint64_t)(s->height - 1) * s->stride + row <= s->size;
+}
+
+int vd_output_shm_alloc(uint64_t size, int *ret_fd, void **ret_map)
+{
+	int fd = memfd_create("vdispld-be-alloc", MFD_CLOEXEC);
+	void *map;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		close(fd);
+		return -ENOMEM;
+	}
+	*ret_fd = fd;
+	*ret_map = map;
+	return 0;
+}
+
+void vd_output_shm_free(int fd, void *map, uint64_t size)
+{
+	if (map)
+		munmap(map, size);
+	if (fd >= 0)
+		close(fd);
 }

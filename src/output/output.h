@@ -139,6 +139,16 @@ struct vd_output_opts {
 	const char *drm_device;  /* kms: /dev/dri/cardN; NULL: the first with a display */
 };
 
+/*
+ * Helpers shared by the outputs. vd_frame_src_valid: the geometry fits the
+ * buffer (64-bit arithmetic), whole bytes per pixel, and a CPU map (if
+ * need_map) or at least a map or a dma-buf.
+ */
+bool vd_frame_src_valid(const struct vd_frame_src *src, bool need_map);
+/* be-alloc in shared memory: the memfd stands in for the dma-buf. */
+int vd_output_shm_alloc(uint64_t size, int *ret_fd, void **ret_map);
+void vd_output_shm_free(int fd, void *map, uint64_t size);
+
 /* Create by name ("headless", ...). -ENOENT for an unknown name. Borrows loop. */
 int vd_output_create(const char *name, sd_event *loop, const struct vd_output_opts *opts,
 		     struct vd_output **ret_out);

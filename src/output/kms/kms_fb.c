@@ -103,26 +103,13 @@ refused:
 }
 
 /* The mapping, if any, must cover every visible byte. */
-static bool src_valid(const struct vd_frame_src *s)
-{
-	uint64_t row;
-
-	if (!s->width || !s->height || !s->bpp || s->bpp % 8 || (!s->map && s->dmabuf_fd < 0))
-		return false;
-	row = (uint64_t)s->width * (s->bpp / 8);
-	if (s->stride < row)
-		return false;
-	return !s->map ||
-	       (uint64_t)s->offset + (uint64_t)(s->height - 1) * s->stride + row <= s->size;
-}
-
 int kms_fb_create(struct vd_output *base, const struct vd_frame_src *src,
 		  struct vd_output_fb **ret_fb)
 {
 	struct kms_output *out = kms_output_from(base);
 	struct kms_fb *fb;
 
-	if (!src_valid(src))
+	if (!vd_frame_src_valid(src, false))
 		return -EINVAL;
 	fb = calloc(1, sizeof(*fb));
 	if (!fb)

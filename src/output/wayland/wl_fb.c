@@ -107,19 +107,10 @@ void wlo_fb_forget_import(struct wlo_fb *fb)
 }
 
 /* The mapping must cover every visible byte: offset + (h-1)*stride + w*bpp/8. */
+/* Past 16384 a wl_shm pool or a dma-buf plane is no longer sensible. */
 static bool src_valid(const struct vd_frame_src *s)
 {
-	uint64_t row;
-
-	if (!s->width || !s->height || !s->bpp || s->bpp % 8 || s->width > 16384 ||
-	    s->height > 16384)
-		return false;
-	if (!s->map && s->dmabuf_fd < 0)
-		return false;
-	row = (uint64_t)s->width * (s->bpp / 8);
-	if (s->stride < row)
-		return false;
-	return (uint64_t)s->offset + (uint64_t)(s->height - 1) * s->stride + row <= s->size;
+	return vd_frame_src_valid(s, false) && s->width <= 16384 && s->height <= 16384;
 }
 
 int wlo_fb_create(struct vd_output *base, const struct vd_frame_src *src,
@@ -176,29 +167,10 @@ void wlo_fb_destroy(struct vd_output_fb *base)
 /* be-alloc: shared memory the compositor-facing copy path can read. */
 int wlo_buffer_alloc(struct vd_output *base, uint64_t size, int *ret_fd, void **ret_map)
 {
-	int fd = memfd_create("vdispld-be-alloc", MFD_CLOEXEC);
-	void *map;
-
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0) {
-		close(fd);
-		return -ENOMEM;
-	}
-	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		close(fd);
-		return -ENOMEM;
-	}
-	*ret_fd = fd;
-	*ret_map = map;
-	return 0;
+	return vd_output_shm_alloc(size, ret_fd, ret_map);
 }
 
 void wlo_buffer_free(struct vd_output *base, int fd, void *map, uint64_t size)
 {
-	if (map)
-		munmap(map, size);
-	if (fd >= 0)
-		close(fd);
+	vd_output_shm_free(fd, map, size);
 }
