@@ -459,12 +459,6 @@ err_flip:
 
 /* ---- configuration ---- */
 
-static bool rect_valid(const struct hl_fb *fb, const struct vd_rect *r)
-{
-	return r->width && r->height && (uint64_t)r->x + r->width <= fb->src.width &&
-	       (uint64_t)r->y + r->height <= fb->src.height;
-}
-
 /* r NULL: the whole fb. The new frame is visible at once; no flip_done. */
 static int hl_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_base,
 			      const struct vd_rect *r)
@@ -485,7 +479,7 @@ static int hl_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *
 	whole = (struct vd_rect){0, 0, fb->src.width, fb->src.height};
 	if (!r)
 		r = &whole;
-	if (!rect_valid(fb, r) || !fb_region(fb, r, &view))
+	if (!vd_rect_within(r, fb->src.width, fb->src.height) || !fb_region(fb, r, &view))
 		return -EINVAL;
 	shown = view;
 	if (conn->out->force_copy) {

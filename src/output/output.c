@@ -51,6 +51,12 @@ bool vd_frame_src_valid(const struct vd_frame_src *s, bool need_map)
 	return (uint64_t)s->offset + (uint64_t)(s->height - 1) * s->stride + row <= s->size;
 }
 
+bool vd_rect_within(const struct vd_rect *r, uint32_t width, uint32_t height)
+{
+	return r->width && r->height && (uint64_t)r->x + r->width <= width &&
+	       (uint64_t)r->y + r->height <= height;
+}
+
 int vd_output_shm_alloc(uint64_t size, int *ret_fd, void **ret_map)
 {
 	int fd = memfd_create("vdispld-be-alloc", MFD_CLOEXEC);

@@ -145,6 +145,8 @@ struct vd_output_opts {
  * need_map) or at least a map or a dma-buf.
  */
 bool vd_frame_src_valid(const struct vd_frame_src *src, bool need_map);
+/* A non-empty source rectangle inside a width x height frame (SET_CONFIG). */
+bool vd_rect_within(const struct vd_rect *r, uint32_t width, uint32_t height);
 /* be-alloc in shared memory: the memfd stands in for the dma-buf. */
 int vd_output_shm_alloc(uint64_t size, int *ret_fd, void **ret_map);
 void vd_output_shm_free(int fd, void *map, uint64_t size);

@@ -141,12 +141,6 @@ void kms_conn_destroy(struct vd_output_conn *base)
 		kms_conn_free(conn);
 }
 
-static bool rect_valid(const struct kms_fb *fb, const struct vd_rect *r)
-{
-	return r->width && r->height && (uint64_t)r->x + r->width <= fb->src.width &&
-	       (uint64_t)r->y + r->height <= fb->src.height;
-}
-
 /* Shown with the next commit (at once if none is in flight); no flip_done. */
 int kms_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_base,
 			const struct vd_rect *r)
@@ -159,7 +153,7 @@ int kms_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_bas
 		whole = (struct vd_rect){0, 0, fb->src.width, fb->src.height};
 		if (!r)
 			r = &whole;
-		if (!rect_valid(fb, r))
+		if (!vd_rect_within(r, fb->src.width, fb->src.height))
 			return -EINVAL;
 		conn->rect = conn->cfg = *r;
 	}

@@ -330,12 +330,6 @@ int wlo_conn_flip(struct vd_output_conn *base, struct vd_output_fb *fb_base, uin
 	return 0;
 }
 
-static bool rect_valid(const struct wlo_fb *fb, const struct vd_rect *r)
-{
-	return r->width && r->height && (uint64_t)r->x + r->width <= fb->src.width &&
-	       (uint64_t)r->y + r->height <= fb->src.height;
-}
-
 /* r NULL: the whole fb. Shown at once if there is a window; no flip_done. */
 int wlo_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_base,
 			const struct vd_rect *r)
@@ -348,7 +342,7 @@ int wlo_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_bas
 		whole = (struct vd_rect){0, 0, fb->src.width, fb->src.height};
 		if (!r)
 			r = &whole;
-		if (!rect_valid(fb, r))
+		if (!vd_rect_within(r, fb->src.width, fb->src.height))
 			return -EINVAL;
 		conn->rect = *r;
 	}
@@ -364,7 +358,7 @@ int wlo_conn_screenshot(struct vd_output_conn *base, const char *path)
 	const struct wlo_fb *fb = conn->fb;
 	struct vd_frame_view view;
 
-	if (!fb || !fb->src.map || !rect_valid(fb, &conn->rect))
+	if (!fb || !fb->src.map || !vd_rect_within(&conn->rect, fb->src.width, fb->src.height))
 		return -ENODATA;
 	view = (struct vd_frame_view){
 		.pixels = (const uint8_t *)fb->src.map + fb->src.offset +
