@@ -9,7 +9,15 @@ PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+# Another apt (an unattended upgrade, a second shell) may hold the lock for a
+# while: wait for it rather than fail.
+APT="$SUDO apt-get -o DPkg::Lock::Timeout=300"
+for try in 1 2 3 4 5 6; do
+  $APT update -qq && break
+  [ "$try" = 6 ] && exit 1
+  echo "install-deps: apt-get update failed (try $try), retrying in 20 s" >&2
+  sleep 20
+done
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+$APT install -y -qq --no-install-recommends $PKGS >/dev/null
 echo "install-deps: ok"
