@@ -18,7 +18,9 @@ and a second screendump must no longer show the guests.
 Usage: vm_test.py VDISPLD WORKDIR [--guests N] [--frames F] [--resolution WxH]
                   [--gpu virtio|std] [--timeout S]
 Environment: VD_XEN_CACHE (default /var/cache/vdispld-xen-qemu).
-Prints "vm-test: ..." lines with the timings, the flip rate and the counts.
+Prints "vm-test: ..." lines with the timings, the flip rate, the counts and
+the flip latencies vdispld logs at exit (request->commit, request->done,
+copies per flip; reported, not checked).
 """
 import argparse
 import os
@@ -376,6 +378,16 @@ def main():
     say("PASS in %.1f s" % (time.time() - t0))
 
 
+def report_latency(log):
+    """Print the flip latency line of the KMS output; fail only if it is missing."""
+    m = re.search(r"kms: flip latency request->commit p50=(\d+)us p99=(\d+)us, "
+                  r"request->done p50=(\d+)us p99=(\d+)us, copies per flip=([\d.]+)", log)
+    if not m:
+        fail("no flip latency line")
+    say("flip latency: request->commit p50=%s us p99=%s us, request->done p50=%s us "
+        "p99=%s us; copies per flip %s" % m.groups())
+
+
 def run(vm, args, t0):
     vm.connect()
     vm.wait_for(lambda log: "VDTEST-START" in log, args.timeout, "the kernel and the GPU driver")
@@ -407,6 +419,7 @@ def run(vm, args, t0):
             flips, events, copies, errors, secs, ev.group(1), ev.group(2)))
     say("flip rate while flipping: %.1f flips/s (%d guests)" % (
         want / max(t_done - t_start, 1e-3), args.guests))
+    report_latency(vm.log)
     if flips != want or events != want or errors:
         fail("expected %d flips and events and no errors" % want)
     if "VDTEST-EXIT 0" not in vm.log:

@@ -122,6 +122,60 @@ static int add_event_source(struct kms_output *out)
 			       out);
 }
 
+static uint32_t lat_us(uint64_t from, uint64_t to)
+{
+	uint64_t d = to > from ? to - from : 0;
+
+	return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
+void kms_lat_record(struct kms_output *out, const struct kms_flip *flip)
+{
+	struct kms_lat *l;
+
+	if (!flip->t_commit)
+		return; /* completed blind: no commit carried it */
+	l = &out->lat[out->nlat % KMS_LAT_SAMPLES];
+	l->commit_us = lat_us(flip->t_req, flip->t_commit);
+	l->done_us = lat_us(flip->t_req, vd_now_us());
+	out->nlat++;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Percentiles p50 and p99 (nearest rank) of one field of the samples. */
+static void lat_percentiles(const struct kms_output *out, bool done, uint32_t ret[2])
+{
+	uint32_t v[KMS_LAT_SAMPLES];
+	size_t n = out->nlat < KMS_LAT_SAMPLES ? (size_t)out->nlat : KMS_LAT_SAMPLES;
+
+	ret[0] = ret[1] = 0;
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++)
+		v[i] = done ? out->lat[i].done_us : out->lat[i].commit_us;
+	qsort(v, n, sizeof(v[0]), cmp_u32);
+	ret[0] = v[(50 * n + 99) / 100 - 1];
+	ret[1] = v[(99 * n + 99) / 100 - 1];
+}
+
+static void lat_log(const struct kms_output *out)
+{
+	uint32_t c[2], d[2];
+	double copies = out->stats.flips ? (double)out->stats.copies / (double)out->stats.flips : 0;
+
+	lat_percentiles(out, false, c);
+	lat_percentiles(out, true, d);
+	vd_info("kms: flip latency request->commit p50=%uus p99=%uus, "
+		"request->done p50=%uus p99=%uus, copies per flip=%.2f",
+		c[0], c[1], d[0], d[1], copies);
+}
+
 static void kms_get_stats(struct vd_output *base, struct vd_output_stats *ret)
 {
 	*ret = kms_output_from(base)->stats;
@@ -144,6 +198,7 @@ static void kms_destroy(struct vd_output *base)
 		close(out->fd);
 	}
 	sd_event_source_disable_unref(out->drm_source);
+	lat_log(out);
 	vd_info("kms: %llu page-flip events, %llu watchdog completions",
 		(unsigned long long)out->events, (unsigned long long)out->watchdog_fired);
 	free(out);

@@ -179,6 +179,7 @@ int kms_conn_flip(struct vd_output_conn *base, struct vd_output_fb *fb_base, uin
 		.fb = kms_fb_from(fb_base),
 		.rect = conn->cfg,
 		.token = token,
+		.t_req = vd_now_us(),
 	};
 	for (tail = &conn->q; *tail; tail = &(*tail)->next)
 		;

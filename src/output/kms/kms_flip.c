@@ -99,6 +99,7 @@ static void complete_one(struct kms_flip *flip, bool shown)
 {
 	struct kms_conn *conn = flip->conn;
 
+	kms_lat_record(conn->out, flip);
 	conn->dispatching = true;
 	if (shown && flip->fb) {
 		conn->out->stats.frames_shown++;
@@ -294,6 +295,16 @@ static int commit(struct kms_head *head, uint32_t flags)
 	return 0;
 }
 
+/* The flips just taken go out with the commit issued now. */
+static void stamp_commit(struct kms_flip *list)
+{
+	uint64_t now = vd_now_us();
+
+	for (; list; list = list->next)
+		if (!list->t_commit)
+			list->t_commit = now;
+}
+
 void kms_head_kick(struct kms_head *head)
 {
 	int r;
@@ -315,6 +326,7 @@ void kms_head_kick(struct kms_head *head)
 		blind_arm(head, KMS_BLIND_PERIOD_US);
 		return;
 	}
+	stamp_commit(head->inflight);
 	head->pending = true;
 	watchdog_arm(head);
 }

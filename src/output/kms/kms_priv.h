@@ -41,6 +41,8 @@
 #define KMS_WATCHDOG_US 100000u
 /* Pace of flips completed without a display (blind). */
 #define KMS_BLIND_PERIOD_US 16667u
+/* Flip latency samples kept per output (the last ones). */
+#define KMS_LAT_SAMPLES 4096u
 
 /* A dumb buffer: CPU-mapped, scanout-capable. */
 struct kms_dumb {
@@ -69,6 +71,12 @@ struct kms_flip {
 	struct kms_fb *fb; /* NULL once the fb is destroyed: completes blank */
 	struct vd_rect rect;
 	uint64_t token;
+	uint64_t t_req, t_commit; /* CLOCK_MONOTONIC us: conn_flip, its commit (0: none) */
+};
+
+/* One flip's latency: from conn_flip to its commit and to its flip_done. */
+struct kms_lat {
+	uint32_t commit_us, done_us;
 };
 
 struct kms_head {
@@ -147,11 +155,15 @@ struct kms_output {
 	struct vd_output_stats stats;
 	uint64_t events, watchdog_fired;
 	bool quiet; /* tearing down: events complete nothing */
+	struct kms_lat lat[KMS_LAT_SAMPLES]; /* ring: the last flips that had a commit */
+	uint64_t nlat;                        /* samples ever recorded */
 };
 
 /* kms.c */
 struct kms_output *kms_output_from(struct vd_output *out);
 uint32_t kms_prop_id(int fd, uint32_t obj, uint32_t type, const char *name);
+/* A flip completes now: record its latency if a commit carried it. */
+void kms_lat_record(struct kms_output *out, const struct kms_flip *flip);
 
 /* kms_head.c */
 int kms_heads_init(struct kms_output *out);
