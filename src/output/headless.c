@@ -591,7 +591,6 @@ static int hl_conn_create(struct vd_output *base, const struct vd_output_conn_de
 
 /* ---- framebuffers ---- */
 
-/* The mapping must cover every visible byte: offset + (h-1)*stride + w*bpp/8. */
 /* Headless reads pixels: it needs the CPU map, and a known format's bpp. */
 static bool src_valid(const struct vd_frame_src *s)
 {
