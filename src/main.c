@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "hv/simhost/simhost.h"
 #include "log.h"
 
 #define UNSET UINT32_MAX /* not given on the command line: the config file decides */
@@ -18,6 +19,7 @@ enum {
 	OPT_SIM_CONNECTORS,
 	OPT_SIM_RESOLUTION,
 	OPT_SIM_FRAMES,
+	OPT_SIM_SOCKET,
 	OPT_CAPTURE_DIR,
 	OPT_RUN_FOR,
 	OPT_COPY,
@@ -35,7 +37,10 @@ static void usage(FILE *f)
 {
 	fputs("Usage: vdispld [OPTIONS]\n"
 	      "Xen para-virtual display backend (displif, xl 'vdispl' devices).\n\n"
-	      "  --hypervisor xen|sim   hypervisor to serve (default: xen)\n"
+	      "  --hypervisor xen|sim|simhost\n"
+	      "                         hypervisor to serve (default: xen; sim: simulated, with\n"
+	      "                         its guests, in this process; simhost: the simulated Xen\n"
+	      "                         of a vdispl-simhost process, which outlives this one)\n"
 	      "  --output headless|kms|wayland\n"
 	      "                         where guest frames go (default: headless; wayland:\n"
 	      "                         windows of the compositor at $WAYLAND_DISPLAY)\n"
@@ -49,6 +54,8 @@ static void usage(FILE *f)
 	      "  --sim-connectors N     connectors per simulated guest, 1-4 (default: 1)\n"
 	      "  --sim-resolution WxH   connector resolution of simulated guests (default: 1024x768)\n"
 	      "  --sim-frames N         frames each simulated connector flips (default: 0, endless)\n"
+	      "  --sim-socket PATH      simhost: the vdispl-simhost socket (default:\n"
+	      "                         $VDISPL_SIM_SOCKET, else " VD_SIMHOST_DEFAULT_SOCKET ")\n"
 	      "  --config PATH          configuration file (default: " VD_CONFIG_DEFAULT_PATH ")\n"
 	      "  --check-config         validate the configuration and exit (0 good, 1 errors)\n"
 	      "  --control-socket PATH  control socket for vdispctl (default: " VD_CONFIG_DEFAULT_SOCKET
@@ -99,8 +106,9 @@ static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verb
 
 	switch (c) {
 	case OPT_HYPERVISOR:
-		if (strcmp(arg, "xen") && strcmp(arg, "sim")) {
-			fprintf(stderr, "vdispld: unknown hypervisor \"%s\" (xen or sim)\n", arg);
+		if (strcmp(arg, "xen") && strcmp(arg, "sim") && strcmp(arg, "simhost")) {
+			fprintf(stderr, "vdispld: unknown hypervisor \"%s\" (xen, sim or simhost)\n",
+				arg);
 			return -EINVAL;
 		}
 		o->hypervisor = arg;
@@ -119,6 +127,7 @@ static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verb
 		return o->sim_connectors ? 0 : (fprintf(stderr, "vdispld: 1-4 connectors\n"), -EINVAL);
 	case OPT_SIM_RESOLUTION: return parse_resolution(arg, o);
 	case OPT_SIM_FRAMES: return parse_u32(arg, "number of frames", UINT32_MAX, &o->sim_frames);
+	case OPT_SIM_SOCKET: return vd_hv_simhost_set_socket(arg);
 	case OPT_RUN_FOR: return parse_u32(arg, "run time", 86400 * 365, &o->run_for_s);
 	case OPT_STATUS_INTERVAL:
 		return parse_u32(arg, "status interval", 86400, &o->status_interval_s);
@@ -142,6 +151,7 @@ static int parse_args(int argc, char **argv, struct vd_daemon_opts *o, bool *ret
 		{"sim-connectors", required_argument, NULL, OPT_SIM_CONNECTORS},
 		{"sim-resolution", required_argument, NULL, OPT_SIM_RESOLUTION},
 		{"sim-frames", required_argument, NULL, OPT_SIM_FRAMES},
+		{"sim-socket", required_argument, NULL, OPT_SIM_SOCKET},
 		{"capture-dir", required_argument, NULL, OPT_CAPTURE_DIR},
 		{"run-for", required_argument, NULL, OPT_RUN_FOR},
 		{"drm-device", required_argument, NULL, OPT_DRM_DEVICE},

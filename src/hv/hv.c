@@ -8,6 +8,7 @@
 #include <string.h>
 
 int vd_hv_sim_create(struct vd_hv **ret_hv);
+int vd_hv_simhost_create(struct vd_hv **ret_hv);
 #ifdef VD_WITH_XEN
 int vd_hv_xen_create(struct vd_hv **ret_hv);
 #endif
@@ -20,6 +21,7 @@ static const struct {
 	{"xen", vd_hv_xen_create},
 #endif
 	{"sim", vd_hv_sim_create},
+	{"simhost", vd_hv_simhost_create},
 };
 
 int vd_hv_create(const char *name, struct vd_hv **ret_hv)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The hypervisor interface: the only way the daemon talks to Xen.
- * Two implementations: "xen" (libxenstore, libxenevtchn, libxengnttab) and
- * "sim" (an in-process simulated Xen). Code above this interface cannot
- * tell them apart.
+ * Implementations: "xen" (libxenstore, libxenevtchn, libxengnttab), "sim"
+ * (an in-process simulated Xen) and "simhost" (the simulated Xen of a
+ * vdispl-simhost process, over its socket: hv/simhost/simhost.h). Code
+ * above this interface cannot tell them apart.
  *
  * Conventions: functions return 0 (or a positive count) on success and
  * -errno on failure. ret_ out-parameters are written only on success.
@@ -104,7 +105,7 @@ struct vd_hv {
 	const struct vd_hv_impl *impl;
 };
 
-/* Create by name ("xen" or "sim"). -ENOENT for an unknown name. */
+/* Create by name ("xen", "sim" or "simhost"). -ENOENT for an unknown name. */
 int vd_hv_create(const char *name, struct vd_hv **ret_hv);
 void vd_hv_destroy(struct vd_hv *hv);
 void vd_hv_free_list(char **list, unsigned n);

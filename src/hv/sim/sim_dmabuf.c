@@ -370,3 +370,30 @@ int vd_sim_refuse_dmabuf_export(struct vd_sim *sim, int err)
 	sim->export_refusal = err;
 	return 0;
 }
+
+int vd_sim_dmabuf_exp_rekey(struct vd_gnt *gnt, int old_fd, int new_fd)
+{
+	struct vd_sim_export *x = export_find(vd_sim_gnt_from(gnt), old_fd);
+
+	if (!x || new_fd < 0)
+		return -ENOENT;
+	x->fd = new_fd;
+	return 0;
+}
+
+int vd_sim_dmabuf_imp_rekey(struct vd_gnt *gnt, int old_fd, int new_fd)
+{
+	struct vd_sim_gnt *g = vd_sim_gnt_from(gnt);
+	struct vd_sim_list *pos, *tmp;
+
+	vd_sim_list_each(pos, tmp, &g->imports)
+	{
+		struct vd_sim_import *im = vd_sim_container_of(pos, struct vd_sim_import, link);
+
+		if (im->fd == old_fd && new_fd >= 0) {
+			im->fd = new_fd;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

@@ -302,6 +302,13 @@ int vd_sim_dmabuf_exp_wait_released(struct vd_gnt *gnt, int fd, uint32_t timeout
 int vd_sim_dmabuf_imp_to_refs(struct vd_gnt *gnt, uint32_t domid, int fd, uint32_t count,
 			      uint32_t *refs);
 int vd_sim_dmabuf_imp_release(struct vd_gnt *gnt, int fd);
+/*
+ * The newest export (import) of gnt known by old_fd is known by new_fd from
+ * now on: the number its fd has in the process that uses it, when that is
+ * not this one (the simhost). 0 or -ENOENT.
+ */
+int vd_sim_dmabuf_exp_rekey(struct vd_gnt *gnt, int old_fd, int new_fd);
+int vd_sim_dmabuf_imp_rekey(struct vd_gnt *gnt, int old_fd, int new_fd);
 
 /* sim_evtchn.c */
 /* Close every port of d (its domain died): peers become unbound. */
