@@ -23,12 +23,15 @@
 
 #define GUESTS_MAX 64u
 #define CONN_MAX 4u
+/* Flip times kept per connector: STATUS looks back this far. */
+#define HISTORY 128u
 
 struct guest {
 	struct vd_simfront *front;
 	uint32_t nconn;
 	uint64_t flips[CONN_MAX];   /* PG_FLIP events taken, per connector */
 	uint64_t last_ns[CONN_MAX]; /* CLOCK_MONOTONIC of the last one */
+	uint64_t hist[CONN_MAX][HISTORY]; /* of the last HISTORY ones, by flips % HISTORY */
 };
 
 struct opts {
@@ -85,8 +88,26 @@ static void on_flip_done(void *userdata, uint32_t conn)
 
 	if (conn >= CONN_MAX)
 		return;
-	g->flips[conn]++;
 	g->last_ns[conn] = now_ns();
+	g->hist[conn][g->flips[conn]++ % HISTORY] = g->last_ns[conn];
+}
+
+/*
+ * The time of the first flip at or after since, 0 if none. Once more than
+ * HISTORY flips passed since then, the oldest kept: an upper bound.
+ */
+static uint64_t first_flip_since(const struct guest *g, uint32_t conn, uint64_t since)
+{
+	uint64_t first = 0;
+
+	for (uint64_t n = g->flips[conn], k = 0; n > 0 && k < HISTORY; n--, k++) {
+		uint64_t t = g->hist[conn][(n - 1) % HISTORY];
+
+		if (t < since)
+			break;
+		first = t;
+	}
+	return first;
 }
 
 /* "name=v,v,..." of n values. */
@@ -105,8 +126,10 @@ static size_t put_list(char *buf, size_t size, const char *name, const uint64_t 
 	return len;
 }
 
-static size_t status_guest(struct host *h, struct guest *g, char *buf, size_t size)
+static size_t status_guest(struct host *h, struct guest *g, uint64_t since, char *buf,
+			   size_t size)
 {
+	uint64_t first[CONN_MAX];
 	struct vd_simfront_stats fs;
 	struct vd_sim_stats ds = {0};
 	uint32_t domid = vd_simfront_domid(g->front);
@@ -128,17 +151,23 @@ static size_t status_guest(struct host *h, struct guest *g, char *buf, size_t si
 	len = (size_t)k;
 	len += put_list(buf + len, size - len, "flips", g->flips, g->nconn);
 	len += put_list(buf + len, size - len, "last_flip_ns", g->last_ns, g->nconn);
+	for (uint32_t i = 0; i < g->nconn; i++)
+		first[i] = first_flip_since(g, i, since);
+	len += put_list(buf + len, size - len, "first_flip_since_ns", first, g->nconn);
 	if (len + 1 < size)
 		buf[len++] = '\n';
 	return len;
 }
 
 /*
- * The program's part of STATUS: "now_ns=" (CLOCK_MONOTONIC), a "dom0" line
- * (what the backend domain holds: its bound ports, the grants it made for
- * be-alloc) and one "guest" line per guest.
+ * The program's part of STATUS: a "dom0" line (now_ns: CLOCK_MONOTONIC;
+ * what the backend domain holds: its bound ports, the grants it made for
+ * be-alloc) and one "guest" line per guest: its frontend's state and
+ * counters, what of its memory the backend maps, per connector the flips
+ * (PG_FLIP events taken), the time of the last one and of the first one at
+ * or after the request's argument (a CLOCK_MONOTONIC time in ns; 0: none).
  */
-static size_t status_text(void *userdata, char *buf, size_t size)
+static size_t status_text(void *userdata, uint64_t since, char *buf, size_t size)
 {
 	struct host *h = userdata;
 	struct vd_sim_stats d0 = {0};
@@ -154,7 +183,7 @@ static size_t status_text(void *userdata, char *buf, size_t size)
 		return 0;
 	len = (size_t)k;
 	for (uint32_t i = 0; i < h->nguests; i++)
-		len += status_guest(h, &h->guests[i], buf + len, size - len);
+		len += status_guest(h, &h->guests[i], since, buf + len, size - len);
 	return len;
 }
 

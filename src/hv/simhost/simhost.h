@@ -48,9 +48,9 @@ struct vd_simhost_server_stats {
 
 /*
  * Appends the program's part of a STATUS answer (text) to buf, at most
- * size bytes; returns the length written.
+ * size bytes; returns the length written. arg: the request's field a.
  */
-typedef size_t (*vd_simhost_status_fn)(void *userdata, char *buf, size_t size);
+typedef size_t (*vd_simhost_status_fn)(void *userdata, uint64_t arg, char *buf, size_t size);
 
 /*
  * Listen on path (an existing socket file there is replaced) and serve sim

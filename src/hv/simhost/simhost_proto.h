@@ -37,7 +37,7 @@
  *   IMP_TO_REFS a=handle b=domid c=the client's fd number d=count, fd
  *                                         -> refs[count]
  *   IMP_RELEASE a=handle b=fd
- *   STATUS                                -> text (the simhost's status report)
+ *   STATUS a=argument                     -> text (the simhost's status report)
  *
  * Watch socket: one packet per event, "path\0token".
  */

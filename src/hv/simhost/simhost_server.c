@@ -479,7 +479,7 @@ static int op_status(struct sh_req *q)
 		     (unsigned long long)st->reaped_watches);
 	n = k < 0 ? 0 : (size_t)k < cap ? (size_t)k : cap - 1;
 	if (srv->status)
-		n += srv->status(srv->status_ud, out + n, cap - n);
+		n += srv->status(srv->status_ud, q->h->a, out + n, cap - n);
 	q->rlen = n;
 	return 0;
 }
@@ -571,7 +571,7 @@ static void client_destroy(struct sh_client *cl)
 	free(cl->pending);
 	srv->st.clients--;
 	srv->st.clients_gone++;
-	vd_info("simhost: client %llu gone", (unsigned long long)cl->serial);
+	vd_debug("simhost: client %llu gone", (unsigned long long)cl->serial);
 	free(cl);
 }
 
@@ -714,7 +714,7 @@ static int client_new(struct vd_simhost_server *srv, int sock)
 	cl->next = srv->clients;
 	srv->clients = cl;
 	srv->st.clients++;
-	vd_info("simhost: client %llu connected", (unsigned long long)cl->serial);
+	vd_debug("simhost: client %llu connected", (unsigned long long)cl->serial);
 	return 0;
 }
 
