@@ -95,12 +95,32 @@ static struct sh_conn *conn_of(struct vd_hv *hv)
 	return (struct sh_conn *)(void *)hv;
 }
 
+/*
+ * The simhost is gone: put a never-readable eventfd in the watch socket's
+ * place, so that a poller registered on the number stops waking up (epoll
+ * forgets the closed socket) instead of spinning on the hang-up.
+ */
+static void watch_sock_retire(struct sh_conn *c)
+{
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (efd < 0)
+		return;
+	if (dup3(efd, c->watch_sock, O_CLOEXEC) < 0) {
+		close(efd);
+		return;
+	}
+	close(efd);
+}
+
 static void conn_fail(struct sh_conn *c, int err)
 {
 	if (c->dead)
 		return;
 	c->dead = true;
 	vd_err("simhost: connection lost (%s): the simulated hypervisor is gone", strerror(-err));
+	if (c->watch_sock >= 0)
+		watch_sock_retire(c);
 }
 
 /*
@@ -322,24 +342,6 @@ static int sh_xs_watch_fd(struct vd_hv *hv)
 	return conn_of(hv)->watch_sock;
 }
 
-/*
- * The simhost is gone: put a never-readable eventfd in the watch socket's
- * place, so that a poller registered on the number stops waking up (epoll
- * forgets the closed socket) instead of spinning on the hang-up.
- */
-static void watch_sock_retire(struct sh_conn *c)
-{
-	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-	if (efd < 0)
-		return;
-	if (dup3(efd, c->watch_sock, O_CLOEXEC) < 0) {
-		close(efd);
-		return;
-	}
-	close(efd);
-}
-
 static int watch_event_parse(const uint8_t *p, size_t len, char **ret_path, char **ret_token)
 {
 	const char *path = (const char *)p, *z = memchr(p, '\0', len);
@@ -374,7 +376,6 @@ static int sh_xs_read_watch(struct vd_hv *hv, char **ret_path, char **ret_token)
 		return -EAGAIN;
 	if (n <= 0) {
 		conn_fail(c, n == 0 ? -ECONNRESET : (int)n);
-		watch_sock_retire(c);
 		return -EPIPE;
 	}
 	return watch_event_parse(buf + sizeof(struct vd_sh_hdr),
