@@ -57,4 +57,10 @@ if [ ! -e /dev/xen/xenbus ] && [ ! -e /proc/xen/xenbus ]; then
   "$VDISPLD" --hypervisor xen --run-for 1 >/dev/null 2>"$work/err"; rc=$?
   [ $rc -eq 1 ] && grep -q 'cannot open hypervisor "xen"' "$work/err" || fail "xen without Xen: rc=$rc"
 fi
+
+# 6. simhost with no vdispl-simhost at the socket: the same clear error.
+"$VDISPLD" --hypervisor simhost --sim-socket "$work/none.sock" --run-for 1 >/dev/null 2>"$work/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q 'cannot open hypervisor "simhost": No such file' "$work/err" ||
+  fail "simhost without a simhost: rc=$rc $(cat "$work/err")"
 echo "cli: all checks passed"
