@@ -37,9 +37,11 @@ def fail(msg):
             p.kill()
     for name in ("simhost.log", "vdispld.log"):
         try:
-            print(f"--- {name} (tail)\n" + open(os.path.join(work, name)).read()[-3000:])
+            text = open(os.path.join(work, name)).read()
         except OSError:
-            pass
+            continue
+        at = text.find("ERROR: AddressSanitizer")
+        print(f"--- {name}\n" + (text[at:at + 12000] if at >= 0 else text[-3000:]))
     sys.exit(1)
 
 
