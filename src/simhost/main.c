@@ -29,8 +29,8 @@
 struct guest {
 	struct vd_simfront *front;
 	uint32_t nconn;
-	uint64_t flips[CONN_MAX];   /* PG_FLIP events taken, per connector */
-	uint64_t last_ns[CONN_MAX]; /* CLOCK_MONOTONIC of the last one */
+	uint64_t flips[CONN_MAX];	  /* PG_FLIP events taken, per connector */
+	uint64_t last_ns[CONN_MAX];	  /* CLOCK_MONOTONIC of the last one */
 	uint64_t hist[CONN_MAX][HISTORY]; /* of the last HISTORY ones, by flips % HISTORY */
 };
 
@@ -126,8 +126,7 @@ static size_t put_list(char *buf, size_t size, const char *name, const uint64_t 
 	return len;
 }
 
-static size_t status_guest(struct host *h, struct guest *g, uint64_t since, char *buf,
-			   size_t size)
+static size_t status_guest(struct host *h, struct guest *g, uint64_t since, char *buf, size_t size)
 {
 	uint64_t first[CONN_MAX];
 	struct vd_simfront_stats fs;
@@ -175,8 +174,9 @@ static size_t status_text(void *userdata, uint64_t since, char *buf, size_t size
 	int k;
 
 	vd_sim_domain_stats(h->sim, 0, &d0);
-	k = snprintf(buf, size, "dom0 now_ns=%llu ports_open=%llu grants_active=%llu "
-				"imports_granted=%llu\n",
+	k = snprintf(buf, size,
+		     "dom0 now_ns=%llu ports_open=%llu grants_active=%llu "
+		     "imports_granted=%llu\n",
 		     (unsigned long long)now_ns(), (unsigned long long)d0.ports_open,
 		     (unsigned long long)d0.grants_active, (unsigned long long)d0.imports_granted);
 	if (k < 0 || (size_t)k >= size)
@@ -192,13 +192,13 @@ static int start_guests(struct host *h)
 	for (uint32_t i = 0; i < h->o.guests; i++) {
 		struct guest *g = &h->guests[i];
 		struct vd_simfront_opts so = {
-			.nconn = h->o.conns[i < h->o.nconns ? i : h->o.nconns - 1],
-			.width = h->o.width,
-			.height = h->o.height,
-			.frames = h->o.frames,
-			.be_alloc = h->o.be_alloc,
-			.on_flip_done = on_flip_done,
-			.hook_userdata = g,
+		    .nconn = h->o.conns[i < h->o.nconns ? i : h->o.nconns - 1],
+		    .width = h->o.width,
+		    .height = h->o.height,
+		    .frames = h->o.frames,
+		    .be_alloc = h->o.be_alloc,
+		    .on_flip_done = on_flip_done,
+		    .hook_userdata = g,
 		};
 		char name[32];
 		int r;
@@ -229,9 +229,11 @@ static int setup(struct host *h)
 
 	r = sd_event_new(&h->loop);
 	if (r >= 0)
-		r = sd_event_add_signal(h->loop, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_signal, h);
+		r = sd_event_add_signal(h->loop, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK,
+					on_signal, h);
 	if (r >= 0)
-		r = sd_event_add_signal(h->loop, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_signal, h);
+		r = sd_event_add_signal(h->loop, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_signal,
+					h);
 	if (r >= 0)
 		r = vd_hv_create("sim", &h->dom0);
 	if (r < 0)
@@ -287,40 +289,52 @@ static int parse_one(int c, const char *arg, struct opts *o)
 	char *end;
 
 	switch (c) {
-	case 's': o->socket = arg; return 0;
-	case 'g': return parse_u32(arg, 0, GUESTS_MAX, &o->guests, &end) < 0 || *end ? -EINVAL : 0;
-	case 'c': return parse_conns(arg, o);
+	case 's':
+		o->socket = arg;
+		return 0;
+	case 'g':
+		return parse_u32(arg, 0, GUESTS_MAX, &o->guests, &end) < 0 || *end ? -EINVAL : 0;
+	case 'c':
+		return parse_conns(arg, o);
 	case 'r':
 		if (parse_u32(arg, 1, 8192, &o->width, &end) < 0 || *end != 'x' ||
 		    parse_u32(end + 1, 1, 8192, &o->height, &end) < 0 || *end)
 			return -EINVAL;
 		return 0;
-	case 'f': return parse_u32(arg, 0, UINT32_MAX, &o->frames, &end) < 0 || *end ? -EINVAL : 0;
-	case 'b': o->be_alloc = true; return 0;
-	default: return -EINVAL;
+	case 'f':
+		return parse_u32(arg, 0, UINT32_MAX, &o->frames, &end) < 0 || *end ? -EINVAL : 0;
+	case 'b':
+		o->be_alloc = true;
+		return 0;
+	default:
+		return -EINVAL;
 	}
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"sim-guests", required_argument, NULL, 'g'},
-		{"sim-connectors", required_argument, NULL, 'c'},
-		{"sim-resolution", required_argument, NULL, 'r'},
-		{"sim-frames", required_argument, NULL, 'f'},
-		{"sim-be-alloc", no_argument, NULL, 'b'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"sim-guests", required_argument, NULL, 'g'},
+	    {"sim-connectors", required_argument, NULL, 'c'},
+	    {"sim-resolution", required_argument, NULL, 'r'},
+	    {"sim-frames", required_argument, NULL, 'f'},
+	    {"sim-be-alloc", no_argument, NULL, 'b'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
 	};
 	int c, verbosity = 0;
 
 	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
-		if (c == 'h' || c == 'V') {
-			c == 'h' ? usage(stdout) : (void)puts("vdispl-simhost " VD_VERSION);
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (c == 'V') {
+			puts("vdispl-simhost " VD_VERSION);
 			exit(0);
 		}
 		if (c == 'v' || c == 'q') {
@@ -329,7 +343,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 		if (c == '?' || parse_one(c, optarg, o) < 0) {
 			if (c != '?')
-				fprintf(stderr, "vdispl-simhost: invalid argument \"%s\"\n", optarg);
+				fprintf(stderr, "vdispl-simhost: invalid argument \"%s\"\n",
+					optarg);
 			usage(stderr);
 			return -EINVAL;
 		}
@@ -346,7 +361,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 int main(int argc, char **argv)
 {
 	static struct host h = {
-		.o = {.guests = 2, .conns = {1}, .nconns = 1, .width = 1024, .height = 768},
+	    .o = {.guests = 2, .conns = {1}, .nconns = 1, .width = 1024, .height = 768},
 	};
 	int r;
 

@@ -105,9 +105,9 @@ static int server_guest(struct server *sv)
 		return -1;
 	snprintf(buf, sizeof(buf), "%u", port);
 	return sv->dom0->impl->xs_write(sv->dom0, 0, "/test/refs", refs) < 0 ||
-			       sv->dom0->impl->xs_write(sv->dom0, 0, "/test/port", buf) < 0
-		       ? -1
-		       : 0;
+		       sv->dom0->impl->xs_write(sv->dom0, 0, "/test/port", buf) < 0
+		   ? -1
+		   : 0;
 }
 
 static int server_sources(struct server *sv)
@@ -120,8 +120,8 @@ static int server_sources(struct server *sv)
 	if (o->gnt_open(sv->guest_hv, &sv->guest_gnt) < 0 ||
 	    o->xs_watch(sv->guest_hv, "/test/imported", "imp") < 0)
 		return -1;
-	if (sd_event_add_io(sv->loop, NULL, vd_sim_evtchn_fd(sv->guest_ch), EPOLLIN,
-			    on_guest_event, sv) < 0 ||
+	if (sd_event_add_io(sv->loop, NULL, vd_sim_evtchn_fd(sv->guest_ch), EPOLLIN, on_guest_event,
+			    sv) < 0 ||
 	    sd_event_add_io(sv->loop, NULL, o->xs_watch_fd(sv->guest_hv), EPOLLIN, on_guest_watch,
 			    sv) < 0)
 		return -1;
@@ -213,9 +213,8 @@ static int setup(void **state)
 	f->ops = f->hv->impl;
 	f->domid = 1;
 	assert_int_equal(f->ops->xs_read(f->hv, VD_XS_NO_TXN, "/test/refs", &refs, NULL), 0);
-	assert_int_equal(sscanf(refs, "%u %u %u %u", &f->refs[0], &f->refs[1], &f->refs[2],
-				&f->refs[3]),
-			 4);
+	assert_int_equal(
+	    sscanf(refs, "%u %u %u %u", &f->refs[0], &f->refs[1], &f->refs[2], &f->refs[3]), 4);
 	free(refs);
 	f->port = read_u32(f, "/test/port");
 	*state = f;
@@ -423,8 +422,10 @@ static void die_holding(struct fixture *f)
 	struct vd_gnt *g;
 	void *p;
 
-	if (vd_hv_create("simhost", &hv) < 0 || hv->impl->evtchn_bind(hv, f->domid, f->port, &ch) < 0 ||
-	    hv->impl->gnt_open(hv, &g) < 0 || hv->impl->gnt_map(g, f->domid, 1, f->refs, false, &p) < 0)
+	if (vd_hv_create("simhost", &hv) < 0 ||
+	    hv->impl->evtchn_bind(hv, f->domid, f->port, &ch) < 0 ||
+	    hv->impl->gnt_open(hv, &g) < 0 ||
+	    hv->impl->gnt_map(g, f->domid, 1, f->refs, false, &p) < 0)
 		_exit(1);
 	_exit(0);
 }

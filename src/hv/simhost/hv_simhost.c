@@ -549,7 +549,8 @@ static int sh_gnt_map(struct vd_gnt *gnt, uint32_t domid, uint32_t count, const 
 		      bool writable, void **ret_addr)
 {
 	struct sh_gnt *g = gnt_of(gnt);
-	struct vd_sh_hdr h = {.op = VD_SH_GNT_MAP, .a = g->id, .b = domid, .c = count, .d = writable};
+	struct vd_sh_hdr h = {
+	    .op = VD_SH_GNT_MAP, .a = g->id, .b = domid, .c = count, .d = writable};
 	int files[VD_SH_MAP_FDS_MAX];
 	unsigned nfiles = 0;
 	uint64_t key;
@@ -626,7 +627,8 @@ static int sh_dmabuf_exp_from_refs(struct vd_gnt *gnt, uint32_t domid, uint32_t 
 	}
 	if (r < 0)
 		return r;
-	h = (struct vd_sh_hdr){.op = VD_SH_EXP_REKEY, .a = g->id, .b = g->c->rhdr.a, .c = (uint64_t)fds[0]};
+	h = (struct vd_sh_hdr){
+	    .op = VD_SH_EXP_REKEY, .a = g->id, .b = g->c->rhdr.a, .c = (uint64_t)fds[0]};
 	r = call(g->c, &h, NULL, 0);
 	if (r < 0) {
 		close(fds[0]);
@@ -650,8 +652,8 @@ static int sh_dmabuf_imp_to_refs(struct vd_gnt *gnt, uint32_t domid, int fd, uin
 				 uint32_t *refs)
 {
 	struct sh_gnt *g = gnt_of(gnt);
-	struct vd_sh_hdr h = {.op = VD_SH_IMP_TO_REFS, .a = g->id, .b = domid, .c = (uint64_t)fd,
-			      .d = count};
+	struct vd_sh_hdr h = {
+	    .op = VD_SH_IMP_TO_REFS, .a = g->id, .b = domid, .c = (uint64_t)fd, .d = count};
 	int r;
 
 	if (fd < 0)

@@ -154,10 +154,12 @@ static int op_xs_directory(struct sh_req *q)
 	for (i = 0; i < n && r == 0; i++) {
 		size_t l = strlen(list[i]) + 1;
 
-		if (off + l > VD_SH_PAYLOAD_MAX)
+		if (off + l > VD_SH_PAYLOAD_MAX) {
 			r = -E2BIG;
-		else
-			memcpy(reply_buf(q) + off, list[i], l), off += l;
+			break;
+		}
+		memcpy(reply_buf(q) + off, list[i], l);
+		off += l;
 	}
 	vd_hv_free_list(list, n);
 	q->rlen = off;
@@ -238,7 +240,8 @@ static int op_evtchn_bind(struct sh_req *q)
 
 	for (i = 0; i < cl->nports && cl->ports[i]; i++)
 		;
-	if (i == cl->nports && (r = slot_grow((void **)&cl->ports, &cl->nports, sizeof(*cl->ports))) < 0)
+	if (i == cl->nports &&
+	    (r = slot_grow((void **)&cl->ports, &cl->nports, sizeof(*cl->ports))) < 0)
 		return r;
 	if (q->h->a > UINT32_MAX || q->h->b > UINT32_MAX)
 		return -EINVAL;
@@ -282,7 +285,8 @@ static int op_gnt_open(struct sh_req *q)
 
 	for (i = 0; i < cl->ngnts && cl->gnts[i].gnt; i++)
 		;
-	if (i == cl->ngnts && (r = slot_grow((void **)&cl->gnts, &cl->ngnts, sizeof(*cl->gnts))) < 0)
+	if (i == cl->ngnts &&
+	    (r = slot_grow((void **)&cl->gnts, &cl->ngnts, sizeof(*cl->gnts))) < 0)
 		return r;
 	r = hvi(cl)->gnt_open(cl->conn, &g);
 	if (r < 0)
@@ -329,7 +333,8 @@ static int map_describe(struct sh_req *q, uint32_t domid, uint32_t count, const 
 	int r = fds ? 0 : -ENOMEM;
 
 	if (r == 0)
-		r = d ? vd_sim_grants_check(d, 0, count, refs, writable, fds, (uint32_t *)(void *)out)
+		r = d ? vd_sim_grants_check(d, 0, count, refs, writable, fds,
+					    (uint32_t *)(void *)out)
 		      : -ESRCH;
 	for (uint32_t i = 0; r == 0 && i < count; i++) {
 		unsigned k;
@@ -498,31 +503,56 @@ static int op_hello(struct sh_req *q)
 static int dispatch(struct sh_req *q)
 {
 	switch (q->h->op) {
-	case VD_SH_HELLO: return op_hello(q);
+	case VD_SH_HELLO:
+		return op_hello(q);
 	case VD_SH_DOMAIN_ALIVE:
-		return q->h->a > UINT32_MAX ? 0 : hvi(q->cl)->domain_alive(q->cl->conn, (uint32_t)q->h->a);
-	case VD_SH_XS_READ: return op_xs_read(q);
-	case VD_SH_XS_WRITE: return op_xs_write(q);
-	case VD_SH_XS_RM: return op_xs_rm(q);
-	case VD_SH_XS_DIRECTORY: return op_xs_directory(q);
-	case VD_SH_XS_TXN_START: return op_txn_start(q);
-	case VD_SH_XS_TXN_END: return op_txn_end(q);
-	case VD_SH_XS_WATCH: return op_watch(q, true);
-	case VD_SH_XS_UNWATCH: return op_watch(q, false);
-	case VD_SH_EVTCHN_BIND: return op_evtchn_bind(q);
-	case VD_SH_EVTCHN_UNBIND: return op_evtchn_unbind(q);
-	case VD_SH_EVTCHN_NOTIFY: return op_evtchn_notify(q);
-	case VD_SH_GNT_OPEN: return op_gnt_open(q);
-	case VD_SH_GNT_CLOSE: return op_gnt_close(q);
-	case VD_SH_GNT_MAP: return op_gnt_map(q);
-	case VD_SH_GNT_UNMAP: return op_gnt_unmap(q);
-	case VD_SH_EXP_FROM_REFS: return op_exp_from_refs(q);
-	case VD_SH_EXP_REKEY: return op_exp_rekey(q);
-	case VD_SH_EXP_WAIT: return op_exp_wait(q);
-	case VD_SH_IMP_TO_REFS: return op_imp_to_refs(q);
-	case VD_SH_IMP_RELEASE: return op_imp_release(q);
-	case VD_SH_STATUS: return op_status(q);
-	default: return -ENOSYS;
+		return q->h->a > UINT32_MAX
+			   ? 0
+			   : hvi(q->cl)->domain_alive(q->cl->conn, (uint32_t)q->h->a);
+	case VD_SH_XS_READ:
+		return op_xs_read(q);
+	case VD_SH_XS_WRITE:
+		return op_xs_write(q);
+	case VD_SH_XS_RM:
+		return op_xs_rm(q);
+	case VD_SH_XS_DIRECTORY:
+		return op_xs_directory(q);
+	case VD_SH_XS_TXN_START:
+		return op_txn_start(q);
+	case VD_SH_XS_TXN_END:
+		return op_txn_end(q);
+	case VD_SH_XS_WATCH:
+		return op_watch(q, true);
+	case VD_SH_XS_UNWATCH:
+		return op_watch(q, false);
+	case VD_SH_EVTCHN_BIND:
+		return op_evtchn_bind(q);
+	case VD_SH_EVTCHN_UNBIND:
+		return op_evtchn_unbind(q);
+	case VD_SH_EVTCHN_NOTIFY:
+		return op_evtchn_notify(q);
+	case VD_SH_GNT_OPEN:
+		return op_gnt_open(q);
+	case VD_SH_GNT_CLOSE:
+		return op_gnt_close(q);
+	case VD_SH_GNT_MAP:
+		return op_gnt_map(q);
+	case VD_SH_GNT_UNMAP:
+		return op_gnt_unmap(q);
+	case VD_SH_EXP_FROM_REFS:
+		return op_exp_from_refs(q);
+	case VD_SH_EXP_REKEY:
+		return op_exp_rekey(q);
+	case VD_SH_EXP_WAIT:
+		return op_exp_wait(q);
+	case VD_SH_IMP_TO_REFS:
+		return op_imp_to_refs(q);
+	case VD_SH_IMP_RELEASE:
+		return op_imp_release(q);
+	case VD_SH_STATUS:
+		return op_status(q);
+	default:
+		return -ENOSYS;
 	}
 }
 
@@ -578,9 +608,11 @@ static void client_destroy(struct sh_client *cl)
 static int serve_one(struct sh_client *cl, long n, int *fds, unsigned nfds)
 {
 	struct vd_simhost_server *srv = cl->srv;
-	struct sh_req q = {.cl = cl, .h = (const struct vd_sh_hdr *)(const void *)srv->in,
+	struct sh_req q = {.cl = cl,
+			   .h = (const struct vd_sh_hdr *)(const void *)srv->in,
 			   .p = srv->in + sizeof(struct vd_sh_hdr),
-			   .len = (size_t)n - sizeof(struct vd_sh_hdr), .fd = nfds ? fds[0] : -1};
+			   .len = (size_t)n - sizeof(struct vd_sh_hdr),
+			   .fd = nfds ? fds[0] : -1};
 	int r;
 
 	vd_sh_close_fds(fds + 1, nfds ? nfds - 1 : 0);
@@ -641,7 +673,8 @@ static int watch_push(struct sh_client *cl)
 			if (!cl->pending)
 				return -ENOMEM;
 		}
-		r = vd_sh_send(cl->watch_sock, &h, cl->pending, cl->pending_len, NULL, 0, MSG_DONTWAIT);
+		r = vd_sh_send(cl->watch_sock, &h, cl->pending, cl->pending_len, NULL, 0,
+			       MSG_DONTWAIT);
 		if (r == -EAGAIN)
 			return -EAGAIN;
 		free(cl->pending);
@@ -692,7 +725,8 @@ static int client_new(struct vd_simhost_server *srv, int sock)
 	}
 	cl->srv = srv;
 	cl->sock = sock;
-	r = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0 ? -errno : 0;
+	r = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0 ? -errno
+											    : 0;
 	if (r >= 0)
 		r = vd_sim_connect_as(srv->sim, 0, &cl->conn);
 	cl->watch_sock = pair[0];
@@ -797,8 +831,7 @@ void vd_simhost_server_destroy(struct vd_simhost_server *srv)
 	free(srv);
 }
 
-void vd_simhost_server_get_stats(struct vd_simhost_server *srv,
-				 struct vd_simhost_server_stats *ret)
+void vd_simhost_server_get_stats(struct vd_simhost_server *srv, struct vd_simhost_server_stats *ret)
 {
 	*ret = srv->st;
 }

@@ -15,8 +15,8 @@ int vd_sh_send(int sock, const struct vd_sh_hdr *hdr, const void *payload, size_
 		struct cmsghdr align;
 	} u;
 	struct iovec iov[2] = {
-		{.iov_base = (void *)(uintptr_t)hdr, .iov_len = sizeof(*hdr)},
-		{.iov_base = (void *)(uintptr_t)payload, .iov_len = payload ? len : 0},
+	    {.iov_base = (void *)(uintptr_t)hdr, .iov_len = sizeof(*hdr)},
+	    {.iov_base = (void *)(uintptr_t)payload, .iov_len = payload ? len : 0},
 	};
 	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
 	ssize_t n;
@@ -75,7 +75,9 @@ long vd_sh_recv(int sock, void *buf, size_t cap, int *fds, unsigned max_fds, uns
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {.iov_base = buf, .iov_len = cap};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = u.buf,
 			   .msg_controllen = sizeof(u.buf)};
 	unsigned nfds;
 	ssize_t n;
@@ -86,12 +88,15 @@ long vd_sh_recv(int sock, void *buf, size_t cap, int *fds, unsigned max_fds, uns
 	if (n < 0)
 		return -errno;
 	nfds = take_fds(&m, fds, max_fds);
-	if (n > 0 && ((size_t)n < sizeof(struct vd_sh_hdr) || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))) {
+	if (n > 0 &&
+	    ((size_t)n < sizeof(struct vd_sh_hdr) || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))) {
 		vd_sh_close_fds(fds, nfds);
 		return -EBADMSG;
 	}
-	if (n == 0)
-		vd_sh_close_fds(fds, nfds), nfds = 0;
+	if (n == 0) {
+		vd_sh_close_fds(fds, nfds);
+		nfds = 0;
+	}
 	*ret_nfds = nfds;
 	return (long)n;
 }
