@@ -111,6 +111,13 @@ static void rate_dev(void *userdata, const struct vd_dev_info *info)
 	double dt = (double)(s->now_us - s->old->at_us) / 1e6;
 	struct vd_rate *v;
 
+	/*
+	 * A device without connectors (not connected yet, or its hypervisor
+	 * gone) adds nothing: realloc to 0 bytes would free the array and
+	 * return NULL, leaving s->next.v dangling for the next device.
+	 */
+	if (info->nconn == 0)
+		return;
 	v = realloc(s->next.v, (s->next.n + info->nconn) * sizeof(*v));
 	if (!v)
 		return;

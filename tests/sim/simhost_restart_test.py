@@ -192,7 +192,7 @@ d = round_("kill -TERM round", signal.SIGTERM, d, log)
 host.send_signal(signal.SIGTERM)
 if host.wait(timeout=20) != 0:
     fail(f"vdispl-simhost exited {host.returncode} on SIGTERM")
-time.sleep(1)
+time.sleep(2.5)  # the daemon's periodic work (flip rates: 1 s) runs without it
 if d.poll() is not None:
     fail(f"vdispld exited ({d.returncode}) when the simhost died")
 d.send_signal(signal.SIGTERM)
