@@ -17,6 +17,9 @@
 #            (imp_to_refs); the guest's xen-front draws into them.
 #            DBUF_DESTROY is answered after the release; nothing is left
 #            awaiting release; the guest's log is clean.
+#   novmap   the test-only vmap turned off (gntdev behaves as upstream's):
+#            vkms refuses to scan the imported buffer out; vdispld must fall
+#            back to copying that guest's frames, and the CRC still match.
 #   measure  DBUF_CREATE and DBUF_DESTROY(-to-release) times seen by
 #            vdispld for 1080p buffers and for 4K-sized ones (33 MB; Linux
 #            6.1's xen-front caps modes at 4095x2047, so a 1080p mode with
@@ -237,6 +240,44 @@ zc_case c_fe g1 0
 destroy_check c_fe 0
 zc_case d_be g2 1
 destroy_check d_be 1
+
+# ---- the same exporter as upstream's (no vmap): vkms takes the PRIME import
+# and AddFB2 but refuses the commit that scans it out. vdispld copies that
+# guest's frames instead (through its grant mapping), says so once, and the
+# CRC still matches.
+novmap_case() {
+    g=g3
+    step "$g-novmap" 150
+    P=/sys/module/xen_gntdev/parameters/test_vmap
+    if ! echo N >"$P"; then
+        check f_novmap_fallback FAIL "cannot turn the test-only vmap off ($P)"; return
+    fi
+    start_vdispld || { check f_novmap_fallback FAIL "vdispld did not start"; echo Y >"$P"; return; }
+    RES=
+    if create "$g" 0 1024x768 && gwait "$g" GUEST-READY 90; then
+        gsend "$g" "run A --frames $FR --hold 8"
+        gwait "$g" CLIENT-RESULT 100 && RES=$(gline "$g" CLIENT-RESULT)
+        sleep 1
+    fi
+    C=$(crc)
+    gwait "$g" "GUEST-RUN-END A " 30
+    destroy "$g"
+    sleep 1
+    stop_vdispld
+    echo Y >"$P"
+    L=$(vd_log)
+    WHY=$(grep 'scan-out of the imported buffer refused' "$L" | head -n 1 | sed 's/.*kms: //')
+    NWHY=$(grep -c 'scan-out of the imported buffer refused' "$L")
+    CP=$(grep 'copies per flip=' "$L" | tail -n 1 | sed 's/.*copies per flip=//')
+    FAILS=$(grep -c 'commit failed' "$L")
+    if [ "$(field errors "$RES")" = 0 ] && [ "$C" = "$REF_A" ] && [ "$NWHY" = 1 ] &&
+       [ "$FAILS" = 0 ] && [ "${CP:-0.00}" != 0.00 ]; then
+        check f_novmap_fallback PASS "crc $C = reference; logged once: $WHY; copies per flip=$CP"
+    else
+        check f_novmap_fallback FAIL "crc '$C' (reference $REF_A), refusal lines $NWHY ($WHY), commit failures $FAILS, copies per flip '$CP'; $RES"
+    fi
+}
+novmap_case
 
 # ---- measure: DBUF_CREATE / DESTROY for 1080p and 4K-sized buffers ----
 # measure NAME BE-ALLOC DBUF-WIDTH MEMORY

@@ -16,7 +16,9 @@
 #    a CRC of what it scans out -- so it needs the CPU mapping. On an
 #    auto-translated Dom0 (Arm, PVH) the exported pages are the grant
 #    mappings themselves, so vmap() of them reaches the guest's memory: the
-#    CRC is still of the guest's own pages, nothing is copied.
+#    CRC is still of the guest's own pages, nothing is copied. The module
+#    parameter test_vmap (/sys/module/xen_gntdev/parameters/test_vmap) set
+#    to N makes the exporter behave as upstream's again, at run time.
 import sys
 
 d = sys.argv[1]
@@ -46,12 +48,18 @@ if vmap:
 #include <linux/vmalloc.h>
 #include <linux/iosys-map.h>
 
+/* N: behave as upstream (no CPU access), at run time */
+static bool test_vmap = true;
+module_param(test_vmap, bool, 0644);
+
 static int dmabuf_exp_ops_vmap(struct dma_buf *dma_buf, struct iosys_map *map)
 {
 	struct gntdev_dmabuf *gntdev_dmabuf = dma_buf->priv;
-	void *vaddr = vmap(gntdev_dmabuf->pages, gntdev_dmabuf->nr_pages,
-			   VM_MAP, PAGE_KERNEL);
+	void *vaddr;
 
+	if (!READ_ONCE(test_vmap))
+		return -EINVAL; /* what dma_buf_vmap() answers without the op */
+	vaddr = vmap(gntdev_dmabuf->pages, gntdev_dmabuf->nr_pages, VM_MAP, PAGE_KERNEL);
 	if (!vaddr)
 		return -ENOMEM;
 	iosys_map_set_vaddr(map, vaddr);
@@ -67,6 +75,8 @@ static int dmabuf_exp_ops_mmap(struct dma_buf *dma_buf, struct vm_area_struct *v
 {
 	struct gntdev_dmabuf *gntdev_dmabuf = dma_buf->priv;
 
+	if (!READ_ONCE(test_vmap))
+		return -EINVAL;
 	return vm_map_pages(vma, gntdev_dmabuf->pages, gntdev_dmabuf->nr_pages);
 }
 
