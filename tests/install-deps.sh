@@ -5,13 +5,19 @@ set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
       libxen-dev libsystemd-dev libpng-dev libcmocka-dev edid-decode
       libdrm-dev libwayland-dev wayland-protocols weston qemu-system-x86 cpio kmod
-      libinih-dev python3 systemd man-db"
+      libinih-dev python3 systemd man-db
+      qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross device-tree-compiler
+      xz-utils"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 # Another apt (an unattended upgrade, a second shell) may hold the lock for a
 # while: wait for it rather than fail.
 APT="$SUDO apt-get -o DPkg::Lock::Timeout=300"
+# arm64 package lists: tests/xen-qemu-arm64/fetch.sh downloads arm64 Xen, the
+# kernel and libraries with `apt-get download` and unpacks them with dpkg -x
+# (never installed on this machine).
+dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
 for try in 1 2 3 4 5 6; do
   $APT update -qq && break
   [ "$try" = 6 ] && exit 1

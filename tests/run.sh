@@ -5,7 +5,8 @@
 #   build-asan/  ASan + UBSan with leak checking: unit, sim
 #   build-fuzz/  clang libFuzzer targets, time-boxed: fuzz
 # The vm and xen-qemu tests boot QEMU (TCG) with Debian's kernel and Xen,
-# fetched once into $VD_XEN_CACHE (default /var/cache/vdispld-xen-qemu).
+# fetched once into $VD_XEN_CACHE (default /var/cache/vdispld-xen-qemu); the
+# arm64 xen-qemu test also cross-builds vdispld for arm64 (its own build dir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}

@@ -341,6 +341,12 @@ static int create_backend_allocated(struct vd_bufs *bufs, struct dbuf *db)
 		if (r < 0)
 			be_alloc_free(bufs, db);
 	}
+	/* The output's own buffer, drawn into by the guest: nothing to copy. */
+	if (r >= 0 && bufs->stats.zc == VD_ZC_UNKNOWN) {
+		bufs->stats.zc = VD_ZC_ON;
+		vd_info("dom%u: buffers are shared zero-copy (backend-allocated dma-bufs granted "
+			"to the guest)", bufs->domid);
+	}
 	free(refs);
 	return r;
 }

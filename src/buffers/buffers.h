@@ -39,7 +39,7 @@ struct vd_bufs_opts {
 /* Zero-copy state of a guest, decided at its first buffer. */
 enum vd_zc_state {
 	VD_ZC_UNKNOWN, /* no buffer yet */
-	VD_ZC_ON,      /* buffers exported as dma-bufs */
+	VD_ZC_ON,      /* buffers exported as dma-bufs, or backend-allocated ones */
 	VD_ZC_OFF,     /* grant mapping (+ copy where the output needs one); see zc_reason */
 };
 

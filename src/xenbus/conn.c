@@ -170,6 +170,8 @@ static void on_destroy_released(void *userdata, int status)
 	int notify;
 
 	conn->reply_pending = false;
+	vd_debug("dom%u conn %u: DBUF_DESTROY answered after the release in %" PRIu64 "us",
+		 conn->dev->xb.domid, conn->idx, vd_now_us() - conn->reply_t0);
 	push_response(conn, conn->reply_id, XENDISPL_OP_DBUF_DESTROY, status, 0);
 	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&conn->ring, notify);
 	if (notify)
@@ -180,13 +182,30 @@ static void on_destroy_released(void *userdata, int status)
 /* 1: the answer comes later from the gate. */
 static int do_dbuf_destroy(struct vd_conn *conn, const struct vd_req *req)
 {
+	uint64_t t0 = vd_now_us();
 	int r = vd_bufs_dbuf_destroy(conn->dev->bufs, req->dbuf_destroy_cookie,
 				     on_destroy_released, conn);
 
 	if (r == 1) {
 		conn->reply_pending = true;
 		conn->reply_id = req->id;
+		conn->reply_t0 = t0;
+	} else {
+		vd_debug("dom%u conn %u: DBUF_DESTROY in %" PRIu64 "us (released at once)",
+			 conn->dev->xb.domid, conn->idx, vd_now_us() - t0);
 	}
+	return r;
+}
+
+/* Timed, for the debug log: the cost of an import or a backend allocation. */
+static int do_dbuf_create(struct vd_conn *conn, const struct vd_dbuf_create *req)
+{
+	uint64_t t0 = vd_now_us();
+	int r = vd_bufs_dbuf_create(conn->dev->bufs, req);
+
+	vd_debug("dom%u conn %u: DBUF_CREATE %ux%u %u pages be-alloc=%d in %" PRIu64 "us: %d",
+		 conn->dev->xb.domid, conn->idx, req->width, req->height, req->num_pages,
+		 req->be_alloc, vd_now_us() - t0, r);
 	return r;
 }
 
@@ -196,7 +215,7 @@ static int dispatch(struct vd_conn *conn, const struct vd_req *req, uint32_t *re
 
 	switch (req->operation) {
 	case XENDISPL_OP_DBUF_CREATE:
-		return vd_bufs_dbuf_create(bufs, &req->dbuf_create);
+		return do_dbuf_create(conn, &req->dbuf_create);
 	case XENDISPL_OP_DBUF_DESTROY:
 		return do_dbuf_destroy(conn, req);
 	case XENDISPL_OP_FB_ATTACH:

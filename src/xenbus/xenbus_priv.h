@@ -39,6 +39,7 @@ struct vd_conn {
 	char mapping[64];   /* vd_guest_settings.mapping, "" none */
 	bool reply_pending; /* a DBUF_DESTROY waits for a release: the ring pauses */
 	uint16_t reply_id;  /* its request id */
+	uint64_t reply_t0;  /* when it came (vd_now_us), for the debug timing line */
 	uint64_t evq[VD_EVQ_MAX]; /* fb cookies of events waiting for room */
 	uint32_t evq_head, evq_len;
 };

@@ -287,6 +287,7 @@ static void backend_allocated(void **state)
 	assert_true(h_run_until(&h, h_guest_connected, g, 5000));
 	h_run_for(&h, 50);
 	assert_int_equal(dom_stats(&h, 0).imports_granted, 4 * pages);
+	assert_int_equal(be_stats(&h).zero_copy, 1); /* reported so in status */
 	assert_true(h_run_until(&h, h_all_finished, NULL, 20000));
 	h_assert_clean(&h, g, 2, 30);
 	assert_true(h_stats(g).buffers_destroyed);

@@ -4,7 +4,8 @@
  * guest on top of Linux's drm_xen_front (xendrm-du), built static, and
  * talks to KMS with raw ioctls only (no libdrm):
  *
- *   wait for /dev/dri/card0, find a connected connector and its CRTC,
+ *   wait for /dev/dri/card0, find a connected connector (its preferred
+ *   mode) and its CRTC,
  *   create B dumb buffers, AddFB2 each, SETCRTC with frame 0, then
  *   page-flip N times (DRM_MODE_PAGE_FLIP_EVENT), drawing frame i into
  *   buffer i % B and waiting for its flip-complete event before the next.
@@ -44,6 +45,7 @@
 #define FMT_XR24 FOURCC('X', 'R', '2', '4')
 #define FMT_RG16 FOURCC('R', 'G', '1', '6')
 #define MAX_BUFFERS 32
+#define MAX_MODES 128
 
 struct buf {
 	uint32_t handle, fb_id, pitch;
@@ -209,15 +211,17 @@ static int find_kms(int fd, struct kms *k)
 
 	for (uint32_t i = 0; i < res.count_connectors && found < 0; i++) {
 		struct drm_mode_get_connector c = {.connector_id = conns[i]};
-		struct drm_mode_modeinfo modes[8];
-		uint32_t cencs[8];
+		struct drm_mode_modeinfo modes[MAX_MODES];
+		uint32_t cencs[8], m = 0;
 
 		if (xioctl(fd, DRM_IOCTL_MODE_GETCONNECTOR, &c) < 0)
 			return -errno;
-		if (c.connection != 1 || c.count_modes == 0)
+		/*
+		 * The kernel copies the modes only if all fit: xen-front has
+		 * one, vkms (the Dom0 reference drawing) dozens.
+		 */
+		if (c.connection != 1 || c.count_modes == 0 || c.count_modes > MAX_MODES)
 			continue;
-		if (c.count_modes > 8)
-			c.count_modes = 8;
 		if (c.count_encoders > 8)
 			c.count_encoders = 8;
 		c.count_props = 0;
@@ -225,8 +229,15 @@ static int find_kms(int fd, struct kms *k)
 		c.encoders_ptr = (uintptr_t)cencs;
 		if (xioctl(fd, DRM_IOCTL_MODE_GETCONNECTOR, &c) < 0)
 			return -errno;
+		if (c.count_modes == 0 || c.count_modes > MAX_MODES)
+			continue; /* changed in between */
+		for (uint32_t j = 0; j < c.count_modes; j++)
+			if (modes[j].type & DRM_MODE_TYPE_PREFERRED) {
+				m = j;
+				break;
+			}
 		k->conn_id = conns[i];
-		k->mode = modes[0];
+		k->mode = modes[m];
 		k->crtc_id = crtcs[0];
 		if (c.count_encoders) {
 			struct drm_mode_get_encoder e = {.encoder_id = cencs[0]};

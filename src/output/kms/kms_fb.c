@@ -3,8 +3,9 @@
  * Framebuffers and backend-allocated buffers. A guest fb with a dma-buf
  * whose format the primary plane lists (IN_FORMATS, linear) is imported
  * (PRIME) into a DRM fb: zero copy when it is shown alone and at the
- * mode's size. Anything else, or an import the driver refuses, is read
- * through the CPU mapping by the composition. fb_destroy takes a plane
+ * mode's size. Anything else, an import the driver refuses, or one whose
+ * scan-out it refuses (kms_flip.c), is read through the CPU mapping by the
+ * composition. fb_destroy takes a plane
  * off the fb (blocking commit) before dropping the fb and GEM handle.
  */
 #include "output/kms/kms_priv.h"

@@ -248,7 +248,8 @@ static struct kms_fb *direct_fb(const struct kms_head *head)
 {
 	const struct kms_conn *conn = head->conns[0];
 
-	if (head->nconns != 1 || head->out->force_copy || !conn->fb || !conn->fb->fb_id)
+	if (head->nconns != 1 || head->out->force_copy || !conn->fb || !conn->fb->fb_id ||
+	    conn->fb->no_direct)
 		return NULL;
 	if (conn->rect.width != head->mode.hdisplay || conn->rect.height != head->mode.vdisplay ||
 	    (uint64_t)conn->rect.x + conn->rect.width > conn->fb->src.width ||
@@ -275,17 +276,41 @@ static uint32_t build(struct kms_head *head, drmModeAtomicReq *req, int *ret_buf
 	return buf->fb_id;
 }
 
+/*
+ * A commit that put an imported fb on the plane failed for a reason other
+ * than timing: the driver cannot scan that buffer out. Copy it instead
+ * (possible when it is mapped for the CPU); true if the commit is worth
+ * redoing.
+ */
+static bool direct_refused(struct kms_head *head, int err)
+{
+	struct kms_fb *fb = direct_fb(head);
+	static bool logged;
+
+	if (!fb || !fb->src.map || err == -EBUSY || err == -EAGAIN || err == -EINTR)
+		return false;
+	fb->no_direct = true;
+	if (!logged)
+		vd_info("kms: %s: guest buffers are copied (scan-out of the imported buffer "
+			"refused: %s)", head->name, strerror(-err));
+	logged = true;
+	return true;
+}
+
 static int commit(struct kms_head *head, uint32_t flags)
 {
-	drmModeAtomicReq *req = drmModeAtomicAlloc();
+	drmModeAtomicReq *req;
 	uint32_t fb;
 	int buf, r;
 
-	if (!req)
-		return -ENOMEM;
-	fb = build(head, req, &buf);
-	r = drmModeAtomicCommit(head->out->fd, req, flags, head) < 0 ? -errno : 0;
-	drmModeAtomicFree(req);
+	do {
+		req = drmModeAtomicAlloc();
+		if (!req)
+			return -ENOMEM;
+		fb = build(head, req, &buf);
+		r = drmModeAtomicCommit(head->out->fd, req, flags, head) < 0 ? -errno : 0;
+		drmModeAtomicFree(req);
+	} while (r < 0 && buf < 0 && direct_refused(head, r));
 	if (r < 0)
 		return r;
 	head->shown_fb = fb;

@@ -133,6 +133,12 @@ struct kms_fb {
 	struct kms_fb *next, **pprev;
 	struct vd_frame_src src; /* borrowed guest memory: valid until fb_destroy */
 	uint32_t handle, fb_id;  /* imported dma-buf; 0: copy only */
+	/*
+	 * The driver took the import (AddFB2) but refused to scan it out (a
+	 * commit failed: e.g. a CPU-composing driver and an exporter without
+	 * vmap): copied from now on.
+	 */
+	bool no_direct;
 };
 
 /* GEM handles from PRIME imports are per (device, dma-buf): refcounted. */
