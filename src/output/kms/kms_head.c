@@ -170,6 +170,25 @@ static void save_crtc(struct kms_head *head, int fd)
 	drmModeFreeCrtc(crtc);
 }
 
+/* The mode for a width x height picture; 0 x 0: the preferred mode. */
+static const drmModeModeInfo *pick_mode(const struct kms_head *head, uint32_t width,
+					uint32_t height)
+{
+	struct vd_kms_mode m[64];
+	uint32_t n = head->nmodes < 64 ? head->nmodes : 64;
+	int i;
+
+	for (uint32_t k = 0; k < n; k++)
+		m[k] = (struct vd_kms_mode){
+			.width = head->modes[k].hdisplay,
+			.height = head->modes[k].vdisplay,
+			.refresh_mhz = head->modes[k].vrefresh * 1000u,
+			.preferred = head->modes[k].type & DRM_MODE_TYPE_PREFERRED,
+		};
+	i = vd_kms_mode_pick(m, n, width, height);
+	return &head->modes[i < 0 ? 0 : i];
+}
+
 static int head_init(struct kms_output *out, const drmModeRes *res, drmModeConnector *c)
 {
 	struct kms_head *head = &out->heads[out->nheads];
@@ -190,14 +209,16 @@ static int head_init(struct kms_output *out, const drmModeRes *res, drmModeConne
 		return -ENOMEM;
 	memcpy(head->modes, c->modes, (size_t)c->count_modes * sizeof(*head->modes));
 	head->nmodes = (uint32_t)c->count_modes;
+	head->pref_w = pick_mode(head, 0, 0)->hdisplay;
+	head->pref_h = pick_mode(head, 0, 0)->vdisplay;
 	head->prop_conn_crtc = kms_prop_id(out->fd, c->connector_id, DRM_MODE_OBJECT_CONNECTOR,
 					   "CRTC_ID");
 	head->prop_mode_id = kms_prop_id(out->fd, head->crtc_id, DRM_MODE_OBJECT_CRTC, "MODE_ID");
 	head->prop_active = kms_prop_id(out->fd, head->crtc_id, DRM_MODE_OBJECT_CRTC, "ACTIVE");
 	read_plane_props(head, out->fd);
 	out->nheads++;
-	vd_info("kms: display %s: %u modes, CRTC %u, plane %u", head->name, head->nmodes,
-		head->crtc_id, head->plane_id);
+	vd_info("kms: display %s: %u modes, preferred %ux%u, CRTC %u, plane %u", head->name,
+		head->nmodes, head->pref_w, head->pref_h, head->crtc_id, head->plane_id);
 	return 0;
 }
 
@@ -232,28 +253,13 @@ int kms_heads_init(struct kms_output *out)
 	drmModeFreeResources(res);
 	if (r == -ENOMEM)
 		return r;
+	for (uint32_t i = 1; i < out->nheads; i++)
+		out->heads[i].desk_x = out->heads[i - 1].desk_x + out->heads[i - 1].pref_w;
 	if (out->nheads == 0) {
 		vd_err("kms: no connected display");
 		return -ENODEV;
 	}
 	return 0;
-}
-
-static void pick_mode(struct kms_head *head, uint32_t width, uint32_t height)
-{
-	struct vd_kms_mode m[64];
-	uint32_t n = head->nmodes < 64 ? head->nmodes : 64;
-	int i;
-
-	for (uint32_t k = 0; k < n; k++)
-		m[k] = (struct vd_kms_mode){
-			.width = head->modes[k].hdisplay,
-			.height = head->modes[k].vdisplay,
-			.refresh_mhz = head->modes[k].vrefresh * 1000u,
-			.preferred = head->modes[k].type & DRM_MODE_TYPE_PREFERRED,
-		};
-	i = vd_kms_mode_pick(m, n, width, height);
-	head->mode = head->modes[i < 0 ? 0 : i];
 }
 
 static void plane_set(drmModeAtomicReq *req, const struct kms_head *head, uint32_t fb,
@@ -301,12 +307,16 @@ static int modeset(struct kms_head *head)
 	return r;
 }
 
-/* Modeset for a first virtual connector of width x height; blocking, no event. */
+/*
+ * Modeset for a first virtual connector of width x height (0 x 0: placed
+ * by a rectangle, which is in the preferred mode's coordinates); blocking,
+ * no event.
+ */
 int kms_head_enable(struct kms_head *head, uint32_t width, uint32_t height)
 {
 	int fd = head->out->fd, r;
 
-	pick_mode(head, width, height);
+	head->mode = *pick_mode(head, width, height);
 	r = drmModeCreatePropertyBlob(fd, &head->mode, sizeof(head->mode), &head->mode_blob);
 	if (r < 0)
 		return -errno;
@@ -322,6 +332,7 @@ int kms_head_enable(struct kms_head *head, uint32_t width, uint32_t height)
 	head->shown_fb = head->bufs[0].fb_id;
 	head->back = 1;
 	head->enabled = true;
+	kms_head_layout(head);
 	vd_info("kms: %s: mode %ux%u@%u for %ux%u", head->name, head->mode.hdisplay,
 		head->mode.vdisplay, head->mode.vrefresh, width, height);
 	return 0;

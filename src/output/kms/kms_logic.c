@@ -123,6 +123,74 @@ bool vd_kms_fit(const struct vd_rect *cell, uint32_t src_w, uint32_t src_h, bool
 	return true;
 }
 
+static bool parse_u32(const char **s, uint32_t *ret)
+{
+	uint64_t v = 0;
+	const char *p = *s;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*s = p;
+	*ret = (uint32_t)v;
+	return true;
+}
+
+bool vd_kms_parse_rect(const char *s, struct vd_rect *ret)
+{
+	struct vd_rect r;
+
+	if (!s || !parse_u32(&s, &r.x) || *s++ != ',' || !parse_u32(&s, &r.y) || *s++ != ',' ||
+	    !parse_u32(&s, &r.width) || *s++ != 'x' || !parse_u32(&s, &r.height) || *s)
+		return false;
+	if (!r.width || !r.height || (uint64_t)r.x + r.width > UINT32_MAX ||
+	    (uint64_t)r.y + r.height > UINT32_MAX)
+		return false;
+	*ret = r;
+	return true;
+}
+
+bool vd_kms_clip(const struct vd_rect *r, uint32_t screen_w, uint32_t screen_h,
+		 struct vd_rect *ret)
+{
+	if (!r->width || !r->height || r->x >= screen_w || r->y >= screen_h)
+		return false;
+	*ret = *r;
+	if (ret->width > screen_w - r->x)
+		ret->width = screen_w - r->x;
+	if (ret->height > screen_h - r->y)
+		ret->height = screen_h - r->y;
+	return true;
+}
+
+bool vd_kms_overlap(const struct vd_rect *a, const struct vd_rect *b)
+{
+	return a->width && a->height && b->width && b->height &&
+	       (uint64_t)a->x < (uint64_t)b->x + b->width &&
+	       (uint64_t)b->x < (uint64_t)a->x + a->width &&
+	       (uint64_t)a->y < (uint64_t)b->y + b->height &&
+	       (uint64_t)b->y < (uint64_t)a->y + a->height;
+}
+
+int vd_kms_desktop_locate(const uint32_t *widths, size_t n, const struct vd_rect *r,
+			  struct vd_rect *ret_local)
+{
+	uint64_t x0 = 0;
+
+	for (size_t i = 0; i < n; x0 += widths[i], i++) {
+		if (r->x < x0 || r->x - x0 >= widths[i])
+			continue;
+		*ret_local = *r;
+		ret_local->x = (uint32_t)(r->x - x0);
+		return (int)i;
+	}
+	return -ENOENT;
+}
+
 /* struct drm_format_modifier_blob and struct drm_format_modifier, as laid out by uapi. */
 #define BLOB_HDR_SIZE 24u
 #define MOD_ENTRY_SIZE 24u

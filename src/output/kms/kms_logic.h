@@ -52,6 +52,30 @@ bool vd_kms_fit(const struct vd_rect *cell, uint32_t src_w, uint32_t src_h, bool
 		struct vd_rect *ret_src, struct vd_rect *ret_dst);
 
 /*
+ * A placement rectangle "X,Y,WxH" (connector.N in a guest's configuration:
+ * decimal, no signs, W and H at least 1, X + W and Y + H within 32 bits).
+ * False for anything else (a connector name, garbage).
+ */
+bool vd_kms_parse_rect(const char *s, struct vd_rect *ret);
+
+/* r clipped to a screen_w x screen_h screen; false if nothing of it is on it. */
+bool vd_kms_clip(const struct vd_rect *r, uint32_t screen_w, uint32_t screen_h,
+		 struct vd_rect *ret);
+
+/* Whether two rectangles share a pixel. */
+bool vd_kms_overlap(const struct vd_rect *a, const struct vd_rect *b);
+
+/*
+ * The screen coordinates of placement rectangles: the displays side by
+ * side, left to right in the order given, display i widths[i] wide. The
+ * index of the display whose span holds r's left edge, with r in that
+ * display's own coordinates in *ret_local (not clipped); -ENOENT if r
+ * starts right of every display.
+ */
+int vd_kms_desktop_locate(const uint32_t *widths, size_t n, const struct vd_rect *r,
+			  struct vd_rect *ret_local);
+
+/*
  * Whether an IN_FORMATS blob (struct drm_format_modifier_blob, len bytes,
  * untrusted: every offset and count is checked) lists fourcc with
  * modifier. VD_KMS_MOD_INVALID ("implicit") matches a format listed with
