@@ -10,6 +10,7 @@
 #define VD_OUTPUT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <systemd/sd-event.h>
@@ -112,6 +113,14 @@ struct vd_output_impl {
 	/* Write what the connector shows now as PNG. -ENODATA if blank. */
 	int (*conn_screenshot)(struct vd_output_conn *conn, const char *path);
 	void (*get_stats)(struct vd_output *out, struct vd_output_stats *ret);
+	/*
+	 * The EDID of the physical display conn maps onto 1:1 (kms: on it by
+	 * name, from the configuration or the guest's unique-id, and alone on
+	 * it), at most size bytes into buf; its length, or
+	 * -ENODATA (not 1:1, or the display has none), -ENOSPC (larger than
+	 * size). The caller synthesises one then. NULL: always -ENODATA.
+	 */
+	int (*conn_get_edid)(struct vd_output_conn *conn, void *buf, size_t size);
 	/* See vd_output_conn_layout. NULL: -EOPNOTSUPP. */
 	int (*conn_layout)(struct vd_output_conn *conn, struct vd_rect *ret);
 };

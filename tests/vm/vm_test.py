@@ -22,6 +22,10 @@ each as wide as its preferred mode) or a display's name (Virtual-2). The
 expected picture then follows that placement (kms_conn.c): rectangles
 clipped to the mode, opaque, stacked in name order; every head with a
 guest is dumped (QEMU's screendump of that head) and compared whole.
+--edid: the simulated guests ask for their EDID (GET_EDID); a guest on a
+display by name and alone on it must get the bytes of that display's EDID
+as the VM's kernel has them (/sys/class/drm/card0-NAME/edid), any other
+(or one whose display has no EDID) the synthesised 128-byte one (vendor "VDP").
 --outputs N gives the virtio GPU N outputs; --force-on NAME switches a
 connector on from the guest's side (sysfs status) before vdispld starts,
 since QEMU without a UI connects only the first output.
@@ -157,6 +161,8 @@ def build_initramfs(args, work, kver):
     vargs = ["--hypervisor", "sim", "--output", "kms", "--sim-guests", str(args.guests),
              "--sim-resolution", args.resolution, "--sim-frames", str(args.frames),
              "--status-interval", "1"]
+    if args.edid:
+        vargs.append("--sim-get-edid")
     if args.place:
         gdir = os.path.join(root, "etc", "vdispld", "guests.d")
         os.makedirs(gdir, exist_ok=True)
@@ -170,6 +176,9 @@ def build_initramfs(args, work, kver):
         for name in args.force_on:
             f.write("echo on > /sys/class/drm/card0-%s/status\n" % name)
         f.write("cat /sys/class/drm/card0-*/status\n")
+        # each connector's EDID as the kernel has it, for --edid
+        f.write("for d in /sys/class/drm/card0-*; do echo \"VDTEST-EDID ${d#*card0-} "
+                "$(od -An -v -tx1 $d/edid | tr -d ' \\n')\"; done\n")
     with open(os.path.join(root, "vdispld.args"), "w") as f:
         f.write(" ".join(vargs) + "\n")
     with open(os.path.join(root, "init"), "w") as f:
@@ -478,6 +487,37 @@ def check_placed(vm, args):
         say("%s: %dx%d screen matches the configured placement pixel for pixel" % (head, sw, sh))
 
 
+def check_edid(vm, args):
+    """GET_EDID's answer per guest against the kernel's EDID of its display."""
+    kernel = dict(re.findall(r"VDTEST-EDID (\S+) ([0-9a-f]*)", vm.log))
+    got = {int(m.group(1)): m.group(2) for m in re.finditer(
+        r"simfront sim-guest-(\d+) conn 0: EDID \d+ bytes ([0-9a-f]*) \(status 0\)", vm.log)}
+    where = {int(m.group(1)): (m.group(2), bool(m.group(3))) for m in re.finditer(
+        r"kms: sim-guest-(\d+):0 on (\S+) at \S+ \S+( \(configured\))?", vm.log)}
+    for g in range(1, args.guests + 1):
+        if g not in got:
+            fail("guest %d logged no EDID" % g)
+        head, rect = where[g]
+        alone = sum(1 for h, _ in where.values() if h == head) == 1
+        one_to_one = alone and args.place.get(g) == head
+        disp = kernel.get(head, "")
+        if one_to_one and disp:
+            if got[g] != disp:
+                fail("guest %d on %s: GET_EDID gave %d bytes, not the display's %d" % (
+                    g, head, len(got[g]) // 2, len(disp) // 2))
+            say("guest %d: GET_EDID = %s's EDID, %d bytes, byte for byte" % (
+                g, head, len(disp) // 2))
+        else:
+            e = bytes.fromhex(got[g])
+            vendor = e[8] << 8 | e[9]
+            name = "".join(chr(64 + (vendor >> s & 31)) for s in (10, 5, 0))
+            if len(e) != 128 or e[:8] != bytes.fromhex("00ffffffffffff00") or name != "VDP" \
+                    or sum(e) % 256:
+                fail("guest %d: expected the synthesised EDID, got %s" % (g, got[g]))
+            say("guest %d on %s (%s): synthesised EDID, vendor %s" % (
+                g, head, "the display has no EDID" if one_to_one else "not 1:1", name))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("vdispld")
@@ -490,6 +530,7 @@ def main():
     ap.add_argument("--place", action="append", default=[])
     ap.add_argument("--outputs", type=int, default=1)
     ap.add_argument("--force-on", action="append", default=[])
+    ap.add_argument("--edid", action="store_true")
     args = ap.parse_args()
     args.place = {int(k): v for k, v in (p.split("=", 1) for p in args.place)}
     t0 = time.time()
@@ -532,6 +573,8 @@ def run(vm, args, t0):
     rates = [float(r) for r in re.findall(r"([\d.]+) flips/s", vm.log)]
     say("all %d flips completed %.1f s after start; peak status rate %.1f flips/s" % (
         want, t_done - t_start, max(rates) if rates else 0.0))
+    if args.edid:
+        check_edid(vm, args)
     if args.place:
         check_placed(vm, args)
         img = vm.screendump(os.path.join(args.work, "screen.ppm"))

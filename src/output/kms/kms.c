@@ -218,6 +218,7 @@ static const struct vd_output_impl kms_impl = {
 	.conn_screenshot = kms_conn_screenshot,
 	.get_stats = kms_get_stats,
 	.conn_layout = kms_conn_layout,
+	.conn_get_edid = kms_conn_get_edid,
 };
 
 int vd_output_kms_create(sd_event *loop, const struct vd_output_opts *opts,

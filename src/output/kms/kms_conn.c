@@ -102,6 +102,7 @@ static struct kms_head *head_pick(struct kms_output *out, struct kms_conn *conn,
 		head = head_for_rect(out, conn, &r);
 	} else if (desc->mapping) {
 		head = head_by_name(out, desc->mapping);
+		conn->by_name = head != NULL;
 		if (!head) {
 			names_of_heads(out, names, sizeof(names));
 			vd_err("kms: %s: connector mapping %s: no such connected display with room "
@@ -109,8 +110,10 @@ static struct kms_head *head_pick(struct kms_output *out, struct kms_conn *conn,
 			       conn->name, desc->mapping, names);
 		}
 	}
-	if (!head)
+	if (!head) {
 		head = head_by_name(out, desc->target);
+		conn->by_name = head != NULL;
+	}
 	return head ? head : head_least_used(out);
 }
 
@@ -340,4 +343,24 @@ int kms_conn_layout(struct vd_output_conn *base, struct vd_rect *ret)
 	*ret = dst;
 	ret->x += head->desk_x;
 	return 0;
+}
+
+/*
+ * The display's EDID when conn maps 1:1 onto it: on it by its name (the
+ * configuration or the guest's unique-id) and alone on it. Whole blocks
+ * with the EDID header only.
+ */
+int kms_conn_get_edid(struct vd_output_conn *base, void *buf, size_t size)
+{
+	static const uint8_t header[8] = {0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0};
+	struct kms_conn *conn = kms_conn_from(base);
+	const struct kms_head *head = conn->head;
+
+	if (head->nconns != 1 || !conn->by_name || !head->edid || head->edid_len < 128 ||
+	    head->edid_len % 128 || memcmp(head->edid, header, sizeof(header)) != 0)
+		return -ENODATA;
+	if (head->edid_len > size || head->edid_len > INT32_MAX)
+		return -ENOSPC;
+	memcpy(buf, head->edid, head->edid_len);
+	return (int)head->edid_len;
 }

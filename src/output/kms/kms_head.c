@@ -158,6 +158,29 @@ static uint32_t find_crtc(struct kms_output *out, const drmModeRes *res, const d
 	return 0;
 }
 
+/* A copy of the connector's EDID property (the display's own), if it has one. */
+static void read_edid(struct kms_head *head, int fd)
+{
+	drmModeObjectProperties *props =
+		drmModeObjectGetProperties(fd, head->conn_id, DRM_MODE_OBJECT_CONNECTOR);
+	uint32_t id = kms_prop_id(fd, head->conn_id, DRM_MODE_OBJECT_CONNECTOR, "EDID");
+
+	free(head->edid);
+	head->edid = NULL;
+	head->edid_len = 0;
+	for (uint32_t i = 0; props && id && i < props->count_props; i++) {
+		drmModePropertyBlobRes *b;
+
+		if (props->props[i] != id || !props->prop_values[i])
+			continue;
+		b = drmModeGetPropertyBlob(fd, (uint32_t)props->prop_values[i]);
+		if (b && b->length && (head->edid = malloc(b->length)))
+			memcpy(head->edid, b->data, head->edid_len = b->length);
+		drmModeFreePropertyBlob(b);
+	}
+	drmModeFreeObjectProperties(props);
+}
+
 static void save_crtc(struct kms_head *head, int fd)
 {
 	drmModeCrtc *crtc = drmModeGetCrtc(fd, head->crtc_id);
@@ -216,9 +239,11 @@ static int head_init(struct kms_output *out, const drmModeRes *res, drmModeConne
 	head->prop_mode_id = kms_prop_id(out->fd, head->crtc_id, DRM_MODE_OBJECT_CRTC, "MODE_ID");
 	head->prop_active = kms_prop_id(out->fd, head->crtc_id, DRM_MODE_OBJECT_CRTC, "ACTIVE");
 	read_plane_props(head, out->fd);
+	read_edid(head, out->fd);
 	out->nheads++;
-	vd_info("kms: display %s: %u modes, preferred %ux%u, CRTC %u, plane %u", head->name,
-		head->nmodes, head->pref_w, head->pref_h, head->crtc_id, head->plane_id);
+	vd_info("kms: display %s: %u modes, preferred %ux%u, CRTC %u, plane %u, EDID %zu bytes",
+		head->name, head->nmodes, head->pref_w, head->pref_h, head->crtc_id,
+		head->plane_id, head->edid_len);
 	return 0;
 }
 
@@ -227,6 +252,8 @@ static void head_free(struct kms_head *head)
 	free(head->modes);
 	free(head->formats);
 	free(head->in_formats);
+	free(head->edid);
+	head->edid = NULL;
 	head->modes = NULL;
 	head->formats = NULL;
 	head->in_formats = NULL;

@@ -95,6 +95,8 @@ struct kms_head {
 	uint32_t nformats;
 	drmModeModeInfo *modes; /* the connector's modes */
 	uint32_t nmodes;
+	uint8_t *edid; /* the connector's EDID property, or NULL */
+	size_t edid_len;
 	/* Its span of the screen coordinates: its preferred mode's width from desk_x. */
 	uint32_t pref_w, pref_h, desk_x;
 	struct kms_saved saved;
@@ -129,6 +131,7 @@ struct kms_conn {
 	struct vd_rect rect; /* the part of fb shown now */
 	struct vd_rect cfg;  /* the rectangle of the last set_config: for new flips */
 	bool placed;         /* want comes from the configuration (a rectangle) */
+	bool by_name;        /* on its head because its mapping or unique-id names it */
 	struct vd_rect want; /* that rectangle, in its head's coordinates, unclipped */
 	struct vd_rect place; /* where it is on the head's screen now (clipped or a cell) */
 	uint64_t seq; /* bumped whenever what it shows changes */
@@ -220,5 +223,6 @@ int kms_conn_set_config(struct vd_output_conn *conn, struct vd_output_fb *fb,
 int kms_conn_flip(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
 int kms_conn_screenshot(struct vd_output_conn *conn, const char *path);
 int kms_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
+int kms_conn_get_edid(struct vd_output_conn *conn, void *buf, size_t size);
 
 #endif
