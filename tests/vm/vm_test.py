@@ -26,6 +26,15 @@ guest is dumped (QEMU's screendump of that head) and compared whole.
 display by name and alone on it must get the bytes of that display's EDID
 as the VM's kernel has them (/sys/class/drm/card0-NAME/edid), any other
 (or one whose display has no EDID) the synthesised 128-byte one (vendor "VDP").
+--hotplug: while the guests flip, Virtual-1 is unplugged from the guest's
+side (sysfs status "off": the kernel re-probes the connector, which is
+then disconnected), and a kernel uevent announces it. virtio-gpu in 6.1
+does not poll its connectors, so the status write itself sends none; the
+test asks the kernel for the card's "change" uevent (writing to its
+uevent file, what udevadm trigger does), which vdispld handles as it
+handles a driver's HOTPLUG=1 event. The flip events must go on (counted)
+while the display is away; then it is plugged back ("detect" and the
+uevent) and the final picture must be pixel-exact.
 --outputs N gives the virtio GPU N outputs; --force-on NAME switches a
 connector on from the guest's side (sysfs status) before vdispld starts,
 since QEMU without a UI connects only the first output.
@@ -70,8 +79,15 @@ echo VDTEST-START
 LD_LIBRARY_PATH=/lib /bin/vdispld $(cat /vdispld.args) &
 pid=$!
 echo $pid > /tmp/vdispld.pid
-# the host asks for the end by writing to the second serial port
-read line < /dev/ttyS1
+# the host writes commands to the second serial port: "run CMD" runs CMD,
+# "stop" ends the test
+exec 3< /dev/ttyS1
+while read -r line <&3; do
+    case "$line" in
+    stop*) break ;;
+    run\ *) eval "${line#run }"; echo "VDTEST-RAN ${line#run }" ;;
+    esac
+done
 kill -TERM $pid
 wait $pid
 echo "VDTEST-EXIT $?"
@@ -518,6 +534,37 @@ def check_edid(vm, args):
                 g, head, "the display has no EDID" if one_to_one else "not 1:1", name))
 
 
+def events_now(log):
+    ev = re.findall(r"status: .*? (\d+) events", log)
+    return int(ev[-1]) if ev else 0
+
+
+def hotplug(vm, args):
+    """Unplug Virtual-1 mid-run, count the events while it is away, plug it back."""
+    status = "/sys/class/drm/card0-Virtual-1/status"
+    want = args.guests * args.frames
+    vm.wait_for(lambda log: events_now(log) >= 60, args.timeout, "60 flip events")
+    uevent = "echo change > /sys/class/drm/card0/uevent"
+    vm.ctl.sendall(("run echo off > %s; %s\n" % (status, uevent)).encode())
+    vm.wait_for(lambda log: "Virtual-1: display unplugged" in log, 60,
+                "vdispld to see the display go (HOTPLUG uevent)")
+    e0, t0 = events_now(vm.log), time.time()
+    vm.wait_for(lambda log: events_now(log) >= min(e0 + 60, want - 30), 120,
+                "flip events while the display is away")
+    e1, t1 = events_now(vm.log), time.time()
+    if e1 - e0 < 30:
+        fail("only %d flip events in %.1f s while unplugged" % (e1 - e0, t1 - t0))
+    say("unplugged: %d flip events in %.1f s (%.1f/s) while the display was away" % (
+        e1 - e0, t1 - t0, (e1 - e0) / max(t1 - t0, 1e-3)))
+    vm.ctl.sendall(("run echo detect > %s; %s\n" % (status, uevent)).encode())
+    vm.wait_for(lambda log: "Virtual-1: display plugged back" in log, 60,
+                "vdispld to see the display come back")
+    e2 = events_now(vm.log)
+    vm.wait_for(lambda log: events_now(log) >= min(e2 + 30, want), args.timeout,
+                "flip events after the display came back")
+    say("plugged back: flips go on (%d -> %d events)" % (e2, events_now(vm.log)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("vdispld")
@@ -531,6 +578,7 @@ def main():
     ap.add_argument("--outputs", type=int, default=1)
     ap.add_argument("--force-on", action="append", default=[])
     ap.add_argument("--edid", action="store_true")
+    ap.add_argument("--hotplug", action="store_true")
     args = ap.parse_args()
     args.place = {int(k): v for k, v in (p.split("=", 1) for p in args.place)}
     t0 = time.time()
@@ -567,6 +615,8 @@ def run(vm, args, t0):
                     args.timeout, "the modeset")
     mode = (int(m.group(1)), int(m.group(2)))
     want = args.guests * args.frames
+    if args.hotplug:
+        hotplug(vm, args)
     vm.wait_for(lambda log: any(int(e) >= want for e in re.findall(r"(\d+) events", log)),
                 args.timeout, "%d flip events" % want)
     t_done = time.time()
@@ -596,6 +646,12 @@ def run(vm, args, t0):
     say("flip rate while flipping: %.1f flips/s (%d guests)" % (
         want / max(t_done - t_start, 1e-3), args.guests))
     report_latency(vm.log)
+    if args.hotplug:
+        hp = re.search(r"(\d+) hotplug events", vm.log)
+        if not hp or int(hp.group(1)) < 2:
+            fail("vdispld counted %s hotplug events, expected 2 or more" % (
+                hp.group(1) if hp else "no"))
+        say("%s hotplug events handled" % hp.group(1))
     if flips != want or events != want or errors:
         fail("expected %d flips and events and no errors" % want)
     if "VDTEST-EXIT 0" not in vm.log:

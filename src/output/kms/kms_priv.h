@@ -102,6 +102,7 @@ struct kms_head {
 	struct kms_saved saved;
 
 	bool enabled, broken;
+	bool unplugged; /* the display went away (hotplug): off, its flips complete blind */
 	drmModeModeInfo mode;
 	uint32_t mode_blob;
 	struct kms_conn *conns[KMS_MAX_CONNS_PER_HEAD];
@@ -165,11 +166,17 @@ struct kms_output {
 	struct kms_fb *fbs;
 	struct kms_handle_ref *handles;
 	struct vd_output_stats stats;
-	uint64_t events, watchdog_fired;
+	uint64_t events, watchdog_fired, hotplugs;
+	struct udev *udev;
+	struct udev_monitor *udev_mon;
+	sd_event_source *udev_source;
 	bool quiet; /* tearing down: events complete nothing */
 	struct kms_lat lat[KMS_LAT_SAMPLES]; /* ring: the last flips that had a commit */
 	uint64_t nlat;                        /* samples ever recorded */
 };
+
+struct udev;
+struct udev_monitor;
 
 /* kms.c */
 struct kms_output *kms_output_from(struct vd_output *out);
@@ -182,6 +189,14 @@ int kms_heads_init(struct kms_output *out);
 int kms_head_enable(struct kms_head *head, uint32_t width, uint32_t height);
 void kms_heads_restore(struct kms_output *out);
 void kms_heads_finish(struct kms_output *out);
+/* Probe the head's connector again (modes, EDID); whether a display is connected. */
+bool kms_head_probe(struct kms_head *head);
+void kms_head_unplug(struct kms_head *head);
+void kms_head_replug(struct kms_head *head);
+
+/* kms_hotplug.c: the uevent monitor; without one (no netlink) hotplug goes unnoticed. */
+int kms_hotplug_init(struct kms_output *out);
+void kms_hotplug_finish(struct kms_output *out);
 bool kms_head_can_scanout(const struct kms_head *head, uint32_t fourcc);
 void kms_head_plane_full(drmModeAtomicReq *req, const struct kms_head *head, uint32_t fb,
 			 const struct vd_rect *src);
