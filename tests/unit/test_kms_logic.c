@@ -234,6 +234,49 @@ static void test_desktop_locate(void **state)
 			 -ENOENT);
 }
 
+static void test_plane_plan(void **state)
+{
+	const struct vd_kms_plane_caps none = {0, false}, two = {2, false}, scaled = {2, true};
+	struct vd_kms_plane_req r[3] = {
+		{{0, 0, 640, 480}, 640, 480, true},
+		{{600, 0, 640, 480}, 640, 480, true}, /* overlaps r[0] */
+		{{0, 500, 320, 240}, 640, 480, true}, /* scaled down 2x */
+	};
+	int p[3];
+
+	(void)state;
+	/* one fb filling the screen: the primary plane, zero copy */
+	assert_int_equal(vd_kms_plane_plan(r, 1, &none, 640, 480, p), 0);
+	assert_int_equal(p[0], VD_KMS_PLANE_PRIMARY);
+	/* no overlays: everything composed */
+	assert_int_equal(vd_kms_plane_plan(r, 2, &none, 1280, 800, p), 2);
+	assert_int_equal(p[0], VD_KMS_PLANE_COMPOSED);
+	assert_int_equal(p[1], VD_KMS_PLANE_COMPOSED);
+	/* two overlays: both on planes, the upper one on the higher overlay */
+	assert_int_equal(vd_kms_plane_plan(r, 2, &two, 1280, 800, p), 0);
+	assert_int_equal(p[0], 1);
+	assert_int_equal(p[1], 2);
+	/* the scaled one needs scaling: composed; the two below it still fit */
+	assert_int_equal(vd_kms_plane_plan(r, 3, &two, 1280, 800, p), 1);
+	assert_int_equal(p[2], VD_KMS_PLANE_COMPOSED);
+	assert_int_equal(p[0], 1);
+	assert_int_equal(p[1], 2);
+	/* with scaling: the top two get the two overlays, the bottom one is composed */
+	assert_int_equal(vd_kms_plane_plan(r, 3, &scaled, 1280, 800, p), 1);
+	assert_int_equal(p[0], VD_KMS_PLANE_COMPOSED);
+	assert_int_equal(p[1], 1);
+	assert_int_equal(p[2], 2);
+	/* a composed connector on top keeps the one it covers off the overlays */
+	r[1].importable = false;
+	assert_int_equal(vd_kms_plane_plan(r, 2, &two, 1280, 800, p), 2);
+	assert_int_equal(p[0], VD_KMS_PLANE_COMPOSED);
+	/* ... but not one it does not cover */
+	r[1].dst.x = 640;
+	assert_int_equal(vd_kms_plane_plan(r, 2, &two, 1280, 800, p), 1);
+	assert_int_equal(p[0], 1);
+	assert_int_equal(p[1], VD_KMS_PLANE_COMPOSED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_parse_rect),
 		cmocka_unit_test(test_clip_overlap),
 		cmocka_unit_test(test_desktop_locate),
+		cmocka_unit_test(test_plane_plan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -191,6 +191,46 @@ int vd_kms_desktop_locate(const uint32_t *widths, size_t n, const struct vd_rect
 	return -ENOENT;
 }
 
+static bool plane_fits(const struct vd_kms_plane_req *r, const struct vd_kms_plane_caps *caps)
+{
+	return r->importable && r->dst.width && r->dst.height &&
+	       (caps->scaling || (r->src_w == r->dst.width && r->src_h == r->dst.height));
+}
+
+uint32_t vd_kms_plane_plan(const struct vd_kms_plane_req *reqs, uint32_t n,
+			   const struct vd_kms_plane_caps *caps, uint32_t screen_w,
+			   uint32_t screen_h, int *ret_plane)
+{
+	uint32_t composed = 0, used = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		ret_plane[i] = VD_KMS_PLANE_COMPOSED;
+	if (n == 1 && reqs[0].importable && reqs[0].dst.x == 0 && reqs[0].dst.y == 0 &&
+	    reqs[0].dst.width == screen_w && reqs[0].dst.height == screen_h &&
+	    reqs[0].src_w == screen_w && reqs[0].src_h == screen_h) {
+		ret_plane[0] = VD_KMS_PLANE_PRIMARY;
+		return 0;
+	}
+	/* From the top down: how many overlays the ones on planes need, counted first. */
+	for (uint32_t k = n; k-- > 0;) {
+		bool ok = used < caps->noverlays && plane_fits(&reqs[k], caps);
+
+		for (uint32_t j = k + 1; ok && j < n; j++)
+			if (ret_plane[j] == VD_KMS_PLANE_COMPOSED &&
+			    vd_kms_overlap(&reqs[k].dst, &reqs[j].dst))
+				ok = false;
+		if (ok)
+			ret_plane[k] = (int)++used; /* provisional: renumbered bottom-up below */
+		else
+			composed++;
+	}
+	/* Overlay numbers bottom-up, so a higher connector is on a higher overlay. */
+	for (uint32_t i = 0, z = 0; i < n; i++)
+		if (ret_plane[i] != VD_KMS_PLANE_COMPOSED)
+			ret_plane[i] = (int)++z;
+	return composed;
+}
+
 /* struct drm_format_modifier_blob and struct drm_format_modifier, as laid out by uapi. */
 #define BLOB_HDR_SIZE 24u
 #define MOD_ENTRY_SIZE 24u
