@@ -57,8 +57,8 @@ static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		const char *subsys = udev_device_get_subsystem(dev);
 		const char *action = udev_device_get_action(dev);
 
-		if (subsys && strcmp(subsys, "drm") == 0 && action && strcmp(action, "change") == 0 &&
-		    is_our_card(out, dev)) {
+		if (subsys && strcmp(subsys, "drm") == 0 && action &&
+		    strcmp(action, "change") == 0 && is_our_card(out, dev)) {
 			out->hotplugs++;
 			vd_info("kms: %s: probing the displays",
 				hp && strcmp(hp, "1") == 0 ? "hotplug event" : "change event");
