@@ -461,6 +461,21 @@ def paint(canvas, sw, src, dst, size, frame, seed):
         canvas[o:o + vw * 3] = row
 
 
+def check_layout(log, g, head, dst, size):
+    """What vd_output_conn_layout says (logged at placement): the picture in screen coordinates."""
+    x0 = 0
+    for name, pw, _ in displays(log):
+        if name == head:
+            break
+        x0 += pw
+    m = re.search(r"kms: sim-guest-%d:0 on \S+ at .*, picture at (\d+),(\d+) (\d+)x(\d+) "
+                  r"of the screen" % g, log)
+    want = (x0 + dst[0], dst[1], size[0], size[1])
+    if not m or tuple(int(v) for v in m.groups()) != want:
+        fail("guest %d: layout %s, expected the picture at %s in screen coordinates" % (
+            g, m.groups() if m else None, want))
+
+
 def check_placed(vm, args):
     gw, gh = (int(v) for v in args.resolution.split("x"))
     md = modes(vm.log)
@@ -487,6 +502,7 @@ def check_placed(vm, args):
             o = ((dy + 1) * sw + dx) * 3
             seed = (img[2][o] - (sx ^ (sy + 1))) & 255
             paint(canvas, sw, src, dst, size, args.frames, seed)
+            check_layout(vm.log, g, head, dst, size)
             if sy == 0 and sx <= 1 < sx + size[0]:
                 o = (dy * sw + dx + 1 - sx) * 3  # the stamp's seed: taken as shown
                 canvas[o:o + 3] = img[2][o:o + 3]
@@ -509,7 +525,7 @@ def check_edid(vm, args):
     got = {int(m.group(1)): m.group(2) for m in re.finditer(
         r"simfront sim-guest-(\d+) conn 0: EDID \d+ bytes ([0-9a-f]*) \(status 0\)", vm.log)}
     where = {int(m.group(1)): (m.group(2), bool(m.group(3))) for m in re.finditer(
-        r"kms: sim-guest-(\d+):0 on (\S+) at \S+ \S+( \(configured\))?", vm.log)}
+        r"kms: sim-guest-(\d+):0 on (\S+) at \S+ \S+( \(configured\))?,", vm.log)}
     for g in range(1, args.guests + 1):
         if g not in got:
             fail("guest %d logged no EDID" % g)

@@ -193,6 +193,19 @@ static void head_remove(struct kms_head *head, struct kms_conn *conn)
 	kms_head_kick(head);
 }
 
+/* Its place on the head, and its picture in screen coordinates (as pointer focus sees it). */
+static void log_placement(struct kms_conn *conn)
+{
+	struct vd_rect s = {0, 0, 0, 0};
+
+	if (vd_output_conn_layout(&conn->base, &s) < 0)
+		s = (struct vd_rect){0, 0, 0, 0};
+	vd_info("kms: %s on %s at %u,%u %ux%u%s, picture at %u,%u %ux%u of the screen",
+		conn->name, conn->head->name, conn->place.x, conn->place.y, conn->place.width,
+		conn->place.height, conn->placed ? " (configured)" : "", s.x, s.y, s.width,
+		s.height);
+}
+
 int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *desc,
 		    struct vd_output_conn **ret_conn)
 {
@@ -229,9 +242,7 @@ int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 	conn->pprev = &out->conns;
 	out->conns = conn;
 	head_add(head, conn);
-	vd_info("kms: %s on %s at %u,%u %ux%u%s", conn->name, head->name, conn->place.x,
-		conn->place.y, conn->place.width, conn->place.height,
-		conn->placed ? " (configured)" : "");
+	log_placement(conn);
 	*ret_conn = &conn->base;
 	return 0;
 }
