@@ -20,6 +20,7 @@ enum {
 	OPT_SIM_RESOLUTION,
 	OPT_SIM_FRAMES,
 	OPT_SIM_SOCKET,
+	OPT_SIM_GET_EDID,
 	OPT_CAPTURE_DIR,
 	OPT_RUN_FOR,
 	OPT_COPY,
@@ -56,6 +57,7 @@ static void usage(FILE *f)
 	      "  --sim-frames N         frames each simulated connector flips (default: 0, endless)\n"
 	      "  --sim-socket PATH      simhost: the vdispl-simhost socket (default:\n"
 	      "                         $VDISPL_SIM_SOCKET, else " VD_SIMHOST_DEFAULT_SOCKET ")\n"
+	      "  --sim-get-edid         simulated guests ask for each connector's EDID and log it\n"
 	      "  --config PATH          configuration file (default: " VD_CONFIG_DEFAULT_PATH ")\n"
 	      "  --check-config         validate the configuration and exit (0 good, 1 errors)\n"
 	      "  --control-socket PATH  control socket for vdispctl (default: " VD_CONFIG_DEFAULT_SOCKET
@@ -128,6 +130,7 @@ static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verb
 	case OPT_SIM_RESOLUTION: return parse_resolution(arg, o);
 	case OPT_SIM_FRAMES: return parse_u32(arg, "number of frames", UINT32_MAX, &o->sim_frames);
 	case OPT_SIM_SOCKET: return vd_hv_simhost_set_socket(arg);
+	case OPT_SIM_GET_EDID: o->sim_get_edid = true; return 0;
 	case OPT_RUN_FOR: return parse_u32(arg, "run time", 86400 * 365, &o->run_for_s);
 	case OPT_STATUS_INTERVAL:
 		return parse_u32(arg, "status interval", 86400, &o->status_interval_s);
@@ -152,6 +155,7 @@ static int parse_args(int argc, char **argv, struct vd_daemon_opts *o, bool *ret
 		{"sim-resolution", required_argument, NULL, OPT_SIM_RESOLUTION},
 		{"sim-frames", required_argument, NULL, OPT_SIM_FRAMES},
 		{"sim-socket", required_argument, NULL, OPT_SIM_SOCKET},
+		{"sim-get-edid", no_argument, NULL, OPT_SIM_GET_EDID},
 		{"capture-dir", required_argument, NULL, OPT_CAPTURE_DIR},
 		{"run-for", required_argument, NULL, OPT_RUN_FOR},
 		{"drm-device", required_argument, NULL, OPT_DRM_DEVICE},

@@ -37,6 +37,13 @@ void vd_output_destroy(struct vd_output *out)
 		out->impl->destroy(out);
 }
 
+int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret)
+{
+	if (!conn->out->impl->conn_layout)
+		return -EOPNOTSUPP;
+	return conn->out->impl->conn_layout(conn, ret);
+}
+
 bool vd_frame_src_valid(const struct vd_frame_src *s, bool need_map)
 {
 	uint64_t row;

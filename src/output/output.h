@@ -10,6 +10,7 @@
 #define VD_OUTPUT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <systemd/sd-event.h>
@@ -112,6 +113,16 @@ struct vd_output_impl {
 	/* Write what the connector shows now as PNG. -ENODATA if blank. */
 	int (*conn_screenshot)(struct vd_output_conn *conn, const char *path);
 	void (*get_stats)(struct vd_output *out, struct vd_output_stats *ret);
+	/*
+	 * The EDID of the physical display conn maps onto 1:1 (kms: on it by
+	 * name, from the configuration or the guest's unique-id, and alone on
+	 * it), at most size bytes into buf; its length, or
+	 * -ENODATA (not 1:1, or the display has none), -ENOSPC (larger than
+	 * size). The caller synthesises one then. NULL: always -ENODATA.
+	 */
+	int (*conn_get_edid)(struct vd_output_conn *conn, void *buf, size_t size);
+	/* See vd_output_conn_layout. NULL: -EOPNOTSUPP. */
+	int (*conn_layout)(struct vd_output_conn *conn, struct vd_rect *ret);
 };
 
 struct vd_output {
@@ -150,6 +161,14 @@ bool vd_rect_within(const struct vd_rect *r, uint32_t width, uint32_t height);
 /* be-alloc in shared memory: the memfd stands in for the dma-buf. */
 int vd_output_shm_alloc(uint64_t size, int *ret_fd, void **ret_map);
 void vd_output_shm_free(int fd, void *map, uint64_t size);
+
+/*
+ * Where connector conn's picture is on the screen now, in screen
+ * coordinates (for pointer focus): the displays of the output side by
+ * side, left to right (vdispld.conf(5), connector.N). -ENODATA if it is
+ * not on any display; -EOPNOTSUPP if the output has no shared screen.
+ */
+int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
 
 /* Create by name ("headless", ...). -ENOENT for an unknown name. Borrows loop. */
 int vd_output_create(const char *name, sd_event *loop, const struct vd_output_opts *opts,

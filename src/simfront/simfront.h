@@ -33,6 +33,7 @@ struct vd_simfront_opts {
 	bool destroy_at_end;    /* after the last frame: disable, detach, destroy */
 	bool be_alloc;
 	uint32_t be_domid;      /* backend domain, 0 */
+	bool get_edid;          /* GET_EDID on each connector first; the answer is logged */
 	/*
 	 * Optional, for benchmarks: a PG_FLIP was pushed on connector conn's
 	 * ring (before the notify), and the PG_FLIP event for it was taken.

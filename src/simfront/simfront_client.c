@@ -6,6 +6,7 @@
  * came (or the 3100 ms frame-done watchdog fired).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -370,6 +371,48 @@ static void finish(struct sf_client *c)
 	}
 }
 
+/* The answer to GET_EDID, in hex on one line (tests compare it with the display's). */
+static void on_get_edid(void *userdata, const struct xendispl_resp *rsp)
+{
+	struct sf_client *c = userdata;
+	struct vd_simfront *f = c->front;
+	uint32_t n = rsp && !rsp->status ? rsp->op.get_edid.edid_sz : 0;
+	char *hex;
+
+	if (!c->edid)
+		return;
+	if (n > XENDISPL_EDID_MAX_SIZE)
+		n = 0;
+	hex = malloc((size_t)n * 2 + 1);
+	if (hex) {
+		hex[0] = 0;
+		for (uint32_t i = 0; i < n; i++)
+			snprintf(hex + 2 * i, 3, "%02x", ((const uint8_t *)c->edid->data)[i]);
+		vd_info("simfront %s conn %u: EDID %u bytes %s (status %d)", f->name, c->idx, n,
+			hex, rsp ? rsp->status : -1);
+		free(hex);
+	}
+	vd_simfront_buf_free(f, c->edid);
+	c->edid = NULL;
+}
+
+static void ask_edid(struct vd_simfront *f, struct sf_client *c)
+{
+	struct xendispl_req req;
+
+	if (vd_simfront_buf_alloc(f, XENDISPL_EDID_MAX_SIZE / VD_PAGE_SIZE, &c->edid) < 0) {
+		vd_warn("simfront %s: cannot allocate the EDID buffer", f->name);
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	req.operation = XENDISPL_OP_GET_EDID;
+	req.op.get_edid = (struct xendispl_get_edid_req){
+		.buffer_sz = XENDISPL_EDID_MAX_SIZE,
+		.gref_directory = c->edid->dir_grefs[0],
+	};
+	sf_chan_send(&f->chans[c->idx], &req, on_get_edid, c);
+}
+
 void sf_client_start(struct vd_simfront *f, struct sf_client *c, uint32_t idx)
 {
 	memset(c, 0, sizeof(*c));
@@ -378,6 +421,8 @@ void sf_client_start(struct vd_simfront *f, struct sf_client *c, uint32_t idx)
 	c->nbufs = f->opts.nbufs ? f->opts.nbufs : 2;
 	if (c->nbufs > SF_MAX_BUFS)
 		c->nbufs = SF_MAX_BUFS;
+	if (f->opts.get_edid)
+		ask_edid(f, c);
 	if (sd_event_add_time_relative(f->loop, &c->watchdog_src, CLOCK_MONOTONIC,
 				       SF_FRAME_DONE_US, 0, on_watchdog, c) >= 0)
 		sd_event_source_set_enabled(c->watchdog_src, SD_EVENT_OFF);
@@ -393,6 +438,8 @@ void sf_client_start(struct vd_simfront *f, struct sf_client *c, uint32_t idx)
 void sf_client_stop(struct vd_simfront *f, struct sf_client *c)
 {
 	c->watchdog_src = sd_event_source_disable_unref(c->watchdog_src);
+	vd_simfront_buf_free(f, c->edid);
+	c->edid = NULL;
 	for (uint32_t i = 0; i < SF_MAX_BUFS; i++)
 		if (c->bufs[i].mem)
 			free_buffer(f, &c->bufs[i]);

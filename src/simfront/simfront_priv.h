@@ -56,6 +56,7 @@ struct sf_client {
 	bool finished;
 	sd_event_source *watchdog_src;
 	uint32_t destroy_pending;
+	struct vd_simfront_buf *edid; /* GET_EDID's buffer while it is asked */
 };
 
 struct vd_simfront {

@@ -132,19 +132,30 @@ static int do_pg_flip(struct vd_conn *conn, uint64_t fb_cookie)
 	return 0;
 }
 
+/*
+ * The physical display's EDID when the connector has it to itself (the
+ * output says), else one synthesised for the connector's resolution.
+ */
 static int do_get_edid(struct vd_conn *conn, const struct vd_get_edid *e, uint32_t *ret_sz)
 {
-	uint8_t edid[VD_EDID_SIZE];
-	int r;
+	const struct vd_output_impl *impl = conn->dev->be->out->impl;
+	uint8_t edid[XENDISPL_EDID_MAX_SIZE];
+	int len = -ENODATA, r;
 
-	r = vd_edid_generate(conn->width, conn->height, conn->unique_id, edid);
-	if (r < 0)
-		return r;
+	if (impl->conn_get_edid && conn->oconn)
+		len = impl->conn_get_edid(conn->oconn, edid,
+					  e->buffer_sz < sizeof(edid) ? e->buffer_sz : sizeof(edid));
+	if (len <= 0) {
+		r = vd_edid_generate(conn->width, conn->height, conn->unique_id, edid);
+		if (r < 0)
+			return r;
+		len = VD_EDID_SIZE;
+	}
 	r = vd_bufs_write_pgdir(conn->dev->bufs, e->gref_directory, e->buffer_sz, edid,
-				sizeof(edid));
+				(uint32_t)len);
 	if (r < 0)
 		return r;
-	*ret_sz = sizeof(edid);
+	*ret_sz = (uint32_t)len;
 	return 0;
 }
 

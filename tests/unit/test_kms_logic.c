@@ -177,6 +177,106 @@ static void test_in_formats_malformed(void **state)
 	assert_false(vd_kms_in_formats_has(&b, sizeof(b), XRGB8888, VD_KMS_MOD_LINEAR));
 }
 
+static void test_parse_rect(void **state)
+{
+	struct vd_rect r;
+
+	(void)state;
+	assert_true(vd_kms_parse_rect("1920,0,1280x1024", &r));
+	assert_int_equal(r.x, 1920);
+	assert_int_equal(r.y, 0);
+	assert_int_equal(r.width, 1280);
+	assert_int_equal(r.height, 1024);
+	assert_false(vd_kms_parse_rect("HDMI-A-1", &r));
+	assert_false(vd_kms_parse_rect("0,0,0x10", &r));
+	assert_false(vd_kms_parse_rect("0,0,10x", &r));
+	assert_false(vd_kms_parse_rect("0,0,10x10 ", &r));
+	assert_false(vd_kms_parse_rect("-1,0,10x10", &r));
+	assert_false(vd_kms_parse_rect("4294967295,0,2x2", &r));
+	assert_false(vd_kms_parse_rect("99999999999,0,2x2", &r));
+	assert_false(vd_kms_parse_rect(NULL, &r));
+}
+
+static void test_clip_overlap(void **state)
+{
+	struct vd_rect r, a = {100, 50, 640, 480}, b = {739, 529, 10, 10}, c = {740, 50, 5, 5};
+
+	(void)state;
+	assert_true(vd_kms_clip(&a, 1024, 768, &r));
+	assert_memory_equal(&r, &a, sizeof(r));
+	assert_true(vd_kms_clip(&(struct vd_rect){900, 700, 640, 480}, 1024, 768, &r));
+	assert_int_equal(r.width, 124);
+	assert_int_equal(r.height, 68);
+	assert_false(vd_kms_clip(&(struct vd_rect){1024, 0, 10, 10}, 1024, 768, &r));
+	assert_false(vd_kms_clip(&(struct vd_rect){0, 768, 10, 10}, 1024, 768, &r));
+	assert_true(vd_kms_overlap(&a, &b));
+	assert_false(vd_kms_overlap(&a, &c)); /* touching edges share no pixel */
+	assert_false(vd_kms_overlap(&a, &(struct vd_rect){0, 0, 0, 0}));
+}
+
+static void test_desktop_locate(void **state)
+{
+	const uint32_t widths[] = {1920, 1280};
+	struct vd_rect r;
+
+	(void)state;
+	assert_int_equal(vd_kms_desktop_locate(widths, 2, &(struct vd_rect){10, 20, 30, 40}, &r), 0);
+	assert_int_equal(r.x, 10);
+	assert_int_equal(vd_kms_desktop_locate(widths, 2, &(struct vd_rect){1920, 0, 1280, 1024}, &r),
+			 1);
+	assert_int_equal(r.x, 0);
+	assert_int_equal(r.width, 1280);
+	assert_int_equal(vd_kms_desktop_locate(widths, 2, &(struct vd_rect){3199, 5, 1, 1}, &r), 1);
+	assert_int_equal(r.x, 1279);
+	assert_int_equal(vd_kms_desktop_locate(widths, 2, &(struct vd_rect){3200, 0, 1, 1}, &r),
+			 -ENOENT);
+	assert_int_equal(vd_kms_desktop_locate(widths, 0, &(struct vd_rect){0, 0, 1, 1}, &r),
+			 -ENOENT);
+}
+
+static void test_plane_plan(void **state)
+{
+	const struct vd_kms_plane_caps none = {0, false}, two = {2, false}, scaled = {2, true};
+	struct vd_kms_plane_req r[3] = {
+		{{0, 0, 640, 480}, 640, 480, true},
+		{{600, 0, 640, 480}, 640, 480, true}, /* overlaps r[0] */
+		{{0, 500, 320, 240}, 640, 480, true}, /* scaled down 2x */
+	};
+	int p[3];
+
+	(void)state;
+	/* one fb filling the screen: the primary plane, zero copy */
+	assert_int_equal(vd_kms_plane_plan(r, 1, &none, 640, 480, p), 0);
+	assert_int_equal(p[0], VD_KMS_PLANE_PRIMARY);
+	/* no overlays: everything composed */
+	assert_int_equal(vd_kms_plane_plan(r, 2, &none, 1280, 800, p), 2);
+	assert_int_equal(p[0], VD_KMS_PLANE_COMPOSED);
+	assert_int_equal(p[1], VD_KMS_PLANE_COMPOSED);
+	/* two overlays: both on planes, the upper one on the higher overlay */
+	assert_int_equal(vd_kms_plane_plan(r, 2, &two, 1280, 800, p), 0);
+	assert_int_equal(p[0], 1);
+	assert_int_equal(p[1], 2);
+	/* the scaled one needs scaling: composed; the two below it still fit */
+	assert_int_equal(vd_kms_plane_plan(r, 3, &two, 1280, 800, p), 1);
+	assert_int_equal(p[2], VD_KMS_PLANE_COMPOSED);
+	assert_int_equal(p[0], 1);
+	assert_int_equal(p[1], 2);
+	/* with scaling: the top two get the two overlays, the bottom one is composed */
+	assert_int_equal(vd_kms_plane_plan(r, 3, &scaled, 1280, 800, p), 1);
+	assert_int_equal(p[0], VD_KMS_PLANE_COMPOSED);
+	assert_int_equal(p[1], 1);
+	assert_int_equal(p[2], 2);
+	/* a composed connector on top keeps the one it covers off the overlays */
+	r[1].importable = false;
+	assert_int_equal(vd_kms_plane_plan(r, 2, &two, 1280, 800, p), 2);
+	assert_int_equal(p[0], VD_KMS_PLANE_COMPOSED);
+	/* ... but not one it does not cover */
+	r[1].dst.x = 640;
+	assert_int_equal(vd_kms_plane_plan(r, 2, &two, 1280, 800, p), 1);
+	assert_int_equal(p[0], 1);
+	assert_int_equal(p[1], VD_KMS_PLANE_COMPOSED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -188,6 +288,10 @@ int main(void)
 		cmocka_unit_test(test_in_formats),
 		cmocka_unit_test(test_in_formats_offset),
 		cmocka_unit_test(test_in_formats_malformed),
+		cmocka_unit_test(test_parse_rect),
+		cmocka_unit_test(test_clip_overlap),
+		cmocka_unit_test(test_desktop_locate),
+		cmocka_unit_test(test_plane_plan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,8 +15,33 @@ elsewhere. Then vdispld is stopped (SIGTERM) and must give the display
 back: its summary line is checked (flips == events == N * F, no errors)
 and a second screendump must no longer show the guests.
 
+With --place N=MAPPING the simulated guest sim-guest-N gets a guest
+configuration file (guests.d/sim-guest-N.conf: connector.0 = MAPPING):
+a rectangle X,Y,WxH of the screen coordinates (the displays side by side,
+each as wide as its preferred mode) or a display's name (Virtual-2). The
+expected picture then follows that placement (kms_conn.c): rectangles
+clipped to the mode, opaque, stacked in name order; every head with a
+guest is dumped (QEMU's screendump of that head) and compared whole.
+--edid: the simulated guests ask for their EDID (GET_EDID); a guest on a
+display by name and alone on it must get the bytes of that display's EDID
+as the VM's kernel has them (/sys/class/drm/card0-NAME/edid), any other
+(or one whose display has no EDID) the synthesised 128-byte one (vendor "VDP").
+--hotplug: while the guests flip, Virtual-1 is unplugged from the guest's
+side (sysfs status "off": the kernel re-probes the connector, which is
+then disconnected), and a kernel uevent announces it. virtio-gpu in 6.1
+does not poll its connectors, so the status write itself sends none; the
+test asks the kernel for the card's "change" uevent (writing to its
+uevent file, what udevadm trigger does), which vdispld handles as it
+handles a driver's HOTPLUG=1 event. The flip events must go on (counted)
+while the display is away; then it is plugged back ("detect" and the
+uevent) and the final picture must be pixel-exact.
+--outputs N gives the virtio GPU N outputs; --force-on NAME switches a
+connector on from the guest's side (sysfs status) before vdispld starts,
+since QEMU without a UI connects only the first output.
+
 Usage: vm_test.py VDISPLD WORKDIR [--guests N] [--frames F] [--resolution WxH]
-                  [--gpu virtio|std] [--timeout S]
+                  [--gpu virtio|std] [--timeout S] [--place N=MAPPING]...
+                  [--outputs N] [--force-on NAME]...
 Environment: VD_XEN_CACHE (default /var/cache/vdispld-xen-qemu).
 Prints "vm-test: ..." lines with the timings, the flip rate, the counts and
 the flip latencies vdispld logs at exit (request->commit, request->done,
@@ -49,12 +74,20 @@ for m in $(cat /modules.order); do insmod /lib/modules/$m.ko || echo "VDTEST ins
 i=0
 while [ ! -e /dev/dri/card0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 ls /dev/dri
+[ -f /pre.sh ] && . /pre.sh
 echo VDTEST-START
 LD_LIBRARY_PATH=/lib /bin/vdispld $(cat /vdispld.args) &
 pid=$!
 echo $pid > /tmp/vdispld.pid
-# the host asks for the end by writing to the second serial port
-read line < /dev/ttyS1
+# the host writes commands to the second serial port: "run CMD" runs CMD,
+# "stop" ends the test
+exec 3< /dev/ttyS1
+while read -r line <&3; do
+    case "$line" in
+    stop*) break ;;
+    run\ *) eval "${line#run }"; echo "VDTEST-RAN ${line#run }" ;;
+    esac
+done
 kill -TERM $pid
 wait $pid
 echo "VDTEST-EXIT $?"
@@ -144,6 +177,24 @@ def build_initramfs(args, work, kver):
     vargs = ["--hypervisor", "sim", "--output", "kms", "--sim-guests", str(args.guests),
              "--sim-resolution", args.resolution, "--sim-frames", str(args.frames),
              "--status-interval", "1"]
+    if args.edid:
+        vargs.append("--sim-get-edid")
+    if args.place:
+        gdir = os.path.join(root, "etc", "vdispld", "guests.d")
+        os.makedirs(gdir, exist_ok=True)
+        with open(os.path.join(root, "etc", "vdispld", "vdispld.conf"), "w") as f:
+            f.write("# written by vm_test.py\n")
+        for n, mapping in args.place.items():
+            with open(os.path.join(gdir, "sim-guest-%d.conf" % n), "w") as f:
+                f.write("connector.0 = %s\n" % mapping)
+        vargs += ["--config", "/etc/vdispld/vdispld.conf"]
+    with open(os.path.join(root, "pre.sh"), "w") as f:
+        for name in args.force_on:
+            f.write("echo on > /sys/class/drm/card0-%s/status\n" % name)
+        f.write("cat /sys/class/drm/card0-*/status\n")
+        # each connector's EDID as the kernel has it, for --edid
+        f.write("for d in /sys/class/drm/card0-*; do echo \"VDTEST-EDID ${d#*card0-} "
+                "$(od -An -v -tx1 $d/edid | tr -d ' \\n')\"; done\n")
     with open(os.path.join(root, "vdispld.args"), "w") as f:
         f.write(" ".join(vargs) + "\n")
     with open(os.path.join(root, "init"), "w") as f:
@@ -163,7 +214,8 @@ class Vm:
         for p in (self.serial, self.mon_path, self.ctl_path):
             if os.path.exists(p):
                 os.unlink(p)
-        gpu = ["-device", "virtio-gpu-pci"] if args.gpu == "virtio" else ["-vga", "std"]
+        gpu = ["-device", "virtio-gpu-pci,id=gpu,max_outputs=%d" % args.outputs] \
+            if args.gpu == "virtio" else ["-vga", "std"]
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", "768", "-smp", "1",
                "-nodefaults", "-no-user-config", "-display", "none", *gpu,
                "-kernel", kernel, "-initrd", initrd,
@@ -230,10 +282,10 @@ class Vm:
             time.sleep(0.25)
         fail("timed out after %d s waiting for %s" % (timeout, what))
 
-    def screendump(self, path):
+    def screendump(self, path, head=None):
         if os.path.exists(path):
             os.unlink(path)
-        self.hmp("screendump " + path)
+        self.hmp("screendump " + path + ("" if head is None else " gpu %d" % head))
         return read_ppm(path)
 
     def stop(self):
@@ -353,6 +405,182 @@ def check_screen(img, args, mode):
     # the order of guests in cells follows connector creation: any order is fine
 
 
+# ---- configured placement (kms_conn.c, kms_logic.c) ----
+
+def parse_rect(m):
+    r = re.fullmatch(r"(\d+),(\d+),(\d+)x(\d+)", m)
+    return tuple(int(v) for v in r.groups()) if r else None
+
+
+def clip(r, sw, sh):
+    x, y, w, h = r
+    if x >= sw or y >= sh:
+        return None
+    return (x, y, min(w, sw - x), min(h, sh - y))
+
+
+def displays(log):
+    """[(name, preferred w, h)] in the kernel's order, as vdispld found them."""
+    return [(m.group(1), int(m.group(2)), int(m.group(3))) for m in re.finditer(
+        r"kms: display (\S+): \d+ modes, preferred (\d+)x(\d+)", log)]
+
+
+def placements(args, log):
+    """{head name: [(guest index, place rect)] in stacking order}."""
+    disp = displays(log)
+    heads = {}
+    for g in range(1, args.guests + 1):
+        m = args.place.get(g)
+        r = parse_rect(m) if m else None
+        if r:
+            x0 = 0
+            for name, pw, _ in disp:
+                if x0 <= r[0] < x0 + pw:
+                    heads.setdefault(name, []).append((g, (r[0] - x0, r[1], r[2], r[3])))
+                    break
+                x0 += pw
+            else:
+                fail("test: rectangle %s is right of every display" % m)
+        else:
+            heads.setdefault(m or disp[0][0], []).append((g, None))
+    return heads
+
+
+def modes(log):
+    return {m.group(1): (int(m.group(2)), int(m.group(3))) for m in re.finditer(
+        r"kms: (\S+): mode (\d+)x(\d+)@\d+", log)}
+
+
+def paint(canvas, sw, src, dst, size, frame, seed):
+    (sx, sy), (dx, dy), (vw, vh) = src, dst, size
+    for j in range(vh):
+        row = expected_row(sx, sy + j, vw, frame, seed)
+        if sy + j == 0 and sx == 0 and vw >= 1:
+            row[0:3] = bytes([(frame >> 16) & 255, (frame >> 8) & 255, frame & 255])
+        o = ((dy + j) * sw + dx) * 3
+        canvas[o:o + vw * 3] = row
+
+
+def check_layout(log, g, head, dst, size):
+    """What vd_output_conn_layout says (logged at placement): the picture in screen coordinates."""
+    x0 = 0
+    for name, pw, _ in displays(log):
+        if name == head:
+            break
+        x0 += pw
+    m = re.search(r"kms: sim-guest-%d:0 on \S+ at .*, picture at (\d+),(\d+) (\d+)x(\d+) "
+                  r"of the screen" % g, log)
+    want = (x0 + dst[0], dst[1], size[0], size[1])
+    if not m or tuple(int(v) for v in m.groups()) != want:
+        fail("guest %d: layout %s, expected the picture at %s in screen coordinates" % (
+            g, m.groups() if m else None, want))
+
+
+def check_placed(vm, args):
+    gw, gh = (int(v) for v in args.resolution.split("x"))
+    md = modes(vm.log)
+    for head, guests in sorted(placements(args, vm.log).items()):
+        if head not in md:
+            fail("display %s got no mode" % head)
+        sw, sh = md[head]
+        idx = int(head.rsplit("-", 1)[1]) - 1
+        img = vm.screendump(os.path.join(args.work, "screen-%s.ppm" % head), idx)
+        if (img[0], img[1]) != (sw, sh):
+            fail("screendump of %s is %dx%d, the mode %dx%d" % (head, img[0], img[1], sw, sh))
+        unplaced = [g for g, r in guests if r is None]
+        canvas = bytearray(sw * sh * 3)
+        for g, r in sorted(guests):
+            place = clip(r, sw, sh) if r else cell(sw, sh, len(unplaced), unplaced.index(g))
+            if not place:
+                fail("test: rectangle of guest %d is off the screen" % g)
+            for j in range(place[3]):
+                o = ((place[1] + j) * sw + place[0]) * 3
+                canvas[o:o + place[2] * 3] = bytes(place[2] * 3)
+            src, dst, size = fit(place, gw, gh)
+            # the seed from the guest's second row (its first carries the stamp)
+            (sx, sy), (dx, dy) = src, dst
+            o = ((dy + 1) * sw + dx) * 3
+            seed = (img[2][o] - (sx ^ (sy + 1))) & 255
+            paint(canvas, sw, src, dst, size, args.frames, seed)
+            check_layout(vm.log, g, head, dst, size)
+            if sy == 0 and sx <= 1 < sx + size[0]:
+                o = (dy * sw + dx + 1 - sx) * 3  # the stamp's seed: taken as shown
+                canvas[o:o + 3] = img[2][o:o + 3]
+            say("%s: guest %d at %d,%d size %dx%d (place %s), seed byte %#x" % (
+                head, g, dst[0], dst[1], size[0], size[1], place, seed))
+        got = img[2]
+        if got != bytes(canvas):
+            bad = [i // 3 for i in range(0, len(got), 3) if got[i:i + 3] != canvas[i:i + 3]]
+            for i in bad[:5]:
+                say("%s: pixel %d,%d is %s, expected %s" % (
+                    head, i % sw, i // sw, got[3 * i:3 * i + 3].hex(),
+                    bytes(canvas[3 * i:3 * i + 3]).hex()))
+            fail("%s: %d pixels differ from the configured placement" % (head, len(bad)))
+        say("%s: %dx%d screen matches the configured placement pixel for pixel" % (head, sw, sh))
+
+
+def check_edid(vm, args):
+    """GET_EDID's answer per guest against the kernel's EDID of its display."""
+    kernel = dict(re.findall(r"VDTEST-EDID (\S+) ([0-9a-f]*)", vm.log))
+    got = {int(m.group(1)): m.group(2) for m in re.finditer(
+        r"simfront sim-guest-(\d+) conn 0: EDID \d+ bytes ([0-9a-f]*) \(status 0\)", vm.log)}
+    where = {int(m.group(1)): (m.group(2), bool(m.group(3))) for m in re.finditer(
+        r"kms: sim-guest-(\d+):0 on (\S+) at \S+ \S+( \(configured\))?,", vm.log)}
+    for g in range(1, args.guests + 1):
+        if g not in got:
+            fail("guest %d logged no EDID" % g)
+        head, rect = where[g]
+        alone = sum(1 for h, _ in where.values() if h == head) == 1
+        one_to_one = alone and args.place.get(g) == head
+        disp = kernel.get(head, "")
+        if one_to_one and disp:
+            if got[g] != disp:
+                fail("guest %d on %s: GET_EDID gave %d bytes, not the display's %d" % (
+                    g, head, len(got[g]) // 2, len(disp) // 2))
+            say("guest %d: GET_EDID = %s's EDID, %d bytes, byte for byte" % (
+                g, head, len(disp) // 2))
+        else:
+            e = bytes.fromhex(got[g])
+            vendor = e[8] << 8 | e[9]
+            name = "".join(chr(64 + (vendor >> s & 31)) for s in (10, 5, 0))
+            if len(e) != 128 or e[:8] != bytes.fromhex("00ffffffffffff00") or name != "VDP" \
+                    or sum(e) % 256:
+                fail("guest %d: expected the synthesised EDID, got %s" % (g, got[g]))
+            say("guest %d on %s (%s): synthesised EDID, vendor %s" % (
+                g, head, "the display has no EDID" if one_to_one else "not 1:1", name))
+
+
+def events_now(log):
+    ev = re.findall(r"status: .*? (\d+) events", log)
+    return int(ev[-1]) if ev else 0
+
+
+def hotplug(vm, args):
+    """Unplug Virtual-1 mid-run, count the events while it is away, plug it back."""
+    status = "/sys/class/drm/card0-Virtual-1/status"
+    want = args.guests * args.frames
+    vm.wait_for(lambda log: events_now(log) >= 60, args.timeout, "60 flip events")
+    uevent = "echo change > /sys/class/drm/card0/uevent"
+    vm.ctl.sendall(("run echo off > %s; %s\n" % (status, uevent)).encode())
+    vm.wait_for(lambda log: "Virtual-1: display unplugged" in log, 60,
+                "vdispld to see the display go (HOTPLUG uevent)")
+    e0, t0 = events_now(vm.log), time.time()
+    vm.wait_for(lambda log: events_now(log) >= min(e0 + 60, want - 30), 120,
+                "flip events while the display is away")
+    e1, t1 = events_now(vm.log), time.time()
+    if e1 - e0 < 30:
+        fail("only %d flip events in %.1f s while unplugged" % (e1 - e0, t1 - t0))
+    say("unplugged: %d flip events in %.1f s (%.1f/s) while the display was away" % (
+        e1 - e0, t1 - t0, (e1 - e0) / max(t1 - t0, 1e-3)))
+    vm.ctl.sendall(("run echo detect > %s; %s\n" % (status, uevent)).encode())
+    vm.wait_for(lambda log: "Virtual-1: display plugged back" in log, 60,
+                "vdispld to see the display come back")
+    e2 = events_now(vm.log)
+    vm.wait_for(lambda log: events_now(log) >= min(e2 + 30, want), args.timeout,
+                "flip events after the display came back")
+    say("plugged back: flips go on (%d -> %d events)" % (e2, events_now(vm.log)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("vdispld")
@@ -362,7 +590,13 @@ def main():
     ap.add_argument("--resolution", default="1024x768")
     ap.add_argument("--gpu", choices=("virtio", "std"), default="virtio")
     ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--place", action="append", default=[])
+    ap.add_argument("--outputs", type=int, default=1)
+    ap.add_argument("--force-on", action="append", default=[])
+    ap.add_argument("--edid", action="store_true")
+    ap.add_argument("--hotplug", action="store_true")
     args = ap.parse_args()
+    args.place = {int(k): v for k, v in (p.split("=", 1) for p in args.place)}
     t0 = time.time()
     os.makedirs(args.work, exist_ok=True)
     ensure_cache()
@@ -397,14 +631,22 @@ def run(vm, args, t0):
                     args.timeout, "the modeset")
     mode = (int(m.group(1)), int(m.group(2)))
     want = args.guests * args.frames
+    if args.hotplug:
+        hotplug(vm, args)
     vm.wait_for(lambda log: any(int(e) >= want for e in re.findall(r"(\d+) events", log)),
                 args.timeout, "%d flip events" % want)
     t_done = time.time()
     rates = [float(r) for r in re.findall(r"([\d.]+) flips/s", vm.log)]
     say("all %d flips completed %.1f s after start; peak status rate %.1f flips/s" % (
         want, t_done - t_start, max(rates) if rates else 0.0))
-    img = vm.screendump(os.path.join(args.work, "screen.ppm"))
-    check_screen(img, args, mode)
+    if args.edid:
+        check_edid(vm, args)
+    if args.place:
+        check_placed(vm, args)
+        img = vm.screendump(os.path.join(args.work, "screen.ppm"))
+    else:
+        img = vm.screendump(os.path.join(args.work, "screen.ppm"))
+        check_screen(img, args, mode)
     vm.ctl.sendall(b"stop\n")
     vm.wait_for(lambda log: "VDTEST-EXIT" in log, 120, "vdispld to exit")
     summary = re.search(r"summary: flips=(\d+) events=(\d+) copies=(\d+) requests=(\d+) "
@@ -420,6 +662,12 @@ def run(vm, args, t0):
     say("flip rate while flipping: %.1f flips/s (%d guests)" % (
         want / max(t_done - t_start, 1e-3), args.guests))
     report_latency(vm.log)
+    if args.hotplug:
+        hp = re.search(r"(\d+) hotplug events", vm.log)
+        if not hp or int(hp.group(1)) < 2:
+            fail("vdispld counted %s hotplug events, expected 2 or more" % (
+                hp.group(1) if hp else "no"))
+        say("%s hotplug events handled" % hp.group(1))
     if flips != want or events != want or errors:
         fail("expected %d flips and events and no errors" % want)
     if "VDTEST-EXIT 0" not in vm.log:

@@ -198,9 +198,11 @@ static void kms_destroy(struct vd_output *base)
 		close(out->fd);
 	}
 	sd_event_source_disable_unref(out->drm_source);
+	kms_hotplug_finish(out);
 	lat_log(out);
-	vd_info("kms: %llu page-flip events, %llu watchdog completions",
-		(unsigned long long)out->events, (unsigned long long)out->watchdog_fired);
+	vd_info("kms: %llu page-flip events, %llu watchdog completions, %llu hotplug events",
+		(unsigned long long)out->events, (unsigned long long)out->watchdog_fired,
+		(unsigned long long)out->hotplugs);
 	free(out);
 }
 
@@ -217,6 +219,8 @@ static const struct vd_output_impl kms_impl = {
 	.buffer_free = kms_buffer_free,
 	.conn_screenshot = kms_conn_screenshot,
 	.get_stats = kms_get_stats,
+	.conn_layout = kms_conn_layout,
+	.conn_get_edid = kms_conn_get_edid,
 };
 
 int vd_output_kms_create(sd_event *loop, const struct vd_output_opts *opts,
@@ -236,6 +240,8 @@ int vd_output_kms_create(sd_event *loop, const struct vd_output_opts *opts,
 		r = kms_heads_init(out);
 	if (r >= 0)
 		r = add_event_source(out);
+	if (r >= 0)
+		r = kms_hotplug_init(out);
 	if (r < 0) {
 		kms_destroy(&out->base);
 		return r;

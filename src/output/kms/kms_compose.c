@@ -5,7 +5,11 @@
  * draws into the back buffer the cells whose content changed since that
  * buffer last showed them (one copy per changed cell, counted in
  * stats.copies), then flips to it. Guest pictures are centred in their
- * cell, cropped around the centre when larger (the CPU does not scale).
+ * place (a configured rectangle or a cell of the default layout), cropped
+ * around the centre when larger (the CPU does not scale). A place is
+ * opaque (black around a smaller picture); where places overlap, the
+ * conn later in the head's order is on top, so redrawing one conn redraws
+ * every conn above it that it overlaps.
  */
 #include "output/kms/kms_priv.h"
 
@@ -118,14 +122,17 @@ static struct vd_rect shown_rect(const struct kms_conn *conn)
 	return r;
 }
 
-/* Cell i of buf shows conn now. */
+/* The place of conn i of buf shows conn now. */
 static void draw_cell(struct kms_head *head, struct kms_dumb *buf, uint32_t i, bool fresh)
 {
 	struct kms_conn *conn = head->conns[i];
-	struct vd_rect cell = vd_kms_layout_cell(buf->width, buf->height, head->nconns, i);
+	struct vd_rect cell;
 	struct vd_rect pic = conn->fb ? shown_rect(conn) : conn->rect;
 	struct vd_rect src, dst;
 
+	/* A place is inside the mode and the buffer is the mode's size; clip anyway. */
+	if (!vd_kms_clip(&conn->place, buf->width, buf->height, &cell))
+		return;
 	if (fresh)
 		fill_black(buf, &cell);
 	if (!vd_kms_fit(&cell, pic.width, pic.height, false, &src, &dst))
@@ -146,13 +153,20 @@ static void draw_cell(struct kms_head *head, struct kms_dumb *buf, uint32_t i, b
 /* Bring buf (whose drawn[] says what it holds) up to date with every conn. */
 void kms_head_compose(struct kms_head *head, struct kms_dumb *buf, uint64_t *drawn)
 {
-	for (uint32_t i = 0; i < head->nconns; i++) {
-		struct kms_conn *conn = head->conns[i];
+	bool redraw[KMS_MAX_CONNS_PER_HEAD] = {false}, fresh[KMS_MAX_CONNS_PER_HEAD] = {false};
 
-		if (drawn[i] == conn->seq && drawn[i])
+	for (uint32_t i = 0; i < head->nconns; i++) {
+		redraw[i] |= !drawn[i] || drawn[i] != head->conns[i]->seq;
+		fresh[i] |= !drawn[i];
+		for (uint32_t j = i + 1; redraw[i] && j < head->nconns; j++)
+			if (vd_kms_overlap(&head->conns[i]->place, &head->conns[j]->place))
+				redraw[j] = fresh[j] = true;
+	}
+	for (uint32_t i = 0; i < head->nconns; i++) {
+		if (!redraw[i])
 			continue;
-		draw_cell(head, buf, i, drawn[i] == 0);
-		drawn[i] = conn->seq;
+		draw_cell(head, buf, i, fresh[i]);
+		drawn[i] = head->conns[i]->seq;
 	}
 }
 

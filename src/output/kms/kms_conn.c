@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Virtual connectors on heads. A connector goes on the display its
- * target names ("HDMI-A-1", the guest's unique-id), else on the first
- * display nobody uses, else it shares the display with the fewest
- * connectors, side by side (vd_kms_layout_cell).
+ * Virtual connectors on heads. The guest's configuration decides first
+ * (connector.N, desc->mapping): a display by name ("HDMI-A-1"), or a
+ * rectangle "X,Y,WxH" of the screen coordinates (the displays side by
+ * side, each as wide as its preferred mode; vd_kms_desktop_locate),
+ * clipped to the display's mode. Else the display the guest's unique-id
+ * names (desc->target), else the first display nobody uses, else the one
+ * with the fewest connectors. Connectors without a rectangle share what
+ * is left side by side (vd_kms_layout_cell). A mapping that cannot be
+ * honoured is logged, naming it, and the connector is placed by default.
  */
 #include "output/kms/kms_priv.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,12 +37,10 @@ static struct kms_head *head_by_name(struct kms_output *out, const char *name)
 	return NULL;
 }
 
-static struct kms_head *head_pick(struct kms_output *out, const char *target)
+static struct kms_head *head_least_used(struct kms_output *out)
 {
-	struct kms_head *best = head_by_name(out, target);
+	struct kms_head *best = NULL;
 
-	if (best)
-		return best;
 	for (uint32_t i = 0; i < out->nheads; i++) {
 		struct kms_head *h = &out->heads[i];
 
@@ -46,20 +50,129 @@ static struct kms_head *head_pick(struct kms_output *out, const char *target)
 	return best;
 }
 
+static void names_of_heads(const struct kms_output *out, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (uint32_t i = 0; i < out->nheads && len < size; i++) {
+		const struct kms_head *h = &out->heads[i];
+		int n = snprintf(buf + len, size - len, "%s%s at %u,0 %ux%u", i ? ", " : "",
+				 h->name, h->desk_x, h->pref_w, h->pref_h);
+
+		len += n > 0 ? (size_t)n : 0;
+	}
+}
+
+/* The head for a rectangle mapping in screen coordinates; conn->want in its coordinates. */
+static struct kms_head *head_for_rect(struct kms_output *out, struct kms_conn *conn,
+				      const struct vd_rect *r)
+{
+	uint32_t widths[KMS_MAX_HEADS];
+	char names[256];
+	struct kms_head *head;
+	int i;
+
+	for (uint32_t k = 0; k < out->nheads; k++)
+		widths[k] = out->heads[k].pref_w;
+	i = vd_kms_desktop_locate(widths, out->nheads, r, &conn->want);
+	head = i >= 0 ? &out->heads[i] : NULL;
+	if (head && head->nconns < KMS_MAX_CONNS_PER_HEAD) {
+		conn->placed = true;
+		return head;
+	}
+	names_of_heads(out, names, sizeof(names));
+	vd_err("kms: %s: connector mapping %u,%u,%ux%u: %s (displays: %s); placed by default",
+	       conn->name, r->x, r->y, r->width, r->height,
+	       head ? "that display has no room for another connector"
+		    : "starts right of every display",
+	       names);
+	return NULL;
+}
+
+/* Where the configuration, then the guest, put conn; NULL: anywhere. */
+static struct kms_head *head_pick(struct kms_output *out, struct kms_conn *conn,
+				  const struct vd_output_conn_desc *desc)
+{
+	struct kms_head *head = NULL;
+	struct vd_rect r;
+	char names[256];
+
+	if (desc->mapping && vd_kms_parse_rect(desc->mapping, &r)) {
+		head = head_for_rect(out, conn, &r);
+	} else if (desc->mapping) {
+		head = head_by_name(out, desc->mapping);
+		conn->by_name = head != NULL;
+		if (!head) {
+			names_of_heads(out, names, sizeof(names));
+			vd_err("kms: %s: connector mapping %s: no such connected display with room "
+			       "(displays: %s); placed by default",
+			       conn->name, desc->mapping, names);
+		}
+	}
+	if (!head) {
+		head = head_by_name(out, desc->target);
+		conn->by_name = head != NULL;
+	}
+	return head ? head : head_least_used(out);
+}
+
+/* Cells for the conns without a rectangle; rectangles clipped to the mode. */
+void kms_head_layout(struct kms_head *head)
+{
+	uint32_t sw = head->mode.hdisplay, sh = head->mode.vdisplay, n = 0, k = 0;
+
+	for (uint32_t i = 0; i < head->nconns; i++) {
+		struct kms_conn *conn = head->conns[i];
+
+		if (conn->placed && !vd_kms_clip(&conn->want, sw, sh, &conn->place)) {
+			vd_err("kms: %s: rectangle %u,%u,%ux%u is off the %ux%u screen of %s; "
+			       "placed by default",
+			       conn->name, conn->want.x, conn->want.y, conn->want.width,
+			       conn->want.height, sw, sh, head->name);
+			conn->placed = false;
+		} else if (conn->placed && (conn->place.width != conn->want.width ||
+					    conn->place.height != conn->want.height)) {
+			vd_warn("kms: %s: rectangle %u,%u,%ux%u clipped to the %ux%u screen of %s",
+				conn->name, conn->want.x, conn->want.y, conn->want.width,
+				conn->want.height, sw, sh, head->name);
+		}
+		n += !conn->placed;
+	}
+	for (uint32_t i = 0; i < head->nconns; i++)
+		if (!head->conns[i]->placed)
+			head->conns[i]->place = vd_kms_layout_cell(sw, sh, n, k++);
+}
+
+/* In name order: the stacking order of overlapping rectangles (later names on top). */
+static void head_insert(struct kms_head *head, struct kms_conn *conn)
+{
+	uint32_t i = 0;
+
+	while (i < head->nconns && strcmp(head->conns[i]->name, conn->name) <= 0)
+		i++;
+	memmove(&head->conns[i + 1], &head->conns[i], (head->nconns - i) * sizeof(head->conns[0]));
+	head->conns[i] = conn;
+	head->nconns++;
+}
+
 static void head_add(struct kms_head *head, struct kms_conn *conn)
 {
 	int r;
 
 	if (!head->enabled && !head->broken) {
-		r = kms_head_enable(head, conn->desc.width, conn->desc.height);
+		r = conn->placed ? kms_head_enable(head, 0, 0)
+				 : kms_head_enable(head, conn->desc.width, conn->desc.height);
 		if (r < 0) {
 			vd_err("kms: %s: cannot set a mode: %s; its guests flip blind", head->name,
 			       strerror(-r));
 			head->broken = true;
 		}
 	}
-	head->conns[head->nconns++] = conn;
 	conn->head = head;
+	head_insert(head, conn);
+	if (head->enabled)
+		kms_head_layout(head);
 	kms_head_invalidate(head);
 	kms_head_kick(head);
 }
@@ -74,22 +187,34 @@ static void head_remove(struct kms_head *head, struct kms_conn *conn)
 	memmove(&head->conns[i], &head->conns[i + 1],
 		(head->nconns - i - 1) * sizeof(head->conns[0]));
 	head->nconns--;
+	if (head->enabled)
+		kms_head_layout(head);
 	kms_head_invalidate(head);
 	kms_head_kick(head);
+}
+
+/* Its place on the head, and its picture in screen coordinates (as pointer focus sees it). */
+static void log_placement(struct kms_conn *conn)
+{
+	struct vd_rect s = {0, 0, 0, 0};
+
+	if (vd_output_conn_layout(&conn->base, &s) < 0)
+		s = (struct vd_rect){0, 0, 0, 0};
+	vd_info("kms: %s on %s at %u,%u %ux%u%s, picture at %u,%u %ux%u of the screen",
+		conn->name, conn->head->name, conn->place.x, conn->place.y, conn->place.width,
+		conn->place.height, conn->placed ? " (configured)" : "", s.x, s.y, s.width,
+		s.height);
 }
 
 int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *desc,
 		    struct vd_output_conn **ret_conn)
 {
 	struct kms_output *out = kms_output_from(base);
-	/* A rectangle mapping ("X,Y,WxH") names no head: the default placement, for now. */
-	struct kms_head *head = head_pick(out, desc->mapping ? desc->mapping : desc->target);
+	struct kms_head *head;
 	struct kms_conn *conn;
 
 	if (!desc->name || !desc->flip_done || !desc->width || !desc->height)
 		return -EINVAL;
-	if (!head)
-		return -ENOSPC;
 	conn = calloc(1, sizeof(*conn));
 	if (!conn)
 		return -ENOMEM;
@@ -97,6 +222,11 @@ int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 	if (!conn->name) {
 		free(conn);
 		return -ENOMEM;
+	}
+	head = head_pick(out, conn, desc);
+	if (!head) {
+		kms_conn_free(conn);
+		return -ENOSPC;
 	}
 	conn->base.out = base;
 	conn->out = out;
@@ -111,8 +241,8 @@ int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 		out->conns->pprev = &conn->next;
 	conn->pprev = &out->conns;
 	out->conns = conn;
-	vd_info("kms: %s on %s", conn->name, head->name);
 	head_add(head, conn);
+	log_placement(conn);
 	*ret_conn = &conn->base;
 	return 0;
 }
@@ -209,4 +339,39 @@ int kms_conn_screenshot(struct vd_output_conn *base, const char *path)
 		.bpp = s->bpp,
 	};
 	return vd_png_write(path, &view);
+}
+
+/* The picture's rectangle in screen coordinates: the place, less the black around a smaller picture. */
+int kms_conn_layout(struct vd_output_conn *base, struct vd_rect *ret)
+{
+	struct kms_conn *conn = kms_conn_from(base);
+	struct kms_head *head = conn->head;
+	struct vd_rect src, dst;
+
+	if (!head->enabled || head->broken ||
+	    !vd_kms_fit(&conn->place, conn->rect.width, conn->rect.height, false, &src, &dst))
+		return -ENODATA;
+	*ret = dst;
+	ret->x += head->desk_x;
+	return 0;
+}
+
+/*
+ * The display's EDID when conn maps 1:1 onto it: on it by its name (the
+ * configuration or the guest's unique-id) and alone on it. Whole blocks
+ * with the EDID header only.
+ */
+int kms_conn_get_edid(struct vd_output_conn *base, void *buf, size_t size)
+{
+	static const uint8_t header[8] = {0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0};
+	struct kms_conn *conn = kms_conn_from(base);
+	const struct kms_head *head = conn->head;
+
+	if (head->nconns != 1 || !conn->by_name || !head->edid || head->edid_len < 128 ||
+	    head->edid_len % 128 || memcmp(head->edid, header, sizeof(header)) != 0)
+		return -ENODATA;
+	if (head->edid_len > size || head->edid_len > INT32_MAX)
+		return -ENOSPC;
+	memcpy(buf, head->edid, head->edid_len);
+	return (int)head->edid_len;
 }

@@ -251,6 +251,9 @@ static struct kms_fb *direct_fb(const struct kms_head *head)
 	if (head->nconns != 1 || head->out->force_copy || !conn->fb || !conn->fb->fb_id ||
 	    conn->fb->no_direct)
 		return NULL;
+	if (conn->place.x || conn->place.y || conn->place.width != head->mode.hdisplay ||
+	    conn->place.height != head->mode.vdisplay)
+		return NULL;
 	if (conn->rect.width != head->mode.hdisplay || conn->rect.height != head->mode.vdisplay ||
 	    (uint64_t)conn->rect.x + conn->rect.width > conn->fb->src.width ||
 	    (uint64_t)conn->rect.y + conn->rect.height > conn->fb->src.height)

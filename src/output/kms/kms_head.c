@@ -14,6 +14,8 @@
 
 #include "log.h"
 
+static void head_release_bufs(struct kms_head *head);
+
 static uint32_t plane_type(int fd, uint32_t plane)
 {
 	drmModeObjectProperties *props = drmModeObjectGetProperties(fd, plane, DRM_MODE_OBJECT_PLANE);
@@ -158,6 +160,29 @@ static uint32_t find_crtc(struct kms_output *out, const drmModeRes *res, const d
 	return 0;
 }
 
+/* A copy of the connector's EDID property (the display's own), if it has one. */
+static void read_edid(struct kms_head *head, int fd)
+{
+	drmModeObjectProperties *props =
+		drmModeObjectGetProperties(fd, head->conn_id, DRM_MODE_OBJECT_CONNECTOR);
+	uint32_t id = kms_prop_id(fd, head->conn_id, DRM_MODE_OBJECT_CONNECTOR, "EDID");
+
+	free(head->edid);
+	head->edid = NULL;
+	head->edid_len = 0;
+	for (uint32_t i = 0; props && id && i < props->count_props; i++) {
+		drmModePropertyBlobRes *b;
+
+		if (props->props[i] != id || !props->prop_values[i])
+			continue;
+		b = drmModeGetPropertyBlob(fd, (uint32_t)props->prop_values[i]);
+		if (b && b->length && (head->edid = malloc(b->length)))
+			memcpy(head->edid, b->data, head->edid_len = b->length);
+		drmModeFreePropertyBlob(b);
+	}
+	drmModeFreeObjectProperties(props);
+}
+
 static void save_crtc(struct kms_head *head, int fd)
 {
 	drmModeCrtc *crtc = drmModeGetCrtc(fd, head->crtc_id);
@@ -168,6 +193,41 @@ static void save_crtc(struct kms_head *head, int fd)
 	head->saved.mode_valid = crtc->mode_valid;
 	head->saved.valid = true;
 	drmModeFreeCrtc(crtc);
+}
+
+/* The mode for a width x height picture; 0 x 0: the preferred mode. */
+static const drmModeModeInfo *pick_mode(const struct kms_head *head, uint32_t width,
+					uint32_t height)
+{
+	struct vd_kms_mode m[64];
+	uint32_t n = head->nmodes < 64 ? head->nmodes : 64;
+	int i;
+
+	for (uint32_t k = 0; k < n; k++)
+		m[k] = (struct vd_kms_mode){
+			.width = head->modes[k].hdisplay,
+			.height = head->modes[k].vdisplay,
+			.refresh_mhz = head->modes[k].vrefresh * 1000u,
+			.preferred = head->modes[k].type & DRM_MODE_TYPE_PREFERRED,
+		};
+	i = vd_kms_mode_pick(m, n, width, height);
+	return &head->modes[i < 0 ? 0 : i];
+}
+
+/* The connector's modes (count_modes > 0) and the preferred size. */
+static int set_modes(struct kms_head *head, const drmModeConnector *c)
+{
+	drmModeModeInfo *modes = calloc((size_t)c->count_modes, sizeof(*modes));
+
+	if (!modes)
+		return -ENOMEM;
+	memcpy(modes, c->modes, (size_t)c->count_modes * sizeof(*modes));
+	free(head->modes);
+	head->modes = modes;
+	head->nmodes = (uint32_t)c->count_modes;
+	head->pref_w = pick_mode(head, 0, 0)->hdisplay;
+	head->pref_h = pick_mode(head, 0, 0)->vdisplay;
+	return 0;
 }
 
 static int head_init(struct kms_output *out, const drmModeRes *res, drmModeConnector *c)
@@ -185,19 +245,18 @@ static int head_init(struct kms_output *out, const drmModeRes *res, drmModeConne
 	}
 	head->saved.conn_crtc = current_crtc(out->fd, c);
 	save_crtc(head, out->fd);
-	head->modes = calloc((size_t)c->count_modes, sizeof(*head->modes));
-	if (!head->modes)
+	if (set_modes(head, c) < 0)
 		return -ENOMEM;
-	memcpy(head->modes, c->modes, (size_t)c->count_modes * sizeof(*head->modes));
-	head->nmodes = (uint32_t)c->count_modes;
 	head->prop_conn_crtc = kms_prop_id(out->fd, c->connector_id, DRM_MODE_OBJECT_CONNECTOR,
 					   "CRTC_ID");
 	head->prop_mode_id = kms_prop_id(out->fd, head->crtc_id, DRM_MODE_OBJECT_CRTC, "MODE_ID");
 	head->prop_active = kms_prop_id(out->fd, head->crtc_id, DRM_MODE_OBJECT_CRTC, "ACTIVE");
 	read_plane_props(head, out->fd);
+	read_edid(head, out->fd);
 	out->nheads++;
-	vd_info("kms: display %s: %u modes, CRTC %u, plane %u", head->name, head->nmodes,
-		head->crtc_id, head->plane_id);
+	vd_info("kms: display %s: %u modes, preferred %ux%u, CRTC %u, plane %u, EDID %zu bytes",
+		head->name, head->nmodes, head->pref_w, head->pref_h, head->crtc_id,
+		head->plane_id, head->edid_len);
 	return 0;
 }
 
@@ -206,6 +265,8 @@ static void head_free(struct kms_head *head)
 	free(head->modes);
 	free(head->formats);
 	free(head->in_formats);
+	free(head->edid);
+	head->edid = NULL;
 	head->modes = NULL;
 	head->formats = NULL;
 	head->in_formats = NULL;
@@ -232,28 +293,13 @@ int kms_heads_init(struct kms_output *out)
 	drmModeFreeResources(res);
 	if (r == -ENOMEM)
 		return r;
+	for (uint32_t i = 1; i < out->nheads; i++)
+		out->heads[i].desk_x = out->heads[i - 1].desk_x + out->heads[i - 1].pref_w;
 	if (out->nheads == 0) {
 		vd_err("kms: no connected display");
 		return -ENODEV;
 	}
 	return 0;
-}
-
-static void pick_mode(struct kms_head *head, uint32_t width, uint32_t height)
-{
-	struct vd_kms_mode m[64];
-	uint32_t n = head->nmodes < 64 ? head->nmodes : 64;
-	int i;
-
-	for (uint32_t k = 0; k < n; k++)
-		m[k] = (struct vd_kms_mode){
-			.width = head->modes[k].hdisplay,
-			.height = head->modes[k].vdisplay,
-			.refresh_mhz = head->modes[k].vrefresh * 1000u,
-			.preferred = head->modes[k].type & DRM_MODE_TYPE_PREFERRED,
-		};
-	i = vd_kms_mode_pick(m, n, width, height);
-	head->mode = head->modes[i < 0 ? 0 : i];
 }
 
 static void plane_set(drmModeAtomicReq *req, const struct kms_head *head, uint32_t fb,
@@ -301,12 +347,16 @@ static int modeset(struct kms_head *head)
 	return r;
 }
 
-/* Modeset for a first virtual connector of width x height; blocking, no event. */
+/*
+ * Modeset for a first virtual connector of width x height (0 x 0: placed
+ * by a rectangle, which is in the preferred mode's coordinates); blocking,
+ * no event.
+ */
 int kms_head_enable(struct kms_head *head, uint32_t width, uint32_t height)
 {
 	int fd = head->out->fd, r;
 
-	pick_mode(head, width, height);
+	head->mode = *pick_mode(head, width, height);
 	r = drmModeCreatePropertyBlob(fd, &head->mode, sizeof(head->mode), &head->mode_blob);
 	if (r < 0)
 		return -errno;
@@ -322,6 +372,7 @@ int kms_head_enable(struct kms_head *head, uint32_t width, uint32_t height)
 	head->shown_fb = head->bufs[0].fb_id;
 	head->back = 1;
 	head->enabled = true;
+	kms_head_layout(head);
 	vd_info("kms: %s: mode %ux%u@%u for %ux%u", head->name, head->mode.hdisplay,
 		head->mode.vdisplay, head->mode.vrefresh, width, height);
 	return 0;
@@ -381,12 +432,92 @@ void kms_heads_finish(struct kms_output *out)
 	for (uint32_t i = 0; i < out->nheads; i++) {
 		struct kms_head *head = &out->heads[i];
 
-		for (uint32_t b = 0; b < KMS_NBUF; b++)
-			kms_dumb_destroy(out->fd, &head->bufs[b]);
-		if (head->mode_blob)
-			drmModeDestroyPropertyBlob(out->fd, head->mode_blob);
+		head_release_bufs(head);
 		head->watchdog = sd_event_source_disable_unref(head->watchdog);
 		head->blind = sd_event_source_disable_unref(head->blind);
 		head_free(head);
 	}
+}
+
+/* ---- hotplug ---- */
+
+bool kms_head_probe(struct kms_head *head)
+{
+	drmModeConnector *c = drmModeGetConnector(head->out->fd, head->conn_id);
+	bool connected = c && c->connection == DRM_MODE_CONNECTED && c->count_modes > 0;
+
+	if (connected && set_modes(head, c) == 0)
+		read_edid(head, head->out->fd);
+	drmModeFreeConnector(c);
+	return connected;
+}
+
+/* Switch the head off: connector, CRTC and plane. Blocking. */
+static int head_off(struct kms_head *head)
+{
+	drmModeAtomicReq *req = drmModeAtomicAlloc();
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	drmModeAtomicAddProperty(req, head->conn_id, head->prop_conn_crtc, 0);
+	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_mode_id, 0);
+	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_active, 0);
+	kms_head_plane_full(req, head, 0, &(struct vd_rect){0, 0, 0, 0});
+	r = drmModeAtomicCommit(head->out->fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET, NULL) < 0
+		    ? -errno
+		    : 0;
+	drmModeAtomicFree(req);
+	return r;
+}
+
+/* The display went away: off, and the guests' flips complete blind until it is back. */
+void kms_head_unplug(struct kms_head *head)
+{
+	int r = head->enabled ? head_off(head) : 0;
+
+	vd_notice("kms: %s: display unplugged; its %u connector(s) flip blind until it is back%s%s",
+		  head->name, head->nconns, r < 0 ? "; switching it off failed: " : "",
+		  r < 0 ? strerror(-r) : "");
+	head->unplugged = true;
+	head->enabled = false;
+	head->shown_fb = 0;
+	kms_head_kick(head);
+}
+
+static void head_release_bufs(struct kms_head *head)
+{
+	for (uint32_t b = 0; b < KMS_NBUF; b++)
+		kms_dumb_destroy(head->out->fd, &head->bufs[b]);
+	if (head->mode_blob)
+		drmModeDestroyPropertyBlob(head->out->fd, head->mode_blob);
+	head->mode_blob = 0;
+}
+
+/* The display is back: a modeset by the same rule as the first, and the picture. */
+void kms_head_replug(struct kms_head *head)
+{
+	struct kms_output *out = head->out;
+	bool placed = false;
+	int r;
+
+	head->unplugged = false;
+	head->broken = false;
+	for (uint32_t i = 1; i < out->nheads; i++)
+		out->heads[i].desk_x = out->heads[i - 1].desk_x + out->heads[i - 1].pref_w;
+	vd_notice("kms: %s: display plugged back", head->name);
+	if (!head->nconns)
+		return; /* enabled when a connector arrives */
+	for (uint32_t i = 0; i < head->nconns; i++)
+		placed |= head->conns[i]->placed || head->conns[i]->want.width;
+	head_release_bufs(head);
+	r = placed ? kms_head_enable(head, 0, 0)
+		   : kms_head_enable(head, head->conns[0]->desc.width, head->conns[0]->desc.height);
+	if (r < 0) {
+		vd_err("kms: %s: cannot set a mode after replug: %s; its guests flip blind",
+		       head->name, strerror(-r));
+		head->broken = true;
+	}
+	kms_head_invalidate(head);
+	kms_head_kick(head);
 }

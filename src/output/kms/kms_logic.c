@@ -123,6 +123,114 @@ bool vd_kms_fit(const struct vd_rect *cell, uint32_t src_w, uint32_t src_h, bool
 	return true;
 }
 
+static bool parse_u32(const char **s, uint32_t *ret)
+{
+	uint64_t v = 0;
+	const char *p = *s;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*s = p;
+	*ret = (uint32_t)v;
+	return true;
+}
+
+bool vd_kms_parse_rect(const char *s, struct vd_rect *ret)
+{
+	struct vd_rect r;
+
+	if (!s || !parse_u32(&s, &r.x) || *s++ != ',' || !parse_u32(&s, &r.y) || *s++ != ',' ||
+	    !parse_u32(&s, &r.width) || *s++ != 'x' || !parse_u32(&s, &r.height) || *s)
+		return false;
+	if (!r.width || !r.height || (uint64_t)r.x + r.width > UINT32_MAX ||
+	    (uint64_t)r.y + r.height > UINT32_MAX)
+		return false;
+	*ret = r;
+	return true;
+}
+
+bool vd_kms_clip(const struct vd_rect *r, uint32_t screen_w, uint32_t screen_h,
+		 struct vd_rect *ret)
+{
+	if (!r->width || !r->height || r->x >= screen_w || r->y >= screen_h)
+		return false;
+	*ret = *r;
+	if (ret->width > screen_w - r->x)
+		ret->width = screen_w - r->x;
+	if (ret->height > screen_h - r->y)
+		ret->height = screen_h - r->y;
+	return true;
+}
+
+bool vd_kms_overlap(const struct vd_rect *a, const struct vd_rect *b)
+{
+	return a->width && a->height && b->width && b->height &&
+	       (uint64_t)a->x < (uint64_t)b->x + b->width &&
+	       (uint64_t)b->x < (uint64_t)a->x + a->width &&
+	       (uint64_t)a->y < (uint64_t)b->y + b->height &&
+	       (uint64_t)b->y < (uint64_t)a->y + a->height;
+}
+
+int vd_kms_desktop_locate(const uint32_t *widths, size_t n, const struct vd_rect *r,
+			  struct vd_rect *ret_local)
+{
+	uint64_t x0 = 0;
+
+	for (size_t i = 0; i < n; x0 += widths[i], i++) {
+		if (r->x < x0 || r->x - x0 >= widths[i])
+			continue;
+		*ret_local = *r;
+		ret_local->x = (uint32_t)(r->x - x0);
+		return (int)i;
+	}
+	return -ENOENT;
+}
+
+static bool plane_fits(const struct vd_kms_plane_req *r, const struct vd_kms_plane_caps *caps)
+{
+	return r->importable && r->dst.width && r->dst.height &&
+	       (caps->scaling || (r->src_w == r->dst.width && r->src_h == r->dst.height));
+}
+
+uint32_t vd_kms_plane_plan(const struct vd_kms_plane_req *reqs, uint32_t n,
+			   const struct vd_kms_plane_caps *caps, uint32_t screen_w,
+			   uint32_t screen_h, int *ret_plane)
+{
+	uint32_t composed = 0, used = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		ret_plane[i] = VD_KMS_PLANE_COMPOSED;
+	if (n == 1 && reqs[0].importable && reqs[0].dst.x == 0 && reqs[0].dst.y == 0 &&
+	    reqs[0].dst.width == screen_w && reqs[0].dst.height == screen_h &&
+	    reqs[0].src_w == screen_w && reqs[0].src_h == screen_h) {
+		ret_plane[0] = VD_KMS_PLANE_PRIMARY;
+		return 0;
+	}
+	/* From the top down: how many overlays the ones on planes need, counted first. */
+	for (uint32_t k = n; k-- > 0;) {
+		bool ok = used < caps->noverlays && plane_fits(&reqs[k], caps);
+
+		for (uint32_t j = k + 1; ok && j < n; j++)
+			if (ret_plane[j] == VD_KMS_PLANE_COMPOSED &&
+			    vd_kms_overlap(&reqs[k].dst, &reqs[j].dst))
+				ok = false;
+		if (ok)
+			ret_plane[k] = (int)++used; /* provisional: renumbered bottom-up below */
+		else
+			composed++;
+	}
+	/* Overlay numbers bottom-up, so a higher connector is on a higher overlay. */
+	for (uint32_t i = 0, z = 0; i < n; i++)
+		if (ret_plane[i] != VD_KMS_PLANE_COMPOSED)
+			ret_plane[i] = (int)++z;
+	return composed;
+}
+
 /* struct drm_format_modifier_blob and struct drm_format_modifier, as laid out by uapi. */
 #define BLOB_HDR_SIZE 24u
 #define MOD_ENTRY_SIZE 24u

@@ -52,6 +52,62 @@ bool vd_kms_fit(const struct vd_rect *cell, uint32_t src_w, uint32_t src_h, bool
 		struct vd_rect *ret_src, struct vd_rect *ret_dst);
 
 /*
+ * A placement rectangle "X,Y,WxH" (connector.N in a guest's configuration:
+ * decimal, no signs, W and H at least 1, X + W and Y + H within 32 bits).
+ * False for anything else (a connector name, garbage).
+ */
+bool vd_kms_parse_rect(const char *s, struct vd_rect *ret);
+
+/* r clipped to a screen_w x screen_h screen; false if nothing of it is on it. */
+bool vd_kms_clip(const struct vd_rect *r, uint32_t screen_w, uint32_t screen_h,
+		 struct vd_rect *ret);
+
+/* Whether two rectangles share a pixel. */
+bool vd_kms_overlap(const struct vd_rect *a, const struct vd_rect *b);
+
+/*
+ * The screen coordinates of placement rectangles: the displays side by
+ * side, left to right in the order given, display i widths[i] wide. The
+ * index of the display whose span holds r's left edge, with r in that
+ * display's own coordinates in *ret_local (not clipped); -ENOENT if r
+ * starts right of every display.
+ */
+int vd_kms_desktop_locate(const uint32_t *widths, size_t n, const struct vd_rect *r,
+			  struct vd_rect *ret_local);
+
+/* One connector on a head, for the plane plan, in stacking order (bottom first). */
+struct vd_kms_plane_req {
+	struct vd_rect dst;    /* where its picture lands on the screen */
+	uint32_t src_w, src_h; /* the part of its buffer shown: scaled when not dst's size */
+	bool importable;       /* its buffer is a DRM fb the planes can scan out */
+};
+
+struct vd_kms_plane_caps {
+	uint32_t noverlays; /* overlay planes usable on the head's CRTC */
+	bool scaling;       /* they scale */
+};
+
+#define VD_KMS_PLANE_COMPOSED (-1)
+#define VD_KMS_PLANE_PRIMARY 0
+
+/*
+ * Which plane shows each of n connectors (ret_plane[i]): the primary
+ * plane directly (one importable connector filling a screen_w x
+ * screen_h screen 1:1), overlay k (k + 1, stacked upwards in k), or the
+ * composition in the primary plane's buffer (VD_KMS_PLANE_COMPOSED).
+ * Overlays go to importable connectors from the top of the stack down; a
+ * connector gets one only if every connector above it that it overlaps
+ * has one too (an overlay is above the primary plane, so a composed
+ * connector cannot cover it), and only unscaled unless caps->scaling.
+ * Returns how many connectors are composed (copies per frame at most).
+ * The driver still decides (an atomic TEST_ONLY commit); a refused plan
+ * falls back to composing everything.
+ */
+uint32_t vd_kms_plane_plan(const struct vd_kms_plane_req *reqs, uint32_t n,
+			   const struct vd_kms_plane_caps *caps, uint32_t screen_w,
+			   uint32_t screen_h, int *ret_plane);
+
+/*
  * Whether an IN_FORMATS blob (struct drm_format_modifier_blob, len bytes,
  * untrusted: every offset and count is checked) lists fourcc with
  * modifier. VD_KMS_MOD_INVALID ("implicit") matches a format listed with

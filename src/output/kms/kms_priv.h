@@ -9,8 +9,12 @@
  *              at destroy). Heads live as long as the output, so a page-flip
  *              event's user_data can name one. A head is "enabled" after its
  *              modeset; one atomic commit at a time is in flight per head.
- *  kms_conn    one virtual connector (a guest's), placed on a head in a cell
- *              of the screen; its queue of flips; what it shows now.
+ *  kms_conn    one virtual connector (a guest's), placed on a head: on a
+ *              rectangle of the screen from the guest's configuration, or
+ *              in a cell of the default layout; its queue of flips; what
+ *              it shows now. A head's conns are kept in name order, which
+ *              is also their stacking order where rectangles overlap (the
+ *              later name on top).
  *  kms_fb      a guest framebuffer: the guest's memory (borrowed) and, if
  *              its dma-buf was imported, a DRM fb the plane can scan out
  *              directly. Otherwise frames are copied into the head's
@@ -91,9 +95,14 @@ struct kms_head {
 	uint32_t nformats;
 	drmModeModeInfo *modes; /* the connector's modes */
 	uint32_t nmodes;
+	uint8_t *edid; /* the connector's EDID property, or NULL */
+	size_t edid_len;
+	/* Its span of the screen coordinates: its preferred mode's width from desk_x. */
+	uint32_t pref_w, pref_h, desk_x;
 	struct kms_saved saved;
 
 	bool enabled, broken;
+	bool unplugged; /* the display went away (hotplug): off, its flips complete blind */
 	drmModeModeInfo mode;
 	uint32_t mode_blob;
 	struct kms_conn *conns[KMS_MAX_CONNS_PER_HEAD];
@@ -122,6 +131,10 @@ struct kms_conn {
 	struct kms_fb *fb; /* what it shows now; NULL: blank */
 	struct vd_rect rect; /* the part of fb shown now */
 	struct vd_rect cfg;  /* the rectangle of the last set_config: for new flips */
+	bool placed;         /* want comes from the configuration (a rectangle) */
+	bool by_name;        /* on its head because its mapping or unique-id names it */
+	struct vd_rect want; /* that rectangle, in its head's coordinates, unclipped */
+	struct vd_rect place; /* where it is on the head's screen now (clipped or a cell) */
 	uint64_t seq; /* bumped whenever what it shows changes */
 	struct kms_flip *q;
 	bool dispatching, destroyed; /* conn_destroy from a callback: freed after it */
@@ -159,11 +172,17 @@ struct kms_output {
 	struct kms_fb *fbs;
 	struct kms_handle_ref *handles;
 	struct vd_output_stats stats;
-	uint64_t events, watchdog_fired;
+	uint64_t events, watchdog_fired, hotplugs;
+	struct udev *udev;
+	struct udev_monitor *udev_mon;
+	sd_event_source *udev_source;
 	bool quiet; /* tearing down: events complete nothing */
 	struct kms_lat lat[KMS_LAT_SAMPLES]; /* ring: the last flips that had a commit */
 	uint64_t nlat;                        /* samples ever recorded */
 };
+
+struct udev;
+struct udev_monitor;
 
 /* kms.c */
 struct kms_output *kms_output_from(struct vd_output *out);
@@ -176,9 +195,20 @@ int kms_heads_init(struct kms_output *out);
 int kms_head_enable(struct kms_head *head, uint32_t width, uint32_t height);
 void kms_heads_restore(struct kms_output *out);
 void kms_heads_finish(struct kms_output *out);
+/* Probe the head's connector again (modes, EDID); whether a display is connected. */
+bool kms_head_probe(struct kms_head *head);
+void kms_head_unplug(struct kms_head *head);
+void kms_head_replug(struct kms_head *head);
+
+/* kms_hotplug.c: the uevent monitor; without one (no netlink) hotplug goes unnoticed. */
+int kms_hotplug_init(struct kms_output *out);
+void kms_hotplug_finish(struct kms_output *out);
 bool kms_head_can_scanout(const struct kms_head *head, uint32_t fourcc);
 void kms_head_plane_full(drmModeAtomicReq *req, const struct kms_head *head, uint32_t fb,
 			 const struct vd_rect *src);
+
+/* kms_conn.c: place every conn of the head on its screen (after a modeset, add, remove). */
+void kms_head_layout(struct kms_head *head);
 
 /* kms_flip.c */
 void kms_head_kick(struct kms_head *head);
@@ -213,5 +243,7 @@ int kms_conn_set_config(struct vd_output_conn *conn, struct vd_output_fb *fb,
 			const struct vd_rect *r);
 int kms_conn_flip(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
 int kms_conn_screenshot(struct vd_output_conn *conn, const char *path);
+int kms_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
+int kms_conn_get_edid(struct vd_output_conn *conn, void *buf, size_t size);
 
 #endif
