@@ -547,6 +547,16 @@ void vd_router_remove_guest(struct vd_router *r, uint32_t domid)
 	r->gen++;
 }
 
+static bool rules_equal(const struct guest *g, const char *const *rules, uint32_t n)
+{
+	if (g->nrules != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(g->rules[i], rules[i]))
+			return false;
+	return true;
+}
+
 int vd_router_set_guest_input(struct vd_router *r, uint32_t domid, const struct vd_hotkey *hotkey,
 			      const char *const *rules, uint32_t n)
 {
@@ -560,6 +570,8 @@ int vd_router_set_guest_input(struct vd_router *r, uint32_t domid, const struct 
 		if (strlen(rules[i]) >= VD_ROUTER_RULE_LEN || vd_input_rule_check(rules[i]) < 0)
 			return -EINVAL;
 	g->hotkey = hotkey ? *hotkey : (struct vd_hotkey){0, 0};
+	if (rules_equal(g, rules, n))
+		return 0; /* devices keep their memo */
 	for (uint32_t i = 0; i < n; i++)
 		snprintf(g->rules[i], sizeof(g->rules[i]), "%s", rules[i]);
 	g->nrules = n;

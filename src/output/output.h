@@ -112,6 +112,13 @@ struct vd_output_impl {
 	/* Write what the connector shows now as PNG. -ENODATA if blank. */
 	int (*conn_screenshot)(struct vd_output_conn *conn, const char *path);
 	void (*get_stats)(struct vd_output *out, struct vd_output_stats *ret);
+	/*
+	 * Optional: where the connector's picture is in the output's layout
+	 * space (the space of pointer positions; several displays side by
+	 * side). -ENODATA if it is not on a display now. NULL: the output has
+	 * no shared layout (headless, a window per connector).
+	 */
+	int (*conn_placement)(struct vd_output_conn *conn, struct vd_rect *ret);
 };
 
 struct vd_output {

@@ -217,6 +217,7 @@ static const struct vd_output_impl kms_impl = {
 	.buffer_free = kms_buffer_free,
 	.conn_screenshot = kms_conn_screenshot,
 	.get_stats = kms_get_stats,
+	.conn_placement = kms_conn_placement,
 };
 
 int vd_output_kms_create(sd_event *loop, const struct vd_output_opts *opts,

@@ -210,3 +210,31 @@ int kms_conn_screenshot(struct vd_output_conn *base, const char *path)
 	};
 	return vd_png_write(path, &view);
 }
+
+/*
+ * The cell the composition gives the connector, narrowed to its picture
+ * (centred, as kms_compose draws it). Displays sit side by side in
+ * layout space, in the order the output found them.
+ */
+int kms_conn_placement(struct vd_output_conn *base, struct vd_rect *ret)
+{
+	struct kms_conn *conn = kms_conn_from(base);
+	struct kms_head *head = conn->head;
+	struct vd_rect cell, src, dst;
+	uint32_t x0 = 0, i;
+
+	if (!head || !head->enabled)
+		return -ENODATA;
+	for (i = 0; i < head->nconns && head->conns[i] != conn; i++)
+		;
+	if (i == head->nconns)
+		return -ENODATA;
+	for (struct kms_head *h = conn->out->heads; h < head; h++)
+		x0 += h->enabled ? h->mode.hdisplay : 0;
+	cell = vd_kms_layout_cell(head->mode.hdisplay, head->mode.vdisplay, head->nconns, i);
+	if (vd_kms_fit(&cell, conn->rect.width, conn->rect.height, false, &src, &dst))
+		cell = dst;
+	cell.x += x0;
+	*ret = cell;
+	return 0;
+}

@@ -207,5 +207,6 @@ int kms_conn_set_config(struct vd_output_conn *conn, struct vd_output_fb *fb,
 			const struct vd_rect *r);
 int kms_conn_flip(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
 int kms_conn_screenshot(struct vd_output_conn *conn, const char *path);
+int kms_conn_placement(struct vd_output_conn *conn, struct vd_rect *ret);
 
 #endif
