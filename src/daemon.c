@@ -204,9 +204,19 @@ static int start_input(struct daemon *d)
 	};
 	const char *kind = o->input ? o->input : cfg->global.input_source;
 
-	if (!strcmp(kind, "auto"))
-		kind = !strcmp(o->output, "kms") ? "libinput" : "none";
-	return vd_dinput_create(&deps, kind, o->seat ? o->seat : cfg->global.seat, &d->input);
+	const char *seat = o->seat ? o->seat : cfg->global.seat;
+	int r;
+
+	if (strcmp(kind, "auto"))
+		return vd_dinput_create(&deps, kind, seat, &d->input);
+	/* auto: displays without input are still useful; an explicit choice must work. */
+	if (!strcmp(o->output, "kms")) {
+		r = vd_dinput_create(&deps, "libinput", seat, &d->input);
+		if (r >= 0)
+			return r;
+		vd_warn("input: continuing without input devices");
+	}
+	return vd_dinput_create(&deps, "none", seat, &d->input);
 }
 
 static int setup(struct daemon *d)

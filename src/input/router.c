@@ -521,6 +521,9 @@ int vd_router_set_guest(struct vd_router *r, uint32_t domid, const struct vd_inp
 		*g = (struct guest){.domid = domid};
 		r->gen++;
 	}
+	if (rect && (!g->has_rect || memcmp(&g->rect, rect, sizeof(*rect))))
+		vd_info("input: layout: dom%u at %d,%d %ux%u", domid, rect->x, rect->y, rect->w,
+			rect->h);
 	g->has_rect = rect != NULL;
 	if (rect)
 		g->rect = *rect;
