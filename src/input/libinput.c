@@ -56,6 +56,9 @@ static int open_restricted(const char *path, int flags, void *user_data)
 {
 	int fd = open(path, flags | O_CLOEXEC);
 
+	/* Read-only is enough for events: only the keyboard LEDs are lost. */
+	if (fd < 0 && (errno == EACCES || errno == EPERM) && (flags & O_ACCMODE) == O_RDWR)
+		fd = open(path, (flags & ~O_ACCMODE) | O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int err = errno;
 
