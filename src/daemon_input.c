@@ -27,7 +27,7 @@ struct vd_dinput {
 	struct vd_router *router;
 	sd_event_source *timer;
 	struct vd_input_source *script; /* the scripted source, owned by the router; or NULL */
-	uint32_t known[MAX_TRACKED]; /* domids given to the router */
+	uint32_t known[MAX_TRACKED];	/* domids given to the router */
 	uint32_t nknown;
 	uint32_t seen[MAX_TRACKED]; /* in this sync, by domid */
 	char seen_name[MAX_TRACKED][128];
@@ -102,7 +102,8 @@ static void sync_guest(struct vd_dinput *di, uint32_t domid, const char *name)
 	if (vd_router_set_guest(di->router, domid, p.found ? &p.rect : NULL) < 0)
 		return;
 	if (!has(di->known, di->nknown, domid))
-		vd_info("input: %s (dom%u) takes input%s", name, domid, p.found ? "" : " (no layout)");
+		vd_info("input: %s (dom%u) takes input%s", name, domid,
+			p.found ? "" : " (no layout)");
 	guest_config(di, domid, name);
 }
 
@@ -175,8 +176,8 @@ int vd_dinput_create(const struct vd_dinput_deps *deps, const char *kind, const 
 	if (r >= 0 && strcmp(kind, "none"))
 		r = add_source(di, kind, seat);
 	if (r >= 0)
-		r = sd_event_add_time_relative(deps->loop, &di->timer, CLOCK_MONOTONIC, 0, 0, on_sync,
-					       di);
+		r = sd_event_add_time_relative(deps->loop, &di->timer, CLOCK_MONOTONIC, 0, 0,
+					       on_sync, di);
 	if (r < 0) {
 		vd_err("input: cannot start the %s source: %s", kind, strerror(-r));
 		vd_dinput_destroy(di);

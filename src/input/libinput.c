@@ -74,8 +74,8 @@ static void close_restricted(int fd, void *user_data)
 }
 
 static const struct libinput_interface li_iface = {
-	.open_restricted = open_restricted,
-	.close_restricted = close_restricted,
+    .open_restricted = open_restricted,
+    .close_restricted = close_restricted,
 };
 
 static void li_log(struct libinput *li, enum libinput_log_priority prio, const char *fmt,
@@ -120,13 +120,13 @@ static void device_added(struct li_source *s, struct libinput_device *dev)
 	ld->base.property = li_property;
 	libinput_device_set_user_data(dev, ld);
 	s->devices_added++;
-	vd_info("input: device added: %s (%s)%s%s%s%s", ld->name,
-		ld->base.devnode ? ld->base.devnode : libinput_device_get_sysname(dev),
-		libinput_device_has_capability(dev, LIBINPUT_DEVICE_CAP_KEYBOARD) ? " keyboard" : "",
-		libinput_device_has_capability(dev, LIBINPUT_DEVICE_CAP_POINTER) ? " pointer" : "",
-		libinput_device_has_capability(dev, LIBINPUT_DEVICE_CAP_TOUCH) ? " touch" : "",
-		libinput_device_has_capability(dev, LIBINPUT_DEVICE_CAP_TABLET_TOOL) ? " tablet"
-										    : "");
+	vd_info(
+	    "input: device added: %s (%s)%s%s%s%s", ld->name,
+	    ld->base.devnode ? ld->base.devnode : libinput_device_get_sysname(dev),
+	    libinput_device_has_capability(dev, LIBINPUT_DEVICE_CAP_KEYBOARD) ? " keyboard" : "",
+	    libinput_device_has_capability(dev, LIBINPUT_DEVICE_CAP_POINTER) ? " pointer" : "",
+	    libinput_device_has_capability(dev, LIBINPUT_DEVICE_CAP_TOUCH) ? " touch" : "",
+	    libinput_device_has_capability(dev, LIBINPUT_DEVICE_CAP_TABLET_TOOL) ? " tablet" : "");
 }
 
 static void device_free(struct li_device *ld)
@@ -163,9 +163,9 @@ static void on_key(struct li_source *s, struct libinput_event *e)
 {
 	struct libinput_event_keyboard *k = libinput_event_get_keyboard_event(e);
 	struct vd_input_event ev = {
-		.kind = VD_INPUT_KEY,
-		.code = libinput_event_keyboard_get_key(k),
-		.pressed = libinput_event_keyboard_get_key_state(k) == LIBINPUT_KEY_STATE_PRESSED,
+	    .kind = VD_INPUT_KEY,
+	    .code = libinput_event_keyboard_get_key(k),
+	    .pressed = libinput_event_keyboard_get_key_state(k) == LIBINPUT_KEY_STATE_PRESSED,
 	};
 
 	emit(s, e, &ev);
@@ -209,10 +209,9 @@ static void on_button(struct li_source *s, struct libinput_event *e)
 {
 	struct libinput_event_pointer *p = libinput_event_get_pointer_event(e);
 	struct vd_input_event ev = {
-		.kind = VD_INPUT_KEY,
-		.code = libinput_event_pointer_get_button(p),
-		.pressed = libinput_event_pointer_get_button_state(p) ==
-			   LIBINPUT_BUTTON_STATE_PRESSED,
+	    .kind = VD_INPUT_KEY,
+	    .code = libinput_event_pointer_get_button(p),
+	    .pressed = libinput_event_pointer_get_button_state(p) == LIBINPUT_BUTTON_STATE_PRESSED,
 	};
 
 	emit(s, e, &ev);
@@ -286,17 +285,37 @@ static void on_tablet(struct li_source *s, struct libinput_event *e)
 static void handle(struct li_source *s, struct libinput_event *e)
 {
 	switch (libinput_event_get_type(e)) {
-	case LIBINPUT_EVENT_DEVICE_ADDED: device_added(s, libinput_event_get_device(e)); break;
-	case LIBINPUT_EVENT_DEVICE_REMOVED: device_removed(s, libinput_event_get_device(e)); break;
-	case LIBINPUT_EVENT_KEYBOARD_KEY: on_key(s, e); break;
-	case LIBINPUT_EVENT_POINTER_MOTION: on_motion(s, e); break;
-	case LIBINPUT_EVENT_POINTER_MOTION_ABSOLUTE: on_motion_abs(s, e); break;
-	case LIBINPUT_EVENT_POINTER_BUTTON: on_button(s, e); break;
-	case LIBINPUT_EVENT_POINTER_SCROLL_WHEEL: on_wheel(s, e); break;
-	case LIBINPUT_EVENT_TOUCH_DOWN: on_touch(s, e, VD_INPUT_TOUCH_DOWN); break;
-	case LIBINPUT_EVENT_TOUCH_MOTION: on_touch(s, e, VD_INPUT_TOUCH_MOTION); break;
+	case LIBINPUT_EVENT_DEVICE_ADDED:
+		device_added(s, libinput_event_get_device(e));
+		break;
+	case LIBINPUT_EVENT_DEVICE_REMOVED:
+		device_removed(s, libinput_event_get_device(e));
+		break;
+	case LIBINPUT_EVENT_KEYBOARD_KEY:
+		on_key(s, e);
+		break;
+	case LIBINPUT_EVENT_POINTER_MOTION:
+		on_motion(s, e);
+		break;
+	case LIBINPUT_EVENT_POINTER_MOTION_ABSOLUTE:
+		on_motion_abs(s, e);
+		break;
+	case LIBINPUT_EVENT_POINTER_BUTTON:
+		on_button(s, e);
+		break;
+	case LIBINPUT_EVENT_POINTER_SCROLL_WHEEL:
+		on_wheel(s, e);
+		break;
+	case LIBINPUT_EVENT_TOUCH_DOWN:
+		on_touch(s, e, VD_INPUT_TOUCH_DOWN);
+		break;
+	case LIBINPUT_EVENT_TOUCH_MOTION:
+		on_touch(s, e, VD_INPUT_TOUCH_MOTION);
+		break;
 	case LIBINPUT_EVENT_TOUCH_UP:
-	case LIBINPUT_EVENT_TOUCH_CANCEL: on_touch(s, e, VD_INPUT_TOUCH_UP); break;
+	case LIBINPUT_EVENT_TOUCH_CANCEL:
+		on_touch(s, e, VD_INPUT_TOUCH_UP);
+		break;
 	case LIBINPUT_EVENT_TOUCH_FRAME: {
 		struct vd_input_event ev = {.kind = VD_INPUT_TOUCH_FRAME};
 
@@ -305,8 +324,11 @@ static void handle(struct li_source *s, struct libinput_event *e)
 	}
 	case LIBINPUT_EVENT_TABLET_TOOL_AXIS:
 	case LIBINPUT_EVENT_TABLET_TOOL_TIP:
-	case LIBINPUT_EVENT_TABLET_TOOL_BUTTON: on_tablet(s, e); break;
-	default: break; /* gestures, switches, pads, the legacy axis event */
+	case LIBINPUT_EVENT_TABLET_TOOL_BUTTON:
+		on_tablet(s, e);
+		break;
+	default:
+		break; /* gestures, switches, pads, the legacy axis event */
 	}
 }
 
@@ -336,8 +358,7 @@ static struct li_source *li_of(struct vd_input_source *src)
 	return (struct li_source *)src;
 }
 
-static int li_start(struct vd_input_source *src, sd_event *loop, vd_input_sink sink,
-		    void *userdata)
+static int li_start(struct vd_input_source *src, sd_event *loop, vd_input_sink sink, void *userdata)
 {
 	struct li_source *s = li_of(src);
 	int r;

@@ -17,27 +17,29 @@ struct key_name {
 };
 
 static const struct key_name mod_names[] = {
-	{"ctrl", VD_MOD_CTRL},	{"control", VD_MOD_CTRL}, {"alt", VD_MOD_ALT},
-	{"shift", VD_MOD_SHIFT}, {"meta", VD_MOD_META},	   {"super", VD_MOD_META},
-	{"win", VD_MOD_META},
+    {"ctrl", VD_MOD_CTRL}, {"control", VD_MOD_CTRL}, {"alt", VD_MOD_ALT},  {"shift", VD_MOD_SHIFT},
+    {"meta", VD_MOD_META}, {"super", VD_MOD_META},   {"win", VD_MOD_META},
 };
 
 static const struct key_name key_names[] = {
-	{"esc", KEY_ESC},	      {"escape", KEY_ESC},	  {"tab", KEY_TAB},
-	{"space", KEY_SPACE},	      {"enter", KEY_ENTER},	  {"backspace", KEY_BACKSPACE},
-	{"pause", KEY_PAUSE},	      {"scrolllock", KEY_SCROLLLOCK}, {"print", KEY_SYSRQ},
-	{"sysrq", KEY_SYSRQ},	      {"insert", KEY_INSERT},	  {"delete", KEY_DELETE},
-	{"home", KEY_HOME},	      {"end", KEY_END},		  {"pageup", KEY_PAGEUP},
-	{"pagedown", KEY_PAGEDOWN}, {"left", KEY_LEFT},	  {"right", KEY_RIGHT},
-	{"up", KEY_UP},		      {"down", KEY_DOWN},	  {"menu", KEY_COMPOSE},
-	{"grave", KEY_GRAVE},
+    {"esc", KEY_ESC},	    {"escape", KEY_ESC},
+    {"tab", KEY_TAB},	    {"space", KEY_SPACE},
+    {"enter", KEY_ENTER},   {"backspace", KEY_BACKSPACE},
+    {"pause", KEY_PAUSE},   {"scrolllock", KEY_SCROLLLOCK},
+    {"print", KEY_SYSRQ},   {"sysrq", KEY_SYSRQ},
+    {"insert", KEY_INSERT}, {"delete", KEY_DELETE},
+    {"home", KEY_HOME},	    {"end", KEY_END},
+    {"pageup", KEY_PAGEUP}, {"pagedown", KEY_PAGEDOWN},
+    {"left", KEY_LEFT},	    {"right", KEY_RIGHT},
+    {"up", KEY_UP},	    {"down", KEY_DOWN},
+    {"menu", KEY_COMPOSE},  {"grave", KEY_GRAVE},
 };
 
 /* Letters and digits in keyboard order: their codes are not contiguous. */
 static const char letters[] = "qwertyuiopasdfghjklzxcvbnm";
 static const uint32_t letter_codes[] = {
-	KEY_Q, KEY_W, KEY_E, KEY_R, KEY_T, KEY_Y, KEY_U, KEY_I, KEY_O, KEY_P, KEY_A, KEY_S, KEY_D,
-	KEY_F, KEY_G, KEY_H, KEY_J, KEY_K, KEY_L, KEY_Z, KEY_X, KEY_C, KEY_V, KEY_B, KEY_N, KEY_M};
+    KEY_Q, KEY_W, KEY_E, KEY_R, KEY_T, KEY_Y, KEY_U, KEY_I, KEY_O, KEY_P, KEY_A, KEY_S, KEY_D,
+    KEY_F, KEY_G, KEY_H, KEY_J, KEY_K, KEY_L, KEY_Z, KEY_X, KEY_C, KEY_V, KEY_B, KEY_N, KEY_M};
 static const uint32_t fkey_codes[] = {KEY_F1,  KEY_F2,	KEY_F3,	 KEY_F4,  KEY_F5,  KEY_F6,
 				      KEY_F7,  KEY_F8,	KEY_F9,	 KEY_F10, KEY_F11, KEY_F12,
 				      KEY_F13, KEY_F14, KEY_F15, KEY_F16, KEY_F17, KEY_F18,

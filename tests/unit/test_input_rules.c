@@ -36,8 +36,9 @@ static void hotkeys(void **state)
 	assert_int_equal(hk.key, KEY_F24);
 	assert_int_equal(vd_hotkey_parse("", &hk), 0);
 	assert_int_equal(hk.key, 0);
-	static const char *const bad[] = {"ctrl", "ctrl+", "+f1", "ctrl+ctrl+f1", "f0", "f25",
-					  "f1x", "hyper+f1", "ctrl+alt", "qq", "ctrl++f1"};
+	static const char *const bad[] = {"ctrl",     "ctrl+", "+f1",	  "ctrl+ctrl+f1",
+					  "f0",	      "f25",   "f1x",	  "hyper+f1",
+					  "ctrl+alt", "qq",    "ctrl++f1"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(vd_hotkey_parse(bad[i], &hk), -EINVAL);
 }
