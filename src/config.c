@@ -12,6 +12,7 @@
 
 #include <ini.h>
 
+#include "input/router.h"
 #include "log.h"
 
 #define PAGE_SIZE_ 4096u
@@ -163,6 +164,19 @@ static bool is_word(const char *s, const char *extra)
 	return true;
 }
 
+/* Modifiers and a key joined by '+' (vd_hotkey_parse), or "" for none. */
+static int get_hotkey(struct parse *p, const char *key, const char *val, char *dst, size_t size)
+{
+	struct vd_hotkey hk;
+
+	if (vd_hotkey_parse(val, &hk) < 0)
+		return bad(p, key,
+			   "expected modifiers (ctrl, alt, shift, meta) and one key joined by '+' "
+			   "(e.g. ctrl+alt+f1), got \"%s\"",
+			   val);
+	return get_str(p, key, val, dst, size);
+}
+
 /* A physical connector name (HDMI-A-1) or a screen rectangle X,Y,WxH. */
 static int get_mapping(struct parse *p, const char *key, const char *val, char *dst, size_t size)
 {
@@ -202,7 +216,12 @@ static int guest_input(struct parse *p, const char *key, const char *val)
 	}
 	if (g->ninputs == VD_CONF_MAX_INPUTS)
 		return bad(p, key, "more than %u input devices", VD_CONF_MAX_INPUTS);
-	if (!get_path(p, key, val, g->input[g->ninputs], sizeof(g->input[0]), false))
+	if (vd_input_rule_check(val) < 0)
+		return bad(p, key,
+			   "expected a device path (/dev/input/...), name=GLOB or "
+			   "UDEV_PROPERTY=GLOB (e.g. ID_PATH=pci-0000:00:14.0-usb-0:1:1.0), got \"%s\"",
+			   val);
+	if (!get_str(p, key, val, g->input[g->ninputs], sizeof(g->input[0])))
 		return 0;
 	g->ninputs++;
 	return 1;
@@ -226,10 +245,7 @@ static int guest_key(struct parse *p, const char *key, const char *val)
 	else if (!strcmp(key, "input"))
 		r = guest_input(p, key, val);
 	else if (!strcmp(key, "hotkey"))
-		r = is_word(val, "+-_") ? get_str(p, key, val, g->hotkey, sizeof(g->hotkey))
-					: bad(p, key, "expected keys joined by '+' (e.g. "
-						      "ctrl+alt+f1), got \"%s\"",
-					      val);
+		r = get_hotkey(p, key, val, g->hotkey, sizeof(g->hotkey));
 	else
 		return -ENOENT;
 	if (r)
@@ -253,6 +269,15 @@ static int global_str_key(struct parse *p, struct vd_global_conf *gl, const char
 		return get_path(p, key, val, gl->capture_dir, sizeof(gl->capture_dir), true);
 	if (!strcmp(key, "control-socket"))
 		return get_path(p, key, val, gl->control_socket, sizeof(gl->control_socket), true);
+	if (!strcmp(key, "input-source"))
+		return strcmp(val, "auto") && strcmp(val, "libinput") && strcmp(val, "none")
+			       ? bad(p, key, "expected auto, libinput or none, got \"%s\"", val)
+			       : get_str(p, key, val, gl->input_source, sizeof(gl->input_source));
+	if (!strcmp(key, "seat"))
+		return is_word(val, "-_") ? get_str(p, key, val, gl->seat, sizeof(gl->seat))
+					  : bad(p, key, "expected a seat name, got \"%s\"", val);
+	if (!strcmp(key, "cycle-hotkey"))
+		return get_hotkey(p, key, val, gl->cycle_hotkey, sizeof(gl->cycle_hotkey));
 	if (!strcmp(key, "control-group")) {
 		if (val[0] && !getgrnam(val))
 			return bad(p, key, "no group \"%s\" on this system", val);
@@ -282,6 +307,8 @@ static int global_key(struct parse *p, const char *key, const char *val)
 		return get_bool(p, key, val, &gl->zero_copy);
 	if (!strcmp(key, "copy"))
 		return get_bool(p, key, val, &gl->copy);
+	if (!strcmp(key, "focus-follows-pointer"))
+		return get_bool(p, key, val, &gl->focus_follows_pointer);
 	return -ENOENT;
 }
 
@@ -295,7 +322,8 @@ static bool in_list(const char *key, const char *const *list)
 
 static const char *const global_keys[] = {
 	"hypervisor", "output", "drm-device", "capture-dir", "control-socket", "control-group",
-	"refresh", "destroy-timeout-ms", "status-interval", "zero-copy", "copy", NULL};
+	"refresh", "destroy-timeout-ms", "status-interval", "zero-copy", "copy", "input-source",
+	"seat", "cycle-hotkey", "focus-follows-pointer", NULL};
 static const char *const guest_keys[] = {"zero-copy", "max-buffers", "max-framebuffers",
 					 "max-bytes", "input", "hotkey", NULL};
 
@@ -491,6 +519,10 @@ int vd_config_new_default(struct vd_config **ret_cfg)
 		.refresh_mhz = 60000,
 		.destroy_timeout_ms = 2500,
 		.status_interval_s = 5,
+		.input_source = "auto",
+		.seat = "seat0",
+		.cycle_hotkey = "meta+f12",
+		.focus_follows_pointer = true,
 	};
 	cfg->defaults = guest_defaults;
 	*ret_cfg = cfg;

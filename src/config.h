@@ -28,9 +28,10 @@ struct vd_guest_conf {
 	struct vd_caps caps;
 	/* "HDMI-A-1" or "X,Y,WxH"; "" unmapped. Passed to the output as is. */
 	char connector[VD_CONF_MAX_CONNECTORS][64];
-	char input[VD_CONF_MAX_INPUTS][128]; /* input devices (for the input backend) */
+	/* Devices this guest claims (vd_input_rule_check forms), fed to it only. */
+	char input[VD_CONF_MAX_INPUTS][128];
 	uint32_t ninputs;
-	char hotkey[64];    /* focus hotkey (for the input backend), "" none */
+	char hotkey[64];    /* gives this guest the focus (vd_hotkey_parse), "" none */
 	char source[256];   /* the file that set anything last, "" built-in */
 };
 
@@ -46,6 +47,10 @@ struct vd_global_conf {
 	uint32_t refresh_mhz;
 	uint32_t destroy_timeout_ms;
 	uint32_t status_interval_s;
+	char input_source[16];   /* "auto" (libinput with kms), "libinput", "none" */
+	char seat[64];           /* libinput's udev seat */
+	char cycle_hotkey[64];   /* cycles the input focus, "" none */
+	bool focus_follows_pointer;
 };
 
 struct vd_guest_entry {

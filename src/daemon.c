@@ -10,12 +10,15 @@
 
 #include <systemd/sd-event.h>
 
+#include "config.h"
+#include "daemon_input.h"
 #include "hv/hv.h"
 #include "input/kbdback.h"
 #include "log.h"
 #include "output/output.h"
 #include "service.h"
 #include "simfront/simfront.h"
+#include "simkbd/simkbd.h"
 #include "xenbus/backend.h"
 
 #define MAX_SIM_GUESTS 64u
@@ -27,8 +30,10 @@ struct daemon {
 	struct vd_output *out;
 	struct vd_backend *be;
 	struct vd_kbdback *kb; /* vkb devices (input) */
+	struct vd_dinput *input;
 	struct vd_service *svc;
 	struct vd_simfront *guests[MAX_SIM_GUESTS];
+	struct vd_simkbd *kbds[MAX_SIM_GUESTS]; /* --sim-vkb */
 	uint32_t nguests;
 	uint64_t start_us, last_flips, last_us;
 };
@@ -90,6 +95,66 @@ static int add_timers(struct daemon *d)
 	return r;
 }
 
+static void print_kbd_event(const struct vd_simkbd_event *e)
+{
+	static const char mt[] = "dums"; /* XENKBD_MT_EV_DOWN, _UP, _MOTION, _SYN */
+
+	switch (e->type) {
+	case XENKBD_TYPE_KEY: printf(" K%u%c", e->keycode, e->pressed ? '+' : '-'); break;
+	case XENKBD_TYPE_MOTION: printf(" M%d,%d,%d", e->x, e->y, e->z); break;
+	case XENKBD_TYPE_POS: printf(" P%d,%d,%d", e->x, e->y, e->z); break;
+	case XENKBD_TYPE_MTOUCH:
+		printf(" T%u%c%d,%d", e->contact, e->mt_ev < 4 ? mt[e->mt_ev] : '?', e->x, e->y);
+		break;
+	default: printf(" ?%u", e->type); break;
+	}
+}
+
+/* A vkb like xl's vkb=["backend-type=linux"], absolute pointer and touch as big as the screen. */
+static int start_sim_vkb(struct daemon *d, uint32_t i)
+{
+	struct vd_simkbd_opts ko = {
+		.domid = vd_simfront_domid(d->guests[i]),
+		.abs_pointer = true,
+		.multi_touch = true,
+		.width = d->opts->sim_width,
+		.height = d->opts->sim_height,
+		.mt_width = d->opts->sim_width,
+		.mt_height = d->opts->sim_height,
+		.mt_contacts = 10,
+	};
+	char name[32];
+	int r;
+
+	snprintf(name, sizeof(name), "sim-vkb-%u", i + 1);
+	r = vd_simkbd_create(d->hv, d->loop, name, &ko, &d->kbds[i]);
+	if (r < 0)
+		vd_err("cannot start simulated vkb %s: %s", name, strerror(-r));
+	return r;
+}
+
+/* What each simulated vkb received, one line per guest (tests read it). */
+static void report_sim_vkb(struct daemon *d)
+{
+	for (uint32_t i = 0; i < d->nguests; i++) {
+		const struct vd_simkbd_event *ev;
+		struct vd_simkbd_stats st;
+		uint32_t n;
+
+		if (!d->kbds[i])
+			continue;
+		n = vd_simkbd_events(d->kbds[i], &ev);
+		vd_simkbd_get_stats(d->kbds[i], &st);
+		printf("sim-vkb dom%u: events=%llu crashes=%llu violations=%llu:",
+		       vd_simkbd_domid(d->kbds[i]), (unsigned long long)st.events,
+		       (unsigned long long)st.crashes, (unsigned long long)st.violations);
+		for (uint32_t k = 0; k < n; k++)
+			print_kbd_event(&ev[k]);
+		putchar('\n');
+	}
+	fflush(stdout);
+}
+
 static int start_sim_guests(struct daemon *d)
 {
 	const struct vd_daemon_opts *o = d->opts;
@@ -114,8 +179,45 @@ static int start_sim_guests(struct daemon *d)
 			return r;
 		}
 		d->nguests++;
+		if (o->sim_vkb)
+			r = start_sim_vkb(d, i);
+		if (r < 0)
+			return r;
 	}
 	return 0;
+}
+
+static const struct vd_config *current_config(void *userdata)
+{
+	return vd_service_config(userdata);
+}
+
+static int start_input(struct daemon *d)
+{
+	const struct vd_daemon_opts *o = d->opts;
+	const struct vd_config *cfg = vd_service_config(d->svc);
+	struct vd_dinput_deps deps = {
+		.loop = d->loop,
+		.kb = d->kb,
+		.be = d->be,
+		.config = current_config,
+		.config_userdata = d->svc,
+	};
+	const char *kind = o->input ? o->input : cfg->global.input_source;
+
+	const char *seat = o->seat ? o->seat : cfg->global.seat;
+	int r;
+
+	if (strcmp(kind, "auto"))
+		return vd_dinput_create(&deps, kind, seat, &d->input);
+	/* auto: displays without input are still useful; an explicit choice must work. */
+	if (!strcmp(o->output, "kms")) {
+		r = vd_dinput_create(&deps, "libinput", seat, &d->input);
+		if (r >= 0)
+			return r;
+		vd_warn("input: continuing without input devices");
+	}
+	return vd_dinput_create(&deps, "none", seat, &d->input);
 }
 
 static int setup(struct daemon *d)
@@ -160,7 +262,8 @@ static int setup(struct daemon *d)
 		vd_err("cannot start the vkb backend: %s", strerror(-r));
 		return r;
 	}
-	if (o->sim_guests && !strcmp(o->hypervisor, "sim"))
+	r = start_input(d);
+	if (r >= 0 && o->sim_guests && !strcmp(o->hypervisor, "sim"))
 		r = start_sim_guests(d);
 	if (r >= 0)
 		r = add_timers(d);
@@ -191,10 +294,14 @@ static void summarise(struct daemon *d, struct vd_summary *ret)
 static void teardown(struct daemon *d)
 {
 	vd_service_destroy(d->svc);
+	report_sim_vkb(d);
+	vd_dinput_destroy(d->input);
 	vd_kbdback_destroy(d->kb);
 	vd_backend_destroy(d->be);
-	for (uint32_t i = 0; i < d->nguests; i++)
+	for (uint32_t i = 0; i < d->nguests; i++) {
+		vd_simkbd_destroy(d->kbds[i]);
 		vd_simfront_destroy(d->guests[i]);
+	}
 	vd_output_destroy(d->out);
 	vd_hv_destroy(d->hv);
 	sd_event_unref(d->loop);

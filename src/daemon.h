@@ -22,6 +22,10 @@ struct vd_daemon_opts {
 	uint32_t sim_frames;      /* per connector, 0: forever */
 	bool sim_get_edid;        /* simulated guests send GET_EDID and log the answer */
 	uint32_t status_interval_s;
+	/* Input */
+	const char *input;        /* "auto", "libinput", "script", "none"; NULL: the config's */
+	const char *seat;         /* libinput seat; NULL: the config's */
+	bool sim_vkb;             /* sim: every simulated guest gets a vkb too */
 	/* Service (see service.h) */
 	const struct vd_config *config; /* loaded at start; borrowed; NULL: defaults */
 	const char *config_path;        /* reloaded on SIGHUP; NULL: the default path */

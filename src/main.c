@@ -32,6 +32,9 @@ enum {
 	OPT_CHECK_CONFIG,
 	OPT_CONTROL_SOCKET,
 	OPT_CONTROL_GROUP,
+	OPT_INPUT,
+	OPT_SEAT,
+	OPT_SIM_VKB,
 };
 
 static void usage(FILE *f)
@@ -58,6 +61,12 @@ static void usage(FILE *f)
 	      "  --sim-socket PATH      simhost: the vdispl-simhost socket (default:\n"
 	      "                         $VDISPL_SIM_SOCKET, else " VD_SIMHOST_DEFAULT_SOCKET ")\n"
 	      "  --sim-get-edid         simulated guests ask for each connector's EDID and log it\n"
+	      "  --sim-vkb              each simulated guest gets a vkb too; what they receive\n"
+	      "                         is printed at exit\n"
+	      "  --input auto|libinput|none\n"
+	      "                         where guest input comes from (default: auto, libinput\n"
+	      "                         with --output kms, else none)\n"
+	      "  --seat NAME            libinput's udev seat (default: seat0)\n"
 	      "  --config PATH          configuration file (default: " VD_CONFIG_DEFAULT_PATH ")\n"
 	      "  --check-config         validate the configuration and exit (0 good, 1 errors)\n"
 	      "  --control-socket PATH  control socket for vdispctl (default: " VD_CONFIG_DEFAULT_SOCKET
@@ -121,6 +130,17 @@ static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verb
 	case OPT_CONTROL_SOCKET: o->control_socket = arg; return 0;
 	case OPT_CONTROL_GROUP: o->control_group = arg; return 0;
 	case OPT_COPY: o->force_copy = true; return 0;
+	case OPT_SIM_VKB: o->sim_vkb = true; return 0;
+	case OPT_SEAT: o->seat = arg; return 0;
+	case OPT_INPUT:
+		if (strcmp(arg, "auto") && strcmp(arg, "libinput") && strcmp(arg, "none") &&
+		    strcmp(arg, "script")) {
+			fprintf(stderr, "vdispld: unknown input \"%s\" (auto, libinput or none)\n",
+				arg);
+			return -EINVAL;
+		}
+		o->input = arg;
+		return 0;
 	case OPT_CAPTURE_DIR: o->capture_dir = arg; return 0;
 	case OPT_SIM_GUESTS: return parse_u32(arg, "number of guests", 64, &o->sim_guests);
 	case OPT_SIM_CONNECTORS:
@@ -164,6 +184,9 @@ static int parse_args(int argc, char **argv, struct vd_daemon_opts *o, bool *ret
 		{"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
 		{"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
 		{"copy", no_argument, NULL, OPT_COPY},
+		{"input", required_argument, NULL, OPT_INPUT},
+		{"seat", required_argument, NULL, OPT_SEAT},
+		{"sim-vkb", no_argument, NULL, OPT_SIM_VKB},
 		{"refresh", required_argument, NULL, OPT_REFRESH},
 		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
 		{"verbose", no_argument, NULL, 'v'},

@@ -23,6 +23,11 @@ struct vd_service {
 	uint32_t reloads;
 };
 
+const struct vd_config *vd_service_config(struct vd_service *svc)
+{
+	return svc->cfg;
+}
+
 int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
 		      struct vd_service **ret_svc)
 {

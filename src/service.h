@@ -32,5 +32,7 @@ void vd_service_guest_lookup(void *userdata, uint32_t domid, const char *name,
 int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_output *out);
 /* STOPPING=1, closes the control socket. NULL ok. Call before the backend goes. */
 void vd_service_destroy(struct vd_service *svc);
+/* The configuration in effect (replaced by a reload: do not keep it). */
+const struct vd_config *vd_service_config(struct vd_service *svc);
 
 #endif

@@ -150,6 +150,13 @@ bool vd_kbdback_connected(struct vd_kbdback *kb, uint32_t domid)
 	return false;
 }
 
+void vd_kbdback_foreach_guest(struct vd_kbdback *kb, vd_kbd_guest_fn fn, void *userdata)
+{
+	for (struct vd_xbdev *x = kb->xbdir.devs; x; x = x->next)
+		if (vd_kbd_dev_is_up(vd_kbd_dev_from_xbdev(x)))
+			fn(userdata, x->domid, x->name ? x->name : "");
+}
+
 /* ---- input ---- */
 
 typedef int (*make_fn)(struct vd_kbd_dev *dev, const void *arg, union xenkbd_in_event *slot);

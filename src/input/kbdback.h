@@ -47,6 +47,9 @@ void vd_kbdback_destroy(struct vd_kbdback *kb);
 void vd_kbdback_get_stats(struct vd_kbdback *kb, struct vd_kbdback_stats *ret);
 /* true if domid has a Connected vkb device. */
 bool vd_kbdback_connected(struct vd_kbdback *kb, uint32_t domid);
+/* fn once per Connected device (a guest with two devices comes twice); name borrowed. */
+typedef void (*vd_kbd_guest_fn)(void *userdata, uint32_t domid, const char *name);
+void vd_kbdback_foreach_guest(struct vd_kbdback *kb, vd_kbd_guest_fn fn, void *userdata);
 
 /*
  * Inject input into domid's devices. Returns 0 when at least one device

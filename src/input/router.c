@@ -3,8 +3,11 @@
 #include "input/router.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <linux/input-event-codes.h>
 
 #include <xen/io/kbdif.h>
 
@@ -19,6 +22,9 @@ struct guest {
 	bool has_rect;
 	bool touch_dirty; /* touch events since the last frame */
 	struct vd_input_rect rect;
+	struct vd_hotkey hotkey; /* gives this guest the focus */
+	char rules[VD_ROUTER_MAX_RULES][VD_ROUTER_RULE_LEN];
+	uint32_t nrules;
 };
 
 struct touch {
@@ -36,8 +42,10 @@ struct vd_router {
 	uint32_t nguests;
 	uint32_t focus;
 	uint64_t held[HELD_WORDS]; /* keys delivered pressed to the focus */
-	bool mod_down;
-	bool swallow_release; /* the hotkey's release is not delivered either */
+	uint32_t mods;	      /* VD_MOD_* held (any device) */
+	uint32_t mod_keys;    /* which of the eight modifier keys are down */
+	uint32_t swallow;     /* KEY_* whose release is not delivered either (a hotkey's), 0 */
+	uint64_t gen;	      /* bumped when device rules change: devices' memos are stale */
 	int32_t cx, cy;	      /* layout cursor */
 	struct touch touches[VD_ROUTER_MAX_TOUCH];
 	struct vd_router_stats stats;
@@ -112,31 +120,87 @@ static void track_held(struct vd_router *r, uint32_t code, bool pressed)
 		r->held[code / 64] &= ~(1ull << (code % 64));
 }
 
-/* true if the event was the hotkey (and is not delivered). */
+static const uint32_t mod_keys[8] = {KEY_LEFTCTRL,  KEY_RIGHTCTRL, KEY_LEFTALT,  KEY_RIGHTALT,
+				     KEY_LEFTSHIFT, KEY_RIGHTSHIFT, KEY_LEFTMETA, KEY_RIGHTMETA};
+
+static void track_mods(struct vd_router *r, const struct vd_input_event *ev)
+{
+	for (uint32_t i = 0; i < 8; i++) {
+		if (ev->code != mod_keys[i])
+			continue;
+		r->mod_keys = ev->pressed ? r->mod_keys | 1u << i : r->mod_keys & ~(1u << i);
+	}
+	r->mods = 0;
+	for (uint32_t i = 0; i < 4; i++)
+		if (r->mod_keys & 3u << (2 * i))
+			r->mods |= 1u << i; /* VD_MOD_CTRL, _ALT, _SHIFT, _META in mod_keys order */
+}
+
+static bool hotkey_down(const struct vd_router *r, const struct vd_hotkey *hk,
+			const struct vd_input_event *ev)
+{
+	return hk->key && ev->code == hk->key && (r->mods & hk->mods) == hk->mods;
+}
+
+/* true if the event was a hotkey (and is not delivered). */
 static bool hotkey(struct vd_router *r, const struct vd_input_event *ev)
 {
-	if (!r->opts.hotkey_key || ev->code != r->opts.hotkey_key)
-		return false;
-	if (!ev->pressed && r->swallow_release) {
-		r->swallow_release = false;
+	if (!ev->pressed) {
+		if (!r->swallow || ev->code != r->swallow)
+			return false;
+		r->swallow = 0;
 		return true;
 	}
-	if (!ev->pressed || (r->opts.hotkey_mod && !r->mod_down))
-		return false;
-	r->swallow_release = true;
-	r->stats.hotkeys++;
-	cycle_focus(r);
-	return true;
+	if (hotkey_down(r, &r->opts.cycle, ev)) {
+		r->swallow = ev->code;
+		r->stats.hotkeys++;
+		cycle_focus(r);
+		return true;
+	}
+	for (uint32_t i = 0; i < r->nguests; i++) {
+		if (!hotkey_down(r, &r->guests[i].hotkey, ev))
+			continue;
+		r->swallow = ev->code;
+		r->stats.hotkeys++;
+		set_focus(r, r->guests[i].domid);
+		return true;
+	}
+	return false;
+}
+
+/* The guest that claimed the event's device, else the focus. */
+static uint32_t device_guest(struct vd_router *r, const struct vd_input_event *ev)
+{
+	struct vd_input_device *dev = ev->device;
+
+	if (!dev)
+		return VD_ROUTER_NO_FOCUS;
+	/* The memo fields of the source's device are ours (source.h). */
+	if (dev->sink_gen != r->gen) {
+		dev->sink_gen = r->gen;
+		dev->sink_data = VD_ROUTER_NO_FOCUS;
+		for (uint32_t i = 0; i < r->nguests && dev->sink_data == VD_ROUTER_NO_FOCUS; i++)
+			for (uint32_t k = 0; k < r->guests[i].nrules; k++)
+				if (vd_input_rule_match(r->guests[i].rules[k], dev)) {
+					dev->sink_data = r->guests[i].domid;
+					break;
+				}
+	}
+	return dev->sink_data;
 }
 
 static void on_key(struct vd_router *r, const struct vd_input_event *ev)
 {
+	uint32_t owner = device_guest(r, ev);
 	int res;
 
-	if (r->opts.hotkey_mod && ev->code == r->opts.hotkey_mod)
-		r->mod_down = ev->pressed;
+	track_mods(r, ev);
 	if (hotkey(r, ev))
 		return;
+	if (owner != VD_ROUTER_NO_FOCUS) {
+		count(r, vd_kbdback_send_key(r->kb, owner, ev->code, ev->pressed));
+		return;
+	}
 	if (r->focus == VD_ROUTER_NO_FOCUS) {
 		r->stats.dropped++;
 		return;
@@ -293,10 +357,89 @@ static void on_touch_frame(struct vd_router *r)
 	}
 }
 
-void vd_router_handle(void *router, const struct vd_input_event *ev)
+/* A claimed device's pointer and touch go to its guest, over the guest's whole area. */
+static void on_claimed(struct vd_router *r, uint32_t domid, const struct vd_input_event *ev)
+{
+	struct guest *g = find_guest(r, domid);
+	uint32_t w = ev->range_w, h = ev->range_h;
+	uint32_t x = ev->x < 0 ? 0 : (uint32_t)ev->x, y = ev->y < 0 ? 0 : (uint32_t)ev->y;
+	uint8_t mt = ev->kind == VD_INPUT_TOUCH_DOWN	 ? XENKBD_MT_EV_DOWN
+		     : ev->kind == VD_INPUT_TOUCH_MOTION ? XENKBD_MT_EV_MOTION
+							 : XENKBD_MT_EV_UP;
+
+	if (!w || !h) { /* layout coordinates: relative to the guest's rectangle */
+		if (!g || !g->has_rect) {
+			r->stats.dropped++;
+			return;
+		}
+		x = rel_coord(ev->x, g->rect.x, g->rect.w);
+		y = rel_coord(ev->y, g->rect.y, g->rect.h);
+		w = g->rect.w;
+		h = g->rect.h;
+	}
+	x = x < w ? x : w - 1;
+	y = y < h ? y : h - 1;
+	if (ev->kind == VD_INPUT_ABS) {
+		count(r, vd_kbdback_send_pointer_abs(r->kb, domid, x, y, w, h));
+		return;
+	}
+	if (g)
+		g->touch_dirty = true;
+	count(r, vd_kbdback_send_touch(r->kb, domid, mt, ev->slot, x, y, w, h));
+}
+
+/* Positions relative to a range are spread over the layout; false if there is none. */
+static bool to_layout(struct vd_router *r, struct vd_input_event *ev)
+{
+	int64_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+	int64_t x = ev->x < 0 ? 0 : ev->x, y = ev->y < 0 ? 0 : ev->y;
+
+	if (!ev->range_w || !ev->range_h)
+		return true;
+	if (!layout_bounds(r, &x0, &y0, &x1, &y1))
+		return false;
+	x = x >= ev->range_w ? ev->range_w - 1 : x;
+	y = y >= ev->range_h ? ev->range_h - 1 : y;
+	ev->x = (int32_t)(x0 + x * (x1 - x0 + 1) / ev->range_w);
+	ev->y = (int32_t)(y0 + y * (y1 - y0 + 1) / ev->range_h);
+	ev->range_w = ev->range_h = 0;
+	return true;
+}
+
+/* Pointer and touch events; false if they go the usual way (by the layout, to the focus). */
+static bool routed_apart(struct vd_router *r, struct vd_input_event *ev)
+{
+	uint32_t owner = device_guest(r, ev);
+	bool positioned = ev->kind == VD_INPUT_ABS || ev->kind == VD_INPUT_TOUCH_DOWN ||
+			  ev->kind == VD_INPUT_TOUCH_MOTION || ev->kind == VD_INPUT_TOUCH_UP;
+
+	if (owner == VD_ROUTER_NO_FOCUS) {
+		if (!positioned || to_layout(r, ev))
+			return false;
+		owner = r->focus; /* no layout: the focus takes the whole range */
+		if (owner == VD_ROUTER_NO_FOCUS) {
+			r->stats.dropped++;
+			return true;
+		}
+	}
+	if (positioned)
+		on_claimed(r, owner, ev);
+	else if (ev->kind == VD_INPUT_REL)
+		count(r, vd_kbdback_send_pointer_rel(r->kb, owner, ev->dx, ev->dy));
+	else if (ev->kind == VD_INPUT_WHEEL)
+		count(r, vd_kbdback_send_wheel(r->kb, owner, ev->wheel));
+	else
+		return false;
+	return true;
+}
+
+void vd_router_handle(void *router, const struct vd_input_event *event)
 {
 	struct vd_router *r = router;
+	struct vd_input_event copy = *event, *ev = &copy;
 
+	if (ev->kind != VD_INPUT_KEY && ev->kind != VD_INPUT_TOUCH_FRAME && routed_apart(r, ev))
+		return;
 	switch (ev->kind) {
 	case VD_INPUT_KEY:
 		on_key(r, ev);
@@ -337,6 +480,7 @@ int vd_router_create(sd_event *loop, struct vd_kbdback *kb, const struct vd_rout
 	r->kb = kb;
 	r->opts = *opts;
 	r->focus = VD_ROUTER_NO_FOCUS;
+	r->gen = 1; /* a new device's memo (0) is stale */
 	*ret_router = r;
 	return 0;
 }
@@ -375,7 +519,11 @@ int vd_router_set_guest(struct vd_router *r, uint32_t domid, const struct vd_inp
 			return -ENOSPC;
 		g = &r->guests[r->nguests++];
 		*g = (struct guest){.domid = domid};
+		r->gen++;
 	}
+	if (rect && (!g->has_rect || memcmp(&g->rect, rect, sizeof(*rect))))
+		vd_info("input: layout: dom%u at %d,%d %ux%u", domid, rect->x, rect->y, rect->w,
+			rect->h);
 	g->has_rect = rect != NULL;
 	if (rect)
 		g->rect = *rect;
@@ -399,6 +547,39 @@ void vd_router_remove_guest(struct vd_router *r, uint32_t domid)
 	/* Keep the order: it is the hotkey's cycle. */
 	memmove(g, g + 1, (size_t)(r->guests + r->nguests - (g + 1)) * sizeof(*g));
 	r->nguests--;
+	r->gen++;
+}
+
+static bool rules_equal(const struct guest *g, const char *const *rules, uint32_t n)
+{
+	if (g->nrules != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(g->rules[i], rules[i]))
+			return false;
+	return true;
+}
+
+int vd_router_set_guest_input(struct vd_router *r, uint32_t domid, const struct vd_hotkey *hotkey,
+			      const char *const *rules, uint32_t n)
+{
+	struct guest *g = find_guest(r, domid);
+
+	if (!g)
+		return -ENOENT;
+	if (n > VD_ROUTER_MAX_RULES)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++)
+		if (strlen(rules[i]) >= VD_ROUTER_RULE_LEN || vd_input_rule_check(rules[i]) < 0)
+			return -EINVAL;
+	g->hotkey = hotkey ? *hotkey : (struct vd_hotkey){0, 0};
+	if (rules_equal(g, rules, n))
+		return 0; /* devices keep their memo */
+	for (uint32_t i = 0; i < n; i++)
+		snprintf(g->rules[i], sizeof(g->rules[i]), "%s", rules[i]);
+	g->nrules = n;
+	r->gen++;
+	return 0;
 }
 
 int vd_router_focus(struct vd_router *r, uint32_t domid)

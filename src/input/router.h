@@ -11,10 +11,16 @@
  * device's width/height. Relative motion moves a layout cursor when any
  * rectangle is known, else it goes to the focused guest as is.
  *
- * The hotkey (default Left Meta + F12) is a chord: the modifier is an
- * ordinary key (delivered), the key itself is never delivered, neither its
- * press nor its release. Keys held in a guest are released in it when the
- * focus leaves, so nothing stays stuck (including the modifier).
+ * The hotkey (default Meta + F12) is a chord: the modifiers are ordinary
+ * keys (delivered), the key itself is never delivered, neither its press
+ * nor its release. Keys held in a guest are released in it when the focus
+ * leaves, so nothing stays stuck (including the modifiers). A guest may
+ * have a hotkey of its own that gives it the focus, swallowed likewise.
+ *
+ * Devices: a guest may claim physical devices by rules (vd_input_rule_*);
+ * a claimed device feeds that guest only, whatever has the focus (its
+ * relative motion as such, its absolute positions over the guest's whole
+ * area). Every other device feeds the focus. Hotkeys work on every device.
  */
 #ifndef VD_ROUTER_H
 #define VD_ROUTER_H
@@ -31,16 +37,47 @@ struct vd_router;
 #define VD_ROUTER_MAX_GUESTS 32u
 #define VD_ROUTER_MAX_TOUCH 16u /* source touch slots tracked */
 
+/* Modifiers of a hotkey: either the left or the right key counts. */
+#define VD_MOD_CTRL 1u
+#define VD_MOD_ALT 2u
+#define VD_MOD_SHIFT 4u
+#define VD_MOD_META 8u
+
+struct vd_hotkey {
+	uint32_t mods; /* VD_MOD_* that must be held */
+	uint32_t key;  /* KEY_*; 0: no hotkey */
+};
+
 struct vd_router_opts {
-	uint32_t hotkey_mod; /* KEY_* that must be held, 0: none */
-	uint32_t hotkey_key; /* KEY_* that cycles the focus, 0: no hotkey */
+	struct vd_hotkey cycle; /* cycles the focus */
 	bool focus_follows_pointer;
 };
-/* KEY_LEFTMETA (125) + KEY_F12 (88): not a chord applications commonly bind. */
+/* Meta + F12 (KEY_F12 is 88): not a chord applications commonly bind. */
 #define VD_ROUTER_OPTS_DEFAULT                                                                     \
 	{                                                                                          \
-		125u, 88u, true                                                                    \
+		{VD_MOD_META, 88u}, true                                                           \
 	}
+
+/*
+ * "ctrl+alt+f1", "meta+f12", "scrolllock": modifiers (ctrl, alt, shift,
+ * meta/super/win) joined by '+' to one key (a-z, 0-9, f1-f24, esc, tab,
+ * space, enter, pause, scrolllock, print, insert, delete, home, end,
+ * pageup, pagedown, arrows, menu, grave); any case. "": no hotkey.
+ * -EINVAL for anything else.
+ */
+int vd_hotkey_parse(const char *s, struct vd_hotkey *ret);
+
+/*
+ * Device rules (a guest's "input =" lines): "/dev/input/..." the device
+ * node or a link to it (by-id, by-path: resolved when matched),
+ * "name=GLOB" the device's name, "PROPERTY=GLOB" a udev property
+ * (ID_PATH=..., ID_SERIAL=...); GLOB as fnmatch(3).
+ * vd_input_rule_check: -EINVAL if rule has none of these forms.
+ */
+int vd_input_rule_check(const char *rule);
+bool vd_input_rule_match(const char *rule, const struct vd_input_device *dev);
+#define VD_ROUTER_MAX_RULES 8u
+#define VD_ROUTER_RULE_LEN 128u
 
 struct vd_input_rect {
 	int32_t x, y;
@@ -65,6 +102,13 @@ int vd_router_add_source(struct vd_router *r, struct vd_input_source *src);
 /* Add the guest, or move its rectangle; rect NULL: known, no place on the screen. */
 int vd_router_set_guest(struct vd_router *r, uint32_t domid, const struct vd_input_rect *rect);
 void vd_router_remove_guest(struct vd_router *r, uint32_t domid);
+/*
+ * The guest's own focus hotkey (NULL or key 0: none) and the rules of the
+ * devices it claims (n <= VD_ROUTER_MAX_RULES, each shorter than
+ * VD_ROUTER_RULE_LEN). -ENOENT for a guest not added, -EINVAL for a bad rule.
+ */
+int vd_router_set_guest_input(struct vd_router *r, uint32_t domid, const struct vd_hotkey *hotkey,
+			      const char *const *rules, uint32_t n);
 /* -ENOENT for a guest not added. */
 int vd_router_focus(struct vd_router *r, uint32_t domid);
 uint32_t vd_router_focused(struct vd_router *r);

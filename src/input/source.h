@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Input sources: where key, pointer and touch events come from. One
- * interface, several implementations: "script" (tests, demos) now;
- * libinput (KMS mode: open_restricted/close_restricted, one pollable fd)
- * and the compositor's wl_seat (Wayland mode) later. A source delivers
+ * interface, several implementations: "script" (tests, demos), libinput
+ * (KMS mode: open_restricted/close_restricted, one pollable fd), and the
+ * compositor's wl_seat (Wayland mode). A source delivers
  * events to a sink (the router), which picks the guest.
  *
  * Coordinates of absolute and touch events are in the layout space of the
- * outputs (the space the router's guest rectangles are in).
+ * outputs (the space the router's guest rectangles are in), or, when the
+ * event gives a range, relative to that range over the whole layout (a
+ * tablet or touch screen that covers every output).
  */
 #ifndef VD_INPUT_SOURCE_H
 #define VD_INPUT_SOURCE_H
@@ -29,6 +31,21 @@ enum vd_input_kind {
 	VD_INPUT_TOUCH_FRAME,  /* end of a set of touch events */
 };
 
+/*
+ * A physical device of a source, as routing rules see it (by name or udev
+ * property). Owned by the source; valid from the first event that names it
+ * until the source removes the device.
+ */
+struct vd_input_device {
+	const char *name;    /* the kernel's name, "AT Translated Set 2 keyboard" */
+	const char *devnode; /* "/dev/input/event3", or NULL */
+	/* A udev property ("ID_PATH"), or NULL. NULL callback: none known. */
+	const char *(*property)(const struct vd_input_device *dev, const char *key);
+	/* The sink's memo for this device (routing); 0 when the device appears. */
+	uint64_t sink_gen;
+	uint32_t sink_data;
+};
+
 struct vd_input_event {
 	enum vd_input_kind kind;
 	uint32_t code;
@@ -36,6 +53,9 @@ struct vd_input_event {
 	int32_t dx, dy, wheel;
 	int32_t x, y;
 	uint32_t slot;
+	/* ABS and TOUCH: 0, or x, y are in [0, range_w) x [0, range_h) of the whole layout. */
+	uint32_t range_w, range_h;
+	struct vd_input_device *device; /* borrowed (the sink writes its memo); NULL: none */
 };
 
 /* Takes nothing; ev is borrowed for the call. */
@@ -66,5 +86,13 @@ void vd_input_source_destroy(struct vd_input_source *src);
 int vd_input_script_create(struct vd_input_source **ret_src);
 /* Copies n events. -EINVAL if src is not a scripted source. */
 int vd_input_script_feed(struct vd_input_source *src, const struct vd_input_event *evs, size_t n);
+
+/*
+ * libinput on a udev seat (KMS mode): devices are opened through
+ * open_restricted (plain open(2) here: the daemon runs as root or with the
+ * input group) and come and go at run time. Positions of absolute devices
+ * are relative to the whole layout (range_w/range_h). seat NULL: seat0.
+ */
+int vd_input_libinput_create(const char *seat, struct vd_input_source **ret_src);
 
 #endif

@@ -51,6 +51,20 @@ echo "SIGTERM: clean"
 [ $rc -eq 2 ] && grep -q 'invalid resolution' "$work/err" || fail "bad resolution: rc=$rc"
 "$VDISPLD" --output nowhere --hypervisor sim >/dev/null 2>"$work/err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'cannot create output "nowhere"' "$work/err" || fail "bad output: rc=$rc"
+"$VDISPLD" --input evdev >/dev/null 2>"$work/err"; rc=$?
+[ $rc -eq 2 ] && grep -q 'unknown input "evdev"' "$work/err" || fail "bad input: rc=$rc"
+printf 'cycle-hotkey = ctrl+\n[default]\ninput = event3\n' >"$work/bad.conf"
+"$VDISPLD" --config "$work/bad.conf" --check-config >/dev/null 2>"$work/err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'bad.conf:1: cycle-hotkey: ' "$work/err" &&
+  grep -q 'bad.conf:3: input: expected a device path' "$work/err" || fail "input config: rc=$rc"
+
+# 4b. Simulated guests with vkb devices: both take input, report what they got (nothing).
+"$VDISPLD" --hypervisor sim --sim-guests 2 --sim-vkb --input none --run-for 2 \
+  --control-socket "" >"$work/out" 2>"$work/err" || fail "sim-vkb run exited $?"
+[ "$(grep -c '^sim-vkb dom[12]: events=0 crashes=0 violations=0:$' "$work/out")" -eq 2 ] ||
+  fail "sim-vkb report: $(grep sim-vkb "$work/out")"
+[ "$(grep -c 'takes input' "$work/err")" -eq 2 ] || fail "the guests did not take input"
+echo "input options: checked"
 
 # 5. No Xen on this host: a clear error, not a crash.
 if [ ! -e /dev/xen/xenbus ] && [ ! -e /proc/xen/xenbus ]; then

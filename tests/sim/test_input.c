@@ -429,6 +429,126 @@ static bool never_key(struct vd_simkbd *g, uint32_t code)
 	return true;
 }
 
+/* ---- devices claimed by configuration, positions relative to a device range ---- */
+
+static const char *dev_prop(const struct vd_input_device *dev, const char *key)
+{
+	return !strcmp(key, "ID_PATH") ? "platform-i8042-serio-0" : NULL;
+}
+
+static struct vd_input_event from(struct vd_input_event ev, struct vd_input_device *dev)
+{
+	ev.device = dev;
+	return ev;
+}
+
+static void claimed_devices_and_guest_hotkeys(void **state)
+{
+	struct ctx c;
+	struct vd_simkbd_opts o = {0};
+	struct vd_input_device kbd = {.name = "AT keyboard", .property = dev_prop};
+	struct vd_input_device other = {.name = "USB keyboard"};
+	const char *by_path[] = {"ID_PATH=platform-i8042-*"};
+	const char *by_name[] = {"name=USB*"};
+	const struct vd_hotkey to_one = {VD_MOD_CTRL | VD_MOD_ALT, KEY_F1};
+	struct vd_simkbd *g1, *g2;
+	uint32_t d1, d2;
+
+	ctx_init(&c);
+	g1 = guest(&c, "one", &o, true);
+	g2 = guest(&c, "two", &o, true);
+	d1 = vd_simkbd_domid(g1);
+	d2 = vd_simkbd_domid(g2);
+	assert_int_equal(vd_router_set_guest(c.router, d1, NULL), 0);
+	assert_int_equal(vd_router_set_guest(c.router, d2, NULL), 0);
+	assert_int_equal(vd_router_set_guest_input(c.router, d1, &to_one, NULL, 0), 0);
+	assert_int_equal(vd_router_set_guest_input(c.router, d2, NULL, by_path, 1), 0);
+	assert_int_equal(vd_router_set_guest_input(c.router, d2, NULL, (const char *[]){"bad"}, 1),
+			 -EINVAL);
+	assert_int_equal(vd_router_focus(c.router, d1), 0);
+	/* The claimed keyboard feeds guest two although one has the focus. */
+	const struct vd_input_event a[] = {
+	    from(key(KEY_A, true), &kbd), from(key(KEY_A, false), &kbd),
+	    from(key(KEY_B, true), &other), from(key(KEY_B, false), &other),
+	    from((struct vd_input_event){.kind = VD_INPUT_REL, .dx = 3, .dy = -4}, &kbd)};
+	feed(&c, a, 5);
+	wait_events(&c, g2, 3);
+	wait_events(&c, g1, 2);
+	assert_key(g2, 0, KEY_A, true);
+	assert_key(g2, 1, KEY_A, false);
+	assert_ev(g2, 2, XENKBD_TYPE_MOTION, 3, -4, 0);
+	assert_key(g1, 0, KEY_B, true);
+	/* Guest two's own hotkey (none) and guest one's: ctrl+alt+f1 from the claimed keyboard. */
+	assert_int_equal(vd_router_focus(c.router, d2), 0);
+	const struct vd_input_event b[] = {
+	    from(key(KEY_LEFTCTRL, true), &other), from(key(KEY_RIGHTALT, true), &other),
+	    from(key(KEY_F1, true), &kbd),	   from(key(KEY_F1, false), &kbd),
+	    from(key(KEY_RIGHTALT, false), &other), from(key(KEY_LEFTCTRL, false), &other),
+	    from(key(KEY_C, true), &other)};
+	feed(&c, b, 7);
+	wait_events(&c, g1, 5); /* ctrl+alt released as it came back, C */
+	assert_key(g1, 2, KEY_RIGHTALT, false);
+	assert_key(g1, 3, KEY_LEFTCTRL, false);
+	assert_key(g1, 4, KEY_C, true);
+	assert_int_equal(vd_router_focused(c.router), d1);
+	assert_true(never_key(g1, KEY_F1));
+	assert_true(never_key(g2, KEY_F1));
+	/* A new rule set: the claim moves by name, the AT keyboard follows the focus again. */
+	assert_int_equal(vd_router_set_guest_input(c.router, d2, NULL, by_name, 1), 0);
+	const struct vd_input_event d[] = {from(key(KEY_D, true), &kbd),
+					   from(key(KEY_E, true), &other)};
+	feed(&c, d, 2);
+	wait_events(&c, g1, 6);
+	assert_key(g1, 5, KEY_D, true);
+	wait_events(&c, g2, 8); /* 3 + ctrl, alt pressed and released while focused, + E */
+	assert_key(g2, 7, KEY_E, true);
+	assert_safe(g1);
+	assert_safe(g2);
+	ctx_fini(&c);
+}
+
+static void positions_relative_to_a_range(void **state)
+{
+	struct ctx c;
+	struct vd_simkbd_opts o = {.abs_pointer = true, .width = 800, .height = 600};
+	const struct vd_input_rect r1 = {0, 0, 800, 600}, r2 = {800, 0, 800, 600};
+	struct vd_input_event tab = {.kind = VD_INPUT_ABS, .range_w = 65536, .range_h = 65536};
+	struct vd_simkbd *g1, *g2;
+	uint32_t d1, d2;
+
+	ctx_init(&c);
+	g1 = guest(&c, "left", &o, true);
+	g2 = guest(&c, "right", &o, true);
+	d1 = vd_simkbd_domid(g1);
+	d2 = vd_simkbd_domid(g2);
+	/* No layout yet (headless): the focus gets the whole range. */
+	assert_int_equal(vd_router_set_guest(c.router, d1, NULL), 0);
+	assert_int_equal(vd_router_set_guest(c.router, d2, NULL), 0);
+	assert_int_equal(vd_router_focus(c.router, d1), 0);
+	tab.x = 32768;
+	tab.y = 16384;
+	feed(&c, &tab, 1);
+	wait_events(&c, g1, 1);
+	assert_ev(g1, 0, XENKBD_TYPE_POS, 400, 150, 0);
+	/* Two guests side by side: three quarters across is the middle of the right one. */
+	assert_int_equal(vd_router_set_guest(c.router, d1, &r1), 0);
+	assert_int_equal(vd_router_set_guest(c.router, d2, &r2), 0);
+	tab.x = 49152;
+	tab.y = 32768;
+	feed(&c, &tab, 1);
+	wait_events(&c, g2, 1);
+	assert_ev(g2, 0, XENKBD_TYPE_POS, 400, 300, 0);
+	assert_int_equal(vd_router_focused(c.router), d2);
+	tab.x = 70000; /* out of the device's range: clamped to its edge */
+	tab.y = -5;
+	feed(&c, &tab, 1);
+	wait_events(&c, g2, 2);
+	assert_ev(g2, 1, XENKBD_TYPE_POS, 799, 0, 0);
+	assert_safe(g1);
+	assert_safe(g2);
+	ctx_fini(&c);
+}
+
 static void hotkey_cycles_and_is_never_delivered(void **state)
 {
 	struct ctx c;
@@ -636,6 +756,8 @@ int main(void)
 	    cmocka_unit_test(ring_full_queues_and_flushes),
 	    cmocka_unit_test(focus_and_routing),
 	    cmocka_unit_test(hotkey_cycles_and_is_never_delivered),
+	    cmocka_unit_test(claimed_devices_and_guest_hotkeys),
+	    cmocka_unit_test(positions_relative_to_a_range),
 	    cmocka_unit_test(hostile_at_connect),
 	    cmocka_unit_test(hostile_while_connected),
 	    cmocka_unit_test(device_removed),

@@ -146,6 +146,50 @@ static void test_broken_guest_file(void **state)
 	put("guests.d/web.conf", "max-buffers = 2\n");
 }
 
+/* Input rules and hotkeys are checked when the file is read, not when a device appears. */
+static void test_input_keys(void **state)
+{
+	struct vd_config *cfg = NULL;
+	const struct vd_guest_conf *g;
+	struct errs e;
+
+	put("vdispld.conf", "input-source = libinput\nseat = seat1\ncycle-hotkey = ctrl+alt+tab\n"
+			    "focus-follows-pointer = no\n");
+	put("guests.d/web.conf", "input = ID_PATH=pci-0000:00:14.0-usb-0:1*\n"
+				 "input = name=Logitech *\ninput = /dev/input/by-id/kbd\n"
+				 "hotkey = Super+F3\n");
+	assert_int_equal(load(&cfg, &e), 0);
+	assert_string_equal(cfg->global.input_source, "libinput");
+	assert_string_equal(cfg->global.seat, "seat1");
+	assert_string_equal(cfg->global.cycle_hotkey, "ctrl+alt+tab");
+	assert_false(cfg->global.focus_follows_pointer);
+	g = vd_config_guest(cfg, "web");
+	assert_int_equal(g->ninputs, 3);
+	assert_string_equal(g->input[0], "ID_PATH=pci-0000:00:14.0-usb-0:1*");
+	assert_string_equal(g->input[1], "name=Logitech *");
+	assert_string_equal(g->hotkey, "Super+F3");
+	vd_config_free(cfg);
+
+	put("vdispld.conf", "input-source = evdev\ncycle-hotkey = ctrl+\nseat = a b\n");
+	put("guests.d/web.conf", "input = event3\ninput = id_path=x\ninput = name=\n"
+				 "hotkey = ctrl+ctrl+f1\nhotkey = hyper+f1\nhotkey = ctrl+f25\n");
+	assert_int_equal(load(&cfg, &e), -EINVAL);
+	for (unsigned i = 0; i < e.n; i++)
+		print_message("%s\n", e.msg[i]);
+	assert_true(has_err(&e, "vdispld.conf:1: input-source: expected auto, libinput or none"));
+	assert_true(has_err(&e, "vdispld.conf:2: cycle-hotkey: expected modifiers"));
+	assert_true(has_err(&e, "vdispld.conf:3: seat: expected a seat name"));
+	assert_true(has_err(&e, "guests.d/web.conf:1: input: expected a device path"));
+	assert_true(has_err(&e, "guests.d/web.conf:2: input: expected a device path"));
+	assert_true(has_err(&e, "guests.d/web.conf:3: input: expected a device path"));
+	assert_true(has_err(&e, "guests.d/web.conf:4: hotkey: expected modifiers"));
+	assert_true(has_err(&e, "guests.d/web.conf:5: hotkey: expected modifiers"));
+	assert_true(has_err(&e, "guests.d/web.conf:6: hotkey: expected modifiers"));
+	assert_int_equal(e.n, 9);
+	put("guests.d/web.conf", "max-buffers = 2\n");
+	put("vdispld.conf", "output = headless\n");
+}
+
 static void test_broken_global(void **state)
 {
 	struct vd_config *cfg = NULL;
@@ -215,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_broken_guest_file),
 		cmocka_unit_test(test_broken_global),
+		cmocka_unit_test(test_input_keys),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_long_line),
 	};

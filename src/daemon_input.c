@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's input: the router fed by the chosen source, and the
+ * router's view of the guests kept in step with the backends, the
+ * output's layout and the configuration.
+ *
+ * The guests' rectangles come from the output (vd_output_conn_layout of each
+ * guest's first connector), never recomputed here. They, the guests'
+ * vkb devices and a reloaded configuration change at run time; a short
+ * timer brings the router up to date (cheap: a few guests).
+ */
+#include "daemon_input.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+#define SYNC_INTERVAL_US 200000u
+#define MAX_TRACKED VD_ROUTER_MAX_GUESTS
+
+struct vd_dinput {
+	struct vd_dinput_deps deps;
+	struct vd_router *router;
+	sd_event_source *timer;
+	struct vd_input_source *script; /* the scripted source, owned by the router; or NULL */
+	uint32_t known[MAX_TRACKED];	/* domids given to the router */
+	uint32_t nknown;
+	uint32_t seen[MAX_TRACKED]; /* in this sync, by domid */
+	char seen_name[MAX_TRACKED][128];
+	uint32_t nseen;
+};
+
+static bool has(const uint32_t *set, uint32_t n, uint32_t domid)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (set[i] == domid)
+			return true;
+	return false;
+}
+
+struct placement {
+	uint32_t domid;
+	bool found;
+	struct vd_input_rect rect;
+};
+
+static void find_placement(void *userdata, const struct vd_dev_info *info)
+{
+	struct placement *p = userdata;
+	struct vd_output_conn *oc = info->nconn ? info->conns[0].oconn : NULL;
+	struct vd_rect r;
+
+	if (p->found || info->domid != p->domid || !oc ||
+	    vd_output_conn_layout(oc, &r) < 0 || !r.width || !r.height)
+		return;
+	p->rect = (struct vd_input_rect){(int32_t)r.x, (int32_t)r.y, r.width, r.height};
+	p->found = true;
+}
+
+static void guest_config(struct vd_dinput *di, uint32_t domid, const char *name)
+{
+	const struct vd_config *cfg = di->deps.config(di->deps.config_userdata);
+	const struct vd_guest_conf *g = vd_config_guest(cfg, name[0] ? name : NULL);
+	const char *rules[VD_CONF_MAX_INPUTS];
+	struct vd_hotkey hk = {0, 0};
+
+	for (uint32_t i = 0; i < g->ninputs; i++)
+		rules[i] = g->input[i];
+	if (g->hotkey[0] && vd_hotkey_parse(g->hotkey, &hk) < 0)
+		hk.key = 0; /* the configuration was validated: cannot happen */
+	if (vd_router_set_guest_input(di->router, domid, &hk, rules, g->ninputs) < 0)
+		vd_log_rl(LOG_WARNING, "input: %s (dom%u): input rules refused", name, domid);
+}
+
+/* Kept in domid order: the hotkey cycles in that order, the first has the focus. */
+static void collect_guest(void *userdata, uint32_t domid, const char *name)
+{
+	struct vd_dinput *di = userdata;
+	uint32_t i = di->nseen;
+
+	if (has(di->seen, di->nseen, domid) || di->nseen == MAX_TRACKED)
+		return;
+	for (; i > 0 && di->seen[i - 1] > domid; i--) {
+		di->seen[i] = di->seen[i - 1];
+		memcpy(di->seen_name[i], di->seen_name[i - 1], sizeof(di->seen_name[i]));
+	}
+	di->seen[i] = domid;
+	snprintf(di->seen_name[i], sizeof(di->seen_name[i]), "%s", name);
+	di->nseen++;
+}
+
+static void sync_guest(struct vd_dinput *di, uint32_t domid, const char *name)
+{
+	struct placement p = {.domid = domid};
+
+	if (di->deps.be)
+		vd_backend_foreach_device(di->deps.be, find_placement, &p);
+	if (vd_router_set_guest(di->router, domid, p.found ? &p.rect : NULL) < 0)
+		return;
+	if (!has(di->known, di->nknown, domid))
+		vd_info("input: %s (dom%u) takes input%s", name, domid,
+			p.found ? "" : " (no layout)");
+	guest_config(di, domid, name);
+}
+
+static void sync_router(struct vd_dinput *di)
+{
+	di->nseen = 0;
+	vd_kbdback_foreach_guest(di->deps.kb, collect_guest, di);
+	for (uint32_t i = 0; i < di->nknown; i++)
+		if (!has(di->seen, di->nseen, di->known[i])) {
+			vd_info("input: dom%u no longer takes input", di->known[i]);
+			vd_router_remove_guest(di->router, di->known[i]);
+		}
+	for (uint32_t i = 0; i < di->nseen; i++)
+		sync_guest(di, di->seen[i], di->seen_name[i]);
+	memcpy(di->known, di->seen, sizeof(di->known));
+	di->nknown = di->nseen;
+	/* All devices feed the focus: the first guest has it until someone moves it. */
+	if (vd_router_focused(di->router) == VD_ROUTER_NO_FOCUS && di->nknown)
+		vd_router_focus(di->router, di->known[0]);
+}
+
+static int on_sync(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	sync_router(userdata);
+	sd_event_source_set_time_relative(s, SYNC_INTERVAL_US);
+	return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static int router_opts(const struct vd_config *cfg, struct vd_router_opts *ro)
+{
+	*ro = (struct vd_router_opts)VD_ROUTER_OPTS_DEFAULT;
+	ro->focus_follows_pointer = cfg->global.focus_follows_pointer;
+	return vd_hotkey_parse(cfg->global.cycle_hotkey, &ro->cycle);
+}
+
+static int add_source(struct vd_dinput *di, const char *kind, const char *seat)
+{
+	struct vd_input_source *src = NULL;
+	int r;
+
+	if (!strcmp(kind, "libinput"))
+		r = vd_input_libinput_create(seat, &src);
+	else if (!strcmp(kind, "script"))
+		r = vd_input_script_create(&src);
+	else
+		return -ENOENT;
+	if (r < 0)
+		return r;
+	r = vd_router_add_source(di->router, src);
+	if (r >= 0 && !strcmp(kind, "script"))
+		di->script = src;
+	return r;
+}
+
+int vd_dinput_create(const struct vd_dinput_deps *deps, const char *kind, const char *seat,
+		     struct vd_dinput **ret_di)
+{
+	const struct vd_config *cfg = deps->config(deps->config_userdata);
+	struct vd_router_opts ro;
+	struct vd_dinput *di;
+	int r;
+
+	if (router_opts(cfg, &ro) < 0)
+		return -EINVAL;
+	di = calloc(1, sizeof(*di));
+	if (!di)
+		return -ENOMEM;
+	di->deps = *deps;
+	r = vd_router_create(deps->loop, deps->kb, &ro, &di->router);
+	if (r >= 0 && strcmp(kind, "none"))
+		r = add_source(di, kind, seat);
+	if (r >= 0)
+		r = sd_event_add_time_relative(deps->loop, &di->timer, CLOCK_MONOTONIC, 0, 0,
+					       on_sync, di);
+	if (r < 0) {
+		vd_err("input: cannot start the %s source: %s", kind, strerror(-r));
+		vd_dinput_destroy(di);
+		return r;
+	}
+	*ret_di = di;
+	return 0;
+}
+
+void vd_dinput_destroy(struct vd_dinput *di)
+{
+	if (!di)
+		return;
+	sd_event_source_disable_unref(di->timer);
+	vd_router_destroy(di->router);
+	free(di);
+}
+
+struct vd_router *vd_dinput_router(struct vd_dinput *di)
+{
+	return di->router;
+}
+
+struct vd_input_source *vd_dinput_script(struct vd_dinput *di)
+{
+	return di->script;
+}
