@@ -98,6 +98,7 @@ static int start_sim_guests(struct daemon *d)
 		.width = o->sim_width,
 		.height = o->sim_height,
 		.frames = o->sim_frames,
+		.fourcc = o->sim_fourcc,
 	};
 
 	if (o->sim_guests > MAX_SIM_GUESTS)

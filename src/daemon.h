@@ -20,6 +20,7 @@ struct vd_daemon_opts {
 	uint32_t sim_connectors;
 	uint32_t sim_width, sim_height;
 	uint32_t sim_frames;      /* per connector, 0: forever */
+	uint32_t sim_fourcc;      /* buffer format of simulated guests, 0: XRGB8888 */
 	uint32_t status_interval_s;
 	/* Service (see service.h) */
 	const struct vd_config *config; /* loaded at start; borrowed; NULL: defaults */

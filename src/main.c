@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "displif_proto.h"
 #include "log.h"
 
 #define UNSET UINT32_MAX /* not given on the command line: the config file decides */
@@ -18,6 +19,7 @@ enum {
 	OPT_SIM_CONNECTORS,
 	OPT_SIM_RESOLUTION,
 	OPT_SIM_FRAMES,
+	OPT_SIM_FORMAT,
 	OPT_CAPTURE_DIR,
 	OPT_RUN_FOR,
 	OPT_COPY,
@@ -49,6 +51,9 @@ static void usage(FILE *f)
 	      "  --sim-connectors N     connectors per simulated guest, 1-4 (default: 1)\n"
 	      "  --sim-resolution WxH   connector resolution of simulated guests (default: 1024x768)\n"
 	      "  --sim-frames N         frames each simulated connector flips (default: 0, endless)\n"
+	      "  --sim-format FOURCC    buffer format of simulated guests, a DRM fourcc code that\n"
+	      "                         xen-front offers: RG16 RG24 XR24 AR24 XR12 AR12 XR15 AR15\n"
+	      "                         YUYV (default: XR24)\n"
 	      "  --config PATH          configuration file (default: " VD_CONFIG_DEFAULT_PATH ")\n"
 	      "  --check-config         validate the configuration and exit (0 good, 1 errors)\n"
 	      "  --control-socket PATH  control socket for vdispctl (default: " VD_CONFIG_DEFAULT_SOCKET
@@ -93,6 +98,24 @@ static int parse_resolution(const char *arg, struct vd_daemon_opts *o)
 	return 0;
 }
 
+/* A DRM fourcc code ("RG16", "C8": shorter codes are padded with spaces). */
+static int parse_fourcc(const char *arg, uint32_t *ret)
+{
+	char c[4] = {' ', ' ', ' ', ' '};
+	size_t n = strlen(arg);
+
+	if (n >= 1 && n <= 4) {
+		memcpy(c, arg, n);
+		*ret = VD_FOURCC(c[0], c[1], c[2], c[3]);
+		if (vd_format_supported(*ret))
+			return 0;
+	}
+	fprintf(stderr, "vdispld: \"%s\" is not a format xen-front offers "
+			"(RG16 RG24 XR24 AR24 XR12 AR12 XR15 AR15 YUYV)\n",
+		arg);
+	return -EINVAL;
+}
+
 static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verbosity)
 {
 	uint32_t hz;
@@ -119,6 +142,7 @@ static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verb
 		return o->sim_connectors ? 0 : (fprintf(stderr, "vdispld: 1-4 connectors\n"), -EINVAL);
 	case OPT_SIM_RESOLUTION: return parse_resolution(arg, o);
 	case OPT_SIM_FRAMES: return parse_u32(arg, "number of frames", UINT32_MAX, &o->sim_frames);
+	case OPT_SIM_FORMAT: return parse_fourcc(arg, &o->sim_fourcc);
 	case OPT_RUN_FOR: return parse_u32(arg, "run time", 86400 * 365, &o->run_for_s);
 	case OPT_STATUS_INTERVAL:
 		return parse_u32(arg, "status interval", 86400, &o->status_interval_s);
@@ -142,6 +166,7 @@ static int parse_args(int argc, char **argv, struct vd_daemon_opts *o, bool *ret
 		{"sim-connectors", required_argument, NULL, OPT_SIM_CONNECTORS},
 		{"sim-resolution", required_argument, NULL, OPT_SIM_RESOLUTION},
 		{"sim-frames", required_argument, NULL, OPT_SIM_FRAMES},
+		{"sim-format", required_argument, NULL, OPT_SIM_FORMAT},
 		{"capture-dir", required_argument, NULL, OPT_CAPTURE_DIR},
 		{"run-for", required_argument, NULL, OPT_RUN_FOR},
 		{"drm-device", required_argument, NULL, OPT_DRM_DEVICE},

@@ -19,6 +19,10 @@ what a user would notice:
            many flips per second, not one per 3.1 s watchdog).
   restart  weston is stopped and started again while the guest flips: the
            guest keeps flipping, vdispld connects again.
+  formats  guests drawing RGB565 (weston advertises it: copied as is) and
+           RGB888 (weston 10 does not: converted to XRGB8888) are shown
+           pixel-exact, every pixel decoded from the guest's bytes the way
+           pixman widens them; vdispld counts conversions for RGB888 only.
 
 Usage: wayland_test.py VDISPLD CASE
 """
@@ -166,6 +170,83 @@ def check_window(img, x0, y0, n, seed):
                 y, i, got[i - i % 3:i - i % 3 + 3].hex(), exp[i - i % 3:i - i % 3 + 3].hex(), n))
 
 
+# ---- other formats: the same pattern bytes, decoded per format ----
+
+def pattern_bytes(y, n, seed, nbytes):
+    """Bytes of row y as simfront_client.c's fill_row lays them out."""
+    out = bytearray(nbytes)
+    for x in range(nbytes):
+        px, k = x >> 2, x & 3
+        out[x] = ((px * 2 + n * 3) if k == 0 else (y * 2 + n) if k == 1 else
+                  ((px ^ y) + seed) if k == 2 else 0xff) & 255
+    return out
+
+
+def widen(v, bits):
+    r = v << (8 - bits)
+    have = bits
+    while have < 8:
+        r |= r >> have
+        have += bits
+    return r & 255
+
+
+def decode_rgb565(b):
+    out = bytearray()
+    for i in range(0, len(b) - 1, 2):
+        p = b[i] | b[i + 1] << 8
+        out += bytes((widen(p >> 11, 5), widen(p >> 5 & 63, 6), widen(p & 31, 5)))
+    return bytes(out)
+
+
+def decode_rgb888(b):
+    out = bytearray()
+    for i in range(0, len(b) - 2, 3):
+        out += bytes((b[i + 2], b[i + 1], b[i]))
+    return bytes(out)
+
+
+FORMATS = {  # fourcc code: (bytes per pixel, decoder)
+    "RG16": (2, decode_rgb565),
+    "RG24": (3, decode_rgb888),
+}
+
+
+def format_row(fmt, y, n, seed, width=WIDTH):
+    bpp, decode = FORMATS[fmt]
+    return decode(pattern_bytes(y, n, seed, width * bpp))
+
+
+def find_window_fmt(img, fmt, seed):
+    """(x, y, frame mod 256) of a window of format fmt, found by its row 1."""
+    w, h, rows = img
+    flat = b"".join(rows)
+    for n in range(256):
+        needle = format_row(fmt, 1, n, seed, 24)
+        off = flat.find(needle)
+        while off >= 0:
+            y, x = divmod(off, 3 * w)
+            if x % 3 == 0 and y >= 1 and x // 3 + WIDTH <= w and y - 1 + HEIGHT <= h:
+                return x // 3, y - 1, n
+            off = flat.find(needle, off + 1)
+    return None
+
+
+def check_window_fmt(img, fmt, x0, y0, n, seed):
+    rows = img[2]
+    skip = -(-8 // FORMATS[fmt][0])  # pixels holding the 8 stamp bytes
+    for y in range(HEIGHT):
+        got = rows[y0 + y][3 * x0:3 * (x0 + WIDTH)]
+        exp = format_row(fmt, y, n, seed)
+        if y == 0:
+            got, exp = got[3 * skip:], exp[3 * skip:]
+        if got != exp:
+            i = next(i for i in range(len(got)) if got[i] != exp[i])
+            fail("%s window row %d byte %d: got %s, the guest drew %s (frame %d)" % (
+                fmt, y, i, got[i - i % 3:i - i % 3 + 3].hex(), exp[i - i % 3:i - i % 3 + 3].hex(),
+                n))
+
+
 # ---- weston and vdispld ----
 
 class Weston:
@@ -222,12 +303,13 @@ class Weston:
         return read_png(path)
 
 
-def start_vdispld(vdispld, weston, frames, run_for):
+def start_vdispld(vdispld, weston, frames, run_for, extra=()):
     err = open(os.path.join(weston.run_dir, "vdispld.err"), "wb")
     return subprocess.Popen(
         [vdispld, "--hypervisor", "sim", "--output", "wayland", "--sim-guests", "1",
          "--sim-frames", str(frames), "--sim-resolution", "%dx%d" % (WIDTH, HEIGHT),
-         "--run-for", str(run_for), "--control-socket", "", "--status-interval", "0"],
+         "--run-for", str(run_for), "--control-socket", "", "--status-interval", "0"] +
+        list(extra),
         env=weston.env(), stdout=subprocess.PIPE, stderr=err, cwd=weston.run_dir)
 
 
@@ -241,13 +323,13 @@ def finish_vdispld(proc, weston):
     m = re.search(r"summary: flips=(\d+) events=(\d+) copies=(\d+).* seconds=([\d.]+)", out)
     s = re.search(r"wayland: (\d+) frame callbacks, (\d+) fallback completions, (\d+) blind, "
                   r"(\d+) zero-copy frames, (\d+) wl_shm copies, (\d+) dropped, "
-                  r"(\d+) connection", err)
+                  r"(\d+) connection\(s\), (\d+) converted", err)
     if not m or not s:
         fail("no summary from vdispld:\n%s\n%s" % (out, err[-3000:]))
     res = dict(zip(("flips", "events", "copies"), map(int, m.groups()[:3])))
     res["seconds"] = float(m.group(4))
     res.update(zip(("callbacks", "fallbacks", "blind", "zero_copy", "shm_copies", "dropped",
-                    "connections"), map(int, s.groups())))
+                    "connections", "converted"), map(int, s.groups())))
     res["err"] = err
     say("summary: " + ", ".join("%s=%s" % (k, v) for k, v in res.items() if k != "err"))
     return res
@@ -337,6 +419,30 @@ def case_restart(vdispld, weston):
             rate, res["flips"], res["events"]))
 
 
+def case_formats(vdispld, weston):
+    weston.start()
+    seed = guest_seed()
+    for fmt, converted in (("RG16", False), ("RG24", True)):
+        proc = start_vdispld(vdispld, weston, 0, 6, ["--sim-format", fmt])
+        found, t0 = None, time.time()
+        while time.time() - t0 < 5 and not found:
+            time.sleep(0.7)
+            img = weston.screenshot(fmt)
+            found = find_window_fmt(img, fmt, seed)
+        if not found:
+            fail("the %s guest's window is not in weston's screenshot (%s.png)" % (fmt, fmt))
+        check_window_fmt(img, fmt, *found, seed)
+        say("%s: window at %d,%d shows frame %d mod 256, %dx%d pixel-exact" % (
+            fmt, found[0], found[1], found[2], WIDTH, HEIGHT))
+        res = finish_vdispld(proc, weston)
+        if converted and res["converted"] < res["shm_copies"] or res["shm_copies"] == 0:
+            fail("%s: %d of %d copies converted; weston 10 lacks this wl_shm format" % (
+                fmt, res["converted"], res["shm_copies"]))
+        if not converted and res["converted"]:
+            fail("%s: %d copies converted although weston advertises the format" % (
+                fmt, res["converted"]))
+
+
 def main():
     if len(sys.argv) != 3:
         fail(__doc__)
@@ -349,7 +455,8 @@ def main():
     weston = Weston(run_dir, 0)
     ok = False
     try:
-        {"show": case_show, "idle": case_idle, "restart": case_restart}[case](vdispld, weston)
+        {"show": case_show, "idle": case_idle, "restart": case_restart,
+         "formats": case_formats}[case](vdispld, weston)
         ok = True
     finally:
         weston.stop()

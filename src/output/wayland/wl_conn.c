@@ -60,10 +60,14 @@ static void shmbuf_destroy(struct wlo_shmbuf *b)
 	*b = (struct wlo_shmbuf){0};
 }
 
-/* A buffer of the connector's size in format; owns its memfd only while making it. */
-static int shmbuf_create(struct wlo_conn *conn, struct wlo_shmbuf *b, uint32_t format)
+/*
+ * A buffer of the connector's size in format (bpp bits a pixel, rows
+ * 4-byte aligned as pixman wants); owns its memfd only while making it.
+ */
+static int shmbuf_create(struct wlo_conn *conn, struct wlo_shmbuf *b, uint32_t format,
+			 uint32_t bpp)
 {
-	uint32_t stride = conn->desc.width * 4;
+	uint32_t stride = ((conn->desc.width * bpp / 8) + 3) & ~3u;
 	size_t size = (size_t)stride * conn->desc.height;
 	struct wl_shm_pool *pool;
 	int fd, r = 0;
@@ -90,22 +94,23 @@ static int shmbuf_create(struct wlo_conn *conn, struct wlo_shmbuf *b, uint32_t f
 	b->size = size;
 	b->stride = stride;
 	b->format = format;
+	b->bpp = bpp;
 close_fd:
 	close(fd);
 	return r;
 }
 
 /* A buffer the compositor does not hold, made or remade for format; NULL if none. */
-static struct wlo_shmbuf *shmbuf_get(struct wlo_conn *conn, uint32_t format)
+static struct wlo_shmbuf *shmbuf_get(struct wlo_conn *conn, uint32_t format, uint32_t bpp)
 {
 	for (uint32_t i = 0; i < WLO_NBUF; i++) {
 		struct wlo_shmbuf *b = &conn->bufs[i];
 
 		if (b->busy)
 			continue;
-		if (b->buffer && b->format != format)
+		if (b->buffer && (b->format != format || b->bpp != bpp))
 			shmbuf_destroy(b);
-		if (!b->buffer && shmbuf_create(conn, b, format) < 0) {
+		if (!b->buffer && shmbuf_create(conn, b, format, bpp) < 0) {
 			shmbuf_destroy(b);
 			return NULL;
 		}
@@ -114,17 +119,12 @@ static struct wlo_shmbuf *shmbuf_get(struct wlo_conn *conn, uint32_t format)
 	return NULL;
 }
 
-static bool shm_format_offered(const struct wlo_output *out, uint32_t format)
-{
-	for (uint32_t i = 0; i < out->nshm_formats; i++)
-		if (out->shm_formats[i] == format)
-			return true;
-	return false;
-}
-
-/* Copy the part r of fb (clipped) into b; the rest of b is black. */
+/*
+ * Copy the part r of fb (clipped) into b, as is or converted (how); the
+ * rest of b is black.
+ */
 static void frame_copy(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct wlo_fb *fb,
-		       const struct vd_rect *r)
+		       const struct vd_rect *r, const struct wlo_shm_choice *how)
 {
 	const struct vd_frame_src *s = &fb->src;
 	uint32_t w = r->width, h = r->height, row;
@@ -140,14 +140,20 @@ static void frame_copy(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct
 		w = conn->desc.width;
 	if (h > conn->desc.height)
 		h = conn->desc.height;
-	row = w * 4;
-	for (uint32_t y = 0; y < h; y++)
-		memcpy(b->map + (size_t)y * b->stride,
-		       (const uint8_t *)s->map + s->offset + (size_t)(r->y + y) * s->stride +
-			       (size_t)r->x * 4,
-		       row);
+	row = w * (b->bpp / 8);
+	for (uint32_t y = 0; y < h; y++) {
+		const uint8_t *src = (const uint8_t *)s->map + s->offset + (size_t)(r->y + y) * s->stride;
+		uint8_t *dst = b->map + (size_t)y * b->stride;
+
+		if (how->convert)
+			wlo_convert_row(s->fourcc, src, r->x, w, (uint32_t *)(void *)dst);
+		else
+			memcpy(dst, src + (size_t)r->x * (s->bpp / 8), row);
+	}
 	conn->out->stats.copies++;
 	conn->out->stats.bytes_copied += (uint64_t)row * h;
+	if (how->convert)
+		conn->out->conversions++;
 }
 
 /* ---- drawing ---- */
@@ -162,7 +168,7 @@ static struct wl_buffer *frame_buffer(struct wlo_conn *conn, struct wlo_fb *fb,
 				      const struct vd_rect *r)
 {
 	struct wlo_output *out = conn->out;
-	uint32_t format = fb ? wlo_shm_format(fb->src.fourcc) : WL_SHM_FORMAT_XRGB8888;
+	struct wlo_shm_choice how = {WL_SHM_FORMAT_XRGB8888, 32, false};
 	struct wlo_shmbuf *b;
 
 	if (fb && fb->import == WLO_IMPORT_OK && !out->force_copy && r->x == 0 && r->y == 0 &&
@@ -171,17 +177,18 @@ static struct wl_buffer *frame_buffer(struct wlo_conn *conn, struct wlo_fb *fb,
 		out->zero_copy++;
 		return fb->buffer;
 	}
-	if (fb && (fb->src.bpp != 32 || !fb->src.map || !shm_format_offered(out, format))) {
+	if (fb && (!fb->src.map || wlo_shm_choose(out->shm_formats, out->nshm_formats,
+						  fb->src.fourcc, fb->src.bpp, &how) < 0)) {
 		vd_log_rl(LOG_WARNING, "wayland %s: cannot show format %#x", conn->name,
 			  fb->src.fourcc);
 		fb = NULL;
-		format = WL_SHM_FORMAT_XRGB8888;
+		how = (struct wlo_shm_choice){WL_SHM_FORMAT_XRGB8888, 32, false};
 	}
-	b = shmbuf_get(conn, format);
+	b = shmbuf_get(conn, how.format, how.bpp);
 	if (!b)
 		return NULL;
 	if (fb)
-		frame_copy(conn, b, fb, r);
+		frame_copy(conn, b, fb, r, &how);
 	else
 		memset(b->map, 0, b->size);
 	b->busy = true;

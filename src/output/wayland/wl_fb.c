@@ -21,19 +21,6 @@
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "log.h"
 
-uint32_t wlo_shm_format(uint32_t fourcc)
-{
-	/* wl_shm's two mandatory formats have their own codes; the rest are fourccs. */
-	switch (fourcc) {
-	case DRM_FORMAT_ARGB8888:
-		return WL_SHM_FORMAT_ARGB8888;
-	case DRM_FORMAT_XRGB8888:
-		return WL_SHM_FORMAT_XRGB8888;
-	default:
-		return fourcc;
-	}
-}
-
 struct wlo_fb *wlo_fb_from(struct vd_output_fb *fb)
 {
 	(void)wlo_output_from(fb->out); /* checks the implementation */

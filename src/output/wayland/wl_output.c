@@ -125,21 +125,35 @@ static const struct wl_registry_listener registry_listener = {
 	.global_remove = registry_global_remove,
 };
 
-/* The first round trip is over: the globals and their formats are known. */
+static const struct wl_callback_listener sync_listener;
+
+/*
+ * The first round trip is over: the globals are known and bound. Their
+ * own events (wl_shm formats, output names) follow the binds: a second
+ * round trip collects them before windows are made.
+ */
 static void sync_done(void *data, struct wl_callback *cb, uint32_t serial)
 {
 	struct wlo_output *out = data;
 
 	wl_callback_destroy(cb);
 	out->sync = NULL;
+	if (!out->globals_bound) {
+		out->globals_bound = true;
+		out->sync = wl_display_sync(out->display);
+		wl_callback_add_listener(out->sync, &sync_listener, out);
+		return;
+	}
 	if (!out->compositor || !out->wm_base || !out->shm) {
 		vd_err("wayland: the compositor lacks wl_compositor, xdg_wm_base or wl_shm");
 		out->broken = true;
 		return;
 	}
 	out->ready = true;
-	vd_info("wayland: connected (%s)", out->linux_dmabuf ? "linux-dmabuf and wl_shm" :
-							       "wl_shm only");
+	vd_info("wayland: connected (%s; %u wl_shm formats)",
+		out->linux_dmabuf ? "linux-dmabuf and wl_shm" : "wl_shm only", out->nshm_formats);
+	for (uint32_t i = 0; i < out->nshm_formats; i++)
+		vd_debug("wayland: wl_shm format %#x", out->shm_formats[i]);
 	for (struct wlo_fb *fb = out->fbs; fb; fb = fb->next)
 		wlo_fb_import(fb);
 	for (struct wlo_conn *conn = out->conns; conn; conn = conn->next)
@@ -268,7 +282,7 @@ void wlo_disconnect(struct wlo_output *out)
 	out->io = sd_event_source_disable_unref(out->io);
 	wl_display_disconnect(out->display);
 	out->display = NULL;
-	out->ready = out->broken = false;
+	out->ready = out->broken = out->globals_bound = false;
 	arm_reconnect(out, WLO_RECONNECT_US);
 }
 
@@ -325,11 +339,12 @@ static void wlo_destroy(struct vd_output *base)
 	sd_event_source_disable_unref(out->io);
 	sd_event_source_disable_unref(out->reconnect);
 	vd_info("wayland: %llu frame callbacks, %llu fallback completions, %llu blind, "
-		"%llu zero-copy frames, %llu wl_shm copies, %llu dropped, %llu connection(s)",
+		"%llu zero-copy frames, %llu wl_shm copies, %llu dropped, %llu connection(s), "
+		"%llu converted",
 		(unsigned long long)out->callbacks, (unsigned long long)out->fallbacks,
 		(unsigned long long)out->blind, (unsigned long long)out->zero_copy,
 		(unsigned long long)out->stats.copies, (unsigned long long)out->dropped,
-		(unsigned long long)out->connects);
+		(unsigned long long)out->connects, (unsigned long long)out->conversions);
 	free(out);
 }
 

@@ -51,7 +51,7 @@ struct wlo_shmbuf {
 	struct wl_buffer *buffer; /* NULL: not made yet */
 	uint8_t *map;
 	size_t size;
-	uint32_t stride, format;
+	uint32_t stride, format, bpp;
 	bool busy;
 };
 
@@ -113,7 +113,8 @@ struct wlo_output {
 	struct wl_display *display; /* NULL: not connected */
 	struct wl_registry *registry;
 	struct wl_callback *sync;   /* the first round trip: globals known when done */
-	bool ready;                 /* globals bound: windows can be made */
+	bool globals_bound;         /* the first round trip is done */
+	bool ready;                 /* globals and their events known: windows can be made */
 	bool broken;                /* the connection failed: disconnect after dispatch */
 	bool read_prepared;         /* wl_display_prepare_read done, read or cancel due */
 	struct wl_compositor *compositor;
@@ -130,6 +131,7 @@ struct wlo_output {
 	struct vd_output_stats stats;
 	/* how flips completed, and through which buffers */
 	uint64_t callbacks, fallbacks, blind, zero_copy, dropped, connects;
+	uint64_t conversions; /* wl_shm copies converted: the compositor lacks the format */
 };
 
 /* wl_output.c */
@@ -163,7 +165,23 @@ void wlo_fb_import(struct wlo_fb *fb);
 void wlo_fb_forget_import(struct wlo_fb *fb);
 int wlo_buffer_alloc(struct vd_output *out, uint64_t size, int *ret_fd, void **ret_map);
 void wlo_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size);
+
+/* wl_format.c */
 /* The wl_shm format of a DRM fourcc. */
 uint32_t wlo_shm_format(uint32_t fourcc);
+/* How a frame of fourcc goes into a wl_shm buffer. */
+struct wlo_shm_choice {
+	uint32_t format; /* wl_shm format of the buffer */
+	uint32_t bpp;    /* of the buffer */
+	bool convert;    /* wlo_convert_row into XRGB8888/ARGB8888, else copied as is */
+};
+/*
+ * The frame's own format if it is among the nformats the compositor
+ * advertised, else a conversion to 32 bpp. -1: a format we cannot show.
+ */
+int wlo_shm_choose(const uint32_t *formats, uint32_t nformats, uint32_t fourcc, uint32_t bpp,
+		   struct wlo_shm_choice *ret);
+/* Pixels x0..x0+w-1 of a row of fourcc as XRGB8888 (ARGB8888 with alpha). */
+void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t x0, uint32_t w, uint32_t *dst);
 
 #endif
