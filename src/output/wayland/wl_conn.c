@@ -19,12 +19,14 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "ivi-application-client-protocol.h"
 #include "output/png.h"
 #include "xdg-shell-client-protocol.h"
 
@@ -439,6 +441,64 @@ static const struct xdg_toplevel_listener toplevel_listener = {
 	.close = toplevel_close,
 };
 
+uint32_t wlo_ivi_id(const char *mapping, uint32_t domid, uint32_t index)
+{
+	char *end;
+	unsigned long long v;
+
+	if (mapping && mapping[0] >= '0' && mapping[0] <= '9') {
+		errno = 0;
+		v = strtoull(mapping, &end, 10);
+		if (!*end)
+			return errno || v == 0 || v > UINT32_MAX ? 0 : (uint32_t)v;
+	}
+	return WLO_IVI_ID_BASE + domid * 100u + index;
+}
+
+static void ivi_configure(void *data, struct ivi_surface *s, int32_t w, int32_t h)
+{
+	struct wlo_conn *conn = data;
+
+	/* The guest's resolution is the buffer size; the controller scales if it wants. */
+	vd_debug("wayland %s: the IVI controller suggests %dx%d", conn->name, w, h);
+}
+
+static const struct ivi_surface_listener ivi_surface_listener = {
+	.configure = ivi_configure,
+};
+
+/* Another of our connectors has the id: asking for it again is a protocol error. */
+static bool ivi_id_taken(const struct wlo_conn *conn)
+{
+	for (const struct wlo_conn *c = conn->out->conns; c; c = c->next)
+		if (c != conn && c->ivi_surface && c->ivi_id == conn->ivi_id)
+			return true;
+	return false;
+}
+
+/*
+ * An IVI surface needs no configure: it can show a buffer at once. Where
+ * it goes is the compositor's layout controller's business.
+ */
+static bool window_create_ivi(struct wlo_conn *conn)
+{
+	struct wlo_output *out = conn->out;
+
+	if (!conn->ivi_id || ivi_id_taken(conn)) {
+		vd_log_rl(LOG_WARNING, "wayland %s: IVI surface id %" PRIu32 " %s; %s", conn->name,
+			  conn->ivi_id, conn->ivi_id ? "is taken" : "is invalid",
+			  out->wm_base ? "using xdg-shell" : "no window");
+		return false;
+	}
+	conn->ivi_surface = ivi_application_surface_create(out->ivi_application, conn->ivi_id,
+							    conn->surface);
+	ivi_surface_add_listener(conn->ivi_surface, &ivi_surface_listener, conn);
+	vd_info("wayland %s: IVI surface id %" PRIu32, conn->name, conn->ivi_id);
+	conn->configured = true;
+	conn_redraw(conn);
+	return true;
+}
+
 void wlo_conn_window_create(struct wlo_conn *conn)
 {
 	struct wlo_output *out = conn->out;
@@ -446,6 +506,10 @@ void wlo_conn_window_create(struct wlo_conn *conn)
 	if (conn->surface || !out->ready)
 		return;
 	conn->surface = wl_compositor_create_surface(out->compositor);
+	if (out->ivi_application && window_create_ivi(conn))
+		return;
+	if (!out->wm_base)
+		return; /* a surface without a role: never shown, flips complete by the timer */
 	conn->xdg_surface = xdg_wm_base_get_xdg_surface(out->wm_base, conn->surface);
 	xdg_surface_add_listener(conn->xdg_surface, &xdg_surface_listener, conn);
 	conn->toplevel = xdg_surface_get_toplevel(conn->xdg_surface);
@@ -468,12 +532,15 @@ void wlo_conn_window_destroy(struct wlo_conn *conn)
 	/* A flip in flight keeps its fallback timer: it completes on time. */
 	for (uint32_t i = 0; i < WLO_NBUF; i++)
 		shmbuf_destroy(&conn->bufs[i]);
+	if (conn->ivi_surface)
+		ivi_surface_destroy(conn->ivi_surface);
 	if (conn->toplevel)
 		xdg_toplevel_destroy(conn->toplevel);
 	if (conn->xdg_surface)
 		xdg_surface_destroy(conn->xdg_surface);
 	if (conn->surface)
 		wl_surface_destroy(conn->surface);
+	conn->ivi_surface = NULL;
 	conn->toplevel = NULL;
 	conn->xdg_surface = NULL;
 	conn->surface = NULL;
@@ -534,6 +601,7 @@ int wlo_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 	conn->desc = *desc;
 	conn->name = strdup(desc->name ? desc->name : "?");
 	conn->desc.name = conn->name;
+	conn->ivi_id = wlo_ivi_id(desc->mapping, desc->domid, desc->index);
 	conn->desc.target = conn->desc.mapping = NULL; /* borrowed for the call only */
 	conn->qtail = &conn->q;
 	r = conn->name ? sd_event_add_time(out->loop, &conn->timer, CLOCK_MONOTONIC, 0, 1,

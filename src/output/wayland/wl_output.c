@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "ivi-application-client-protocol.h"
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "log.h"
 #include "xdg-shell-client-protocol.h"
@@ -105,6 +106,8 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 	} else if (!strcmp(iface, xdg_wm_base_interface.name) && !out->wm_base) {
 		out->wm_base = wl_registry_bind(reg, name, &xdg_wm_base_interface, 1);
 		xdg_wm_base_add_listener(out->wm_base, &wm_base_listener, out);
+	} else if (!strcmp(iface, ivi_application_interface.name) && !out->ivi_application) {
+		out->ivi_application = wl_registry_bind(reg, name, &ivi_application_interface, 1);
 	} else if (!strcmp(iface, wl_shm_interface.name) && !out->shm) {
 		out->shm = wl_registry_bind(reg, name, &wl_shm_interface, 1);
 		wl_shm_add_listener(out->shm, &shm_listener, out);
@@ -144,14 +147,16 @@ static void sync_done(void *data, struct wl_callback *cb, uint32_t serial)
 		wl_callback_add_listener(out->sync, &sync_listener, out);
 		return;
 	}
-	if (!out->compositor || !out->wm_base || !out->shm) {
-		vd_err("wayland: the compositor lacks wl_compositor, xdg_wm_base or wl_shm");
+	if (!out->compositor || !(out->wm_base || out->ivi_application) || !out->shm) {
+		vd_err("wayland: the compositor lacks wl_compositor, a shell (xdg_wm_base or "
+		       "ivi_application) or wl_shm");
 		out->broken = true;
 		return;
 	}
 	out->ready = true;
-	vd_info("wayland: connected (%s; %u wl_shm formats)",
-		out->linux_dmabuf ? "linux-dmabuf and wl_shm" : "wl_shm only", out->nshm_formats);
+	vd_info("wayland: connected (%s; %u wl_shm formats; %s surfaces)",
+		out->linux_dmabuf ? "linux-dmabuf and wl_shm" : "wl_shm only", out->nshm_formats,
+		out->ivi_application ? "IVI" : "xdg-shell");
 	for (uint32_t i = 0; i < out->nshm_formats; i++)
 		vd_debug("wayland: wl_shm format %#x", out->shm_formats[i]);
 	for (struct wlo_fb *fb = out->fbs; fb; fb = fb->next)
@@ -244,6 +249,8 @@ static void globals_destroy(struct wlo_output *out)
 		wl_shm_destroy(out->shm);
 	if (out->wm_base)
 		xdg_wm_base_destroy(out->wm_base);
+	if (out->ivi_application)
+		ivi_application_destroy(out->ivi_application);
 	if (out->compositor)
 		wl_compositor_destroy(out->compositor);
 	if (out->registry)
@@ -252,6 +259,7 @@ static void globals_destroy(struct wlo_output *out)
 	out->linux_dmabuf = NULL;
 	out->shm = NULL;
 	out->wm_base = NULL;
+	out->ivi_application = NULL;
 	out->compositor = NULL;
 	out->registry = NULL;
 	out->nshm_formats = out->ndmabuf_formats = 0;

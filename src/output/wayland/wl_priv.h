@@ -39,6 +39,8 @@
 #define WLO_RECONNECT_US 1000000u
 #define WLO_MAX_FORMATS 128u
 
+struct ivi_application;
+struct ivi_surface;
 struct xdg_wm_base;
 struct xdg_surface;
 struct xdg_toplevel;
@@ -72,6 +74,8 @@ struct wlo_conn {
 	struct wl_surface *surface; /* NULL: no window (not connected) */
 	struct xdg_surface *xdg_surface;
 	struct xdg_toplevel *toplevel;
+	struct ivi_surface *ivi_surface; /* instead of xdg: the compositor offers ivi_application */
+	uint32_t ivi_id;                 /* the connector's IVI surface id (configured or default) */
 	bool configured; /* the first configure is acked: buffers may be attached */
 	bool stale;      /* a redraw without a flip found no free buffer: due at release */
 	struct wlo_shmbuf bufs[WLO_NBUF];
@@ -119,6 +123,7 @@ struct wlo_output {
 	bool read_prepared;         /* wl_display_prepare_read done, read or cancel due */
 	struct wl_compositor *compositor;
 	struct xdg_wm_base *wm_base;
+	struct ivi_application *ivi_application; /* NULL if not offered */
 	struct wl_shm *shm;
 	struct zwp_linux_dmabuf_v1 *linux_dmabuf; /* NULL if not offered */
 	uint32_t shm_formats[WLO_MAX_FORMATS], nshm_formats;
@@ -165,6 +170,14 @@ void wlo_fb_import(struct wlo_fb *fb);
 void wlo_fb_forget_import(struct wlo_fb *fb);
 int wlo_buffer_alloc(struct vd_output *out, uint64_t size, int *ret_fd, void **ret_map);
 void wlo_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size);
+
+/*
+ * The IVI surface id of a connector: its mapping when that is a decimal
+ * number (connector.N = 1234 in vdispld.conf), else WLO_IVI_ID_BASE +
+ * domid * 100 + index. 0 if the mapping is a number out of range.
+ */
+#define WLO_IVI_ID_BASE 1000000u
+uint32_t wlo_ivi_id(const char *mapping, uint32_t domid, uint32_t index);
 
 /* wl_format.c */
 /* The wl_shm format of a DRM fourcc. */
