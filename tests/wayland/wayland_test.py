@@ -30,6 +30,12 @@ what a user would notice:
            gets weston's ivi_id protocol error, one asking for the default
            id of a domain 1 (1000100, not used since guest 1 is configured)
            does not.
+  fullscreen  a weston nested in the test's weston with two outputs of
+           320x240 (wayland backend, --output-count=2: "wayland0" at 0,0 and
+           "wayland1" at 320,0); guest 1's connector is mapped to wayland1,
+           guest 2's to wayland0 (connector.0 in guests.d): each window
+           covers its output exactly, pixel-exact, in the nested weston's
+           640x240 screenshot.
   formats  guests drawing RGB565 (weston advertises it: copied as is) and
            RGB888 (weston 10 does not: converted to XRGB8888) are shown
            pixel-exact, every pixel decoded from the guest's bytes the way
@@ -539,6 +545,52 @@ def case_ivi(vdispld, outer):
         fail("only %d of %d flips completed by frame callbacks" % (res["callbacks"], res["flips"]))
 
 
+def write_conf(run, guests):
+    conf = os.path.join(run, "conf")
+    os.makedirs(os.path.join(conf, "guests.d"), exist_ok=True)
+    with open(os.path.join(conf, "vdispld.conf"), "w") as f:
+        f.write("# the wayland test's configuration\n")
+    for name, text in guests.items():
+        with open(os.path.join(conf, "guests.d", name + ".conf"), "w") as f:
+            f.write(text)
+    return os.path.join(conf, "vdispld.conf")
+
+
+def case_fullscreen(vdispld, outer):
+    run = outer.run_dir
+    conf = write_conf(run, {"sim-guest-1": "connector.0 = wayland1\n",
+                            "sim-guest-2": "connector.0 = wayland0\n"})
+    outer.start()
+    inner = Weston(run, 0, socket="vd-two", parent=outer,
+                   args=["--no-config", "--backend=wayland-backend.so", "--output-count=2",
+                         "--width=%d" % WIDTH, "--height=%d" % HEIGHT, "--debug"])
+    NESTED.append(inner)
+    inner.start()
+    proc = start_vdispld(vdispld, inner, 0, 8, ["--config", conf], guests=2)
+    seeds = {1: guest_seed(1), 2: guest_seed(2)}
+    want = {1: (WIDTH, 0), 2: (0, 0)}  # wayland1, wayland0
+    t0, found = time.time(), {}
+    while time.time() - t0 < 6:
+        time.sleep(0.7)
+        img = inner.screenshot("fullscreen")
+        found = {d: find_window_fmt(img, "XR24", seed) for d, seed in seeds.items()}
+        if all(found.values()) and all(found[d][:2] == want[d] for d in want):
+            break
+    if img[0] != 2 * WIDTH or img[1] != HEIGHT:
+        fail("the nested weston's screen is %dx%d, not two 320x240 outputs" % img[:2])
+    for d in want:
+        if not found[d]:
+            fail("guest %d is not on screen (fullscreen.png)" % d)
+        x, y, n = found[d]
+        if (x, y) != want[d]:
+            fail("guest %d's window is at %d,%d, not covering its output at %d,%d" % (
+                d, x, y, want[d][0], want[d][1]))
+        check_window_fmt(img, "XR24", x, y, n, seeds[d])
+        say("guest %d covers output %s (%d,%d %dx%d), pixel-exact" % (
+            d, "wayland1" if x else "wayland0", x, y, WIDTH, HEIGHT))
+    finish_vdispld(proc, inner)
+
+
 def case_formats(vdispld, weston):
     weston.start()
     seed = guest_seed()
@@ -576,7 +628,7 @@ def main():
     ok = False
     try:
         {"show": case_show, "idle": case_idle, "restart": case_restart,
-         "formats": case_formats, "ivi": case_ivi}[case](vdispld, weston)
+         "formats": case_formats, "ivi": case_ivi, "fullscreen": case_fullscreen}[case](vdispld, weston)
         ok = True
     finally:
         for w in NESTED:

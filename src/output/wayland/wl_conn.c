@@ -520,6 +520,15 @@ void wlo_conn_window_create(struct wlo_conn *conn)
 				  (int32_t)conn->desc.height);
 	xdg_toplevel_set_max_size(conn->toplevel, (int32_t)conn->desc.width,
 				  (int32_t)conn->desc.height);
+	if (conn->fullscreen) {
+		struct wlo_head *h = wlo_head_find(out, conn->fullscreen);
+
+		if (h)
+			xdg_toplevel_set_fullscreen(conn->toplevel, h->output);
+		else
+			vd_log_rl(LOG_WARNING, "wayland %s: no output named %s; not fullscreen",
+				  conn->name, conn->fullscreen);
+	}
 	wl_surface_commit(conn->surface);
 }
 
@@ -560,6 +569,7 @@ static void conn_free(struct wlo_conn *conn)
 	}
 	free(conn->inflight);
 	sd_event_source_disable_unref(conn->timer);
+	free(conn->fullscreen);
 	free(conn->name);
 	free(conn);
 }
@@ -602,6 +612,16 @@ int wlo_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 	conn->name = strdup(desc->name ? desc->name : "?");
 	conn->desc.name = conn->name;
 	conn->ivi_id = wlo_ivi_id(desc->mapping, desc->domid, desc->index);
+	/* A name (not an IVI id, not a rectangle): the output to be fullscreen on. */
+	if (desc->mapping && desc->mapping[0] && !strchr(desc->mapping, ',') &&
+	    !(desc->mapping[0] >= '0' && desc->mapping[0] <= '9')) {
+		conn->fullscreen = strdup(desc->mapping);
+		if (!conn->fullscreen) {
+			free(conn->name);
+			free(conn);
+			return -ENOMEM;
+		}
+	}
 	conn->desc.target = conn->desc.mapping = NULL; /* borrowed for the call only */
 	conn->qtail = &conn->q;
 	r = conn->name ? sd_event_add_time(out->loop, &conn->timer, CLOCK_MONOTONIC, 0, 1,

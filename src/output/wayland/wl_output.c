@@ -16,12 +16,14 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 
 #include "ivi-application-client-protocol.h"
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "log.h"
+#include "xdg-output-unstable-v1-client-protocol.h"
 #include "xdg-shell-client-protocol.h"
 
 static const struct vd_output_impl wlo_impl;
@@ -94,6 +96,127 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
 	return a < b ? a : b;
 }
 
+/* ---- outputs (heads) ---- */
+
+static void head_set_name(struct wlo_head *h, const char *name)
+{
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	vd_debug("wayland: output %s", h->name);
+}
+
+static void wl_output_geometry(void *data, struct wl_output *o, int32_t x, int32_t y,
+			       int32_t pw, int32_t ph, int32_t subpixel, const char *make,
+			       const char *model, int32_t transform)
+{
+}
+
+static void wl_output_mode(void *data, struct wl_output *o, uint32_t flags, int32_t w, int32_t h,
+			   int32_t refresh)
+{
+}
+
+static void wl_output_done(void *data, struct wl_output *o)
+{
+}
+
+static void wl_output_scale(void *data, struct wl_output *o, int32_t factor)
+{
+}
+
+static void wl_output_name(void *data, struct wl_output *o, const char *name)
+{
+	head_set_name(data, name);
+}
+
+static void wl_output_description(void *data, struct wl_output *o, const char *desc)
+{
+}
+
+static const struct wl_output_listener wl_output_listener = {
+	.geometry = wl_output_geometry,
+	.mode = wl_output_mode,
+	.done = wl_output_done,
+	.scale = wl_output_scale,
+	.name = wl_output_name,
+	.description = wl_output_description,
+};
+
+static void xdg_output_position(void *data, struct zxdg_output_v1 *o, int32_t x, int32_t y)
+{
+}
+
+static void xdg_output_size(void *data, struct zxdg_output_v1 *o, int32_t w, int32_t h)
+{
+}
+
+static void xdg_output_done(void *data, struct zxdg_output_v1 *o)
+{
+}
+
+static void xdg_output_name(void *data, struct zxdg_output_v1 *o, const char *name)
+{
+	struct wlo_head *h = data;
+
+	if (!h->name[0] || wl_output_get_version(h->output) < 4)
+		head_set_name(h, name);
+}
+
+static void xdg_output_description(void *data, struct zxdg_output_v1 *o, const char *desc)
+{
+}
+
+static const struct zxdg_output_v1_listener xdg_output_listener = {
+	.logical_position = xdg_output_position,
+	.logical_size = xdg_output_size,
+	.done = xdg_output_done,
+	.name = xdg_output_name,
+	.description = xdg_output_description,
+};
+
+/* Before wl_output version 4 only xdg-output names outputs. */
+static void head_ask_name(struct wlo_output *out, struct wlo_head *h)
+{
+	if (h->xdg_output || !out->xdg_output_manager || wl_output_get_version(h->output) >= 4)
+		return;
+	h->xdg_output = zxdg_output_manager_v1_get_xdg_output(out->xdg_output_manager, h->output);
+	zxdg_output_v1_add_listener(h->xdg_output, &xdg_output_listener, h);
+}
+
+static void head_add(struct wlo_output *out, struct wl_registry *reg, uint32_t name,
+		     uint32_t version)
+{
+	struct wlo_head *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return;
+	h->out = out;
+	h->global = name;
+	h->output = wl_registry_bind(reg, name, &wl_output_interface, min_u32(version, 4));
+	wl_output_add_listener(h->output, &wl_output_listener, h);
+	h->next = out->heads;
+	out->heads = h;
+	head_ask_name(out, h);
+}
+
+static void head_free(struct wlo_head *h)
+{
+	if (h->xdg_output)
+		zxdg_output_v1_destroy(h->xdg_output);
+	if (wl_output_get_version(h->output) >= 3)
+		wl_output_release(h->output);
+	else
+		wl_output_destroy(h->output);
+	free(h);
+}
+
+struct wlo_head *wlo_head_find(struct wlo_output *out, const char *name)
+{
+	for (struct wlo_head *h = out->heads; h; h = h->next)
+		if (h->name[0] && !strcmp(h->name, name))
+			return h;
+	return NULL;
+}
+
 static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 			    const char *iface, uint32_t version)
 {
@@ -106,6 +229,15 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 	} else if (!strcmp(iface, xdg_wm_base_interface.name) && !out->wm_base) {
 		out->wm_base = wl_registry_bind(reg, name, &xdg_wm_base_interface, 1);
 		xdg_wm_base_add_listener(out->wm_base, &wm_base_listener, out);
+	} else if (!strcmp(iface, wl_output_interface.name)) {
+		head_add(out, reg, name, version);
+	} else if (!strcmp(iface, zxdg_output_manager_v1_interface.name) &&
+		   !out->xdg_output_manager && version >= 2) {
+		/* Version 2: outputs have names. */
+		out->xdg_output_manager = wl_registry_bind(reg, name,
+							   &zxdg_output_manager_v1_interface, 2);
+		for (struct wlo_head *h = out->heads; h; h = h->next)
+			head_ask_name(out, h);
 	} else if (!strcmp(iface, ivi_application_interface.name) && !out->ivi_application) {
 		out->ivi_application = wl_registry_bind(reg, name, &ivi_application_interface, 1);
 	} else if (!strcmp(iface, wl_shm_interface.name) && !out->shm) {
@@ -121,6 +253,18 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 
 static void registry_global_remove(void *data, struct wl_registry *reg, uint32_t name)
 {
+	struct wlo_output *out = data;
+
+	for (struct wlo_head **p = &out->heads; *p; p = &(*p)->next) {
+		if ((*p)->global == name) {
+			struct wlo_head *h = *p;
+
+			*p = h->next;
+			vd_info("wayland: output %s is gone", h->name[0] ? h->name : "(unnamed)");
+			head_free(h);
+			return;
+		}
+	}
 }
 
 static const struct wl_registry_listener registry_listener = {
@@ -243,6 +387,14 @@ static void globals_destroy(struct wlo_output *out)
 {
 	if (out->sync)
 		wl_callback_destroy(out->sync);
+	while (out->heads) {
+		struct wlo_head *h = out->heads;
+
+		out->heads = h->next;
+		head_free(h);
+	}
+	if (out->xdg_output_manager)
+		zxdg_output_manager_v1_destroy(out->xdg_output_manager);
 	if (out->linux_dmabuf)
 		zwp_linux_dmabuf_v1_destroy(out->linux_dmabuf);
 	if (out->shm)
@@ -257,6 +409,7 @@ static void globals_destroy(struct wlo_output *out)
 		wl_registry_destroy(out->registry);
 	out->sync = NULL;
 	out->linux_dmabuf = NULL;
+	out->xdg_output_manager = NULL;
 	out->shm = NULL;
 	out->wm_base = NULL;
 	out->ivi_application = NULL;

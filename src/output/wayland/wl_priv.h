@@ -45,6 +45,8 @@ struct xdg_wm_base;
 struct xdg_surface;
 struct xdg_toplevel;
 struct zwp_linux_dmabuf_v1;
+struct zxdg_output_manager_v1;
+struct zxdg_output_v1;
 struct zwp_linux_buffer_params_v1;
 
 /* A wl_shm buffer of a connector; busy from attach until wl_buffer.release. */
@@ -76,6 +78,7 @@ struct wlo_conn {
 	struct xdg_toplevel *toplevel;
 	struct ivi_surface *ivi_surface; /* instead of xdg: the compositor offers ivi_application */
 	uint32_t ivi_id;                 /* the connector's IVI surface id (configured or default) */
+	char *fullscreen;                /* output name to be fullscreen on, or NULL */
 	bool configured; /* the first configure is acked: buffers may be attached */
 	bool stale;      /* a redraw without a flip found no free buffer: due at release */
 	struct wlo_shmbuf bufs[WLO_NBUF];
@@ -104,6 +107,16 @@ struct wlo_fb {
 	struct wl_buffer *buffer;                  /* while OK */
 };
 
+/* A compositor output (wl_output), known by its name for fullscreen windows. */
+struct wlo_head {
+	struct wlo_head *next;
+	struct wlo_output *out;
+	uint32_t global;
+	struct wl_output *output;
+	struct zxdg_output_v1 *xdg_output; /* names outputs before wl_output v4 */
+	char name[64];                     /* "" not known yet */
+};
+
 struct wlo_format {
 	uint32_t fourcc;
 	uint64_t modifier;
@@ -125,6 +138,8 @@ struct wlo_output {
 	struct xdg_wm_base *wm_base;
 	struct ivi_application *ivi_application; /* NULL if not offered */
 	struct wl_shm *shm;
+	struct zxdg_output_manager_v1 *xdg_output_manager; /* NULL if not offered */
+	struct wlo_head *heads;
 	struct zwp_linux_dmabuf_v1 *linux_dmabuf; /* NULL if not offered */
 	uint32_t shm_formats[WLO_MAX_FORMATS], nshm_formats;
 	struct wlo_format dmabuf_formats[WLO_MAX_FORMATS];
@@ -142,6 +157,8 @@ struct wlo_output {
 /* wl_output.c */
 struct wlo_output *wlo_output_from(struct vd_output *out);
 uint64_t wlo_now(const struct wlo_output *out);
+/* The output named name, or NULL. */
+struct wlo_head *wlo_head_find(struct wlo_output *out, const char *name);
 /* The connection failed: drop it (from outside any wayland callback). */
 void wlo_disconnect(struct wlo_output *out);
 
