@@ -156,3 +156,59 @@ void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t x0, uint32_t 
 		}
 	}
 }
+
+/* ---- linux-dmabuf formats ---- */
+
+static bool format_has(const struct wlo_format *f, uint32_t n, uint32_t fourcc, uint64_t mod)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (f[i].fourcc == fourcc && f[i].modifier == mod)
+			return true;
+	return false;
+}
+
+uint32_t wlo_format_add(struct wlo_format *f, uint32_t n, uint32_t max, uint32_t fourcc,
+			uint64_t modifier)
+{
+	if (n >= max || format_has(f, n, fourcc, modifier))
+		return n;
+	f[n] = (struct wlo_format){fourcc, modifier};
+	return n + 1;
+}
+
+uint32_t wlo_feedback_tranche(struct wlo_format *f, uint32_t n, uint32_t max,
+			      const void *table, size_t table_size, const uint16_t *idx,
+			      uint32_t nidx)
+{
+	size_t entries = table ? table_size / 16 : 0;
+
+	for (uint32_t i = 0; i < nidx; i++) {
+		const uint8_t *e;
+		uint32_t fourcc;
+		uint64_t mod;
+
+		if (idx[i] >= entries)
+			continue; /* an index past the table: the compositor's bug, not ours to follow */
+		e = (const uint8_t *)table + (size_t)idx[i] * 16;
+		memcpy(&fourcc, e, 4);
+		memcpy(&mod, e + 8, 8);
+		n = wlo_format_add(f, n, max, fourcc, mod);
+	}
+	return n;
+}
+
+int wlo_dmabuf_modifier(const struct wlo_format *f, uint32_t n, uint32_t fourcc,
+			uint64_t *ret_mod)
+{
+	/* Guest buffers are linear: say so if the compositor takes linear ... */
+	if (format_has(f, n, fourcc, DRM_FORMAT_MOD_LINEAR)) {
+		*ret_mod = DRM_FORMAT_MOD_LINEAR;
+		return 0;
+	}
+	/* ... else an implicit modifier, which drivers take as linear for imports. */
+	if (format_has(f, n, fourcc, DRM_FORMAT_MOD_INVALID)) {
+		*ret_mod = DRM_FORMAT_MOD_INVALID;
+		return 0;
+	}
+	return -1; /* only tiled or compressed layouts: copy to wl_shm */
+}

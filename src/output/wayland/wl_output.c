@@ -19,6 +19,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <drm_fourcc.h>
 
 #include "ivi-application-client-protocol.h"
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
@@ -71,13 +75,13 @@ static const struct wl_shm_listener shm_listener = {
 
 static void dmabuf_add(struct wlo_output *out, uint32_t fourcc, uint64_t modifier)
 {
-	if (out->ndmabuf_formats < WLO_MAX_FORMATS)
-		out->dmabuf_formats[out->ndmabuf_formats++] = (struct wlo_format){fourcc, modifier};
+	out->ndmabuf_formats = wlo_format_add(out->dmabuf_formats, out->ndmabuf_formats,
+					      WLO_MAX_FORMATS, fourcc, modifier);
 }
 
 static void dmabuf_format(void *data, struct zwp_linux_dmabuf_v1 *d, uint32_t format)
 {
-	dmabuf_add(data, format, 0); /* before version 3: implicitly linear */
+	dmabuf_add(data, format, DRM_FORMAT_MOD_INVALID); /* before version 3: implicit */
 }
 
 static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d, uint32_t format,
@@ -89,6 +93,88 @@ static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d, uint32_t 
 static const struct zwp_linux_dmabuf_v1_listener dmabuf_listener = {
 	.format = dmabuf_format,
 	.modifier = dmabuf_modifier,
+};
+
+/* ---- linux-dmabuf feedback (version 4) ---- */
+
+static void feedback_table_drop(struct wlo_output *out)
+{
+	if (out->fb_table)
+		munmap(out->fb_table, out->fb_table_size);
+	out->fb_table = NULL;
+	out->fb_table_size = 0;
+}
+
+static void feedback_format_table(void *data, struct zwp_linux_dmabuf_feedback_v1 *f, int32_t fd,
+				  uint32_t size)
+{
+	struct wlo_output *out = data;
+	void *map;
+
+	feedback_table_drop(out);
+	map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	close(fd);
+	if (map == MAP_FAILED) {
+		vd_warn("wayland: cannot map the linux-dmabuf format table (%u bytes)", size);
+		return;
+	}
+	out->fb_table = map;
+	out->fb_table_size = size;
+}
+
+static void feedback_main_device(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
+				 struct wl_array *dev)
+{
+}
+
+static void feedback_tranche_target_device(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
+					   struct wl_array *dev)
+{
+}
+
+static void feedback_tranche_formats(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
+				     struct wl_array *indices)
+{
+	struct wlo_output *out = data;
+
+	/* Tranches come in the compositor's order of preference; any of them will do. */
+	out->nfb_next = wlo_feedback_tranche(out->fb_next, out->nfb_next, WLO_MAX_FORMATS,
+					     out->fb_table, out->fb_table_size, indices->data,
+					     (uint32_t)(indices->size / sizeof(uint16_t)));
+}
+
+static void feedback_tranche_flags(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
+				   uint32_t flags)
+{
+}
+
+static void feedback_tranche_done(void *data, struct zwp_linux_dmabuf_feedback_v1 *f)
+{
+}
+
+/* A complete feedback: its tranches' formats replace what was known. */
+static void feedback_done(void *data, struct zwp_linux_dmabuf_feedback_v1 *f)
+{
+	struct wlo_output *out = data;
+
+	memcpy(out->dmabuf_formats, out->fb_next, out->nfb_next * sizeof(out->fb_next[0]));
+	out->ndmabuf_formats = out->nfb_next;
+	out->nfb_next = 0;
+	out->fb_got_done = true;
+	vd_debug("wayland: linux-dmabuf feedback: %u format/modifier pairs", out->ndmabuf_formats);
+	if (out->ready)
+		for (struct wlo_fb *fb = out->fbs; fb; fb = fb->next)
+			wlo_fb_import(fb);
+}
+
+static const struct zwp_linux_dmabuf_feedback_v1_listener feedback_listener = {
+	.done = feedback_done,
+	.format_table = feedback_format_table,
+	.main_device = feedback_main_device,
+	.tranche_done = feedback_tranche_done,
+	.tranche_target_device = feedback_tranche_target_device,
+	.tranche_formats = feedback_tranche_formats,
+	.tranche_flags = feedback_tranche_flags,
 };
 
 static uint32_t min_u32(uint32_t a, uint32_t b)
@@ -244,10 +330,19 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 		out->shm = wl_registry_bind(reg, name, &wl_shm_interface, 1);
 		wl_shm_add_listener(out->shm, &shm_listener, out);
 	} else if (!strcmp(iface, zwp_linux_dmabuf_v1_interface.name) && !out->linux_dmabuf) {
-		/* Version 3: formats and modifiers as events, no feedback objects. */
+		/*
+		 * Version 4: the default feedback's tranches say which formats
+		 * and modifiers the compositor takes (no format events then);
+		 * before it, format and modifier events.
+		 */
 		out->linux_dmabuf = wl_registry_bind(reg, name, &zwp_linux_dmabuf_v1_interface,
-						     min_u32(version, 3));
+						     min_u32(version, 4));
 		zwp_linux_dmabuf_v1_add_listener(out->linux_dmabuf, &dmabuf_listener, out);
+		if (version >= 4) {
+			out->feedback = zwp_linux_dmabuf_v1_get_default_feedback(out->linux_dmabuf);
+			zwp_linux_dmabuf_feedback_v1_add_listener(out->feedback,
+								  &feedback_listener, out);
+		}
 	}
 }
 
@@ -298,8 +393,10 @@ static void sync_done(void *data, struct wl_callback *cb, uint32_t serial)
 		return;
 	}
 	out->ready = true;
-	vd_info("wayland: connected (%s; %u wl_shm formats; %s surfaces)",
+	vd_info("wayland: connected (%s; %u wl_shm formats; %u linux-dmabuf format/modifier "
+		"pairs%s; %s surfaces)",
 		out->linux_dmabuf ? "linux-dmabuf and wl_shm" : "wl_shm only", out->nshm_formats,
+		out->ndmabuf_formats, out->fb_got_done ? " from feedback" : "",
 		out->ivi_application ? "IVI" : "xdg-shell");
 	for (uint32_t i = 0; i < out->nshm_formats; i++)
 		vd_debug("wayland: wl_shm format %#x", out->shm_formats[i]);
@@ -395,6 +492,12 @@ static void globals_destroy(struct wlo_output *out)
 	}
 	if (out->xdg_output_manager)
 		zxdg_output_manager_v1_destroy(out->xdg_output_manager);
+	if (out->feedback)
+		zwp_linux_dmabuf_feedback_v1_destroy(out->feedback);
+	out->feedback = NULL;
+	feedback_table_drop(out);
+	out->nfb_next = 0;
+	out->fb_got_done = false;
 	if (out->linux_dmabuf)
 		zwp_linux_dmabuf_v1_destroy(out->linux_dmabuf);
 	if (out->shm)

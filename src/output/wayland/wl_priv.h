@@ -46,6 +46,7 @@ struct xdg_surface;
 struct xdg_toplevel;
 struct zwp_linux_dmabuf_v1;
 struct zxdg_output_manager_v1;
+struct zwp_linux_dmabuf_feedback_v1;
 struct zxdg_output_v1;
 struct zwp_linux_buffer_params_v1;
 
@@ -144,6 +145,13 @@ struct wlo_output {
 	uint32_t shm_formats[WLO_MAX_FORMATS], nshm_formats;
 	struct wlo_format dmabuf_formats[WLO_MAX_FORMATS];
 	uint32_t ndmabuf_formats;
+	/* linux-dmabuf v4: the default feedback, its format table and the next set */
+	struct zwp_linux_dmabuf_feedback_v1 *feedback;
+	void *fb_table;
+	size_t fb_table_size;
+	struct wlo_format fb_next[WLO_MAX_FORMATS];
+	uint32_t nfb_next;
+	bool fb_got_done; /* a feedback done arrived: dmabuf_formats are the feedback's */
 	sd_event_source *io, *reconnect;
 
 	struct wlo_conn *conns;
@@ -211,6 +219,22 @@ struct wlo_shm_choice {
  */
 int wlo_shm_choose(const uint32_t *formats, uint32_t nformats, uint32_t fourcc, uint32_t bpp,
 		   struct wlo_shm_choice *ret);
+/*
+ * linux-dmabuf format selection. wlo_format_add: (fourcc, modifier) added
+ * to the n of f unless there or f is full (max); returns the new count.
+ * wlo_feedback_tranche: the entries of a feedback format table (16 bytes
+ * each: u32 format, u32 padding, u64 modifier; table_size bytes) that a
+ * tranche names by index, added; indices past the table are skipped.
+ * wlo_dmabuf_modifier: the modifier to import a linear guest buffer of
+ * fourcc with (LINEAR if offered, else INVALID = implicit); -1: none.
+ */
+uint32_t wlo_format_add(struct wlo_format *f, uint32_t n, uint32_t max, uint32_t fourcc,
+			uint64_t modifier);
+uint32_t wlo_feedback_tranche(struct wlo_format *f, uint32_t n, uint32_t max,
+			      const void *table, size_t table_size, const uint16_t *idx,
+			      uint32_t nidx);
+int wlo_dmabuf_modifier(const struct wlo_format *f, uint32_t n, uint32_t fourcc,
+			uint64_t *ret_mod);
 /* Pixels x0..x0+w-1 of a row of fourcc as XRGB8888 (ARGB8888 with alpha). */
 void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t x0, uint32_t w, uint32_t *dst);
 
