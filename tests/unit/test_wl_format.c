@@ -52,10 +52,10 @@ static void test_shm_choose(void **state)
 static void test_convert(void **state)
 {
 	const uint8_t rgb565[] = {0x1f, 0xf8, 0xe0, 0x07}; /* red+blue, green */
-	const uint8_t rgb888[] = {0x01, 0x02, 0x03};       /* B G R */
-	const uint8_t argb1555[] = {0x00, 0x7c};           /* red, alpha 0 */
-	const uint8_t xrgb4444[] = {0x48, 0x0c};           /* R=c G=4 B=8 */
-	const uint8_t yuyv[] = {235, 128, 16, 128};        /* white, black */
+	const uint8_t rgb888[] = {0x01, 0x02, 0x03};	   /* B G R */
+	const uint8_t argb1555[] = {0x00, 0x7c};	   /* red, alpha 0 */
+	const uint8_t xrgb4444[] = {0x48, 0x0c};	   /* R=c G=4 B=8 */
+	const uint8_t yuyv[] = {235, 128, 16, 128};	   /* white, black */
 	uint32_t px[2];
 
 	wlo_convert_row(DRM_FORMAT_RGB565, rgb565, 0, 2, px);
@@ -121,9 +121,9 @@ static void test_feedback(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shm_choose),
-		cmocka_unit_test(test_convert),
-		cmocka_unit_test(test_feedback),
+	    cmocka_unit_test(test_shm_choose),
+	    cmocka_unit_test(test_convert),
+	    cmocka_unit_test(test_feedback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,9 +72,9 @@ int wlo_shm_choose(const uint32_t *formats, uint32_t nformats, uint32_t fourcc, 
 	if (!convertible(fourcc))
 		return -1;
 	*ret = (struct wlo_shm_choice){
-		.format = has_alpha(fourcc) ? WL_SHM_FORMAT_ARGB8888 : WL_SHM_FORMAT_XRGB8888,
-		.bpp = 32,
-		.convert = true,
+	    .format = has_alpha(fourcc) ? WL_SHM_FORMAT_ARGB8888 : WL_SHM_FORMAT_XRGB8888,
+	    .bpp = 32,
+	    .convert = true,
 	};
 	return 0;
 }
@@ -116,8 +116,8 @@ void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t x0, uint32_t 
 		switch (fourcc) {
 		case DRM_FORMAT_RGB565:
 			p = rd16(src + 2 * x);
-			dst[i] = 0xff000000u | widen(p >> 11, 5) << 16 | widen(p >> 5 & 0x3f, 6) << 8 |
-				 widen(p & 0x1f, 5);
+			dst[i] = 0xff000000u | widen(p >> 11, 5) << 16 |
+				 widen(p >> 5 & 0x3f, 6) << 8 | widen(p & 0x1f, 5);
 			break;
 		case DRM_FORMAT_RGB888:
 			dst[i] = 0xff000000u | (uint32_t)src[3 * x + 2] << 16 |
@@ -133,8 +133,8 @@ void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t x0, uint32_t 
 			p = rd16(src + 2 * x);
 			if (fourcc == DRM_FORMAT_ARGB4444)
 				a = widen(p >> 12, 4);
-			dst[i] = a << 24 | widen(p >> 8 & 0xf, 4) << 16 | widen(p >> 4 & 0xf, 4) << 8 |
-				 widen(p & 0xf, 4);
+			dst[i] = a << 24 | widen(p >> 8 & 0xf, 4) << 16 |
+				 widen(p >> 4 & 0xf, 4) << 8 | widen(p & 0xf, 4);
 			break;
 		case DRM_FORMAT_XRGB1555:
 		case DRM_FORMAT_ARGB1555:
@@ -176,9 +176,8 @@ uint32_t wlo_format_add(struct wlo_format *f, uint32_t n, uint32_t max, uint32_t
 	return n + 1;
 }
 
-uint32_t wlo_feedback_tranche(struct wlo_format *f, uint32_t n, uint32_t max,
-			      const void *table, size_t table_size, const uint16_t *idx,
-			      uint32_t nidx)
+uint32_t wlo_feedback_tranche(struct wlo_format *f, uint32_t n, uint32_t max, const void *table,
+			      size_t table_size, const uint16_t *idx, uint32_t nidx)
 {
 	size_t entries = table ? table_size / 16 : 0;
 
@@ -188,7 +187,8 @@ uint32_t wlo_feedback_tranche(struct wlo_format *f, uint32_t n, uint32_t max,
 		uint64_t mod;
 
 		if (idx[i] >= entries)
-			continue; /* an index past the table: the compositor's bug, not ours to follow */
+			continue; /* an index past the table: the compositor's bug, not ours to
+				     follow */
 		e = (const uint8_t *)table + (size_t)idx[i] * 16;
 		memcpy(&fourcc, e, 4);
 		memcpy(&mod, e + 8, 8);
@@ -197,8 +197,7 @@ uint32_t wlo_feedback_tranche(struct wlo_format *f, uint32_t n, uint32_t max,
 	return n;
 }
 
-int wlo_dmabuf_modifier(const struct wlo_format *f, uint32_t n, uint32_t fourcc,
-			uint64_t *ret_mod)
+int wlo_dmabuf_modifier(const struct wlo_format *f, uint32_t n, uint32_t fourcc, uint64_t *ret_mod)
 {
 	/* Guest buffers are linear: say so if the compositor takes linear ... */
 	if (format_has(f, n, fourcc, DRM_FORMAT_MOD_LINEAR)) {
