@@ -177,20 +177,27 @@ static int get_hotkey(struct parse *p, const char *key, const char *val, char *d
 	return get_str(p, key, val, dst, size);
 }
 
-/* A physical connector name (HDMI-A-1) or a screen rectangle X,Y,WxH. */
+/*
+ * A physical connector name (HDMI-A-1), a screen rectangle X,Y,WxH, or an
+ * IVI surface id 1..4294967295 (the Wayland output on an IVI compositor).
+ */
 static int get_mapping(struct parse *p, const char *key, const char *val, char *dst, size_t size)
 {
 	unsigned x, y, w, h;
+	uint64_t id;
 	char tail;
 
 	if (is_word(val, "-_"))
+		return get_str(p, key, val, dst, size);
+	if (isdigit((unsigned char)val[0]) && !strchr(val, ',') && parse_num(val, &id) == 0 &&
+	    id >= 1 && id <= UINT32_MAX)
 		return get_str(p, key, val, dst, size);
 	if (sscanf(val, "%u,%u,%ux%u%c", &x, &y, &w, &h, &tail) == 4 && isdigit((unsigned char)val[0]) &&
 	    x <= 16384 && y <= 16384 && w >= 1 && h >= 1 && w <= 8192 && h <= 8192)
 		return get_str(p, key, val, dst, size);
 	return bad(p, key,
-		   "expected a connector name (e.g. HDMI-A-1) or a rectangle X,Y,WxH "
-		   "(e.g. 0,0,1920x1080), got \"%s\"",
+		   "expected a connector name (e.g. HDMI-A-1), a rectangle X,Y,WxH "
+		   "(e.g. 0,0,1920x1080) or an IVI surface id (e.g. 4711), got \"%s\"",
 		   val);
 }
 

@@ -164,6 +164,7 @@ static int start_sim_guests(struct daemon *d)
 		.height = o->sim_height,
 		.frames = o->sim_frames,
 		.get_edid = o->sim_get_edid,
+		.fourcc = o->sim_fourcc,
 	};
 
 	if (o->sim_guests > MAX_SIM_GUESTS)

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "hv/simhost/simhost.h"
+#include "displif_proto.h"
 #include "log.h"
 
 #define UNSET UINT32_MAX /* not given on the command line: the config file decides */
@@ -21,6 +22,7 @@ enum {
 	OPT_SIM_FRAMES,
 	OPT_SIM_SOCKET,
 	OPT_SIM_GET_EDID,
+	OPT_SIM_FORMAT,
 	OPT_CAPTURE_DIR,
 	OPT_RUN_FOR,
 	OPT_COPY,
@@ -67,6 +69,9 @@ static void usage(FILE *f)
 	      "                         where guest input comes from (default: auto, libinput\n"
 	      "                         with --output kms, else none)\n"
 	      "  --seat NAME            libinput's udev seat (default: seat0)\n"
+	      "  --sim-format FOURCC    buffer format of simulated guests, a DRM fourcc code that\n"
+	      "                         xen-front offers: RG16 RG24 XR24 AR24 XR12 AR12 XR15 AR15\n"
+	      "                         YUYV (default: XR24)\n"
 	      "  --config PATH          configuration file (default: " VD_CONFIG_DEFAULT_PATH ")\n"
 	      "  --check-config         validate the configuration and exit (0 good, 1 errors)\n"
 	      "  --control-socket PATH  control socket for vdispctl (default: " VD_CONFIG_DEFAULT_SOCKET
@@ -111,6 +116,24 @@ static int parse_resolution(const char *arg, struct vd_daemon_opts *o)
 	return 0;
 }
 
+/* A DRM fourcc code ("RG16", "C8": shorter codes are padded with spaces). */
+static int parse_fourcc(const char *arg, uint32_t *ret)
+{
+	char c[4] = {' ', ' ', ' ', ' '};
+	size_t n = strlen(arg);
+
+	if (n >= 1 && n <= 4) {
+		memcpy(c, arg, n);
+		*ret = VD_FOURCC(c[0], c[1], c[2], c[3]);
+		if (vd_format_supported(*ret))
+			return 0;
+	}
+	fprintf(stderr, "vdispld: \"%s\" is not a format xen-front offers "
+			"(RG16 RG24 XR24 AR24 XR12 AR12 XR15 AR15 YUYV)\n",
+		arg);
+	return -EINVAL;
+}
+
 static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verbosity)
 {
 	uint32_t hz;
@@ -151,6 +174,7 @@ static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verb
 	case OPT_SIM_FRAMES: return parse_u32(arg, "number of frames", UINT32_MAX, &o->sim_frames);
 	case OPT_SIM_SOCKET: return vd_hv_simhost_set_socket(arg);
 	case OPT_SIM_GET_EDID: o->sim_get_edid = true; return 0;
+	case OPT_SIM_FORMAT: return parse_fourcc(arg, &o->sim_fourcc);
 	case OPT_RUN_FOR: return parse_u32(arg, "run time", 86400 * 365, &o->run_for_s);
 	case OPT_STATUS_INTERVAL:
 		return parse_u32(arg, "status interval", 86400, &o->status_interval_s);
@@ -176,6 +200,7 @@ static int parse_args(int argc, char **argv, struct vd_daemon_opts *o, bool *ret
 		{"sim-frames", required_argument, NULL, OPT_SIM_FRAMES},
 		{"sim-socket", required_argument, NULL, OPT_SIM_SOCKET},
 		{"sim-get-edid", no_argument, NULL, OPT_SIM_GET_EDID},
+		{"sim-format", required_argument, NULL, OPT_SIM_FORMAT},
 		{"capture-dir", required_argument, NULL, OPT_CAPTURE_DIR},
 		{"run-for", required_argument, NULL, OPT_RUN_FOR},
 		{"drm-device", required_argument, NULL, OPT_DRM_DEVICE},

@@ -61,6 +61,7 @@ struct vd_output_conn_desc {
 	 */
 	const char *mapping;
 	uint32_t width, height; /* connector resolution */
+	uint32_t domid, index;  /* the guest and its connector index (window ids, input) */
 	/* A flip's frame is on screen (vblank). token is what conn_flip got. */
 	void (*flip_done)(void *userdata, uint64_t token);
 	/* Optional: a new frame became visible (tests, capture). */

@@ -412,6 +412,8 @@ static int create_output_conn(struct vd_conn *conn)
 		.mapping = conn->mapping[0] ? conn->mapping : NULL,
 		.width = conn->width,
 		.height = conn->height,
+		.domid = conn->dev->xb.domid,
+		.index = conn->idx,
 		.flip_done = on_flip_done,
 		.frame_shown = on_frame_shown,
 		.userdata = conn,

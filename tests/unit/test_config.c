@@ -91,6 +91,7 @@ static void test_good(void **state)
 	put("guests.d/default.conf", "max-framebuffers = 16\n");
 	put("guests.d/web.conf", "; the web guest\nmax-bytes = 64M\nzero-copy = off\n"
 				 "connector.0 = HDMI-A-1\nconnector.1 = 0,0,1920x1080\n"
+				 "connector.2 = 4711\n"
 				 "input = /dev/input/event3\ninput = /dev/input/event4\n"
 				 "hotkey = ctrl+alt+f1\n");
 	assert_int_equal(load(&cfg, &e), 0);
@@ -105,6 +106,7 @@ static void test_good(void **state)
 	assert_false(g->zero_copy);
 	assert_string_equal(g->connector[0], "HDMI-A-1");
 	assert_string_equal(g->connector[1], "0,0,1920x1080");
+	assert_string_equal(g->connector[2], "4711"); /* an IVI surface id */
 	assert_int_equal(g->ninputs, 2);
 	assert_string_equal(g->input[1], "/dev/input/event4");
 	assert_string_equal(g->hotkey, "ctrl+alt+f1");

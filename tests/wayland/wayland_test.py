@@ -19,6 +19,27 @@ what a user would notice:
            many flips per second, not one per 3.1 s watchdog).
   restart  weston is stopped and started again while the guest flips: the
            guest keeps flipping, vdispld connects again.
+  ivi      an ivi-shell weston (hmi-controller, the reference IVI layout
+           controller Debian ships, and its user interface client) nested
+           fullscreen in a desktop-shell weston that takes the screenshots:
+           the two guests' IVI surfaces are tiled by the controller at 0,0
+           and 320,0 (its tiling layout: a quarter of the width, half the
+           height above the 70 pixel panel, hence the 1280x550 screen),
+           pixel-exact. Guest 1's id is 4711 from guests.d/sim-guest-1.conf,
+           guest 2 has the default 1000200: a second vdispld asking for 4711
+           gets weston's ivi_id protocol error, one asking for the default
+           id of a domain 1 (1000100, not used since guest 1 is configured)
+           does not.
+  fullscreen  a weston nested in the test's weston with two outputs of
+           320x240 (wayland backend, --output-count=2: "wayland0" at 0,0 and
+           "wayland1" at 320,0); guest 1's connector is mapped to wayland1,
+           guest 2's to wayland0 (connector.0 in guests.d): each window
+           covers its output exactly, pixel-exact, in the nested weston's
+           640x240 screenshot.
+  formats  guests drawing RGB565 (weston advertises it: copied as is) and
+           RGB888 (weston 10 does not: converted to XRGB8888) are shown
+           pixel-exact, every pixel decoded from the guest's bytes the way
+           pixman widens them; vdispld counts conversions for RGB888 only.
 
 Usage: wayland_test.py VDISPLD CASE
 """
@@ -166,33 +187,125 @@ def check_window(img, x0, y0, n, seed):
                 y, i, got[i - i % 3:i - i % 3 + 3].hex(), exp[i - i % 3:i - i % 3 + 3].hex(), n))
 
 
+# ---- other formats: the same pattern bytes, decoded per format ----
+
+def pattern_bytes(y, n, seed, nbytes):
+    """Bytes of row y as simfront_client.c's fill_row lays them out."""
+    out = bytearray(nbytes)
+    for x in range(nbytes):
+        px, k = x >> 2, x & 3
+        out[x] = ((px * 2 + n * 3) if k == 0 else (y * 2 + n) if k == 1 else
+                  ((px ^ y) + seed) if k == 2 else 0xff) & 255
+    return out
+
+
+def widen(v, bits):
+    r = v << (8 - bits)
+    have = bits
+    while have < 8:
+        r |= r >> have
+        have += bits
+    return r & 255
+
+
+def decode_rgb565(b):
+    out = bytearray()
+    for i in range(0, len(b) - 1, 2):
+        p = b[i] | b[i + 1] << 8
+        out += bytes((widen(p >> 11, 5), widen(p >> 5 & 63, 6), widen(p & 31, 5)))
+    return bytes(out)
+
+
+def decode_rgb888(b):
+    out = bytearray()
+    for i in range(0, len(b) - 2, 3):
+        out += bytes((b[i + 2], b[i + 1], b[i]))
+    return bytes(out)
+
+
+def decode_xrgb8888(b):
+    out = bytearray()
+    for i in range(0, len(b) - 3, 4):
+        out += bytes((b[i + 2], b[i + 1], b[i]))
+    return bytes(out)
+
+
+FORMATS = {  # fourcc code: (bytes per pixel, decoder)
+    "XR24": (4, decode_xrgb8888),
+    "RG16": (2, decode_rgb565),
+    "RG24": (3, decode_rgb888),
+}
+
+
+def format_row(fmt, y, n, seed, width=WIDTH):
+    bpp, decode = FORMATS[fmt]
+    return decode(pattern_bytes(y, n, seed, width * bpp))
+
+
+def find_window_fmt(img, fmt, seed):
+    """(x, y, frame mod 256) of a window of format fmt, found by its row 1."""
+    w, h, rows = img
+    flat = b"".join(rows)
+    for n in range(256):
+        needle = format_row(fmt, 1, n, seed, 24)
+        off = flat.find(needle)
+        while off >= 0:
+            y, x = divmod(off, 3 * w)
+            if x % 3 == 0 and y >= 1 and x // 3 + WIDTH <= w and y - 1 + HEIGHT <= h:
+                return x // 3, y - 1, n
+            off = flat.find(needle, off + 1)
+    return None
+
+
+def check_window_fmt(img, fmt, x0, y0, n, seed):
+    rows = img[2]
+    skip = -(-8 // FORMATS[fmt][0])  # pixels holding the 8 stamp bytes
+    for y in range(HEIGHT):
+        got = rows[y0 + y][3 * x0:3 * (x0 + WIDTH)]
+        exp = format_row(fmt, y, n, seed)
+        if y == 0:
+            got, exp = got[3 * skip:], exp[3 * skip:]
+        if got != exp:
+            i = next(i for i in range(len(got)) if got[i] != exp[i])
+            fail("%s window row %d byte %d: got %s, the guest drew %s (frame %d)" % (
+                fmt, y, i, got[i - i % 3:i - i % 3 + 3].hex(), exp[i - i % 3:i - i % 3 + 3].hex(),
+                n))
+
+
 # ---- weston and vdispld ----
 
 class Weston:
-    def __init__(self, run_dir, idle_time):
+    def __init__(self, run_dir, idle_time, socket=SOCKET, screen=SCREEN, args=None, parent=None):
         self.run_dir, self.idle_time, self.proc = run_dir, idle_time, None
-        self.log = open(os.path.join(run_dir, "weston.log"), "ab")
+        self.socket, self.screen, self.parent = socket, screen, parent
+        # default: headless; else these backend arguments (nested in parent)
+        self.args = args
+        self.log = open(os.path.join(run_dir, "weston-%s.log" % socket), "ab")
 
     def env(self):
         e = dict(os.environ)
         e["XDG_RUNTIME_DIR"] = self.run_dir
-        e["WAYLAND_DISPLAY"] = SOCKET
+        e["WAYLAND_DISPLAY"] = self.socket
         e.pop("DISPLAY", None)
         return e
 
     def start(self):
+        args = self.args or ["--backend=headless-backend.so", "--width=%d" % self.screen[0],
+                             "--height=%d" % self.screen[1], "--debug"]
+        env = self.env()
+        if self.parent:
+            env["WAYLAND_DISPLAY"] = self.parent.socket
         self.proc = subprocess.Popen(
-            ["weston", "--backend=headless-backend.so", "--use-pixman",
-             "--width=%d" % SCREEN[0], "--height=%d" % SCREEN[1],
-             "--socket=" + SOCKET, "--idle-time=%d" % self.idle_time, "--debug"],
-            env=self.env(), stdout=self.log, stderr=subprocess.STDOUT, cwd=self.run_dir)
-        sock = os.path.join(self.run_dir, SOCKET)
+            ["weston", "--use-pixman", "--socket=" + self.socket,
+             "--idle-time=%d" % self.idle_time] + args,
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.run_dir)
+        sock = os.path.join(self.run_dir, self.socket)
         for _ in range(100):
             if os.path.exists(sock):
                 break
             if self.proc.poll() is not None:
-                fail("weston exited with %d (see %s/weston.log)" % (
-                    self.proc.returncode, self.run_dir))
+                fail("weston exited with %d (see %s/weston-%s.log)" % (
+                    self.proc.returncode, self.run_dir, self.socket))
             time.sleep(0.1)
         else:
             fail("weston did not create its socket")
@@ -222,18 +335,19 @@ class Weston:
         return read_png(path)
 
 
-def start_vdispld(vdispld, weston, frames, run_for):
-    err = open(os.path.join(weston.run_dir, "vdispld.err"), "wb")
+def start_vdispld(vdispld, weston, frames, run_for, extra=(), guests=1, err_name="vdispld.err"):
+    err = open(os.path.join(weston.run_dir, err_name), "wb")
     return subprocess.Popen(
-        [vdispld, "--hypervisor", "sim", "--output", "wayland", "--sim-guests", "1",
+        [vdispld, "--hypervisor", "sim", "--output", "wayland", "--sim-guests", str(guests),
          "--sim-frames", str(frames), "--sim-resolution", "%dx%d" % (WIDTH, HEIGHT),
-         "--run-for", str(run_for), "--control-socket", "", "--status-interval", "0"],
+         "--run-for", str(run_for), "--control-socket", "", "--status-interval", "0"] +
+        list(extra),
         env=weston.env(), stdout=subprocess.PIPE, stderr=err, cwd=weston.run_dir)
 
 
-def finish_vdispld(proc, weston):
+def finish_vdispld(proc, weston, err_name="vdispld.err"):
     out, _ = proc.communicate(timeout=60)
-    with open(os.path.join(weston.run_dir, "vdispld.err"), "rb") as f:
+    with open(os.path.join(weston.run_dir, err_name), "rb") as f:
         err = f.read().decode(errors="replace")
     out = out.decode()
     if proc.returncode:
@@ -241,13 +355,13 @@ def finish_vdispld(proc, weston):
     m = re.search(r"summary: flips=(\d+) events=(\d+) copies=(\d+).* seconds=([\d.]+)", out)
     s = re.search(r"wayland: (\d+) frame callbacks, (\d+) fallback completions, (\d+) blind, "
                   r"(\d+) zero-copy frames, (\d+) wl_shm copies, (\d+) dropped, "
-                  r"(\d+) connection", err)
+                  r"(\d+) connection\(s\), (\d+) converted", err)
     if not m or not s:
         fail("no summary from vdispld:\n%s\n%s" % (out, err[-3000:]))
     res = dict(zip(("flips", "events", "copies"), map(int, m.groups()[:3])))
     res["seconds"] = float(m.group(4))
     res.update(zip(("callbacks", "fallbacks", "blind", "zero_copy", "shm_copies", "dropped",
-                    "connections"), map(int, s.groups())))
+                    "connections", "converted"), map(int, s.groups())))
     res["err"] = err
     say("summary: " + ", ".join("%s=%s" % (k, v) for k, v in res.items() if k != "err"))
     return res
@@ -337,6 +451,170 @@ def case_restart(vdispld, weston):
             rate, res["flips"], res["events"]))
 
 
+IVI_INI = """[core]
+shell=ivi-shell.so
+modules=hmi-controller.so
+
+[ivi-shell]
+ivi-shell-user-interface=%(libexec)s/weston-ivi-shell-user-interface
+transition-duration=50
+background-image=%(data)s/background.png
+background-id=1001
+panel-image=%(data)s/panel.png
+panel-id=1002
+surface-id-offset=10
+tiling-image=%(data)s/tiling.png
+tiling-id=1003
+sidebyside-image=%(data)s/sidebyside.png
+sidebyside-id=1004
+fullscreen-image=%(data)s/fullscreen.png
+fullscreen-id=1005
+random-image=%(data)s/random.png
+random-id=1006
+home-image=%(data)s/home.png
+home-id=1007
+workspace-background-color=0x99000000
+workspace-background-id=2001
+"""
+
+
+NESTED = []  # compositors inside the test's weston, stopped first
+
+
+def ivi_ui_dir():
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/libexec",
+              "/usr/lib"):
+        if os.path.exists(os.path.join(d, "weston-ivi-shell-user-interface")):
+            return d
+    fail("weston-ivi-shell-user-interface not found (Debian package weston)")
+
+
+def case_ivi(vdispld, outer):
+    run = outer.run_dir
+    ini = os.path.join(run, "ivi.ini")
+    with open(ini, "w") as f:
+        f.write(IVI_INI % {"libexec": ivi_ui_dir(), "data": "/usr/share/weston"})
+    conf = os.path.join(run, "conf")
+    os.makedirs(os.path.join(conf, "guests.d"))
+    with open(os.path.join(conf, "vdispld.conf"), "w") as f:
+        f.write("# the wayland test's configuration\n")
+    with open(os.path.join(conf, "guests.d", "sim-guest-1.conf"), "w") as f:
+        f.write("connector.0 = 4711\n")
+    outer.screen = (1280, 550)
+    outer.start()
+    ivi = Weston(run, 0, socket="vd-ivi", parent=outer,
+                 args=["--config=" + ini, "--backend=wayland-backend.so", "--fullscreen"])
+    NESTED.append(ivi)
+    ivi.start()
+    time.sleep(1)  # the user interface client shows the panel: the controller is ready
+    proc = start_vdispld(vdispld, ivi, 0, 9, ["--config", os.path.join(conf, "vdispld.conf")],
+                         guests=2)
+    seeds = {1: guest_seed(1), 2: guest_seed(2)}
+    t0, found = time.time(), {}
+    while time.time() - t0 < 6 and len(found) < 2:
+        time.sleep(0.7)
+        img = outer.screenshot("ivi")
+        # Found by row 1: nested, the stamp pixels keep their colour (no alpha).
+        found = {d: find_window_fmt(img, "XR24", seed) for d, seed in seeds.items()}
+        found = {d: f for d, f in found.items() if f}
+    if len(found) < 2:
+        fail("guests %s not on screen (ivi.png)" % sorted(set(seeds) - set(found)))
+    for d, (x, y, n) in found.items():
+        check_window_fmt(img, "XR24", x, y, n, seeds[d])
+        say("guest %d: IVI surface at %d,%d, frame %d mod 256, pixel-exact" % (d, x, y, n))
+    places = sorted((x, y) for x, y, _ in found.values())
+    if places != [(0, 0), (WIDTH, 0)]:
+        fail("the IVI surfaces are at %s, not tiled at 0,0 and %d,0" % (places, WIDTH))
+    # Ids: weston refuses an id that is in use (protocol error ivi_id).
+    taken = start_vdispld(vdispld, ivi, 0, 2, ["--config", os.path.join(conf, "vdispld.conf")],
+                          err_name="taken.err")
+    res = finish_vdispld(taken, ivi, "taken.err")
+    if "ivi_application" not in res["err"] or "error 1" not in res["err"]:
+        fail("a second IVI surface with id 4711 was not refused: guest 1 does not hold it")
+    say("id 4711 is held by guest 1: weston refused it to another client")
+    free = start_vdispld(vdispld, ivi, 0, 2, err_name="free.err")
+    res = finish_vdispld(free, ivi, "free.err")
+    if "ivi_application" in res["err"] or "IVI surface id 1000100" not in res["err"]:
+        fail("the default id 1000100 of a domain 1 was refused or not used")
+    say("default id 1000100 was free (guest 1 uses its configured id instead)")
+    res = finish_vdispld(proc, ivi)
+    ivi.stop()
+    if "IVI surface id 4711" not in res["err"] or "IVI surface id 1000200" not in res["err"]:
+        fail("vdispld did not use ids 4711 and 1000200")
+    if res["callbacks"] < res["flips"] // 2:
+        fail("only %d of %d flips completed by frame callbacks" % (res["callbacks"], res["flips"]))
+
+
+def write_conf(run, guests):
+    conf = os.path.join(run, "conf")
+    os.makedirs(os.path.join(conf, "guests.d"), exist_ok=True)
+    with open(os.path.join(conf, "vdispld.conf"), "w") as f:
+        f.write("# the wayland test's configuration\n")
+    for name, text in guests.items():
+        with open(os.path.join(conf, "guests.d", name + ".conf"), "w") as f:
+            f.write(text)
+    return os.path.join(conf, "vdispld.conf")
+
+
+def case_fullscreen(vdispld, outer):
+    run = outer.run_dir
+    conf = write_conf(run, {"sim-guest-1": "connector.0 = wayland1\n",
+                            "sim-guest-2": "connector.0 = wayland0\n"})
+    outer.start()
+    inner = Weston(run, 0, socket="vd-two", parent=outer,
+                   args=["--no-config", "--backend=wayland-backend.so", "--output-count=2",
+                         "--width=%d" % WIDTH, "--height=%d" % HEIGHT, "--debug"])
+    NESTED.append(inner)
+    inner.start()
+    proc = start_vdispld(vdispld, inner, 0, 8, ["--config", conf], guests=2)
+    seeds = {1: guest_seed(1), 2: guest_seed(2)}
+    want = {1: (WIDTH, 0), 2: (0, 0)}  # wayland1, wayland0
+    t0, found = time.time(), {}
+    while time.time() - t0 < 6:
+        time.sleep(0.7)
+        img = inner.screenshot("fullscreen")
+        found = {d: find_window_fmt(img, "XR24", seed) for d, seed in seeds.items()}
+        if all(found.values()) and all(found[d][:2] == want[d] for d in want):
+            break
+    if img[0] != 2 * WIDTH or img[1] != HEIGHT:
+        fail("the nested weston's screen is %dx%d, not two 320x240 outputs" % img[:2])
+    for d in want:
+        if not found[d]:
+            fail("guest %d is not on screen (fullscreen.png)" % d)
+        x, y, n = found[d]
+        if (x, y) != want[d]:
+            fail("guest %d's window is at %d,%d, not covering its output at %d,%d" % (
+                d, x, y, want[d][0], want[d][1]))
+        check_window_fmt(img, "XR24", x, y, n, seeds[d])
+        say("guest %d covers output %s (%d,%d %dx%d), pixel-exact" % (
+            d, "wayland1" if x else "wayland0", x, y, WIDTH, HEIGHT))
+    finish_vdispld(proc, inner)
+
+
+def case_formats(vdispld, weston):
+    weston.start()
+    seed = guest_seed()
+    for fmt, converted in (("RG16", False), ("RG24", True)):
+        proc = start_vdispld(vdispld, weston, 0, 6, ["--sim-format", fmt])
+        found, t0 = None, time.time()
+        while time.time() - t0 < 5 and not found:
+            time.sleep(0.7)
+            img = weston.screenshot(fmt)
+            found = find_window_fmt(img, fmt, seed)
+        if not found:
+            fail("the %s guest's window is not in weston's screenshot (%s.png)" % (fmt, fmt))
+        check_window_fmt(img, fmt, *found, seed)
+        say("%s: window at %d,%d shows frame %d mod 256, %dx%d pixel-exact" % (
+            fmt, found[0], found[1], found[2], WIDTH, HEIGHT))
+        res = finish_vdispld(proc, weston)
+        if converted and res["converted"] < res["shm_copies"] or res["shm_copies"] == 0:
+            fail("%s: %d of %d copies converted; weston 10 lacks this wl_shm format" % (
+                fmt, res["converted"], res["shm_copies"]))
+        if not converted and res["converted"]:
+            fail("%s: %d copies converted although weston advertises the format" % (
+                fmt, res["converted"]))
+
+
 def main():
     if len(sys.argv) != 3:
         fail(__doc__)
@@ -349,9 +627,12 @@ def main():
     weston = Weston(run_dir, 0)
     ok = False
     try:
-        {"show": case_show, "idle": case_idle, "restart": case_restart}[case](vdispld, weston)
+        {"show": case_show, "idle": case_idle, "restart": case_restart,
+         "formats": case_formats, "ivi": case_ivi, "fullscreen": case_fullscreen}[case](vdispld, weston)
         ok = True
     finally:
+        for w in NESTED:
+            w.stop()
         weston.stop()
         if ok:
             shutil.rmtree(run_dir, ignore_errors=True)

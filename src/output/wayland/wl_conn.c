@@ -19,12 +19,14 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "ivi-application-client-protocol.h"
 #include "output/png.h"
 #include "xdg-shell-client-protocol.h"
 
@@ -60,10 +62,14 @@ static void shmbuf_destroy(struct wlo_shmbuf *b)
 	*b = (struct wlo_shmbuf){0};
 }
 
-/* A buffer of the connector's size in format; owns its memfd only while making it. */
-static int shmbuf_create(struct wlo_conn *conn, struct wlo_shmbuf *b, uint32_t format)
+/*
+ * A buffer of the connector's size in format (bpp bits a pixel, rows
+ * 4-byte aligned as pixman wants); owns its memfd only while making it.
+ */
+static int shmbuf_create(struct wlo_conn *conn, struct wlo_shmbuf *b, uint32_t format,
+			 uint32_t bpp)
 {
-	uint32_t stride = conn->desc.width * 4;
+	uint32_t stride = ((conn->desc.width * bpp / 8) + 3) & ~3u;
 	size_t size = (size_t)stride * conn->desc.height;
 	struct wl_shm_pool *pool;
 	int fd, r = 0;
@@ -90,22 +96,23 @@ static int shmbuf_create(struct wlo_conn *conn, struct wlo_shmbuf *b, uint32_t f
 	b->size = size;
 	b->stride = stride;
 	b->format = format;
+	b->bpp = bpp;
 close_fd:
 	close(fd);
 	return r;
 }
 
 /* A buffer the compositor does not hold, made or remade for format; NULL if none. */
-static struct wlo_shmbuf *shmbuf_get(struct wlo_conn *conn, uint32_t format)
+static struct wlo_shmbuf *shmbuf_get(struct wlo_conn *conn, uint32_t format, uint32_t bpp)
 {
 	for (uint32_t i = 0; i < WLO_NBUF; i++) {
 		struct wlo_shmbuf *b = &conn->bufs[i];
 
 		if (b->busy)
 			continue;
-		if (b->buffer && b->format != format)
+		if (b->buffer && (b->format != format || b->bpp != bpp))
 			shmbuf_destroy(b);
-		if (!b->buffer && shmbuf_create(conn, b, format) < 0) {
+		if (!b->buffer && shmbuf_create(conn, b, format, bpp) < 0) {
 			shmbuf_destroy(b);
 			return NULL;
 		}
@@ -114,17 +121,12 @@ static struct wlo_shmbuf *shmbuf_get(struct wlo_conn *conn, uint32_t format)
 	return NULL;
 }
 
-static bool shm_format_offered(const struct wlo_output *out, uint32_t format)
-{
-	for (uint32_t i = 0; i < out->nshm_formats; i++)
-		if (out->shm_formats[i] == format)
-			return true;
-	return false;
-}
-
-/* Copy the part r of fb (clipped) into b; the rest of b is black. */
+/*
+ * Copy the part r of fb (clipped) into b, as is or converted (how); the
+ * rest of b is black.
+ */
 static void frame_copy(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct wlo_fb *fb,
-		       const struct vd_rect *r)
+		       const struct vd_rect *r, const struct wlo_shm_choice *how)
 {
 	const struct vd_frame_src *s = &fb->src;
 	uint32_t w = r->width, h = r->height, row;
@@ -140,14 +142,20 @@ static void frame_copy(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct
 		w = conn->desc.width;
 	if (h > conn->desc.height)
 		h = conn->desc.height;
-	row = w * 4;
-	for (uint32_t y = 0; y < h; y++)
-		memcpy(b->map + (size_t)y * b->stride,
-		       (const uint8_t *)s->map + s->offset + (size_t)(r->y + y) * s->stride +
-			       (size_t)r->x * 4,
-		       row);
+	row = w * (b->bpp / 8);
+	for (uint32_t y = 0; y < h; y++) {
+		const uint8_t *src = (const uint8_t *)s->map + s->offset + (size_t)(r->y + y) * s->stride;
+		uint8_t *dst = b->map + (size_t)y * b->stride;
+
+		if (how->convert)
+			wlo_convert_row(s->fourcc, src, r->x, w, (uint32_t *)(void *)dst);
+		else
+			memcpy(dst, src + (size_t)r->x * (s->bpp / 8), row);
+	}
 	conn->out->stats.copies++;
 	conn->out->stats.bytes_copied += (uint64_t)row * h;
+	if (how->convert)
+		conn->out->conversions++;
 }
 
 /* ---- drawing ---- */
@@ -162,7 +170,7 @@ static struct wl_buffer *frame_buffer(struct wlo_conn *conn, struct wlo_fb *fb,
 				      const struct vd_rect *r)
 {
 	struct wlo_output *out = conn->out;
-	uint32_t format = fb ? wlo_shm_format(fb->src.fourcc) : WL_SHM_FORMAT_XRGB8888;
+	struct wlo_shm_choice how = {WL_SHM_FORMAT_XRGB8888, 32, false};
 	struct wlo_shmbuf *b;
 
 	if (fb && fb->import == WLO_IMPORT_OK && !out->force_copy && r->x == 0 && r->y == 0 &&
@@ -171,17 +179,18 @@ static struct wl_buffer *frame_buffer(struct wlo_conn *conn, struct wlo_fb *fb,
 		out->zero_copy++;
 		return fb->buffer;
 	}
-	if (fb && (fb->src.bpp != 32 || !fb->src.map || !shm_format_offered(out, format))) {
+	if (fb && (!fb->src.map || wlo_shm_choose(out->shm_formats, out->nshm_formats,
+						  fb->src.fourcc, fb->src.bpp, &how) < 0)) {
 		vd_log_rl(LOG_WARNING, "wayland %s: cannot show format %#x", conn->name,
 			  fb->src.fourcc);
 		fb = NULL;
-		format = WL_SHM_FORMAT_XRGB8888;
+		how = (struct wlo_shm_choice){WL_SHM_FORMAT_XRGB8888, 32, false};
 	}
-	b = shmbuf_get(conn, format);
+	b = shmbuf_get(conn, how.format, how.bpp);
 	if (!b)
 		return NULL;
 	if (fb)
-		frame_copy(conn, b, fb, r);
+		frame_copy(conn, b, fb, r, &how);
 	else
 		memset(b->map, 0, b->size);
 	b->busy = true;
@@ -432,6 +441,64 @@ static const struct xdg_toplevel_listener toplevel_listener = {
 	.close = toplevel_close,
 };
 
+uint32_t wlo_ivi_id(const char *mapping, uint32_t domid, uint32_t index)
+{
+	char *end;
+	unsigned long long v;
+
+	if (mapping && mapping[0] >= '0' && mapping[0] <= '9') {
+		errno = 0;
+		v = strtoull(mapping, &end, 10);
+		if (!*end)
+			return errno || v == 0 || v > UINT32_MAX ? 0 : (uint32_t)v;
+	}
+	return WLO_IVI_ID_BASE + domid * 100u + index;
+}
+
+static void ivi_configure(void *data, struct ivi_surface *s, int32_t w, int32_t h)
+{
+	struct wlo_conn *conn = data;
+
+	/* The guest's resolution is the buffer size; the controller scales if it wants. */
+	vd_debug("wayland %s: the IVI controller suggests %dx%d", conn->name, w, h);
+}
+
+static const struct ivi_surface_listener ivi_surface_listener = {
+	.configure = ivi_configure,
+};
+
+/* Another of our connectors has the id: asking for it again is a protocol error. */
+static bool ivi_id_taken(const struct wlo_conn *conn)
+{
+	for (const struct wlo_conn *c = conn->out->conns; c; c = c->next)
+		if (c != conn && c->ivi_surface && c->ivi_id == conn->ivi_id)
+			return true;
+	return false;
+}
+
+/*
+ * An IVI surface needs no configure: it can show a buffer at once. Where
+ * it goes is the compositor's layout controller's business.
+ */
+static bool window_create_ivi(struct wlo_conn *conn)
+{
+	struct wlo_output *out = conn->out;
+
+	if (!conn->ivi_id || ivi_id_taken(conn)) {
+		vd_log_rl(LOG_WARNING, "wayland %s: IVI surface id %" PRIu32 " %s; %s", conn->name,
+			  conn->ivi_id, conn->ivi_id ? "is taken" : "is invalid",
+			  out->wm_base ? "using xdg-shell" : "no window");
+		return false;
+	}
+	conn->ivi_surface = ivi_application_surface_create(out->ivi_application, conn->ivi_id,
+							    conn->surface);
+	ivi_surface_add_listener(conn->ivi_surface, &ivi_surface_listener, conn);
+	vd_info("wayland %s: IVI surface id %" PRIu32, conn->name, conn->ivi_id);
+	conn->configured = true;
+	conn_redraw(conn);
+	return true;
+}
+
 void wlo_conn_window_create(struct wlo_conn *conn)
 {
 	struct wlo_output *out = conn->out;
@@ -439,6 +506,10 @@ void wlo_conn_window_create(struct wlo_conn *conn)
 	if (conn->surface || !out->ready)
 		return;
 	conn->surface = wl_compositor_create_surface(out->compositor);
+	if (out->ivi_application && window_create_ivi(conn))
+		return;
+	if (!out->wm_base)
+		return; /* a surface without a role: never shown, flips complete by the timer */
 	conn->xdg_surface = xdg_wm_base_get_xdg_surface(out->wm_base, conn->surface);
 	xdg_surface_add_listener(conn->xdg_surface, &xdg_surface_listener, conn);
 	conn->toplevel = xdg_surface_get_toplevel(conn->xdg_surface);
@@ -449,6 +520,15 @@ void wlo_conn_window_create(struct wlo_conn *conn)
 				  (int32_t)conn->desc.height);
 	xdg_toplevel_set_max_size(conn->toplevel, (int32_t)conn->desc.width,
 				  (int32_t)conn->desc.height);
+	if (conn->fullscreen) {
+		struct wlo_head *h = wlo_head_find(out, conn->fullscreen);
+
+		if (h)
+			xdg_toplevel_set_fullscreen(conn->toplevel, h->output);
+		else
+			vd_log_rl(LOG_WARNING, "wayland %s: no output named %s; not fullscreen",
+				  conn->name, conn->fullscreen);
+	}
 	wl_surface_commit(conn->surface);
 }
 
@@ -461,12 +541,15 @@ void wlo_conn_window_destroy(struct wlo_conn *conn)
 	/* A flip in flight keeps its fallback timer: it completes on time. */
 	for (uint32_t i = 0; i < WLO_NBUF; i++)
 		shmbuf_destroy(&conn->bufs[i]);
+	if (conn->ivi_surface)
+		ivi_surface_destroy(conn->ivi_surface);
 	if (conn->toplevel)
 		xdg_toplevel_destroy(conn->toplevel);
 	if (conn->xdg_surface)
 		xdg_surface_destroy(conn->xdg_surface);
 	if (conn->surface)
 		wl_surface_destroy(conn->surface);
+	conn->ivi_surface = NULL;
 	conn->toplevel = NULL;
 	conn->xdg_surface = NULL;
 	conn->surface = NULL;
@@ -486,6 +569,7 @@ static void conn_free(struct wlo_conn *conn)
 	}
 	free(conn->inflight);
 	sd_event_source_disable_unref(conn->timer);
+	free(conn->fullscreen);
 	free(conn->name);
 	free(conn);
 }
@@ -527,6 +611,17 @@ int wlo_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 	conn->desc = *desc;
 	conn->name = strdup(desc->name ? desc->name : "?");
 	conn->desc.name = conn->name;
+	conn->ivi_id = wlo_ivi_id(desc->mapping, desc->domid, desc->index);
+	/* A name (not an IVI id, not a rectangle): the output to be fullscreen on. */
+	if (desc->mapping && desc->mapping[0] && !strchr(desc->mapping, ',') &&
+	    !(desc->mapping[0] >= '0' && desc->mapping[0] <= '9')) {
+		conn->fullscreen = strdup(desc->mapping);
+		if (!conn->fullscreen) {
+			free(conn->name);
+			free(conn);
+			return -ENOMEM;
+		}
+	}
 	conn->desc.target = conn->desc.mapping = NULL; /* borrowed for the call only */
 	conn->qtail = &conn->q;
 	r = conn->name ? sd_event_add_time(out->loop, &conn->timer, CLOCK_MONOTONIC, 0, 1,

@@ -21,32 +21,10 @@
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "log.h"
 
-uint32_t wlo_shm_format(uint32_t fourcc)
-{
-	/* wl_shm's two mandatory formats have their own codes; the rest are fourccs. */
-	switch (fourcc) {
-	case DRM_FORMAT_ARGB8888:
-		return WL_SHM_FORMAT_ARGB8888;
-	case DRM_FORMAT_XRGB8888:
-		return WL_SHM_FORMAT_XRGB8888;
-	default:
-		return fourcc;
-	}
-}
-
 struct wlo_fb *wlo_fb_from(struct vd_output_fb *fb)
 {
 	(void)wlo_output_from(fb->out); /* checks the implementation */
 	return (struct wlo_fb *)fb;
-}
-
-static bool dmabuf_offered(const struct wlo_output *out, uint32_t fourcc)
-{
-	for (uint32_t i = 0; i < out->ndmabuf_formats; i++)
-		if (out->dmabuf_formats[i].fourcc == fourcc &&
-		    out->dmabuf_formats[i].modifier == DRM_FORMAT_MOD_LINEAR)
-			return true;
-	return false;
 }
 
 static void params_created(void *data, struct zwp_linux_buffer_params_v1 *params,
@@ -81,10 +59,11 @@ void wlo_fb_import(struct wlo_fb *fb)
 {
 	struct wlo_output *out = fb->out;
 	const struct vd_frame_src *s = &fb->src;
-	uint64_t mod = DRM_FORMAT_MOD_LINEAR;
+	uint64_t mod;
 
 	if (fb->dmabuf < 0 || fb->import != WLO_IMPORT_NONE || !out->ready ||
-	    !out->linux_dmabuf || out->force_copy || !dmabuf_offered(out, s->fourcc))
+	    !out->linux_dmabuf || out->force_copy ||
+	    wlo_dmabuf_modifier(out->dmabuf_formats, out->ndmabuf_formats, s->fourcc, &mod) < 0)
 		return;
 	fb->params = zwp_linux_dmabuf_v1_create_params(out->linux_dmabuf);
 	zwp_linux_buffer_params_v1_add_listener(fb->params, &params_listener, fb);

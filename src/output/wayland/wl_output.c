@@ -16,11 +16,18 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <drm_fourcc.h>
+
+#include "ivi-application-client-protocol.h"
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "log.h"
+#include "xdg-output-unstable-v1-client-protocol.h"
 #include "xdg-shell-client-protocol.h"
 
 static const struct vd_output_impl wlo_impl;
@@ -68,13 +75,13 @@ static const struct wl_shm_listener shm_listener = {
 
 static void dmabuf_add(struct wlo_output *out, uint32_t fourcc, uint64_t modifier)
 {
-	if (out->ndmabuf_formats < WLO_MAX_FORMATS)
-		out->dmabuf_formats[out->ndmabuf_formats++] = (struct wlo_format){fourcc, modifier};
+	out->ndmabuf_formats = wlo_format_add(out->dmabuf_formats, out->ndmabuf_formats,
+					      WLO_MAX_FORMATS, fourcc, modifier);
 }
 
 static void dmabuf_format(void *data, struct zwp_linux_dmabuf_v1 *d, uint32_t format)
 {
-	dmabuf_add(data, format, 0); /* before version 3: implicitly linear */
+	dmabuf_add(data, format, DRM_FORMAT_MOD_INVALID); /* before version 3: implicit */
 }
 
 static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d, uint32_t format,
@@ -88,9 +95,212 @@ static const struct zwp_linux_dmabuf_v1_listener dmabuf_listener = {
 	.modifier = dmabuf_modifier,
 };
 
+/* ---- linux-dmabuf feedback (version 4) ---- */
+
+static void feedback_table_drop(struct wlo_output *out)
+{
+	if (out->fb_table)
+		munmap(out->fb_table, out->fb_table_size);
+	out->fb_table = NULL;
+	out->fb_table_size = 0;
+}
+
+static void feedback_format_table(void *data, struct zwp_linux_dmabuf_feedback_v1 *f, int32_t fd,
+				  uint32_t size)
+{
+	struct wlo_output *out = data;
+	void *map;
+
+	feedback_table_drop(out);
+	map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	close(fd);
+	if (map == MAP_FAILED) {
+		vd_warn("wayland: cannot map the linux-dmabuf format table (%u bytes)", size);
+		return;
+	}
+	out->fb_table = map;
+	out->fb_table_size = size;
+}
+
+static void feedback_main_device(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
+				 struct wl_array *dev)
+{
+}
+
+static void feedback_tranche_target_device(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
+					   struct wl_array *dev)
+{
+}
+
+static void feedback_tranche_formats(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
+				     struct wl_array *indices)
+{
+	struct wlo_output *out = data;
+
+	/* Tranches come in the compositor's order of preference; any of them will do. */
+	out->nfb_next = wlo_feedback_tranche(out->fb_next, out->nfb_next, WLO_MAX_FORMATS,
+					     out->fb_table, out->fb_table_size, indices->data,
+					     (uint32_t)(indices->size / sizeof(uint16_t)));
+}
+
+static void feedback_tranche_flags(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
+				   uint32_t flags)
+{
+}
+
+static void feedback_tranche_done(void *data, struct zwp_linux_dmabuf_feedback_v1 *f)
+{
+}
+
+/* A complete feedback: its tranches' formats replace what was known. */
+static void feedback_done(void *data, struct zwp_linux_dmabuf_feedback_v1 *f)
+{
+	struct wlo_output *out = data;
+
+	memcpy(out->dmabuf_formats, out->fb_next, out->nfb_next * sizeof(out->fb_next[0]));
+	out->ndmabuf_formats = out->nfb_next;
+	out->nfb_next = 0;
+	out->fb_got_done = true;
+	vd_debug("wayland: linux-dmabuf feedback: %u format/modifier pairs", out->ndmabuf_formats);
+	if (out->ready)
+		for (struct wlo_fb *fb = out->fbs; fb; fb = fb->next)
+			wlo_fb_import(fb);
+}
+
+static const struct zwp_linux_dmabuf_feedback_v1_listener feedback_listener = {
+	.done = feedback_done,
+	.format_table = feedback_format_table,
+	.main_device = feedback_main_device,
+	.tranche_done = feedback_tranche_done,
+	.tranche_target_device = feedback_tranche_target_device,
+	.tranche_formats = feedback_tranche_formats,
+	.tranche_flags = feedback_tranche_flags,
+};
+
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
+}
+
+/* ---- outputs (heads) ---- */
+
+static void head_set_name(struct wlo_head *h, const char *name)
+{
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	vd_debug("wayland: output %s", h->name);
+}
+
+static void wl_output_geometry(void *data, struct wl_output *o, int32_t x, int32_t y,
+			       int32_t pw, int32_t ph, int32_t subpixel, const char *make,
+			       const char *model, int32_t transform)
+{
+}
+
+static void wl_output_mode(void *data, struct wl_output *o, uint32_t flags, int32_t w, int32_t h,
+			   int32_t refresh)
+{
+}
+
+static void wl_output_done(void *data, struct wl_output *o)
+{
+}
+
+static void wl_output_scale(void *data, struct wl_output *o, int32_t factor)
+{
+}
+
+static void wl_output_name(void *data, struct wl_output *o, const char *name)
+{
+	head_set_name(data, name);
+}
+
+static void wl_output_description(void *data, struct wl_output *o, const char *desc)
+{
+}
+
+static const struct wl_output_listener wl_output_listener = {
+	.geometry = wl_output_geometry,
+	.mode = wl_output_mode,
+	.done = wl_output_done,
+	.scale = wl_output_scale,
+	.name = wl_output_name,
+	.description = wl_output_description,
+};
+
+static void xdg_output_position(void *data, struct zxdg_output_v1 *o, int32_t x, int32_t y)
+{
+}
+
+static void xdg_output_size(void *data, struct zxdg_output_v1 *o, int32_t w, int32_t h)
+{
+}
+
+static void xdg_output_done(void *data, struct zxdg_output_v1 *o)
+{
+}
+
+static void xdg_output_name(void *data, struct zxdg_output_v1 *o, const char *name)
+{
+	struct wlo_head *h = data;
+
+	if (!h->name[0] || wl_output_get_version(h->output) < 4)
+		head_set_name(h, name);
+}
+
+static void xdg_output_description(void *data, struct zxdg_output_v1 *o, const char *desc)
+{
+}
+
+static const struct zxdg_output_v1_listener xdg_output_listener = {
+	.logical_position = xdg_output_position,
+	.logical_size = xdg_output_size,
+	.done = xdg_output_done,
+	.name = xdg_output_name,
+	.description = xdg_output_description,
+};
+
+/* Before wl_output version 4 only xdg-output names outputs. */
+static void head_ask_name(struct wlo_output *out, struct wlo_head *h)
+{
+	if (h->xdg_output || !out->xdg_output_manager || wl_output_get_version(h->output) >= 4)
+		return;
+	h->xdg_output = zxdg_output_manager_v1_get_xdg_output(out->xdg_output_manager, h->output);
+	zxdg_output_v1_add_listener(h->xdg_output, &xdg_output_listener, h);
+}
+
+static void head_add(struct wlo_output *out, struct wl_registry *reg, uint32_t name,
+		     uint32_t version)
+{
+	struct wlo_head *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return;
+	h->out = out;
+	h->global = name;
+	h->output = wl_registry_bind(reg, name, &wl_output_interface, min_u32(version, 4));
+	wl_output_add_listener(h->output, &wl_output_listener, h);
+	h->next = out->heads;
+	out->heads = h;
+	head_ask_name(out, h);
+}
+
+static void head_free(struct wlo_head *h)
+{
+	if (h->xdg_output)
+		zxdg_output_v1_destroy(h->xdg_output);
+	if (wl_output_get_version(h->output) >= 3)
+		wl_output_release(h->output);
+	else
+		wl_output_destroy(h->output);
+	free(h);
+}
+
+struct wlo_head *wlo_head_find(struct wlo_output *out, const char *name)
+{
+	for (struct wlo_head *h = out->heads; h; h = h->next)
+		if (h->name[0] && !strcmp(h->name, name))
+			return h;
+	return NULL;
 }
 
 static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
@@ -105,19 +315,51 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 	} else if (!strcmp(iface, xdg_wm_base_interface.name) && !out->wm_base) {
 		out->wm_base = wl_registry_bind(reg, name, &xdg_wm_base_interface, 1);
 		xdg_wm_base_add_listener(out->wm_base, &wm_base_listener, out);
+	} else if (!strcmp(iface, wl_output_interface.name)) {
+		head_add(out, reg, name, version);
+	} else if (!strcmp(iface, zxdg_output_manager_v1_interface.name) &&
+		   !out->xdg_output_manager && version >= 2) {
+		/* Version 2: outputs have names. */
+		out->xdg_output_manager = wl_registry_bind(reg, name,
+							   &zxdg_output_manager_v1_interface, 2);
+		for (struct wlo_head *h = out->heads; h; h = h->next)
+			head_ask_name(out, h);
+	} else if (!strcmp(iface, ivi_application_interface.name) && !out->ivi_application) {
+		out->ivi_application = wl_registry_bind(reg, name, &ivi_application_interface, 1);
 	} else if (!strcmp(iface, wl_shm_interface.name) && !out->shm) {
 		out->shm = wl_registry_bind(reg, name, &wl_shm_interface, 1);
 		wl_shm_add_listener(out->shm, &shm_listener, out);
 	} else if (!strcmp(iface, zwp_linux_dmabuf_v1_interface.name) && !out->linux_dmabuf) {
-		/* Version 3: formats and modifiers as events, no feedback objects. */
+		/*
+		 * Version 4: the default feedback's tranches say which formats
+		 * and modifiers the compositor takes (no format events then);
+		 * before it, format and modifier events.
+		 */
 		out->linux_dmabuf = wl_registry_bind(reg, name, &zwp_linux_dmabuf_v1_interface,
-						     min_u32(version, 3));
+						     min_u32(version, 4));
 		zwp_linux_dmabuf_v1_add_listener(out->linux_dmabuf, &dmabuf_listener, out);
+		if (version >= 4) {
+			out->feedback = zwp_linux_dmabuf_v1_get_default_feedback(out->linux_dmabuf);
+			zwp_linux_dmabuf_feedback_v1_add_listener(out->feedback,
+								  &feedback_listener, out);
+		}
 	}
 }
 
 static void registry_global_remove(void *data, struct wl_registry *reg, uint32_t name)
 {
+	struct wlo_output *out = data;
+
+	for (struct wlo_head **p = &out->heads; *p; p = &(*p)->next) {
+		if ((*p)->global == name) {
+			struct wlo_head *h = *p;
+
+			*p = h->next;
+			vd_info("wayland: output %s is gone", h->name[0] ? h->name : "(unnamed)");
+			head_free(h);
+			return;
+		}
+	}
 }
 
 static const struct wl_registry_listener registry_listener = {
@@ -125,21 +367,39 @@ static const struct wl_registry_listener registry_listener = {
 	.global_remove = registry_global_remove,
 };
 
-/* The first round trip is over: the globals and their formats are known. */
+static const struct wl_callback_listener sync_listener;
+
+/*
+ * The first round trip is over: the globals are known and bound. Their
+ * own events (wl_shm formats, output names) follow the binds: a second
+ * round trip collects them before windows are made.
+ */
 static void sync_done(void *data, struct wl_callback *cb, uint32_t serial)
 {
 	struct wlo_output *out = data;
 
 	wl_callback_destroy(cb);
 	out->sync = NULL;
-	if (!out->compositor || !out->wm_base || !out->shm) {
-		vd_err("wayland: the compositor lacks wl_compositor, xdg_wm_base or wl_shm");
+	if (!out->globals_bound) {
+		out->globals_bound = true;
+		out->sync = wl_display_sync(out->display);
+		wl_callback_add_listener(out->sync, &sync_listener, out);
+		return;
+	}
+	if (!out->compositor || !(out->wm_base || out->ivi_application) || !out->shm) {
+		vd_err("wayland: the compositor lacks wl_compositor, a shell (xdg_wm_base or "
+		       "ivi_application) or wl_shm");
 		out->broken = true;
 		return;
 	}
 	out->ready = true;
-	vd_info("wayland: connected (%s)", out->linux_dmabuf ? "linux-dmabuf and wl_shm" :
-							       "wl_shm only");
+	vd_info("wayland: connected (%s; %u wl_shm formats; %u linux-dmabuf format/modifier "
+		"pairs%s; %s surfaces)",
+		out->linux_dmabuf ? "linux-dmabuf and wl_shm" : "wl_shm only", out->nshm_formats,
+		out->ndmabuf_formats, out->fb_got_done ? " from feedback" : "",
+		out->ivi_application ? "IVI" : "xdg-shell");
+	for (uint32_t i = 0; i < out->nshm_formats; i++)
+		vd_debug("wayland: wl_shm format %#x", out->shm_formats[i]);
 	for (struct wlo_fb *fb = out->fbs; fb; fb = fb->next)
 		wlo_fb_import(fb);
 	for (struct wlo_conn *conn = out->conns; conn; conn = conn->next)
@@ -224,20 +484,38 @@ static void globals_destroy(struct wlo_output *out)
 {
 	if (out->sync)
 		wl_callback_destroy(out->sync);
+	while (out->heads) {
+		struct wlo_head *h = out->heads;
+
+		out->heads = h->next;
+		head_free(h);
+	}
+	if (out->xdg_output_manager)
+		zxdg_output_manager_v1_destroy(out->xdg_output_manager);
+	if (out->feedback)
+		zwp_linux_dmabuf_feedback_v1_destroy(out->feedback);
+	out->feedback = NULL;
+	feedback_table_drop(out);
+	out->nfb_next = 0;
+	out->fb_got_done = false;
 	if (out->linux_dmabuf)
 		zwp_linux_dmabuf_v1_destroy(out->linux_dmabuf);
 	if (out->shm)
 		wl_shm_destroy(out->shm);
 	if (out->wm_base)
 		xdg_wm_base_destroy(out->wm_base);
+	if (out->ivi_application)
+		ivi_application_destroy(out->ivi_application);
 	if (out->compositor)
 		wl_compositor_destroy(out->compositor);
 	if (out->registry)
 		wl_registry_destroy(out->registry);
 	out->sync = NULL;
 	out->linux_dmabuf = NULL;
+	out->xdg_output_manager = NULL;
 	out->shm = NULL;
 	out->wm_base = NULL;
+	out->ivi_application = NULL;
 	out->compositor = NULL;
 	out->registry = NULL;
 	out->nshm_formats = out->ndmabuf_formats = 0;
@@ -268,7 +546,7 @@ void wlo_disconnect(struct wlo_output *out)
 	out->io = sd_event_source_disable_unref(out->io);
 	wl_display_disconnect(out->display);
 	out->display = NULL;
-	out->ready = out->broken = false;
+	out->ready = out->broken = out->globals_bound = false;
 	arm_reconnect(out, WLO_RECONNECT_US);
 }
 
@@ -325,11 +603,12 @@ static void wlo_destroy(struct vd_output *base)
 	sd_event_source_disable_unref(out->io);
 	sd_event_source_disable_unref(out->reconnect);
 	vd_info("wayland: %llu frame callbacks, %llu fallback completions, %llu blind, "
-		"%llu zero-copy frames, %llu wl_shm copies, %llu dropped, %llu connection(s)",
+		"%llu zero-copy frames, %llu wl_shm copies, %llu dropped, %llu connection(s), "
+		"%llu converted",
 		(unsigned long long)out->callbacks, (unsigned long long)out->fallbacks,
 		(unsigned long long)out->blind, (unsigned long long)out->zero_copy,
 		(unsigned long long)out->stats.copies, (unsigned long long)out->dropped,
-		(unsigned long long)out->connects);
+		(unsigned long long)out->connects, (unsigned long long)out->conversions);
 	free(out);
 }
 

@@ -39,10 +39,15 @@
 #define WLO_RECONNECT_US 1000000u
 #define WLO_MAX_FORMATS 128u
 
+struct ivi_application;
+struct ivi_surface;
 struct xdg_wm_base;
 struct xdg_surface;
 struct xdg_toplevel;
 struct zwp_linux_dmabuf_v1;
+struct zxdg_output_manager_v1;
+struct zwp_linux_dmabuf_feedback_v1;
+struct zxdg_output_v1;
 struct zwp_linux_buffer_params_v1;
 
 /* A wl_shm buffer of a connector; busy from attach until wl_buffer.release. */
@@ -51,7 +56,7 @@ struct wlo_shmbuf {
 	struct wl_buffer *buffer; /* NULL: not made yet */
 	uint8_t *map;
 	size_t size;
-	uint32_t stride, format;
+	uint32_t stride, format, bpp;
 	bool busy;
 };
 
@@ -72,6 +77,9 @@ struct wlo_conn {
 	struct wl_surface *surface; /* NULL: no window (not connected) */
 	struct xdg_surface *xdg_surface;
 	struct xdg_toplevel *toplevel;
+	struct ivi_surface *ivi_surface; /* instead of xdg: the compositor offers ivi_application */
+	uint32_t ivi_id;                 /* the connector's IVI surface id (configured or default) */
+	char *fullscreen;                /* output name to be fullscreen on, or NULL */
 	bool configured; /* the first configure is acked: buffers may be attached */
 	bool stale;      /* a redraw without a flip found no free buffer: due at release */
 	struct wlo_shmbuf bufs[WLO_NBUF];
@@ -100,6 +108,16 @@ struct wlo_fb {
 	struct wl_buffer *buffer;                  /* while OK */
 };
 
+/* A compositor output (wl_output), known by its name for fullscreen windows. */
+struct wlo_head {
+	struct wlo_head *next;
+	struct wlo_output *out;
+	uint32_t global;
+	struct wl_output *output;
+	struct zxdg_output_v1 *xdg_output; /* names outputs before wl_output v4 */
+	char name[64];                     /* "" not known yet */
+};
+
 struct wlo_format {
 	uint32_t fourcc;
 	uint64_t modifier;
@@ -113,16 +131,27 @@ struct wlo_output {
 	struct wl_display *display; /* NULL: not connected */
 	struct wl_registry *registry;
 	struct wl_callback *sync;   /* the first round trip: globals known when done */
-	bool ready;                 /* globals bound: windows can be made */
+	bool globals_bound;         /* the first round trip is done */
+	bool ready;                 /* globals and their events known: windows can be made */
 	bool broken;                /* the connection failed: disconnect after dispatch */
 	bool read_prepared;         /* wl_display_prepare_read done, read or cancel due */
 	struct wl_compositor *compositor;
 	struct xdg_wm_base *wm_base;
+	struct ivi_application *ivi_application; /* NULL if not offered */
 	struct wl_shm *shm;
+	struct zxdg_output_manager_v1 *xdg_output_manager; /* NULL if not offered */
+	struct wlo_head *heads;
 	struct zwp_linux_dmabuf_v1 *linux_dmabuf; /* NULL if not offered */
 	uint32_t shm_formats[WLO_MAX_FORMATS], nshm_formats;
 	struct wlo_format dmabuf_formats[WLO_MAX_FORMATS];
 	uint32_t ndmabuf_formats;
+	/* linux-dmabuf v4: the default feedback, its format table and the next set */
+	struct zwp_linux_dmabuf_feedback_v1 *feedback;
+	void *fb_table;
+	size_t fb_table_size;
+	struct wlo_format fb_next[WLO_MAX_FORMATS];
+	uint32_t nfb_next;
+	bool fb_got_done; /* a feedback done arrived: dmabuf_formats are the feedback's */
 	sd_event_source *io, *reconnect;
 
 	struct wlo_conn *conns;
@@ -130,11 +159,14 @@ struct wlo_output {
 	struct vd_output_stats stats;
 	/* how flips completed, and through which buffers */
 	uint64_t callbacks, fallbacks, blind, zero_copy, dropped, connects;
+	uint64_t conversions; /* wl_shm copies converted: the compositor lacks the format */
 };
 
 /* wl_output.c */
 struct wlo_output *wlo_output_from(struct vd_output *out);
 uint64_t wlo_now(const struct wlo_output *out);
+/* The output named name, or NULL. */
+struct wlo_head *wlo_head_find(struct wlo_output *out, const char *name);
 /* The connection failed: drop it (from outside any wayland callback). */
 void wlo_disconnect(struct wlo_output *out);
 
@@ -163,7 +195,47 @@ void wlo_fb_import(struct wlo_fb *fb);
 void wlo_fb_forget_import(struct wlo_fb *fb);
 int wlo_buffer_alloc(struct vd_output *out, uint64_t size, int *ret_fd, void **ret_map);
 void wlo_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size);
+
+/*
+ * The IVI surface id of a connector: its mapping when that is a decimal
+ * number (connector.N = 1234 in vdispld.conf), else WLO_IVI_ID_BASE +
+ * domid * 100 + index. 0 if the mapping is a number out of range.
+ */
+#define WLO_IVI_ID_BASE 1000000u
+uint32_t wlo_ivi_id(const char *mapping, uint32_t domid, uint32_t index);
+
+/* wl_format.c */
 /* The wl_shm format of a DRM fourcc. */
 uint32_t wlo_shm_format(uint32_t fourcc);
+/* How a frame of fourcc goes into a wl_shm buffer. */
+struct wlo_shm_choice {
+	uint32_t format; /* wl_shm format of the buffer */
+	uint32_t bpp;    /* of the buffer */
+	bool convert;    /* wlo_convert_row into XRGB8888/ARGB8888, else copied as is */
+};
+/*
+ * The frame's own format if it is among the nformats the compositor
+ * advertised, else a conversion to 32 bpp. -1: a format we cannot show.
+ */
+int wlo_shm_choose(const uint32_t *formats, uint32_t nformats, uint32_t fourcc, uint32_t bpp,
+		   struct wlo_shm_choice *ret);
+/*
+ * linux-dmabuf format selection. wlo_format_add: (fourcc, modifier) added
+ * to the n of f unless there or f is full (max); returns the new count.
+ * wlo_feedback_tranche: the entries of a feedback format table (16 bytes
+ * each: u32 format, u32 padding, u64 modifier; table_size bytes) that a
+ * tranche names by index, added; indices past the table are skipped.
+ * wlo_dmabuf_modifier: the modifier to import a linear guest buffer of
+ * fourcc with (LINEAR if offered, else INVALID = implicit); -1: none.
+ */
+uint32_t wlo_format_add(struct wlo_format *f, uint32_t n, uint32_t max, uint32_t fourcc,
+			uint64_t modifier);
+uint32_t wlo_feedback_tranche(struct wlo_format *f, uint32_t n, uint32_t max,
+			      const void *table, size_t table_size, const uint16_t *idx,
+			      uint32_t nidx);
+int wlo_dmabuf_modifier(const struct wlo_format *f, uint32_t n, uint32_t fourcc,
+			uint64_t *ret_mod);
+/* Pixels x0..x0+w-1 of a row of fourcc as XRGB8888 (ARGB8888 with alpha). */
+void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t x0, uint32_t w, uint32_t *dst);
 
 #endif

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Wayland output's format logic, without a compositor: wl_shm format
+ * choice (own format when advertised, else converted), the conversions,
+ * and linux-dmabuf selection from v3 events and v4 feedback tranches
+ * (format table + indices), which no CI compositor here can exercise
+ * (no DRM device, no udmabuf).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <drm_fourcc.h>
+
+#include "output/wayland/wl_priv.h"
+
+static void test_shm_choose(void **state)
+{
+	const uint32_t weston10[] = {WL_SHM_FORMAT_ARGB8888, WL_SHM_FORMAT_XRGB8888,
+				     DRM_FORMAT_RGB565};
+	struct wlo_shm_choice c;
+
+	assert_int_equal(wlo_shm_choose(weston10, 3, DRM_FORMAT_RGB565, 16, &c), 0);
+	assert_int_equal(c.format, DRM_FORMAT_RGB565);
+	assert_int_equal(c.bpp, 16);
+	assert_false(c.convert);
+	assert_int_equal(wlo_shm_choose(weston10, 3, DRM_FORMAT_XRGB8888, 32, &c), 0);
+	assert_int_equal(c.format, WL_SHM_FORMAT_XRGB8888);
+	assert_false(c.convert);
+	/* not advertised: converted, alpha kept where the format has it */
+	assert_int_equal(wlo_shm_choose(weston10, 3, DRM_FORMAT_RGB888, 24, &c), 0);
+	assert_int_equal(c.format, WL_SHM_FORMAT_XRGB8888);
+	assert_int_equal(c.bpp, 32);
+	assert_true(c.convert);
+	assert_int_equal(wlo_shm_choose(weston10, 3, DRM_FORMAT_ARGB4444, 16, &c), 0);
+	assert_int_equal(c.format, WL_SHM_FORMAT_ARGB8888);
+	assert_true(c.convert);
+	assert_int_equal(wlo_shm_choose(weston10, 3, DRM_FORMAT_YUYV, 16, &c), 0);
+	assert_true(c.convert);
+	/* a compositor that has RGB888 gets it as is */
+	const uint32_t more[] = {DRM_FORMAT_RGB888};
+	assert_int_equal(wlo_shm_choose(more, 1, DRM_FORMAT_RGB888, 24, &c), 0);
+	assert_false(c.convert);
+	assert_int_equal(c.bpp, 24);
+	/* a format neither advertised nor convertible */
+	assert_int_equal(wlo_shm_choose(weston10, 3, DRM_FORMAT_C8, 8, &c), -1);
+}
+
+static void test_convert(void **state)
+{
+	const uint8_t rgb565[] = {0x1f, 0xf8, 0xe0, 0x07}; /* red+blue, green */
+	const uint8_t rgb888[] = {0x01, 0x02, 0x03};	   /* B G R */
+	const uint8_t argb1555[] = {0x00, 0x7c};	   /* red, alpha 0 */
+	const uint8_t xrgb4444[] = {0x48, 0x0c};	   /* R=c G=4 B=8 */
+	const uint8_t yuyv[] = {235, 128, 16, 128};	   /* white, black */
+	uint32_t px[2];
+
+	wlo_convert_row(DRM_FORMAT_RGB565, rgb565, 0, 2, px);
+	assert_int_equal(px[0], 0xffff00ff);
+	assert_int_equal(px[1], 0xff00ff00);
+	wlo_convert_row(DRM_FORMAT_RGB565, rgb565, 1, 1, px); /* x0: clipped source rectangle */
+	assert_int_equal(px[0], 0xff00ff00);
+	wlo_convert_row(DRM_FORMAT_RGB888, rgb888, 0, 1, px);
+	assert_int_equal(px[0], 0xff030201);
+	wlo_convert_row(DRM_FORMAT_ARGB1555, argb1555, 0, 1, px);
+	assert_int_equal(px[0], 0x00ff0000);
+	wlo_convert_row(DRM_FORMAT_XRGB4444, xrgb4444, 0, 1, px);
+	assert_int_equal(px[0], 0xffcc4488);
+	wlo_convert_row(DRM_FORMAT_YUYV, yuyv, 0, 2, px);
+	assert_int_equal(px[0], 0xffffffff);
+	assert_int_equal(px[1], 0xff000000);
+}
+
+/* One 16-byte entry of a feedback format table. */
+static void entry(uint8_t *table, uint32_t i, uint32_t fourcc, uint64_t mod)
+{
+	memset(table + 16 * i, 0, 16);
+	memcpy(table + 16 * i, &fourcc, 4);
+	memcpy(table + 16 * i + 8, &mod, 8);
+}
+
+static void test_feedback(void **state)
+{
+	uint8_t table[16 * 4];
+	struct wlo_format f[8];
+	uint32_t n = 0;
+	uint64_t mod;
+	const uint16_t scanout[] = {1, 3};
+	const uint16_t render[] = {0, 2, 3, 9}; /* 9: past the table, skipped */
+
+	entry(table, 0, DRM_FORMAT_XRGB8888, I915_FORMAT_MOD_X_TILED);
+	entry(table, 1, DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR);
+	entry(table, 2, DRM_FORMAT_RGB565, DRM_FORMAT_MOD_INVALID);
+	entry(table, 3, DRM_FORMAT_ARGB8888, I915_FORMAT_MOD_Y_TILED);
+
+	n = wlo_feedback_tranche(f, n, 8, table, sizeof(table), scanout, 2);
+	assert_int_equal(n, 2);
+	n = wlo_feedback_tranche(f, n, 8, table, sizeof(table), render, 4);
+	assert_int_equal(n, 4); /* entry 3 again is not added twice, 9 skipped */
+
+	/* linear offered: imported as linear */
+	assert_int_equal(wlo_dmabuf_modifier(f, n, DRM_FORMAT_XRGB8888, &mod), 0);
+	assert_true(mod == DRM_FORMAT_MOD_LINEAR);
+	/* only the implicit modifier: imported with it */
+	assert_int_equal(wlo_dmabuf_modifier(f, n, DRM_FORMAT_RGB565, &mod), 0);
+	assert_true(mod == DRM_FORMAT_MOD_INVALID);
+	/* only tiled: a linear guest buffer must go through wl_shm */
+	assert_int_equal(wlo_dmabuf_modifier(f, n, DRM_FORMAT_ARGB8888, &mod), -1);
+	/* not offered at all */
+	assert_int_equal(wlo_dmabuf_modifier(f, n, DRM_FORMAT_RGB888, &mod), -1);
+	/* no table (format_table never came): nothing */
+	assert_int_equal(wlo_feedback_tranche(f, 0, 8, NULL, 0, scanout, 2), 0);
+	/* a full list keeps its first entries */
+	assert_int_equal(wlo_feedback_tranche(f, 0, 1, table, sizeof(table), render, 4), 1);
+	assert_int_equal(f[0].modifier, I915_FORMAT_MOD_X_TILED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_shm_choose),
+	    cmocka_unit_test(test_convert),
+	    cmocka_unit_test(test_feedback),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
