@@ -92,7 +92,8 @@ fi
 vd_log() { echo "$R/vdispld.$VRUN.log"; }
 start_vdispld() {
     VRUN=$((VRUN + 1))
-    /usr/sbin/vdispld --hypervisor xen --output kms --drm-device "$CARD" --status-interval 1 \
+    # Display only: no udev here for libinput (--input auto takes it with kms).
+    /usr/sbin/vdispld --hypervisor xen --output kms --drm-device "$CARD" --input none --status-interval 1 \
         -v -v >"$(vd_log)" 2>&1 &
     VPID=$!
     i=0

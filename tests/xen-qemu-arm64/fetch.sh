@@ -28,7 +28,10 @@ say() { echo "fetch-arm64: $*"; }
 exec 9>"$CACHE/.lock"
 flock 9
 
-if [ -s "$MANIFEST" ] && [ -s "$STAGE/KVER" ] && [ -e "$STAGE/.complete" ]; then
+# Bumped whenever the package lists below change: an older cache is
+# completed (only the missing packages are downloaded) and re-extracted.
+STAMP=2
+if [ -s "$MANIFEST" ] && [ -s "$STAGE/KVER" ] && [ "$(cat "$STAGE/.complete" 2>/dev/null)" = "$STAMP" ]; then
     say "cache $CACHE complete ($(wc -l <"$MANIFEST") packages), nothing to download"
     exit 0
 fi
@@ -60,7 +63,9 @@ RUN_PKGS="busybox-static libc6 libgcc-s1 libyajl2 libncurses6 libtinfo6 zlib1g
 # vdispld: runtime + development files (the cross-build sysroot)
 VD_PKGS="libsystemd0 libsystemd-dev libcap2 libgcrypt20 libgpg-error0 liblz4-1
          libpng16-16 libpng-dev zlib1g-dev libinih1 libinih-dev libdrm2
-         libdrm-dev libwayland-client0 libwayland-dev libffi8 libffi-dev"
+         libdrm-dev libwayland-client0 libwayland-dev libffi8 libffi-dev
+         libudev1 libudev-dev libinput10 libinput-dev libevdev2 libmtdev1 libwacom9
+         libgudev-1.0-0 libglib2.0-0 libmount1 libpcre2-8-0 libselinux1"
 KERNEL_PKGS="linux-image-$KVER linux-headers-$KVER"
 ALL_PKGS="$XEN_PKGS $RUN_PKGS $VD_PKGS $KERNEL_PKGS"
 # architecture-independent / host-architecture packages
@@ -116,5 +121,5 @@ rm -f "$STAGE"/kbuild/usr/src/linux-source-6.1.tar.xz
 depmod -b "$STAGE/kernel" "$KVER"
 echo "$KVER" >"$STAGE/KVER"
 mv "$MANIFEST.new" "$MANIFEST"
-touch "$STAGE/.complete"
+echo "$STAMP" >"$STAGE/.complete"
 say "ready: $(wc -l <"$MANIFEST") packages in $CACHE ($KVER)"
