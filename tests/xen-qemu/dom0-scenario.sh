@@ -326,6 +326,9 @@ input_case() {
     gsend g1 "evr --count 13 --idle 4 --timeout 40"
     gwait g1 EVREAD-READY 20
     DEVS=$(grep '^EVREAD-DEV' "$(glog g1)" | tr -d '\r' | awk '{print $3}' | tr '\n' ' ')
+    # what libxl and xen-kbdfront wrote, for docs/real-frontend.md
+    { xenstore-ls -f /local/domain/0/backend/vinput; xenstore-ls -f "/local/domain/$D1/device/vkbd"; } \
+        >"$R/xenstore-vkb.log" 2>&1
     if [ -n "$CONN" ] && echo "$DEVS" | grep -q kbd && echo "$DEVS" | grep -q ptr; then
         check j_vkb_connect PASS "$CONN; guest evdev: $DEVS"
     else
