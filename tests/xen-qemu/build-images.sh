@@ -13,14 +13,22 @@
 #                      libraries ldd finds), the guest kernel and initramfs,
 #                      dom0-init.sh and dom0-scenario.sh
 #
-# Usage: build-images.sh VDISPLD CLIENT OUT
+# With EVREAD and INJECT (the input case): the guest gets the evdev module
+# and xenfront-evread; Dom0 gets the uinput and evdev modules, systemd-udevd
+# with udev's rules (fetch.sh: the udev package of the host's systemd, in
+# $VD_XEN_CACHE/udev-VERSION; 80-drivers.rules left out so that udevd loads
+# no module by itself), libinput's quirks and the uinput injector.
+#
+# Usage: build-images.sh VDISPLD CLIENT OUT [EVREAD INJECT]
 # Needs (tests/install-deps.sh): cpio, gzip, kmod (depmod), binutils.
 set -euo pipefail
 
-[ $# -eq 3 ] || { echo "usage: $0 VDISPLD CLIENT OUTDIR" >&2; exit 2; }
+[ $# -eq 3 ] || [ $# -eq 5 ] || { echo "usage: $0 VDISPLD CLIENT OUTDIR [EVREAD INJECT]" >&2; exit 2; }
 VDISPLD=$(readlink -f "$1")
 CLIENT=$(readlink -f "$2")
 OUT=$3
+EVREAD=${4:+$(readlink -f "$4")}
+INJECT=${5:+$(readlink -f "$5")}
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${VD_XEN_CACHE:-/var/cache/vdispld-xen-qemu}
 STAGE=$CACHE/stage
@@ -106,7 +114,12 @@ mkcpio() {
 say "guest initramfs"
 G=$WORK/domu
 base_root "$G"
-copy_mods "$G" drm_xen_front
+if [ -n "$EVREAD" ]; then
+    copy_mods "$G" drm_xen_front evdev
+    cp "$EVREAD" "$G/bin/xenfront-evread"
+else
+    copy_mods "$G" drm_xen_front
+fi
 cp "$CLIENT" "$G/bin/xenfront-client"
 cp "$HERE/domu-init.sh" "$G/init"
 chmod 755 "$G/init"
@@ -117,7 +130,21 @@ say "Dom0 initramfs"
 D=$WORK/dom0
 base_root "$D"
 copy_mods "$D" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs 9p 9pnet_virtio virtio_pci \
-          bochs
+          bochs ${INJECT:+uinput evdev}
+if [ -n "$INJECT" ]; then
+    UDEV=$CACHE/udev-$(dpkg-query -W -f='${Version}' systemd)
+    [ -x "$UDEV/bin/udevadm" ] || { say "no udev in $UDEV: run fetch.sh"; exit 1; }
+    copy_bin "$D" /bin/udevadm "$UDEV/bin/udevadm"
+    mkdir -p "$D/lib/systemd" "$D/lib/udev" "$D/etc/udev"
+    ln -s /bin/udevadm "$D/lib/systemd/systemd-udevd"
+    cp -r "$UDEV/lib/udev/rules.d" "$D/lib/udev/"
+    rm -f "$D/lib/udev/rules.d/80-drivers.rules"
+    if [ -d /usr/share/libinput ]; then   # device quirks, as installed with libinput
+        mkdir -p "$D/usr/share"
+        cp -r /usr/share/libinput "$D/usr/share/"
+    fi
+    cp "$INJECT" "$D/bin/uinput_inject"
+fi
 for b in xl xenstored xenconsoled xenconsole xen-init-dom0 libxl-save-helper; do
     copy_bin "$D" "$XENBIN/$b" "$STAGE$XENBIN/$b"
 done

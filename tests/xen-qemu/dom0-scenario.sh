@@ -27,6 +27,7 @@ VPID=
 VRUN=0
 KRUN=
 VD_OUTPUT="--output headless --capture-dir $CAP"
+VD_INPUT=
 FAILED=0
 
 up() { cut -d' ' -f1 /proc/uptime; }
@@ -53,7 +54,7 @@ vd_log() { echo "$R/vdispld.$VRUN.log"; }
 start_vdispld() {
     VRUN=$((VRUN + 1))
     # shellcheck disable=SC2086
-    /usr/sbin/vdispld --hypervisor xen $VD_OUTPUT --status-interval 1 -v -v >"$(vd_log)" 2>&1 &
+    /usr/sbin/vdispld --hypervisor xen $VD_OUTPUT $VD_INPUT --status-interval 1 -v -v >"$(vd_log)" 2>&1 &
     VPID=$!
     i=0
     while ! grep -q 'running: hypervisor' "$(vd_log)" && [ $i -lt 100 ]; do
@@ -71,8 +72,10 @@ start_vdispld() {
 vd_alive() { kill -0 "$VPID" 2>/dev/null; }
 
 # ---- guests ----
-# mkcfg NAME [CONNECTOR-SIZE]
+# mkcfg NAME [CONNECTOR-SIZE]; VKB=1: a vkb served by vdispld too
 mkcfg() {
+    VKBLINE=
+    [ "${VKB:-0}" = 1 ] && VKBLINE="vkb = [ 'backend-type=linux' ]"
     cat >"/etc/xen/$1.cfg" <<EOF
 name = "$1"
 type = "pv"
@@ -83,6 +86,7 @@ memory = 256
 vcpus = 1
 on_crash = "preserve"
 vdispl = [ 'backend=0,be-alloc=0,connectors=Virtual-1:${2:-640x480}' ]
+$VKBLINE
 EOF
 }
 glog() { echo "$CON/guest-$1.log"; }
@@ -267,15 +271,31 @@ if grep -q 'vdtest_only=kms' /proc/cmdline; then
     finish
 fi
 
+# (j) the input case: Dom0 has uinput, evdev and systemd-udevd (libinput
+# needs udev's ID_INPUT_* properties); the first vdispld runs with --input
+# libinput and g1 gets a vkb besides its vdispl
+INPUT=0
+if [ -x /bin/uinput_inject ]; then
+    step input-dom0 60
+    T0=$(up)
+    modprobe uinput && modprobe evdev &&
+        /lib/systemd/systemd-udevd --daemon >"$R/udevd.log" 2>&1 &&
+        udevadm trigger --action=add && udevadm settle --timeout=30 && INPUT=1
+    echo "VDTEST-INFO dom0 udev up=$INPUT seconds=$(dt "$(up)" "$T0")"
+    [ $INPUT = 1 ] && VD_INPUT="--input libinput"
+fi
+
 step vdispld 30
 if ! start_vdispld; then
     check a_xl_create FAIL "vdispld did not start"
     finish
 fi
+# the later runs (restart, KMS) serve no vkb: no input source
+VD_INPUT=
 
 # (a) xl create: vdispld must put the device in InitWait within libxl's 10 s
 step create-g1 90
-if create g1; then
+if VKB=$INPUT create g1; then
     check a_xl_create PASS "seconds=$CREATE_S"
 else
     check a_xl_create FAIL "rc=$RC seconds=$CREATE_S"
@@ -291,6 +311,78 @@ else
     xenstore-ls -f /local/domain/0/backend/vdispl
     finish
 fi
+
+# (j) keys and pointer events injected in Dom0 through uinput reach g1's
+# xen-kbdfront: libinput (udev seat) -> router (g1 has the focus: the only
+# guest with a vkb; headless has no layout, so relative motion stays
+# relative) -> kbdif ring -> the guest's evdev nodes, read by xenfront-evread
+input_case() {
+    step input-g1 60
+    T0=$(up)
+    D1=$(xl domid g1 2>/dev/null)
+    i=0
+    while ! grep -q "(dom$D1) vkb 0 connected" "$(vd_log)" && [ $i -lt 50 ]; do
+        sleep 0.2; i=$((i + 1))
+    done
+    CONN=$(grep "(dom$D1) vkb 0 connected" "$(vd_log)" | tail -n 1 | sed 's/.*vdispld: //')
+    gsend g1 "evr --count 13 --idle 4 --timeout 40"
+    gwait g1 EVREAD-READY 20
+    DEVS=$(grep '^EVREAD-DEV' "$(glog g1)" | tr -d '\r' | awk '{print $3}' | tr '\n' ' ')
+    # what libxl and xen-kbdfront wrote, for docs/real-frontend.md
+    { xenstore-ls -f /local/domain/0/backend/vinput; xenstore-ls -f "/local/domain/$D1/device/vkbd"; } \
+        >"$R/xenstore-vkb.log" 2>&1
+    if [ -n "$CONN" ] && echo "$DEVS" | grep -q kbd && echo "$DEVS" | grep -q ptr; then
+        check j_vkb_connect PASS "$CONN; guest evdev: $DEVS"
+    else
+        check j_vkb_connect FAIL "backend: '$CONN'; guest evdev: '$DEVS'"
+        return
+    fi
+    # device 0: keyboard, 1: mouse (relative); the sleeps as in the VM input
+    # test: two devices' events in one dispatch could come in either order,
+    # and libinput holds a button release that quickly follows its press
+    cat >/run/input.script <<EOF
+create 0 kbd vdtest keyboard
+create 1 mouse vdtest mouse
+wait $(vd_log) 2 input: device added: vdtest
+sleep 500
+key 0 30 1
+key 0 30 0
+key 0 42 1
+key 0 48 1
+key 0 48 0
+key 0 42 0
+sleep 300
+rel 1 5 -3
+rel 1 10 20
+key 1 272 1
+key 1 272 0
+sleep 300
+wheel 1 1
+sleep 300
+EOF
+    uinput_inject /run/input.script >"$R/uinput-inject.log" 2>&1
+    IRC=$?
+    gwait g1 EVREAD-END 30
+    END=$(gline g1 EVREAD-END)
+    EVS=$(sed -n '/EVREAD-READY/,/EVREAD-END/p' "$(glog g1)" | tr -d '\r' | grep '^EV ')
+    KBD=$(echo "$EVS" | grep '^EV kbd ' | cut -d' ' -f3- | tr '\n' ',')
+    PTR=$(echo "$EVS" | grep '^EV ptr ' | cut -d' ' -f3- | tr '\n' ',')
+    OTHER=$(echo "$EVS" | grep -vE '^EV (kbd|ptr) ' | grep -c .)
+    echo "VDTEST-INFO input: inject rc=$IRC; guest $END; seconds=$(dt "$(up)" "$T0")"
+    # a, then shift+b
+    if [ "$KBD" = "KEY 30 1,KEY 30 0,KEY 42 1,KEY 48 1,KEY 48 0,KEY 42 0," ] && [ "$OTHER" = 0 ]; then
+        check j_vkb_keys PASS "kbd: $KBD"
+    else
+        check j_vkb_keys FAIL "inject_rc=$IRC kbd: '$KBD' other devices: $OTHER ($END)"
+    fi
+    # REL_X=0, REL_Y=1, BTN_LEFT=272, REL_WHEEL=8
+    if [ "$PTR" = "REL 0 5,REL 1 -3,REL 0 10,REL 1 20,KEY 272 1,KEY 272 0,REL 8 1," ]; then
+        check j_vkb_pointer PASS "ptr: $PTR"
+    else
+        check j_vkb_pointer FAIL "inject_rc=$IRC ptr: '$PTR' ($END)"
+    fi
+}
+[ $INPUT = 1 ] && input_case
 
 # (c) 300 flips, no errors
 step flips-A 300

@@ -61,6 +61,11 @@ retry() {
     echo "GUEST-RUN-END $tag rc=1 tries=$n uptime=$(up)"
 }
 
+# evr READER-ARGS...: the evdev reader in the background (the input case:
+# xen-kbdfront is built into Debian's kernel; its devices' events as they
+# arrive, EVREAD-READY once every /dev/input/event* is open)
+evr() { xenfront-evread "$@" 2>&1 & }
+
 # kmsg: the display-related kernel log and the counts of known timeouts
 kmsg() {
     echo "GUEST-DMESG-BEGIN"
@@ -72,6 +77,9 @@ kmsg() {
 
 # Without udev, nothing loads the module for the "vdispl" device: do it.
 # modprobe blocks until the device connects (xenbus waits up to 30 s).
+# evdev (a module in Debian's kernel) gives xen-kbdfront's devices their
+# /dev/input/event* nodes, for the input case
+[ -x /bin/xenfront-evread ] && { modprobe evdev || echo "GUEST-MODPROBE evdev failed"; }
 M0=$(up)
 modprobe drm_xen_front && echo "GUEST-MODPROBE ok" || echo "GUEST-MODPROBE failed"
 if wait_card 60; then

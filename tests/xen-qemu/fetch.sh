@@ -31,7 +31,27 @@ complete() {
         [ -s "$DEBS/$f" ] && [ -e "$STAGE/.x.$f" ] || return 1
     done <"$MANIFEST"
 }
+# systemd-udevd and its rules for Dom0 (libinput needs udev's ID_INPUT_*),
+# from the udev package of the host's systemd version (libsystemd-shared is
+# the host's), into $CACHE/udev-VERSION: the same directory the VM input test
+# (tests/vm/vm_input_test.py) fills, so either one fetches it once.
+fetch_udev() {
+    local ver dest tmp
+    ver=$(dpkg-query -W -f='${Version}' systemd)
+    dest=$CACHE/udev-$ver
+    [ -x "$dest/bin/udevadm" ] && return 0
+    say "downloading udev=$ver"
+    tmp=$(mktemp -d)
+    chmod 777 "$tmp"   # apt-get download writes as _apt
+    (cd "$tmp" && apt-get download -q "udev=$ver" >/dev/null)
+    rm -rf "$dest.part"
+    dpkg-deb -x "$tmp"/udev_*.deb "$dest.part"
+    mv "$dest.part" "$dest"
+    rm -rf "$tmp"
+}
+
 if complete; then
+    fetch_udev
     say "cache $CACHE complete ($(wc -l <"$MANIFEST") packages), nothing to download"
     exit 0
 fi
@@ -109,6 +129,7 @@ for f in $(cat "$MANIFEST.new"); do
     fi
 done
 mv "$MANIFEST.new" "$MANIFEST"
+fetch_udev
 
 if [ -n "$XENVER" ] && ! grep -q "^libxenstore4_${XENVER//:/%3a}_" "$MANIFEST"; then
     say "warning: Xen packages differ from the host's libxen-dev $XENVER"
