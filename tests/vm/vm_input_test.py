@@ -264,6 +264,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=600)
     args = ap.parse_args()
     args.gpu = "virtio"
+    args.outputs = 1
     t0 = time.time()
     os.makedirs(args.work, exist_ok=True)
     vm_test.ensure_cache()
