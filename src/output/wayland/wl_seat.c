@@ -17,7 +17,8 @@
  * Nothing sticks: keys and buttons delivered pressed are released in their
  * guest when its window loses the focus (leave), when the seat loses a
  * capability, and when the connection to the compositor ends; touches
- * still down are lifted likewise.
+ * still down are lifted likewise. A key pressed elsewhere and released in
+ * a window is not delivered: its guest never saw it go down.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -76,14 +77,18 @@ static void send_key(struct wlo_seat_src *s, uint32_t domid, uint32_t code, bool
 	deliver(s, &ev);
 }
 
-static void held_set(struct held *h, uint32_t code, bool pressed)
+/* false for the release of a key the guest never got pressed: not delivered. */
+static bool held_set(struct held *h, uint32_t code, bool pressed)
 {
 	if (code > KEY_MAX)
-		return;
+		return false;
+	if (!pressed && !(h->bits[code / 64] & (1ull << (code % 64))))
+		return false;
 	if (pressed)
 		h->bits[code / 64] |= 1ull << (code % 64);
 	else
 		h->bits[code / 64] &= ~(1ull << (code % 64));
+	return true;
 }
 
 /* Release in the guest what is held there, and forget the focus. */
@@ -179,8 +184,8 @@ static void kb_key(void *data, struct wl_keyboard *kb, uint32_t serial, uint32_t
 
 	if (!s || !s->keys.focus)
 		return;
-	held_set(&s->keys, key, pressed);
-	send_key(s, s->keys.domid, key, pressed);
+	if (held_set(&s->keys, key, pressed))
+		send_key(s, s->keys.domid, key, pressed);
 }
 
 static void kb_modifiers(void *data, struct wl_keyboard *kb, uint32_t serial, uint32_t depressed,
@@ -275,8 +280,8 @@ static void ptr_button(void *data, struct wl_pointer *p, uint32_t serial, uint32
 
 	if (!s || !s->buttons.focus)
 		return;
-	held_set(&s->buttons, button, pressed);
-	send_key(s, s->buttons.domid, button, pressed);
+	if (held_set(&s->buttons, button, pressed))
+		send_key(s, s->buttons.domid, button, pressed);
 }
 
 /*
