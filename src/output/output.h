@@ -179,7 +179,8 @@ int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
  * The input the output's own display system gives (wayland: the
  * compositor's seat), as an input source whose events are addressed to the
  * guest owning the surface in focus (to_guest). The caller owns the source;
- * it must be destroyed before the output. At most one at a time (-EBUSY).
+ * if it outlives the output it delivers nothing more. At most one at a
+ * time (-EBUSY).
  * -EOPNOTSUPP if the output has no input.
  */
 int vd_output_input_source(struct vd_output *out, struct vd_input_source **ret_src);
