@@ -277,8 +277,10 @@ static int global_str_key(struct parse *p, struct vd_global_conf *gl, const char
 	if (!strcmp(key, "control-socket"))
 		return get_path(p, key, val, gl->control_socket, sizeof(gl->control_socket), true);
 	if (!strcmp(key, "input-source"))
-		return strcmp(val, "auto") && strcmp(val, "libinput") && strcmp(val, "none")
-			       ? bad(p, key, "expected auto, libinput or none, got \"%s\"", val)
+		return strcmp(val, "auto") && strcmp(val, "libinput") && strcmp(val, "wayland") &&
+				       strcmp(val, "none")
+			       ? bad(p, key, "expected auto, libinput, wayland or none, got \"%s\"",
+				     val)
 			       : get_str(p, key, val, gl->input_source, sizeof(gl->input_source));
 	if (!strcmp(key, "seat"))
 		return is_word(val, "-_") ? get_str(p, key, val, gl->seat, sizeof(gl->seat))

@@ -201,6 +201,7 @@ static int start_input(struct daemon *d)
 		.loop = d->loop,
 		.kb = d->kb,
 		.be = d->be,
+		.out = d->out,
 		.config = current_config,
 		.config_userdata = d->svc,
 	};
@@ -212,8 +213,9 @@ static int start_input(struct daemon *d)
 	if (strcmp(kind, "auto"))
 		return vd_dinput_create(&deps, kind, seat, &d->input);
 	/* auto: displays without input are still useful; an explicit choice must work. */
-	if (!strcmp(o->output, "kms")) {
-		r = vd_dinput_create(&deps, "libinput", seat, &d->input);
+	if (!strcmp(o->output, "kms") || !strcmp(o->output, "wayland")) {
+		r = vd_dinput_create(&deps, !strcmp(o->output, "kms") ? "libinput" : "wayland",
+				     seat, &d->input);
 		if (r >= 0)
 			return r;
 		vd_warn("input: continuing without input devices");

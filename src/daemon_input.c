@@ -146,6 +146,8 @@ static int add_source(struct vd_dinput *di, const char *kind, const char *seat)
 
 	if (!strcmp(kind, "libinput"))
 		r = vd_input_libinput_create(seat, &src);
+	else if (!strcmp(kind, "wayland"))
+		r = di->deps.out ? vd_output_input_source(di->deps.out, &src) : -EOPNOTSUPP;
 	else if (!strcmp(kind, "script"))
 		r = vd_input_script_create(&src);
 	else

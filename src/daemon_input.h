@@ -8,6 +8,7 @@
 #include "input/kbdback.h"
 #include "input/router.h"
 #include "input/source.h"
+#include "output/output.h"
 #include "xenbus/backend.h"
 
 struct vd_config;
@@ -17,14 +18,16 @@ struct vd_dinput_deps {
 	sd_event *loop;
 	struct vd_kbdback *kb;
 	struct vd_backend *be; /* the guests' connectors, for their place in the layout; or NULL */
+	struct vd_output *out; /* for its own input ("wayland"); or NULL */
 	/* The configuration in effect now (it changes on reload). */
 	const struct vd_config *(*config)(void *userdata);
 	void *config_userdata;
 };
 
 /*
- * kind: "libinput" (on seat), "script" (fed by the caller, tests), or
- * "none" (the router only). Borrows everything in deps.
+ * kind: "libinput" (on seat), "wayland" (the compositor's seat, from the
+ * Wayland output), "script" (fed by the caller, tests), or "none" (the
+ * router only). Borrows everything in deps.
  */
 int vd_dinput_create(const struct vd_dinput_deps *deps, const char *kind, const char *seat,
 		     struct vd_dinput **ret_di);

@@ -65,9 +65,10 @@ static void usage(FILE *f)
 	      "  --sim-get-edid         simulated guests ask for each connector's EDID and log it\n"
 	      "  --sim-vkb              each simulated guest gets a vkb too; what they receive\n"
 	      "                         is printed at exit\n"
-	      "  --input auto|libinput|none\n"
+	      "  --input auto|libinput|wayland|none\n"
 	      "                         where guest input comes from (default: auto, libinput\n"
-	      "                         with --output kms, else none)\n"
+	      "                         with --output kms, the compositor's seat with --output\n"
+	      "                         wayland, else none)\n"
 	      "  --seat NAME            libinput's udev seat (default: seat0)\n"
 	      "  --sim-format FOURCC    buffer format of simulated guests, a DRM fourcc code that\n"
 	      "                         xen-front offers: RG16 RG24 XR24 AR24 XR12 AR12 XR15 AR15\n"
@@ -156,9 +157,10 @@ static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verb
 	case OPT_SIM_VKB: o->sim_vkb = true; return 0;
 	case OPT_SEAT: o->seat = arg; return 0;
 	case OPT_INPUT:
-		if (strcmp(arg, "auto") && strcmp(arg, "libinput") && strcmp(arg, "none") &&
-		    strcmp(arg, "script")) {
-			fprintf(stderr, "vdispld: unknown input \"%s\" (auto, libinput or none)\n",
+		if (strcmp(arg, "auto") && strcmp(arg, "libinput") && strcmp(arg, "wayland") &&
+		    strcmp(arg, "none") && strcmp(arg, "script")) {
+			fprintf(stderr,
+				"vdispld: unknown input \"%s\" (auto, libinput, wayland or none)\n",
 				arg);
 			return -EINVAL;
 		}

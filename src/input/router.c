@@ -173,6 +173,8 @@ static uint32_t device_guest(struct vd_router *r, const struct vd_input_event *e
 {
 	struct vd_input_device *dev = ev->device;
 
+	if (ev->to_guest)
+		return ev->domid; /* the source knows: the compositor's focus */
 	if (!dev)
 		return VD_ROUTER_NO_FOCUS;
 	/* The memo fields of the source's device are ours (source.h). */
@@ -195,7 +197,7 @@ static void on_key(struct vd_router *r, const struct vd_input_event *ev)
 	int res;
 
 	track_mods(r, ev);
-	if (hotkey(r, ev))
+	if (!ev->to_guest && hotkey(r, ev)) /* the compositor moves its focus itself */
 		return;
 	if (owner != VD_ROUTER_NO_FOCUS) {
 		count(r, vd_kbdback_send_key(r->kb, owner, ev->code, ev->pressed));

@@ -21,6 +21,10 @@
  * a claimed device feeds that guest only, whatever has the focus (its
  * relative motion as such, its absolute positions over the guest's whole
  * area). Every other device feeds the focus. Hotkeys work on every device.
+ *
+ * Events a source addresses to a guest (to_guest, source.h: the
+ * compositor's seat, whose focus is the compositor's) go to that guest as a
+ * claimed device's do; they neither move the focus nor act as hotkeys.
  */
 #ifndef VD_ROUTER_H
 #define VD_ROUTER_H

@@ -10,6 +10,11 @@
  * outputs (the space the router's guest rectangles are in), or, when the
  * event gives a range, relative to that range over the whole layout (a
  * tablet or touch screen that covers every output).
+ *
+ * A source that knows which guest an event is for (the compositor's
+ * wl_seat: the guest owning the focused surface) says so (to_guest):
+ * the router delivers it to that guest, not by focus or layout, and its
+ * positions are in [0, range_w) x [0, range_h) of that guest's area.
  */
 #ifndef VD_INPUT_SOURCE_H
 #define VD_INPUT_SOURCE_H
@@ -56,6 +61,8 @@ struct vd_input_event {
 	/* ABS and TOUCH: 0, or x, y are in [0, range_w) x [0, range_h) of the whole layout. */
 	uint32_t range_w, range_h;
 	struct vd_input_device *device; /* borrowed (the sink writes its memo); NULL: none */
+	bool to_guest;			/* for guest domid, whatever the router's focus */
+	uint32_t domid;
 };
 
 /* Takes nothing; ev is borrowed for the call. */
@@ -94,5 +101,10 @@ int vd_input_script_feed(struct vd_input_source *src, const struct vd_input_even
  * are relative to the whole layout (range_w/range_h). seat NULL: seat0.
  */
 int vd_input_libinput_create(const char *seat, struct vd_input_source **ret_src);
+
+/*
+ * The compositor's wl_seat (Wayland mode) is made by the Wayland output,
+ * which knows the surfaces: vd_output_input_source (output/output.h).
+ */
 
 #endif

@@ -37,6 +37,13 @@ void vd_output_destroy(struct vd_output *out)
 		out->impl->destroy(out);
 }
 
+int vd_output_input_source(struct vd_output *out, struct vd_input_source **ret_src)
+{
+	if (!out->impl->input_source)
+		return -EOPNOTSUPP;
+	return out->impl->input_source(out, ret_src);
+}
+
 int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret)
 {
 	if (!conn->out->impl->conn_layout)

@@ -15,6 +15,8 @@
 
 #include <systemd/sd-event.h>
 
+struct vd_input_source;
+
 struct vd_output;
 struct vd_output_conn;
 struct vd_output_fb;
@@ -124,6 +126,8 @@ struct vd_output_impl {
 	int (*conn_get_edid)(struct vd_output_conn *conn, void *buf, size_t size);
 	/* See vd_output_conn_layout. NULL: -EOPNOTSUPP. */
 	int (*conn_layout)(struct vd_output_conn *conn, struct vd_rect *ret);
+	/* See vd_output_input_source. NULL: -EOPNOTSUPP. */
+	int (*input_source)(struct vd_output *out, struct vd_input_source **ret_src);
 };
 
 struct vd_output {
@@ -170,6 +174,16 @@ void vd_output_shm_free(int fd, void *map, uint64_t size);
  * not on any display; -EOPNOTSUPP if the output has no shared screen.
  */
 int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
+
+/*
+ * The input the output's own display system gives (wayland: the
+ * compositor's seat), as an input source whose events are addressed to the
+ * guest owning the surface in focus (to_guest). The caller owns the source;
+ * if it outlives the output it delivers nothing more. At most one at a
+ * time (-EBUSY).
+ * -EOPNOTSUPP if the output has no input.
+ */
+int vd_output_input_source(struct vd_output *out, struct vd_input_source **ret_src);
 
 /* Create by name ("headless", ...). -ENOENT for an unknown name. Borrows loop. */
 int vd_output_create(const char *name, sd_event *loop, const struct vd_output_opts *opts,

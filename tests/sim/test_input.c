@@ -549,6 +549,74 @@ static void positions_relative_to_a_range(void **state)
 	ctx_fini(&c);
 }
 
+/* The compositor's seat: events addressed to a guest go there, whatever the router thinks. */
+static struct vd_input_event to(struct vd_input_event ev, uint32_t domid)
+{
+	ev.to_guest = true;
+	ev.domid = domid;
+	ev.range_w = ev.kind == VD_INPUT_KEY || ev.kind == VD_INPUT_TOUCH_FRAME ? 0 : 320;
+	ev.range_h = ev.range_w ? 240 : 0;
+	return ev;
+}
+
+static void addressed_events_ignore_focus(void **state)
+{
+	struct ctx c;
+	struct vd_simkbd_opts o = {.abs_pointer = true,
+				   .multi_touch = true,
+				   .width = 800,
+				   .height = 600,
+				   .mt_width = 800,
+				   .mt_height = 600,
+				   .mt_contacts = 4};
+	const struct vd_input_rect r1 = {0, 0, 800, 600}, r2 = {800, 0, 800, 600};
+	struct vd_simkbd *g1, *g2;
+	uint32_t d1, d2;
+
+	ctx_init(&c);
+	g1 = guest(&c, "one", &o, true);
+	g2 = guest(&c, "two", &o, true);
+	d1 = vd_simkbd_domid(g1);
+	d2 = vd_simkbd_domid(g2);
+	assert_int_equal(vd_router_set_guest(c.router, d1, &r1), 0);
+	assert_int_equal(vd_router_set_guest(c.router, d2, &r2), 0);
+	assert_int_equal(vd_router_focus(c.router, d1), 0);
+	/*
+	 * Positions in the guest's window (320x240 here), scaled to its vkb;
+	 * not the layout (r2 would put x=160 in guest one). The cycle hotkey
+	 * is an ordinary chord: the compositor moves its focus itself.
+	 */
+	const struct vd_input_event evs[] = {
+	    to(key(KEY_A, true), d2),
+	    to(key(KEY_A, false), d2),
+	    to(at(VD_INPUT_ABS, 160, 120, 0), d2),
+	    to(key(BTN_LEFT, true), d2),
+	    to((struct vd_input_event){.kind = VD_INPUT_WHEEL, .wheel = 1}, d2),
+	    to(key(KEY_LEFTMETA, true), d2),
+	    to(key(KEY_F12, true), d2),
+	    to(key(KEY_F12, false), d2),
+	    to(at(VD_INPUT_TOUCH_DOWN, 400, -3, 1), d2),
+	    to(at(VD_INPUT_TOUCH_FRAME, 0, 0, 0), d2),
+	};
+	feed(&c, evs, sizeof(evs) / sizeof(evs[0]));
+	wait_events(&c, g2, 10);
+	assert_key(g2, 0, KEY_A, true);
+	assert_key(g2, 1, KEY_A, false);
+	assert_ev(g2, 2, XENKBD_TYPE_POS, 400, 300, 0);
+	assert_key(g2, 3, BTN_LEFT, true);
+	assert_ev(g2, 4, XENKBD_TYPE_POS, 400, 300, -1);
+	assert_key(g2, 5, KEY_LEFTMETA, true);
+	assert_key(g2, 6, KEY_F12, true);
+	assert_key(g2, 7, KEY_F12, false);
+	assert_mt(g2, 8, XENKBD_MT_EV_DOWN, 1, 319 * 800 / 320, 0); /* clamped to the window */
+	assert_mt(g2, 9, XENKBD_MT_EV_SYN, 0, 0, 0);
+	assert_int_equal(vd_router_focused(c.router), d1);
+	assert_int_equal(nevents(g1), 0);
+	assert_safe(g1);
+	assert_safe(g2);
+	ctx_fini(&c);
+}
+
 static void hotkey_cycles_and_is_never_delivered(void **state)
 {
 	struct ctx c;
@@ -758,6 +826,7 @@ int main(void)
 	    cmocka_unit_test(hotkey_cycles_and_is_never_delivered),
 	    cmocka_unit_test(claimed_devices_and_guest_hotkeys),
 	    cmocka_unit_test(positions_relative_to_a_range),
+	    cmocka_unit_test(addressed_events_ignore_focus),
 	    cmocka_unit_test(hostile_at_connect),
 	    cmocka_unit_test(hostile_while_connected),
 	    cmocka_unit_test(device_removed),

@@ -178,7 +178,7 @@ static void test_input_keys(void **state)
 	assert_int_equal(load(&cfg, &e), -EINVAL);
 	for (unsigned i = 0; i < e.n; i++)
 		print_message("%s\n", e.msg[i]);
-	assert_true(has_err(&e, "vdispld.conf:1: input-source: expected auto, libinput or none"));
+	assert_true(has_err(&e, "vdispld.conf:1: input-source: expected auto, libinput, wayland or none"));
 	assert_true(has_err(&e, "vdispld.conf:2: cycle-hotkey: expected modifiers"));
 	assert_true(has_err(&e, "vdispld.conf:3: seat: expected a seat name"));
 	assert_true(has_err(&e, "guests.d/web.conf:1: input: expected a device path"));

@@ -41,6 +41,18 @@ what a user would notice:
            pixel-exact, every pixel decoded from the guest's bytes the way
            pixman widens them; vdispld counts conversions for RGB888 only.
 
+  seat     input from the compositor's wl_seat: weston's x11 backend in
+           Xvfb (headless weston has no seat), xdotool driving X's pointer
+           and keyboard, two simulated guests with a vkb each (--sim-vkb,
+           --input auto picks the seat with --output wayland). The pointer
+           enters guest A's window, clicks, A gets keys, moves in A; then
+           enters B's window, clicks, B gets other keys and a wheel click,
+           moves in B. X, pressed in A and released in B, is released
+           in A as B takes the keyboard, and B never sees it. Each simulated xen-kbdfront must have received
+           exactly its own events, in order: positions in its window (the
+           windows found in a screenshot), the left button, the keys'
+           evdev codes, the wheel; nothing meant for the other.
+
 Usage: wayland_test.py VDISPLD CASE
 """
 import os
@@ -363,7 +375,8 @@ def finish_vdispld(proc, weston, err_name="vdispld.err"):
     res.update(zip(("callbacks", "fallbacks", "blind", "zero_copy", "shm_copies", "dropped",
                     "connections", "converted"), map(int, s.groups())))
     res["err"] = err
-    say("summary: " + ", ".join("%s=%s" % (k, v) for k, v in res.items() if k != "err"))
+    res["out"] = out
+    say("summary: " + ", ".join("%s=%s" % (k, v) for k, v in res.items() if k not in ("err", "out")))
     return res
 
 
@@ -615,6 +628,156 @@ def case_formats(vdispld, weston):
                 fmt, res["converted"]))
 
 
+class XWeston(Weston):
+    """weston on the x11 backend: one X window, the output, at 0,0 of the Xvfb screen."""
+
+    def __init__(self, run_dir, xdisplay):
+        super().__init__(run_dir, 0, args=["--backend=x11-backend.so", "--width=%d" % SCREEN[0],
+                                           "--height=%d" % SCREEN[1], "--debug"])
+        self.xdisplay = xdisplay
+
+    def env(self):
+        e = super().env()
+        e["DISPLAY"] = self.xdisplay
+        return e
+
+
+def start_xvfb(run_dir):
+    """Xvfb on a display it picks itself (-displayfd); (process, ":N")."""
+    rfd, wfd = os.pipe()
+    log = open(os.path.join(run_dir, "xvfb.log"), "ab")
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(wfd), "-nolisten", "tcp", "-screen", "0",
+                             "%dx%dx24" % (SCREEN[0] + 256, SCREEN[1] + 64)],
+                            pass_fds=(wfd,), stdout=log, stderr=subprocess.STDOUT)
+    os.close(wfd)
+    num = b""
+    deadline = time.time() + 30
+    with os.fdopen(rfd, "rb", buffering=0) as f:
+        while not num.endswith(b"\n") and time.time() < deadline:
+            c = f.read(1)
+            if not c:
+                break
+            num += c
+    if not num.strip().isdigit():
+        proc.kill()
+        fail("Xvfb did not start (see %s/xvfb.log)" % run_dir)
+    return proc, ":" + num.strip().decode()
+
+
+def xdo(weston, *args):
+    r = subprocess.run(["xdotool"] + [str(a) for a in args], env=weston.env(),
+                       capture_output=True, timeout=20)
+    if r.returncode:
+        fail("xdotool %s: %s" % (" ".join(map(str, args)), r.stderr.decode(errors="replace")))
+    time.sleep(0.25)  # weston reads X's events and sends them on in its own time
+
+
+def wait_for(what, cond, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.3)
+    fail("timed out waiting for " + what)
+
+
+def case_seat(vdispld, _headless):
+    for tool in ("Xvfb", "xdotool"):
+        if not shutil.which(tool):
+            fail("%s is not installed (tests/install-deps.sh)" % tool)
+    run_dir = _headless.run_dir
+    xvfb, xdisplay = start_xvfb(run_dir)
+    NESTED.append(Killer(xvfb))
+    weston = XWeston(run_dir, xdisplay)
+    NESTED.insert(0, weston)
+    weston.start()
+    err_path = os.path.join(run_dir, "vdispld.err")
+    proc = start_vdispld(vdispld, weston, 0, 50, guests=2,
+                         extra=["--sim-vkb", "--input", "auto", "-v"])
+    try:
+        wait_for("both guests' vkb", lambda: all(
+            "input: sim-guest-%d (dom%d) takes input" % (d, d) in open(err_path).read()
+            for d in (1, 2)), 20)
+
+        def windows():
+            img = weston.screenshot("windows")
+            a, b = find_window(img, guest_seed(1)), find_window(img, guest_seed(2))
+            return (a, b) if a and b else None
+        (ax, ay, _), (bx, by, _) = wait_for("both guests' windows in a screenshot", windows, 20)
+        say("windows: dom1 at %d,%d, dom2 at %d,%d" % (ax, ay, bx, by))
+
+        def inside(x, y, wx, wy):
+            return wx <= x < wx + WIDTH and wy <= y < wy + HEIGHT
+
+        # Points of each window that the other does not cover (weston places them at random).
+        pts = {1: [], 2: []}
+        cand = ((40, 30), (200, 150), (280, 40), (30, 200), (150, 100), (290, 220))
+        # Different points in each window: a position mapped to the wrong window shows.
+        for dom, (wx, wy), (ox, oy) in ((1, (ax, ay), (bx, by)), (2, (bx, by), (ax, ay))):
+            for px, py in cand if dom == 1 else cand[2:] + cand[:2]:
+                if not inside(wx + px, wy + py, ox, oy):
+                    pts[dom].append((px, py))
+            if len(pts[dom]) < 2:
+                fail("the windows overlap too much to point into dom%d's" % dom)
+        a1, a2 = pts[1][:2]
+        b1, b2 = pts[2][:2]
+        # A: enter, click (weston gives A the keyboard), "ab", move.
+        xdo(weston, "mousemove", ax + a1[0], ay + a1[1])
+        xdo(weston, "click", 1)
+        xdo(weston, "key", "a", "b")
+        xdo(weston, "mousemove", ax + a2[0], ay + a2[1])
+        # B: enter and click with X held down (released in A as B takes the
+        # keyboard, never seen by B; one xdotool command, quicker than X's
+        # key repeat), "cd", a wheel click up (away from the user), move.
+        xdo(weston, "keydown", "x", "mousemove", bx + b1[0], by + b1[1], "click", 1,
+            "keyup", "x")
+        xdo(weston, "key", "c", "d")
+        xdo(weston, "click", 4)
+        xdo(weston, "mousemove", bx + b2[0], by + b2[1])
+        time.sleep(0.5)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    res = finish_vdispld(proc, weston)
+    got = {}
+    out = res["out"]
+    for m in re.finditer(r"^sim-vkb dom(\d+): events=(\d+) crashes=(\d+) violations=(\d+):(.*)$",
+                         out, re.M):
+        dom, n, crashes, viol, evs = m.groups()
+        got[int(dom)] = evs.split()
+        if crashes != "0" or viol != "0":
+            fail("dom%s: %s crashes, %s violations" % (dom, crashes, viol))
+    if sorted(got) != [1, 2]:
+        fail("no report of both simulated vkb devices:\n" + out)
+    # xen-kbdfront's wheel: REL_WHEEL +1 is rel_z -1 on the wire, with the position.
+    want = {1: ["P%d,%d,0" % a1, "K272+", "K272-", "K30+", "K30-", "K48+", "K48-",
+                "P%d,%d,0" % a2, "K45+", "K45-"],
+            2: ["P%d,%d,0" % b1, "K272+", "K272-", "K46+", "K46-", "K32+", "K32-",
+                "P%d,%d,-1" % b1, "P%d,%d,0" % b2]}
+    for dom in (1, 2):
+        say("dom%d received: %s" % (dom, " ".join(got[dom])))
+        if got[dom] != want[dom]:
+            say("dom%d expected: %s" % (dom, " ".join(want[dom])))
+            fail("dom%d did not receive exactly its events" % dom)
+
+
+class Killer:
+    """Something NESTED stops: a plain process."""
+
+    def __init__(self, proc):
+        self.proc = proc
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 def main():
     if len(sys.argv) != 3:
         fail(__doc__)
@@ -628,7 +791,8 @@ def main():
     ok = False
     try:
         {"show": case_show, "idle": case_idle, "restart": case_restart,
-         "formats": case_formats, "ivi": case_ivi, "fullscreen": case_fullscreen}[case](vdispld, weston)
+         "formats": case_formats, "ivi": case_ivi, "fullscreen": case_fullscreen,
+         "seat": case_seat}[case](vdispld, weston)
         ok = True
     finally:
         for w in NESTED:

@@ -315,6 +315,8 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 	} else if (!strcmp(iface, xdg_wm_base_interface.name) && !out->wm_base) {
 		out->wm_base = wl_registry_bind(reg, name, &xdg_wm_base_interface, 1);
 		xdg_wm_base_add_listener(out->wm_base, &wm_base_listener, out);
+	} else if (!strcmp(iface, wl_seat_interface.name)) {
+		wlo_seat_bind(out, reg, name, version);
 	} else if (!strcmp(iface, wl_output_interface.name)) {
 		head_add(out, reg, name, version);
 	} else if (!strcmp(iface, zxdg_output_manager_v1_interface.name) &&
@@ -350,6 +352,11 @@ static void registry_global_remove(void *data, struct wl_registry *reg, uint32_t
 {
 	struct wlo_output *out = data;
 
+	if (out->seat && name == out->seat_global) {
+		vd_info("wayland: the seat is gone");
+		wlo_seat_destroy(out);
+		return;
+	}
 	for (struct wlo_head **p = &out->heads; *p; p = &(*p)->next) {
 		if ((*p)->global == name) {
 			struct wlo_head *h = *p;
@@ -484,6 +491,7 @@ static void globals_destroy(struct wlo_output *out)
 {
 	if (out->sync)
 		wl_callback_destroy(out->sync);
+	wlo_seat_destroy(out);
 	while (out->heads) {
 		struct wlo_head *h = out->heads;
 
@@ -589,6 +597,7 @@ static void wlo_destroy(struct vd_output *base)
 {
 	struct wlo_output *out = wlo_output_from(base);
 
+	wlo_seat_forget_source(out);
 	while (out->conns)
 		wlo_conn_destroy(&out->conns->base);
 	while (out->fbs)
@@ -625,6 +634,7 @@ static const struct vd_output_impl wlo_impl = {
 	.buffer_free = wlo_buffer_free,
 	.conn_screenshot = wlo_conn_screenshot,
 	.get_stats = wlo_get_stats,
+	.input_source = wlo_input_source,
 };
 
 int vd_output_wayland_create(sd_event *loop, const struct vd_output_opts *opts,

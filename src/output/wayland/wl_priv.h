@@ -49,6 +49,8 @@ struct zxdg_output_manager_v1;
 struct zwp_linux_dmabuf_feedback_v1;
 struct zxdg_output_v1;
 struct zwp_linux_buffer_params_v1;
+struct wlo_seat_src;
+struct vd_input_source;
 
 /* A wl_shm buffer of a connector; busy from attach until wl_buffer.release. */
 struct wlo_shmbuf {
@@ -154,6 +156,14 @@ struct wlo_output {
 	bool fb_got_done; /* a feedback done arrived: dmabuf_formats are the feedback's */
 	sd_event_source *io, *reconnect;
 
+	/* The compositor's first wl_seat and its devices (per its capabilities), or NULL. */
+	struct wl_seat *seat;
+	uint32_t seat_global;
+	struct wl_keyboard *keyboard;
+	struct wl_pointer *pointer;
+	struct wl_touch *touch;
+	struct wlo_seat_src *input; /* the input source made of the seat, or NULL */
+
 	struct wlo_conn *conns;
 	struct wlo_fb *fbs;
 	struct vd_output_stats stats;
@@ -203,6 +213,15 @@ void wlo_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size);
  */
 #define WLO_IVI_ID_BASE 1000000u
 uint32_t wlo_ivi_id(const char *mapping, uint32_t domid, uint32_t index);
+
+/* wl_seat.c */
+void wlo_seat_bind(struct wlo_output *out, struct wl_registry *reg, uint32_t name,
+		   uint32_t version);
+/* Release what is held in the guests (input delivered), forget the seat's proxies. */
+void wlo_seat_destroy(struct wlo_output *out);
+int wlo_input_source(struct vd_output *out, struct vd_input_source **ret_src);
+/* The output goes: the source (owned by the router) outlives it, deaf. */
+void wlo_seat_forget_source(struct wlo_output *out);
 
 /* wl_format.c */
 /* The wl_shm format of a DRM fourcc. */
