@@ -529,9 +529,7 @@ static void hl_conn_destroy(struct vd_output_conn *base)
 	conn->vblank = sd_event_source_disable_unref(conn->vblank);
 	conn->capture = sd_event_source_disable_unref(conn->capture);
 	flips_drop(conn);
-	if (conn->next)
-		conn->next->pprev = conn->pprev;
-	*conn->pprev = conn->next;
+	VD_LIST_UNLINK(conn);
 	conn->destroyed = true;
 	if (!conn->dispatching)
 		conn_free(conn);
@@ -580,11 +578,7 @@ static int hl_conn_create(struct vd_output *base, const struct vd_output_conn_de
 		conn_free(conn);
 		return r;
 	}
-	conn->next = out->conns;
-	if (out->conns)
-		out->conns->pprev = &conn->next;
-	conn->pprev = &out->conns;
-	out->conns = conn;
+	VD_LIST_PUSH(&out->conns, conn);
 	*ret_conn = &conn->base;
 	return 0;
 }
@@ -615,11 +609,7 @@ static int hl_fb_create(struct vd_output *base, const struct vd_frame_src *src,
 	fb->src = *src;
 	/* Hold the dma-buf as an importer would: the DESTROY gate sees it. */
 	fb->dmabuf = src->dmabuf_fd >= 0 ? fcntl(src->dmabuf_fd, F_DUPFD_CLOEXEC, 3) : -1;
-	fb->next = out->fbs;
-	if (out->fbs)
-		out->fbs->pprev = &fb->next;
-	fb->pprev = &out->fbs;
-	out->fbs = fb;
+	VD_LIST_PUSH(&out->fbs, fb);
 	*ret_fb = &fb->base;
 	return 0;
 }
@@ -652,9 +642,7 @@ static void hl_fb_destroy(struct vd_output_fb *base)
 	out = hl_output_from(base->out);
 	for (conn = out->conns; conn; conn = conn->next)
 		conn_forget_fb(conn, fb);
-	if (fb->next)
-		fb->next->pprev = fb->pprev;
-	*fb->pprev = fb->next;
+	VD_LIST_UNLINK(fb);
 	if (fb->dmabuf >= 0)
 		close(fb->dmabuf);
 	free(fb);

@@ -190,4 +190,24 @@ int vd_output_create(const char *name, sd_event *loop, const struct vd_output_op
 		     struct vd_output **ret_out);
 void vd_output_destroy(struct vd_output *out);
 
+/*
+ * The outputs keep their connectors and framebuffers on intrusive lists:
+ * a node has `next` and `pprev` (the link that points at it), so it unlinks
+ * itself in O(1) without knowing the list's head.
+ */
+#define VD_LIST_PUSH(headp, node)                                                          \
+	do {                                                                                \
+		(node)->next = *(headp);                                                    \
+		if (*(headp))                                                               \
+			(*(headp))->pprev = &(node)->next;                                  \
+		(node)->pprev = (headp);                                                    \
+		*(headp) = (node);                                                          \
+	} while (0)
+#define VD_LIST_UNLINK(node)                                                               \
+	do {                                                                                \
+		if ((node)->next)                                                           \
+			(node)->next->pprev = (node)->pprev;                                \
+		*(node)->pprev = (node)->next;                                              \
+	} while (0)
+
 #endif

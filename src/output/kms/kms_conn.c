@@ -236,11 +236,7 @@ int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 	conn->desc.mapping = NULL;
 	conn->rect = conn->cfg = (struct vd_rect){0, 0, desc->width, desc->height};
 	conn->seq = 1;
-	conn->next = out->conns;
-	if (out->conns)
-		out->conns->pprev = &conn->next;
-	conn->pprev = &out->conns;
-	out->conns = conn;
+	VD_LIST_PUSH(&out->conns, conn);
 	head_add(head, conn);
 	log_placement(conn);
 	*ret_conn = &conn->base;
@@ -263,9 +259,7 @@ void kms_conn_destroy(struct vd_output_conn *base)
 	conn = kms_conn_from(base);
 	kms_conn_drop_flips(conn);
 	head_remove(conn->head, conn);
-	if (conn->next)
-		conn->next->pprev = conn->pprev;
-	*conn->pprev = conn->next;
+	VD_LIST_UNLINK(conn);
 	conn->destroyed = true;
 	if (!conn->dispatching)
 		kms_conn_free(conn);

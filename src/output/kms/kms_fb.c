@@ -124,11 +124,7 @@ int kms_fb_create(struct vd_output *base, const struct vd_frame_src *src,
 		free(fb);
 		return -EINVAL;
 	}
-	fb->next = out->fbs;
-	if (out->fbs)
-		out->fbs->pprev = &fb->next;
-	fb->pprev = &out->fbs;
-	out->fbs = fb;
+	VD_LIST_PUSH(&out->fbs, fb);
 	*ret_fb = &fb->base;
 	return 0;
 }
@@ -148,9 +144,7 @@ void kms_fb_destroy(struct vd_output_fb *base)
 		drmModeRmFB(out->fd, fb->fb_id);
 	if (fb->handle)
 		handle_unref(out, fb->handle);
-	if (fb->next)
-		fb->next->pprev = fb->pprev;
-	*fb->pprev = fb->next;
+	VD_LIST_UNLINK(fb);
 	free(fb);
 }
 

@@ -583,9 +583,7 @@ void wlo_conn_destroy(struct vd_output_conn *base)
 		return;
 	conn = wlo_conn_from(base);
 	wlo_conn_window_destroy(conn);
-	if (conn->next)
-		conn->next->pprev = conn->pprev;
-	*conn->pprev = conn->next;
+	VD_LIST_UNLINK(conn);
 	if (conn->out->display)
 		wl_display_flush(conn->out->display);
 	if (conn->dispatching)
@@ -633,11 +631,7 @@ int wlo_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 		conn_free(conn);
 		return r;
 	}
-	conn->next = out->conns;
-	if (out->conns)
-		out->conns->pprev = &conn->next;
-	conn->pprev = &out->conns;
-	out->conns = conn;
+	VD_LIST_PUSH(&out->conns, conn);
 	wlo_conn_window_create(conn);
 	*ret_conn = &conn->base;
 	return 0;

@@ -107,11 +107,7 @@ int wlo_fb_create(struct vd_output *base, const struct vd_frame_src *src,
 	fb->out = out;
 	fb->src = *src;
 	fb->dmabuf = src->dmabuf_fd >= 0 ? fcntl(src->dmabuf_fd, F_DUPFD_CLOEXEC, 3) : -1;
-	fb->next = out->fbs;
-	if (out->fbs)
-		out->fbs->pprev = &fb->next;
-	fb->pprev = &out->fbs;
-	out->fbs = fb;
+	VD_LIST_PUSH(&out->fbs, fb);
 	wlo_fb_import(fb);
 	*ret_fb = &fb->base;
 	return 0;
@@ -135,9 +131,7 @@ void wlo_fb_destroy(struct vd_output_fb *base)
 	wlo_fb_forget_import(fb);
 	if (out->display)
 		wl_display_flush(out->display);
-	if (fb->next)
-		fb->next->pprev = fb->pprev;
-	*fb->pprev = fb->next;
+	VD_LIST_UNLINK(fb);
 	if (fb->dmabuf >= 0)
 		close(fb->dmabuf);
 	free(fb);
