@@ -164,6 +164,7 @@ static int start_sim_guests(struct daemon *d)
 		.height = o->sim_height,
 		.frames = o->sim_frames,
 		.get_edid = o->sim_get_edid,
+		.be_alloc = o->sim_be_alloc,
 		.fourcc = o->sim_fourcc,
 	};
 

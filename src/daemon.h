@@ -21,6 +21,7 @@ struct vd_daemon_opts {
 	uint32_t sim_width, sim_height;
 	uint32_t sim_frames;      /* per connector, 0: forever */
 	bool sim_get_edid;        /* simulated guests send GET_EDID and log the answer */
+	bool sim_be_alloc;        /* simulated guests ask for backend-allocated buffers */
 	uint32_t sim_fourcc;      /* buffer format of simulated guests, 0: XRGB8888 */
 	uint32_t status_interval_s;
 	/* Input */
