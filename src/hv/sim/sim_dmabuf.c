@@ -214,18 +214,25 @@ int vd_sim_dmabuf_exp_wait_released(struct vd_gnt *gnt, int fd, uint32_t timeout
 
 /* ---- import ---- */
 
-/* A local buffer the sim can map read-write, of exactly count pages. */
+/*
+ * A local buffer the sim can map read-write, of exactly count pages (as
+ * gntdev insists): shared memory, or a real dma-buf (a DRM driver's, whose
+ * size only lseek tells).
+ */
 static int import_check(int fd, uint32_t count)
 {
 	struct stat st;
+	off_t size;
 	int flags;
 
 	if (fstat(fd, &st) < 0)
 		return neg_errno();
 	flags = fcntl(fd, F_GETFL);
-	if (!S_ISREG(st.st_mode) || flags < 0 || (flags & O_ACCMODE) != O_RDWR)
+	if (flags < 0 || (flags & O_ACCMODE) != O_RDWR || S_ISDIR(st.st_mode) ||
+	    S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode))
 		return -EINVAL;
-	if ((uint64_t)st.st_size != (uint64_t)count * VD_SIM_PAGE_SIZE)
+	size = S_ISREG(st.st_mode) ? st.st_size : lseek(fd, 0, SEEK_END);
+	if (size < 0 || (uint64_t)size != (uint64_t)count * VD_SIM_PAGE_SIZE)
 		return -EINVAL;
 	return 0;
 }
