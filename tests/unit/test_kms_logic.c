@@ -238,9 +238,9 @@ static void test_plane_plan(void **state)
 {
 	const struct vd_kms_plane_caps none = {0, false}, two = {2, false}, scaled = {2, true};
 	struct vd_kms_plane_req r[3] = {
-		{{0, 0, 640, 480}, 640, 480, true},
-		{{600, 0, 640, 480}, 640, 480, true}, /* overlaps r[0] */
-		{{0, 500, 320, 240}, 640, 480, true}, /* scaled down 2x */
+		{{0, 0, 640, 480}, 640, 480, true, {0, 0, 0, 0}},
+		{{600, 0, 640, 480}, 640, 480, true, {0, 0, 0, 0}}, /* overlaps r[0] */
+		{{0, 500, 320, 240}, 640, 480, true, {0, 0, 0, 0}}, /* scaled down 2x */
 	};
 	int p[3];
 
@@ -275,6 +275,28 @@ static void test_plane_plan(void **state)
 	assert_int_equal(vd_kms_plane_plan(r, 2, &two, 1280, 800, p), 1);
 	assert_int_equal(p[0], 1);
 	assert_int_equal(p[1], VD_KMS_PLANE_COMPOSED);
+	/*
+	 * Covers: the upper connector's picture (on an overlay) is smaller than
+	 * its place, whose black margin is composed into the primary plane; it
+	 * must hide the picture below, which is then composed too.
+	 */
+	r[1] = (struct vd_kms_plane_req){{700, 100, 320, 240}, 320, 240, true, {600, 0, 640, 480}};
+	assert_int_equal(vd_kms_plane_plan(r, 2, &two, 1280, 800, p), 1);
+	assert_int_equal(p[0], VD_KMS_PLANE_COMPOSED);
+	assert_int_equal(p[1], 1);
+	/* ... unless the place does not reach it */
+	r[1].cover.x = 640;
+	assert_int_equal(vd_kms_plane_plan(r, 2, &two, 1280, 800, p), 0);
+	assert_int_equal(p[0], 1);
+	assert_int_equal(p[1], 2);
+	/* a picture filling its place on an overlay hides what is below by itself */
+	r[1] = (struct vd_kms_plane_req){{600, 0, 640, 480}, 640, 480, true, {600, 0, 640, 480}};
+	assert_int_equal(vd_kms_plane_plan(r, 2, &two, 1280, 800, p), 0);
+	assert_int_equal(p[0], 1);
+	assert_int_equal(p[1], 2);
+	/* a blank connector (nothing to scan out) covers its whole place */
+	r[1].importable = false;
+	assert_int_equal(vd_kms_plane_plan(r, 2, &two, 1280, 800, p), 2);
 }
 
 int main(void)

@@ -203,6 +203,9 @@ static void kms_destroy(struct vd_output *base)
 	vd_info("kms: %llu page-flip events, %llu watchdog completions, %llu hotplug events",
 		(unsigned long long)out->events, (unsigned long long)out->watchdog_fired,
 		(unsigned long long)out->hotplugs);
+	vd_info("kms: plane use: direct=%llu overlay=%llu composed=%llu",
+		(unsigned long long)out->use_direct, (unsigned long long)out->use_overlay,
+		(unsigned long long)out->use_composed);
 	free(out);
 }
 

@@ -9,7 +9,8 @@
  * around the centre when larger (the CPU does not scale). A place is
  * opaque (black around a smaller picture); where places overlap, the
  * conn later in the head's order is on top, so redrawing one conn redraws
- * every conn above it that it overlaps.
+ * every conn above it that it overlaps. A conn shown on an overlay plane
+ * leaves its place black here: its picture is scanned out above it.
  */
 #include "output/kms/kms_priv.h"
 
@@ -107,35 +108,23 @@ static void copy_rect(struct kms_output *out, struct kms_dumb *buf, const struct
 	out->stats.bytes_copied += row * dst->height;
 }
 
-/* conn->rect clipped to its fb: a flip may name an fb smaller than the configured rectangle. */
-static struct vd_rect shown_rect(const struct kms_conn *conn)
-{
-	struct vd_rect r = conn->rect;
-	const struct vd_frame_src *s = &conn->fb->src;
+/* Drawn marker of a conn on a plane: its place is black in the composition. */
+#define DRAWN_HOLE UINT64_MAX
 
-	if (r.x >= s->width || r.y >= s->height)
-		return (struct vd_rect){0, 0, 0, 0};
-	if (r.width > s->width - r.x)
-		r.width = s->width - r.x;
-	if (r.height > s->height - r.y)
-		r.height = s->height - r.y;
-	return r;
-}
-
-/* The place of conn i of buf shows conn now. */
+/* The place of conn i of buf shows conn now (or black: conn is on a plane). */
 static void draw_cell(struct kms_head *head, struct kms_dumb *buf, uint32_t i, bool fresh)
 {
 	struct kms_conn *conn = head->conns[i];
-	struct vd_rect cell;
-	struct vd_rect pic = conn->fb ? shown_rect(conn) : conn->rect;
-	struct vd_rect src, dst;
+	struct vd_rect cell, src, dst;
+	bool visible;
 
 	/* A place is inside the mode and the buffer is the mode's size; clip anyway. */
 	if (!vd_kms_clip(&conn->place, buf->width, buf->height, &cell))
 		return;
-	if (fresh)
+	if (fresh || conn->plane != VD_KMS_PLANE_COMPOSED)
 		fill_black(buf, &cell);
-	if (!vd_kms_fit(&cell, pic.width, pic.height, false, &src, &dst))
+	visible = kms_conn_picture(conn, buf->width, buf->height, &cell, &src, &dst);
+	if (!visible || conn->plane != VD_KMS_PLANE_COMPOSED)
 		return;
 	if (!conn->fb || !copyable(&conn->fb->src)) {
 		if (!fresh)
@@ -145,28 +134,33 @@ static void draw_cell(struct kms_head *head, struct kms_dumb *buf, uint32_t i, b
 				  conn->fb->src.fourcc);
 		return;
 	}
-	src.x += pic.x;
-	src.y += pic.y;
 	copy_rect(head->out, buf, &conn->fb->src, &src, &dst);
 }
 
-/* Bring buf (whose drawn[] says what it holds) up to date with every conn. */
+/*
+ * Bring buf (whose drawn[] says what it holds) up to date with every conn:
+ * a composed conn's picture, a black place for a conn on a plane.
+ */
 void kms_head_compose(struct kms_head *head, struct kms_dumb *buf, uint64_t *drawn)
 {
 	bool redraw[KMS_MAX_CONNS_PER_HEAD] = {false}, fresh[KMS_MAX_CONNS_PER_HEAD] = {false};
 
 	for (uint32_t i = 0; i < head->nconns; i++) {
-		redraw[i] |= !drawn[i] || drawn[i] != head->conns[i]->seq;
+		const struct kms_conn *conn = head->conns[i];
+		uint64_t want = conn->plane == VD_KMS_PLANE_COMPOSED ? conn->seq : DRAWN_HOLE;
+
+		redraw[i] |= !drawn[i] || drawn[i] != want;
 		fresh[i] |= !drawn[i];
 		for (uint32_t j = i + 1; redraw[i] && j < head->nconns; j++)
-			if (vd_kms_overlap(&head->conns[i]->place, &head->conns[j]->place))
+			if (vd_kms_overlap(&conn->place, &head->conns[j]->place))
 				redraw[j] = fresh[j] = true;
 	}
 	for (uint32_t i = 0; i < head->nconns; i++) {
 		if (!redraw[i])
 			continue;
 		draw_cell(head, buf, i, fresh[i]);
-		drawn[i] = head->conns[i]->seq;
+		drawn[i] = head->conns[i]->plane == VD_KMS_PLANE_COMPOSED ? head->conns[i]->seq
+									  : DRAWN_HOLE;
 	}
 }
 

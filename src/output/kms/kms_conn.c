@@ -218,6 +218,7 @@ int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 	conn = calloc(1, sizeof(*conn));
 	if (!conn)
 		return -ENOMEM;
+	conn->plane = VD_KMS_PLANE_COMPOSED;
 	conn->name = strdup(desc->name);
 	if (!conn->name) {
 		free(conn);

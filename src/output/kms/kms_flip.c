@@ -243,35 +243,136 @@ static void watchdog_arm(struct kms_head *head)
 		vd_log_rl(LOG_ERR, "kms: %s: cannot arm the flip watchdog", head->name);
 }
 
-/* The one fb to scan out directly, or NULL: compose. */
-static struct kms_fb *direct_fb(const struct kms_head *head)
+/* conn->rect clipped to its fb: a flip may name an fb smaller than the configured rectangle. */
+static struct vd_rect shown_rect(const struct kms_conn *conn)
 {
-	const struct kms_conn *conn = head->conns[0];
+	struct vd_rect r = conn->rect;
+	const struct vd_frame_src *s = &conn->fb->src;
 
-	if (head->nconns != 1 || head->out->force_copy || !conn->fb || !conn->fb->fb_id ||
-	    conn->fb->no_direct)
-		return NULL;
-	if (conn->place.x || conn->place.y || conn->place.width != head->mode.hdisplay ||
-	    conn->place.height != head->mode.vdisplay)
-		return NULL;
-	if (conn->rect.width != head->mode.hdisplay || conn->rect.height != head->mode.vdisplay ||
-	    (uint64_t)conn->rect.x + conn->rect.width > conn->fb->src.width ||
-	    (uint64_t)conn->rect.y + conn->rect.height > conn->fb->src.height)
-		return NULL;
-	return conn->fb;
+	if (r.x >= s->width || r.y >= s->height)
+		return (struct vd_rect){0, 0, 0, 0};
+	if (r.width > s->width - r.x)
+		r.width = s->width - r.x;
+	if (r.height > s->height - r.y)
+		r.height = s->height - r.y;
+	return r;
 }
 
-/* Add the plane's next state to req; *ret_buf: the composition buffer used, or -1. */
-static uint32_t build(struct kms_head *head, drmModeAtomicReq *req, int *ret_buf)
+/*
+ * Where conn's picture goes on the screen: *ret_cell its (clipped) place,
+ * *ret_src the part of its fb shown, *ret_dst where (same size: no
+ * scaling). False if nothing of it is visible.
+ */
+bool kms_conn_picture(const struct kms_conn *conn, uint32_t screen_w, uint32_t screen_h,
+		      struct vd_rect *ret_cell, struct vd_rect *ret_src, struct vd_rect *ret_dst)
 {
-	struct kms_fb *fb = direct_fb(head);
+	struct vd_rect pic = conn->fb ? shown_rect(conn) : conn->rect;
+
+	if (!vd_kms_clip(&conn->place, screen_w, screen_h, ret_cell))
+		return false;
+	if (!vd_kms_fit(ret_cell, pic.width, pic.height, false, ret_src, ret_dst))
+		return false;
+	ret_src->x += pic.x;
+	ret_src->y += pic.y;
+	return true;
+}
+
+/* Can conn's fb go onto a plane (primary or overlay: overlays need their format too)? */
+static bool scanout_ok(const struct kms_head *head, const struct kms_conn *conn, bool overlay)
+{
+	const struct kms_fb *fb = conn->fb;
+
+	if (head->out->force_copy || !fb || !fb->fb_id || fb->no_direct)
+		return false;
+	return !overlay || (head->noverlays && !head->no_overlays &&
+			    kms_plane_can_scanout(&head->overlays[0], fb->src.fourcc));
+}
+
+/*
+ * Decide, for the commit being built, how each conn of the head is shown
+ * (conn->plane): the primary plane directly, an overlay, or composed. The
+ * sources and destinations of the planes in src[] and dst[].
+ */
+static void plan(struct kms_head *head, struct vd_rect *src, struct vd_rect *dst)
+{
+	struct vd_kms_plane_req reqs[KMS_MAX_CONNS_PER_HEAD];
+	struct vd_kms_plane_caps caps = {.noverlays = head->no_overlays ? 0 : head->noverlays};
+	int planes[KMS_MAX_CONNS_PER_HEAD];
+	uint32_t w = head->mode.hdisplay, h = head->mode.vdisplay;
+
+	for (uint32_t i = 0; i < head->nconns; i++) {
+		struct kms_conn *conn = head->conns[i];
+		struct vd_rect cell = {0, 0, 0, 0};
+		bool visible = kms_conn_picture(conn, w, h, &cell, &src[i], &dst[i]);
+
+		reqs[i] = (struct vd_kms_plane_req){
+			.dst = visible ? dst[i] : (struct vd_rect){0, 0, 0, 0},
+			.src_w = visible ? src[i].width : 0,
+			.src_h = visible ? src[i].height : 0,
+			.importable = visible && scanout_ok(head, conn, head->nconns > 1 ||
+								dst[i].width != w ||
+								dst[i].height != h),
+			.cover = cell,
+		};
+	}
+	vd_kms_plane_plan(reqs, head->nconns, &caps, w, h, planes);
+	for (uint32_t i = 0; i < head->nconns; i++)
+		head->conns[i]->plane = planes[i];
+}
+
+/* Count each conn's new frame by how it is shown. */
+static void count_use(struct kms_head *head)
+{
+	struct kms_output *out = head->out;
+
+	for (uint32_t i = 0; i < head->nconns; i++) {
+		struct kms_conn *conn = head->conns[i];
+
+		if (!conn->fb || conn->counted_seq == conn->seq)
+			continue;
+		conn->counted_seq = conn->seq;
+		if (conn->plane == VD_KMS_PLANE_PRIMARY)
+			out->use_direct++;
+		else if (conn->plane > VD_KMS_PLANE_PRIMARY)
+			out->use_overlay++;
+		else
+			out->use_composed++;
+	}
+}
+
+/*
+ * Add the planes' next state to req; the primary plane's fb is returned.
+ * *ret_buf: the composition buffer used, or -1; *ret_overlays: whether
+ * overlays carry guest fbs.
+ */
+static uint32_t build(struct kms_head *head, drmModeAtomicReq *req, int *ret_buf,
+		      bool *ret_overlays)
+{
+	struct vd_rect src[KMS_MAX_CONNS_PER_HEAD], dst[KMS_MAX_CONNS_PER_HEAD];
 	struct kms_dumb *buf;
+	uint32_t fb = 0;
 
 	*ret_buf = -1;
-	if (fb) {
-		kms_head_plane_full(req, head, fb->fb_id, &head->conns[0]->rect);
-		return fb->fb_id;
+	*ret_overlays = false;
+	plan(head, src, dst);
+	kms_head_overlays_off(req, head);
+	for (uint32_t i = 0; i < head->nconns; i++) {
+		struct kms_conn *conn = head->conns[i];
+		int k = conn->plane - 1;
+
+		if (conn->plane == VD_KMS_PLANE_PRIMARY) {
+			fb = conn->fb->fb_id;
+			kms_head_plane_full(req, head, fb, &src[i]);
+		} else if (conn->plane > VD_KMS_PLANE_PRIMARY) {
+			kms_plane_set(req, &head->overlays[k], head->crtc_id, conn->fb->fb_id,
+				      &src[i], &dst[i]);
+			head->overlay_fb[k] = conn->fb->fb_id;
+			*ret_overlays = true;
+		}
 	}
+	count_use(head);
+	if (fb)
+		return fb;
 	buf = &head->bufs[head->back];
 	kms_head_compose(head, buf, head->drawn[head->back]);
 	kms_head_plane_full(req, head, buf->fb_id, &(struct vd_rect){0, 0, buf->width, buf->height});
@@ -280,17 +381,26 @@ static uint32_t build(struct kms_head *head, drmModeAtomicReq *req, int *ret_buf
 }
 
 /*
- * A commit that put an imported fb on the plane failed for a reason other
- * than timing: the driver cannot scan that buffer out. Copy it instead
- * (possible when it is mapped for the CPU); true if the commit is worth
- * redoing.
+ * A commit that put imported fbs on planes failed for a reason other than
+ * timing: the driver cannot scan them out that way. Overlays: compose
+ * from now on (the head's overlays are not used again). The primary
+ * plane: copy that fb instead (possible when it is mapped for the CPU).
+ * True if the commit is worth redoing.
  */
-static bool direct_refused(struct kms_head *head, int err)
+static bool direct_refused(struct kms_head *head, int err, int buf, bool overlays)
 {
-	struct kms_fb *fb = direct_fb(head);
+	struct kms_fb *fb = buf < 0 ? head->conns[0]->fb : NULL;
 	static bool logged;
 
-	if (!fb || !fb->src.map || err == -EBUSY || err == -EAGAIN || err == -EINTR)
+	if (err == -EBUSY || err == -EAGAIN || err == -EINTR)
+		return false;
+	if (overlays) {
+		head->no_overlays = true;
+		vd_info("kms: %s: guests on rectangles are composed (overlay planes refused: %s)",
+			head->name, strerror(-err));
+		return true;
+	}
+	if (!fb || !fb->src.map)
 		return false;
 	fb->no_direct = true;
 	if (!logged)
@@ -303,19 +413,23 @@ static bool direct_refused(struct kms_head *head, int err)
 static int commit(struct kms_head *head, uint32_t flags)
 {
 	drmModeAtomicReq *req;
-	uint32_t fb;
+	uint32_t fb, overlay_fb[KMS_MAX_CONNS_PER_HEAD];
+	bool overlays;
 	int buf, r;
 
+	memcpy(overlay_fb, head->overlay_fb, sizeof(overlay_fb));
 	do {
 		req = drmModeAtomicAlloc();
 		if (!req)
 			return -ENOMEM;
-		fb = build(head, req, &buf);
+		fb = build(head, req, &buf, &overlays);
 		r = drmModeAtomicCommit(head->out->fd, req, flags, head) < 0 ? -errno : 0;
 		drmModeAtomicFree(req);
-	} while (r < 0 && buf < 0 && direct_refused(head, r));
-	if (r < 0)
+	} while (r < 0 && (buf < 0 || overlays) && direct_refused(head, r, buf, overlays));
+	if (r < 0) {
+		memcpy(head->overlay_fb, overlay_fb, sizeof(overlay_fb)); /* still on screen */
 		return r;
+	}
 	head->shown_fb = fb;
 	head->dirty = false;
 	if (buf >= 0)
@@ -370,6 +484,8 @@ void kms_head_forget_fb(struct kms_head *head, struct kms_fb *fb)
 	bool on_plane = fb->fb_id && head->shown_fb == fb->fb_id;
 	int r;
 
+	for (uint32_t k = 0; k < head->noverlays; k++)
+		on_plane |= fb->fb_id && head->overlay_fb[k] == fb->fb_id;
 	list_forget_fb(head->inflight, fb);
 	list_forget_fb(head->done, fb);
 	for (uint32_t i = 0; i < head->nconns; i++) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Heads: the connected physical connectors, each with a CRTC and its
- * primary plane, found at start-up. A head is enabled (modeset, blocking)
+ * Heads: the connected physical connectors, each with a CRTC, its
+ * primary plane and the overlay planes of that CRTC no other head has,
+ * found at start-up. A head is enabled (modeset, blocking)
  * when its first virtual connector arrives, and put back the way we found
  * it at destroy ("gives the display back cleanly").
  */
@@ -35,7 +36,7 @@ static uint32_t plane_type(int fd, uint32_t plane)
 }
 
 /* Copy the plane's IN_FORMATS blob (or its plain format list). */
-static void read_formats(struct kms_head *head, int fd, drmModePlane *plane)
+static void read_formats(struct kms_plane *pl, int fd, drmModePlane *plane)
 {
 	drmModeObjectProperties *props = drmModeObjectGetProperties(fd, plane->plane_id,
 								    DRM_MODE_OBJECT_PLANE);
@@ -47,34 +48,41 @@ static void read_formats(struct kms_head *head, int fd, drmModePlane *plane)
 		if (props->props[i] != in_formats)
 			continue;
 		b = drmModeGetPropertyBlob(fd, (uint32_t)props->prop_values[i]);
-		if (b && (head->in_formats = malloc(b->length)))
-			memcpy(head->in_formats, b->data, head->in_formats_len = b->length);
+		if (b && (pl->in_formats = malloc(b->length)))
+			memcpy(pl->in_formats, b->data, pl->in_formats_len = b->length);
 		drmModeFreePropertyBlob(b);
 	}
 	drmModeFreeObjectProperties(props);
-	head->formats = calloc(plane->count_formats ? plane->count_formats : 1, sizeof(uint32_t));
-	if (head->formats) {
-		memcpy(head->formats, plane->formats, plane->count_formats * sizeof(uint32_t));
-		head->nformats = plane->count_formats;
+	pl->formats = calloc(plane->count_formats ? plane->count_formats : 1, sizeof(uint32_t));
+	if (pl->formats) {
+		memcpy(pl->formats, plane->formats, plane->count_formats * sizeof(uint32_t));
+		pl->nformats = plane->count_formats;
 	}
 }
 
-bool kms_head_can_scanout(const struct kms_head *head, uint32_t fourcc)
+bool kms_plane_can_scanout(const struct kms_plane *plane, uint32_t fourcc)
 {
-	if (head->in_formats)
-		return vd_kms_in_formats_has(head->in_formats, head->in_formats_len, fourcc,
+	if (plane->in_formats)
+		return vd_kms_in_formats_has(plane->in_formats, plane->in_formats_len, fourcc,
 					     VD_KMS_MOD_LINEAR);
-	for (uint32_t i = 0; i < head->nformats; i++)
-		if (head->formats[i] == fourcc)
+	for (uint32_t i = 0; i < plane->nformats; i++)
+		if (plane->formats[i] == fourcc)
 			return true;
 	return false;
 }
 
-static void read_plane_props(struct kms_head *head, int fd)
+bool kms_head_can_scanout(const struct kms_head *head, uint32_t fourcc)
 {
-	struct kms_plane_props *pp = &head->pp;
-	uint32_t p = head->plane_id, t = DRM_MODE_OBJECT_PLANE;
+	return kms_plane_can_scanout(&head->primary, fourcc);
+}
 
+/* The plane's properties and formats. */
+static void plane_init(struct kms_plane *pl, int fd, drmModePlane *plane)
+{
+	struct kms_plane_props *pp = &pl->pp;
+	uint32_t p = plane->plane_id, t = DRM_MODE_OBJECT_PLANE;
+
+	pl->id = p;
 	pp->fb_id = kms_prop_id(fd, p, t, "FB_ID");
 	pp->crtc_id = kms_prop_id(fd, p, t, "CRTC_ID");
 	pp->src_x = kms_prop_id(fd, p, t, "SRC_X");
@@ -85,6 +93,14 @@ static void read_plane_props(struct kms_head *head, int fd)
 	pp->crtc_y = kms_prop_id(fd, p, t, "CRTC_Y");
 	pp->crtc_w = kms_prop_id(fd, p, t, "CRTC_W");
 	pp->crtc_h = kms_prop_id(fd, p, t, "CRTC_H");
+	read_formats(pl, fd, plane);
+}
+
+static void plane_free(struct kms_plane *pl)
+{
+	free(pl->formats);
+	free(pl->in_formats);
+	*pl = (struct kms_plane){0};
 }
 
 static bool head_uses_crtc(const struct kms_output *out, uint32_t crtc)
@@ -97,9 +113,15 @@ static bool head_uses_crtc(const struct kms_output *out, uint32_t crtc)
 
 static bool head_uses_plane(const struct kms_output *out, uint32_t plane)
 {
-	for (uint32_t i = 0; i < out->nheads; i++)
-		if (out->heads[i].plane_id == plane)
+	for (uint32_t i = 0; i < out->nheads; i++) {
+		const struct kms_head *h = &out->heads[i];
+
+		if (h->primary.id == plane)
 			return true;
+		for (uint32_t k = 0; k < h->noverlays; k++)
+			if (h->overlays[k].id == plane)
+				return true;
+	}
 	return false;
 }
 
@@ -114,15 +136,42 @@ static int find_plane(struct kms_output *out, struct kms_head *head, uint32_t ci
 
 		if (p && (p->possible_crtcs & (1u << ci)) && !head_uses_plane(out, p->plane_id) &&
 		    plane_type(out->fd, p->plane_id) == DRM_PLANE_TYPE_PRIMARY) {
-			head->plane_id = p->plane_id;
 			head->saved.fb_id = p->fb_id;
-			read_formats(head, out->fd, p);
+			plane_init(&head->primary, out->fd, p);
+			head->crtc_index = ci;
 			r = 0;
 		}
 		drmModeFreePlane(p);
 	}
 	drmModeFreePlaneResources(pr);
 	return r;
+}
+
+/*
+ * Claim the overlay planes of the head's CRTC that no head has (at most one
+ * per connector the head can carry), in the driver's plane order. An
+ * overlay we claim is off until a commit of ours puts a guest on it.
+ */
+static void claim_overlays(struct kms_output *out, struct kms_head *head)
+{
+	drmModePlaneRes *pr = drmModeGetPlaneResources(out->fd);
+
+	for (uint32_t i = 0; pr && i < pr->count_planes; i++) {
+		drmModePlane *p;
+
+		if (head->noverlays == KMS_MAX_CONNS_PER_HEAD)
+			break;
+		p = drmModeGetPlane(out->fd, pr->planes[i]);
+		if (p && (p->possible_crtcs & (1u << head->crtc_index)) &&
+		    !head_uses_plane(out, p->plane_id) &&
+		    plane_type(out->fd, p->plane_id) == DRM_PLANE_TYPE_OVERLAY)
+			plane_init(&head->overlays[head->noverlays++], out->fd, p);
+		drmModeFreePlane(p);
+	}
+	drmModeFreePlaneResources(pr);
+	if (head->noverlays)
+		vd_info("kms: display %s: %u overlay plane(s) for guests on rectangles",
+			head->name, head->noverlays);
 }
 
 /* The CRTC the connector is on now, 0 if none. */
@@ -251,25 +300,24 @@ static int head_init(struct kms_output *out, const drmModeRes *res, drmModeConne
 					   "CRTC_ID");
 	head->prop_mode_id = kms_prop_id(out->fd, head->crtc_id, DRM_MODE_OBJECT_CRTC, "MODE_ID");
 	head->prop_active = kms_prop_id(out->fd, head->crtc_id, DRM_MODE_OBJECT_CRTC, "ACTIVE");
-	read_plane_props(head, out->fd);
 	read_edid(head, out->fd);
 	out->nheads++;
 	vd_info("kms: display %s: %u modes, preferred %ux%u, CRTC %u, plane %u, EDID %zu bytes",
 		head->name, head->nmodes, head->pref_w, head->pref_h, head->crtc_id,
-		head->plane_id, head->edid_len);
+		head->primary.id, head->edid_len);
 	return 0;
 }
 
 static void head_free(struct kms_head *head)
 {
 	free(head->modes);
-	free(head->formats);
-	free(head->in_formats);
+	plane_free(&head->primary);
+	for (uint32_t k = 0; k < head->noverlays; k++)
+		plane_free(&head->overlays[k]);
+	head->noverlays = 0;
 	free(head->edid);
 	head->edid = NULL;
 	head->modes = NULL;
-	head->formats = NULL;
-	head->in_formats = NULL;
 }
 
 int kms_heads_init(struct kms_output *out)
@@ -293,6 +341,8 @@ int kms_heads_init(struct kms_output *out)
 	drmModeFreeResources(res);
 	if (r == -ENOMEM)
 		return r;
+	for (uint32_t i = 0; i < out->nheads; i++)
+		claim_overlays(out, &out->heads[i]);
 	for (uint32_t i = 1; i < out->nheads; i++)
 		out->heads[i].desk_x = out->heads[i - 1].desk_x + out->heads[i - 1].pref_w;
 	if (out->nheads == 0) {
@@ -302,14 +352,14 @@ int kms_heads_init(struct kms_output *out)
 	return 0;
 }
 
-static void plane_set(drmModeAtomicReq *req, const struct kms_head *head, uint32_t fb,
-		      const struct vd_rect *src, const struct vd_rect *dst)
+void kms_plane_set(drmModeAtomicReq *req, const struct kms_plane *plane, uint32_t crtc,
+		   uint32_t fb, const struct vd_rect *src, const struct vd_rect *dst)
 {
-	const struct kms_plane_props *pp = &head->pp;
-	uint32_t p = head->plane_id;
+	const struct kms_plane_props *pp = &plane->pp;
+	uint32_t p = plane->id;
 
 	drmModeAtomicAddProperty(req, p, pp->fb_id, fb);
-	drmModeAtomicAddProperty(req, p, pp->crtc_id, fb ? head->crtc_id : 0);
+	drmModeAtomicAddProperty(req, p, pp->crtc_id, fb ? crtc : 0);
 	drmModeAtomicAddProperty(req, p, pp->src_x, (uint64_t)src->x << 16);
 	drmModeAtomicAddProperty(req, p, pp->src_y, (uint64_t)src->y << 16);
 	drmModeAtomicAddProperty(req, p, pp->src_w, (uint64_t)src->width << 16);
@@ -326,7 +376,16 @@ void kms_head_plane_full(drmModeAtomicReq *req, const struct kms_head *head, uin
 {
 	struct vd_rect dst = {0, 0, head->mode.hdisplay, head->mode.vdisplay};
 
-	plane_set(req, head, fb, src, &dst);
+	kms_plane_set(req, &head->primary, head->crtc_id, fb, src, &dst);
+}
+
+void kms_head_overlays_off(drmModeAtomicReq *req, struct kms_head *head)
+{
+	for (uint32_t k = 0; k < head->noverlays; k++) {
+		drmModeAtomicAddProperty(req, head->overlays[k].id, head->overlays[k].pp.fb_id, 0);
+		drmModeAtomicAddProperty(req, head->overlays[k].id, head->overlays[k].pp.crtc_id, 0);
+		head->overlay_fb[k] = 0;
+	}
 }
 
 static int modeset(struct kms_head *head)
@@ -342,6 +401,7 @@ static int modeset(struct kms_head *head)
 	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_active, 1);
 	kms_head_plane_full(req, head, head->bufs[0].fb_id,
 			    &(struct vd_rect){0, 0, head->bufs[0].width, head->bufs[0].height});
+	kms_head_overlays_off(req, head);
 	r = drmModeAtomicCommit(fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET, NULL) < 0 ? -errno : 0;
 	drmModeAtomicFree(req);
 	return r;
@@ -389,6 +449,7 @@ static void add_saved(drmModeAtomicReq *req, struct kms_head *head, uint32_t blo
 	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_mode_id, on ? blob : 0);
 	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_active, on);
 	kms_head_plane_full(req, head, on ? s->fb_id : 0, &src);
+	kms_head_overlays_off(req, head);
 }
 
 static int restore_one(struct kms_head *head, bool off)
@@ -464,6 +525,7 @@ static int head_off(struct kms_head *head)
 	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_mode_id, 0);
 	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_active, 0);
 	kms_head_plane_full(req, head, 0, &(struct vd_rect){0, 0, 0, 0});
+	kms_head_overlays_off(req, head);
 	r = drmModeAtomicCommit(head->out->fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET, NULL) < 0
 		    ? -errno
 		    : 0;

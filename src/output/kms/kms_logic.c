@@ -191,6 +191,11 @@ int vd_kms_desktop_locate(const uint32_t *widths, size_t n, const struct vd_rect
 	return -ENOENT;
 }
 
+static bool rect_eq(const struct vd_rect *a, const struct vd_rect *b)
+{
+	return a->x == b->x && a->y == b->y && a->width == b->width && a->height == b->height;
+}
+
 static bool plane_fits(const struct vd_kms_plane_req *r, const struct vd_kms_plane_caps *caps)
 {
 	return r->importable && r->dst.width && r->dst.height &&
@@ -215,10 +220,14 @@ uint32_t vd_kms_plane_plan(const struct vd_kms_plane_req *reqs, uint32_t n,
 	for (uint32_t k = n; k-- > 0;) {
 		bool ok = used < caps->noverlays && plane_fits(&reqs[k], caps);
 
-		for (uint32_t j = k + 1; ok && j < n; j++)
-			if (ret_plane[j] == VD_KMS_PLANE_COMPOSED &&
-			    vd_kms_overlap(&reqs[k].dst, &reqs[j].dst))
+		for (uint32_t j = k + 1; ok && j < n; j++) {
+			struct vd_rect cover = reqs[j].cover.width ? reqs[j].cover : reqs[j].dst;
+			bool opaque = ret_plane[j] != VD_KMS_PLANE_COMPOSED &&
+				      rect_eq(&cover, &reqs[j].dst);
+
+			if (!opaque && vd_kms_overlap(&reqs[k].dst, &cover))
 				ok = false;
+		}
 		if (ok)
 			ret_plane[k] = (int)++used; /* provisional: renumbered bottom-up below */
 		else

@@ -80,6 +80,12 @@ struct vd_kms_plane_req {
 	struct vd_rect dst;    /* where its picture lands on the screen */
 	uint32_t src_w, src_h; /* the part of its buffer shown: scaled when not dst's size */
 	bool importable;       /* its buffer is a DRM fb the planes can scan out */
+	/*
+	 * The opaque area it covers (its place: black around a smaller
+	 * picture), which only the primary plane's composition can draw;
+	 * empty: dst.
+	 */
+	struct vd_rect cover;
 };
 
 struct vd_kms_plane_caps {
@@ -96,9 +102,11 @@ struct vd_kms_plane_caps {
  * screen_h screen 1:1), overlay k (k + 1, stacked upwards in k), or the
  * composition in the primary plane's buffer (VD_KMS_PLANE_COMPOSED).
  * Overlays go to importable connectors from the top of the stack down; a
- * connector gets one only if every connector above it that it overlaps
- * has one too (an overlay is above the primary plane, so a composed
- * connector cannot cover it), and only unscaled unless caps->scaling.
+ * connector gets one only if nothing composed covers its picture from
+ * above: every connector above it whose cover overlaps its dst must be on
+ * an overlay too, with a picture filling its cover (an overlay is above
+ * the primary plane, so the composition cannot hide it), and only
+ * unscaled unless caps->scaling.
  * Returns how many connectors are composed (copies per frame at most).
  * The driver still decides (an atomic TEST_ONLY commit); a refused plan
  * falls back to composing everything.

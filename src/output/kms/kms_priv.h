@@ -23,8 +23,11 @@
  *              the head's commit, then completed (flip_done) by the
  *              page-flip event, by the watchdog, or blind (no display).
  *
- * The plane shows either one fb directly (one conn on the head, imported,
- * exactly the mode's size: zero copy) or a composition buffer.
+ * The primary plane shows either one fb directly (one conn on the head,
+ * imported, exactly the mode's size: zero copy) or a composition buffer;
+ * conns whose imported fb can be shown unscaled go onto the head's
+ * overlay planes above it where the plane plan (vd_kms_plane_plan) allows
+ * (zero copy too), their places left black in the composition.
  */
 #ifndef VD_OUTPUT_KMS_PRIV_H
 #define VD_OUTPUT_KMS_PRIV_H
@@ -60,6 +63,16 @@ struct kms_plane_props {
 	uint32_t fb_id, crtc_id, src_x, src_y, src_w, src_h, crtc_x, crtc_y, crtc_w, crtc_h;
 };
 
+/* A plane of a head: its properties and what it scans out. */
+struct kms_plane {
+	uint32_t id;
+	struct kms_plane_props pp;
+	uint8_t *in_formats; /* IN_FORMATS blob copy, or NULL */
+	size_t in_formats_len;
+	uint32_t *formats;   /* the plane's format list (no IN_FORMATS) */
+	uint32_t nformats;
+};
+
 /* What the head's objects showed before we took over; put back at destroy. */
 struct kms_saved {
 	bool valid;
@@ -86,13 +99,19 @@ struct kms_lat {
 struct kms_head {
 	struct kms_output *out;
 	char name[32]; /* "HDMI-A-1" */
-	uint32_t conn_id, crtc_id, plane_id;
+	uint32_t conn_id, crtc_id, crtc_index;
 	uint32_t prop_conn_crtc, prop_mode_id, prop_active;
-	struct kms_plane_props pp;
-	uint8_t *in_formats; /* IN_FORMATS blob copy, or NULL */
-	size_t in_formats_len;
-	uint32_t *formats;   /* the plane's format list (no IN_FORMATS) */
-	uint32_t nformats;
+	struct kms_plane primary;
+	/*
+	 * Overlay planes of the CRTC that no other head claimed, in the
+	 * driver's plane order (bottom first where the driver has no zpos),
+	 * and the DRM fb each shows now or pending (0: off). no_overlays: the
+	 * driver refused a commit with them; everything is composed since.
+	 */
+	struct kms_plane overlays[KMS_MAX_CONNS_PER_HEAD];
+	uint32_t noverlays;
+	uint32_t overlay_fb[KMS_MAX_CONNS_PER_HEAD];
+	bool no_overlays;
 	drmModeModeInfo *modes; /* the connector's modes */
 	uint32_t nmodes;
 	uint8_t *edid; /* the connector's EDID property, or NULL */
@@ -135,6 +154,8 @@ struct kms_conn {
 	bool by_name;        /* on its head because its mapping or unique-id names it */
 	struct vd_rect want; /* that rectangle, in its head's coordinates, unclipped */
 	struct vd_rect place; /* where it is on the head's screen now (clipped or a cell) */
+	int plane;            /* VD_KMS_PLANE_*: how it is shown by the last commit built */
+	uint64_t counted_seq; /* seq last counted in the output's plane use */
 	uint64_t seq; /* bumped whenever what it shows changes */
 	struct kms_flip *q;
 	bool dispatching, destroyed; /* conn_destroy from a callback: freed after it */
@@ -173,6 +194,8 @@ struct kms_output {
 	struct kms_handle_ref *handles;
 	struct vd_output_stats stats;
 	uint64_t events, watchdog_fired, hotplugs;
+	/* Connector frames shown directly on the primary plane, on overlays, composed. */
+	uint64_t use_direct, use_overlay, use_composed;
 	struct udev *udev;
 	struct udev_monitor *udev_mon;
 	sd_event_source *udev_source;
@@ -204,13 +227,21 @@ void kms_head_replug(struct kms_head *head);
 int kms_hotplug_init(struct kms_output *out);
 void kms_hotplug_finish(struct kms_output *out);
 bool kms_head_can_scanout(const struct kms_head *head, uint32_t fourcc);
+bool kms_plane_can_scanout(const struct kms_plane *plane, uint32_t fourcc);
 void kms_head_plane_full(drmModeAtomicReq *req, const struct kms_head *head, uint32_t fb,
 			 const struct vd_rect *src);
+/* Put the part src of fb at dst on plane (fb 0: the plane off). */
+void kms_plane_set(drmModeAtomicReq *req, const struct kms_plane *plane, uint32_t crtc,
+		   uint32_t fb, const struct vd_rect *src, const struct vd_rect *dst);
+/* Every overlay of the head off (in req). */
+void kms_head_overlays_off(drmModeAtomicReq *req, struct kms_head *head);
 
 /* kms_conn.c: place every conn of the head on its screen (after a modeset, add, remove). */
 void kms_head_layout(struct kms_head *head);
 
 /* kms_flip.c */
+bool kms_conn_picture(const struct kms_conn *conn, uint32_t screen_w, uint32_t screen_h,
+		      struct vd_rect *ret_cell, struct vd_rect *ret_src, struct vd_rect *ret_dst);
 void kms_head_kick(struct kms_head *head);
 int kms_head_commit_sync(struct kms_head *head);
 int kms_on_drm_event(sd_event_source *s, int fd, uint32_t revents, void *userdata);
