@@ -591,17 +591,21 @@ def hotplug(vm, args):
 def late_plug(vm, args):
     """Connect display NAME mid-run; the guests mapped to it must move there."""
     name, q = args.late_on, re.escape(args.late_on)
-    mapped = sorted(g for g, m in args.place.items() if m == name)
     placed = lambda log: all(re.search(r"kms: sim-guest-%d:0 on " % g, log)
                              for g in range(1, args.guests + 1))
     vm.wait_for(lambda log: placed(log) and events_now(log) >= 60, args.timeout,
                 "every guest placed and 60 flip events")
     if re.search(r"kms: display %s:" % q, vm.log):
         fail("%s was connected at start" % name)
+    # it comes right of the displays there: rectangles starting there wait for it too
+    x_end = sum(pw for _, pw, _ in displays(vm.log))
+    mapped = sorted(g for g, m in args.place.items()
+                    if (parse_rect(m)[0] >= x_end if parse_rect(m) else m == name))
     for g in mapped:
-        if not re.search(r"kms: sim-guest-%d:0: connector mapping %s: no such display "
-                         r"connected .*placed by default until it is" % (g, q), vm.log):
-            fail("guest %d: no warning that %s is missing" % (g, name))
+        if not re.search(r"kms: sim-guest-%d:0: connector mapping %s: (no such display "
+                         r"connected|starts right of every display) .*placed by default "
+                         r"until" % (g, re.escape(args.place[g])), vm.log):
+            fail("guest %d: no warning that its display is missing" % g)
     uevent = "echo change > /sys/class/drm/card0/uevent"
     e0, t0 = events_now(vm.log), time.time()
     vm.ctl.sendall(("run echo on > /sys/class/drm/card0-%s/status; %s\n" % (name, uevent)).encode())
