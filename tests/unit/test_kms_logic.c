@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The KMS output's decisions without a DRM device: mode selection, the
- * side-by-side layout and centring, and IN_FORMATS parsing (including
- * malformed blobs, since a buggy driver's blob must not crash us).
+ * side-by-side layout and centring, which connectors a display connected
+ * later takes, and IN_FORMATS parsing (including malformed blobs, since a
+ * buggy driver's blob must not crash us).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -234,6 +235,52 @@ static void test_desktop_locate(void **state)
 			 -ENOENT);
 }
 
+static void test_claim(void **state)
+{
+	/* Virtual-1 and HDMI-A-1 at start, DP-1 connected later (index 2) */
+	const char *const names[] = {"Virtual-1", "HDMI-A-1", "DP-1"};
+	const uint32_t widths[] = {1024, 1920, 1280};
+	const struct vd_kms_claim_conn c[] = {
+		{"DP-1", NULL, 0},             /* its display was missing: placed by default */
+		{"Virtual-1", "DP-1", 0},      /* on its display by name: stays */
+		{NULL, "DP-1", 1},             /* its unique-id names DP-1 */
+		{"3000,0,640x480", NULL, 0},   /* starts right of the first two: on DP-1 */
+		{"100,0,640x480", NULL, 0},    /* on Virtual-1 as configured: stays */
+		{"DP-1", NULL, 2},             /* already there */
+		{NULL, NULL, 1},               /* unmapped: stays */
+		{"DP-2", "DP-1", 1},           /* its mapping still missing; its unique-id's is here */
+		{"HDMI-A-1", NULL, 0},         /* HDMI-A-1 was full: not DP-1's */
+	};
+	const struct vd_kms_claim_conn far = {"9000,0,10x10", NULL, 0}, other = {"DP-2", NULL, 0};
+	bool take[9];
+
+	(void)state;
+	assert_int_equal(vd_kms_claim(c, 9, names, widths, 3, 2, 4, take), 4);
+	assert_true(take[0]);
+	assert_false(take[1]);
+	assert_true(take[2]);
+	assert_true(take[3]);
+	assert_false(take[4]);
+	assert_false(take[5]);
+	assert_false(take[6]);
+	assert_true(take[7]);
+	assert_false(take[8]);
+	/* room for 3: the mapped ones first, then the unique-id ones in the order given */
+	assert_int_equal(vd_kms_claim(c, 9, names, widths, 3, 2, 3, take), 3);
+	assert_true(take[0] && take[2] && take[3] && !take[7]);
+	/* room for 1: the first mapped one, though a unique-id one comes before the second */
+	assert_int_equal(vd_kms_claim(c, 9, names, widths, 3, 2, 1, take), 1);
+	assert_true(take[0] && !take[2] && !take[3]);
+	/* more room takes no more */
+	assert_int_equal(vd_kms_claim(c, 9, names, widths, 3, 2, 8, take), 4);
+	/* a rectangle still right of every display, and a name that is not this one */
+	assert_int_equal(vd_kms_claim(&far, 1, names, widths, 3, 2, 4, take), 0);
+	assert_int_equal(vd_kms_claim(&other, 1, names, widths, 3, 2, 4, take), 0);
+	/* no room, no conns */
+	assert_int_equal(vd_kms_claim(c, 9, names, widths, 3, 2, 0, take), 0);
+	assert_int_equal(vd_kms_claim(c, 0, names, widths, 3, 2, 4, take), 0);
+}
+
 static void test_plane_plan(void **state)
 {
 	const struct vd_kms_plane_caps none = {0, false}, two = {2, false}, scaled = {2, true};
@@ -313,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_parse_rect),
 		cmocka_unit_test(test_clip_overlap),
 		cmocka_unit_test(test_desktop_locate),
+		cmocka_unit_test(test_claim),
 		cmocka_unit_test(test_plane_plan),
 	};
 

@@ -38,10 +38,15 @@ uevent) and the final picture must be pixel-exact.
 --outputs N gives the virtio GPU N outputs; --force-on NAME switches a
 connector on from the guest's side (sysfs status) before vdispld starts,
 since QEMU without a UI connects only the first output.
+--late-on NAME: the display NAME is connected only while the guests flip
+(sysfs status "on" and the card's "change" uevent, as --hotplug does):
+vdispld must give it a head and move onto it the guests whose --place
+names it (placed by default until then), every flip still getting its
+event; the final pictures are then checked as for --place.
 
 Usage: vm_test.py VDISPLD WORKDIR [--guests N] [--frames F] [--resolution WxH]
                   [--gpu virtio|std] [--timeout S] [--place N=MAPPING]...
-                  [--outputs N] [--force-on NAME]...
+                  [--outputs N] [--force-on NAME]... [--late-on NAME]
 Environment: VD_XEN_CACHE (default /var/cache/vdispld-xen-qemu).
 Prints "vm-test: ..." lines with the timings, the flip rate, the counts and
 the flip latencies vdispld logs at exit (request->commit, request->done,
@@ -468,8 +473,10 @@ def check_layout(log, g, head, dst, size):
         if name == head:
             break
         x0 += pw
-    m = re.search(r"kms: sim-guest-%d:0 on \S+ at .*, picture at (\d+),(\d+) (\d+)x(\d+) "
-                  r"of the screen" % g, log)
+    # the last one: a guest that moved (a display connected later) is logged again
+    ms = list(re.finditer(r"kms: sim-guest-%d:0 on \S+ at .*, picture at (\d+),(\d+) (\d+)x(\d+) "
+                          r"of the screen" % g, log))
+    m = ms[-1] if ms else None
     want = (x0 + dst[0], dst[1], size[0], size[1])
     if not m or tuple(int(v) for v in m.groups()) != want:
         fail("guest %d: layout %s, expected the picture at %s in screen coordinates" % (
@@ -581,6 +588,49 @@ def hotplug(vm, args):
     say("plugged back: flips go on (%d -> %d events)" % (e2, events_now(vm.log)))
 
 
+def late_plug(vm, args):
+    """Connect display NAME mid-run; the guests mapped to it must move there."""
+    name, q = args.late_on, re.escape(args.late_on)
+    placed = lambda log: all(re.search(r"kms: sim-guest-%d:0 on " % g, log)
+                             for g in range(1, args.guests + 1))
+    vm.wait_for(lambda log: placed(log) and events_now(log) >= 60, args.timeout,
+                "every guest placed and 60 flip events")
+    if re.search(r"kms: display %s:" % q, vm.log):
+        fail("%s was connected at start" % name)
+    # it comes right of the displays there: rectangles starting there wait for it too
+    x_end = sum(pw for _, pw, _ in displays(vm.log))
+    mapped = sorted(g for g, m in args.place.items()
+                    if (parse_rect(m)[0] >= x_end if parse_rect(m) else m == name))
+    for g in mapped:
+        if not re.search(r"kms: sim-guest-%d:0: connector mapping %s: (no such display "
+                         r"connected|starts right of every display) .*placed by default "
+                         r"until" % (g, re.escape(args.place[g])), vm.log):
+            fail("guest %d: no warning that its display is missing" % g)
+    uevent = "echo change > /sys/class/drm/card0/uevent"
+    e0, t0 = events_now(vm.log), time.time()
+    vm.ctl.sendall(("run echo on > /sys/class/drm/card0-%s/status; %s\n" % (name, uevent)).encode())
+    m = vm.wait_for(lambda log: re.search(
+        r"kms: %s: display connected: (\d+)x(\d+)@(\d+), (\d+) connector\(s\).*; "
+        r"([\d.]+) ms after the uevent" % q, log), 60, "vdispld to see %s connected" % name)
+    say("%s connected %.1f s after the request (%d events before): %sx%s@%s, %s connector(s), "
+        "%s ms from the uevent to its modeset and first commit" % (
+            name, time.time() - t0, e0, *m.groups()))
+    if int(m.group(4)) != len(mapped):
+        fail("%s took %s connectors, expected %d" % (name, m.group(4), len(mapped)))
+    for g in mapped:
+        if not re.search(r"kms: sim-guest-%d:0: moved from \S+ to %s" % (g, q), vm.log):
+            fail("guest %d did not move to %s" % (g, name))
+    if mapped:
+        f = vm.wait_for(lambda log: re.search(
+            r"kms: %s: first flip on it \(\S+\) ([\d.]+) ms after the uevent" % q, log),
+            60, "the first flip on %s" % name)
+        say("first flip on %s %s ms after the uevent" % (name, f.group(1)))
+    e1 = events_now(vm.log)
+    vm.wait_for(lambda log: events_now(log) >= min(e1 + 30, args.guests * args.frames),
+                args.timeout, "flip events after %s was connected" % name)
+    say("flips go on (%d -> %d events)" % (e1, events_now(vm.log)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("vdispld")
@@ -595,6 +645,7 @@ def main():
     ap.add_argument("--force-on", action="append", default=[])
     ap.add_argument("--edid", action="store_true")
     ap.add_argument("--hotplug", action="store_true")
+    ap.add_argument("--late-on")
     args = ap.parse_args()
     args.place = {int(k): v for k, v in (p.split("=", 1) for p in args.place)}
     t0 = time.time()
@@ -633,6 +684,8 @@ def run(vm, args, t0):
     want = args.guests * args.frames
     if args.hotplug:
         hotplug(vm, args)
+    if args.late_on:
+        late_plug(vm, args)
     vm.wait_for(lambda log: any(int(e) >= want for e in re.findall(r"(\d+) events", log)),
                 args.timeout, "%d flip events" % want)
     t_done = time.time()

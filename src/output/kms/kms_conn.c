@@ -9,6 +9,13 @@
  * with the fewest connectors. Connectors without a rectangle share what
  * is left side by side (vd_kms_layout_cell). A mapping that cannot be
  * honoured is logged, naming it, and the connector is placed by default.
+ *
+ * A display that is not connected yet is no exception: the connector
+ * mapped to it (by name, by a rectangle right of every display, or by its
+ * unique-id) is placed by default meanwhile, and moves when that display
+ * is connected (kms_head_claim, from the hotplug code: vd_kms_claim
+ * decides). Its queued flips move with it; flips already in flight on the
+ * old head complete there, so each still gets exactly one flip_done.
  */
 #include "output/kms/kms_priv.h"
 
@@ -28,13 +35,20 @@ static struct kms_conn *kms_conn_from(struct vd_output_conn *conn)
 	return (struct kms_conn *)conn;
 }
 
-static struct kms_head *head_by_name(struct kms_output *out, const char *name)
+/* The head of that name, whether or not it has room; NULL: no such display (yet). */
+static struct kms_head *head_named(struct kms_output *out, const char *name)
 {
 	for (uint32_t i = 0; name && i < out->nheads; i++)
-		if (strcmp(out->heads[i].name, name) == 0 &&
-		    out->heads[i].nconns < KMS_MAX_CONNS_PER_HEAD)
+		if (strcmp(out->heads[i].name, name) == 0)
 			return &out->heads[i];
 	return NULL;
+}
+
+static struct kms_head *head_by_name(struct kms_output *out, const char *name)
+{
+	struct kms_head *head = head_named(out, name);
+
+	return head && head->nconns < KMS_MAX_CONNS_PER_HEAD ? head : NULL;
 }
 
 static struct kms_head *head_least_used(struct kms_output *out)
@@ -82,11 +96,14 @@ static struct kms_head *head_for_rect(struct kms_output *out, struct kms_conn *c
 		return head;
 	}
 	names_of_heads(out, names, sizeof(names));
-	vd_err("kms: %s: connector mapping %u,%u,%ux%u: %s (displays: %s); placed by default",
-	       conn->name, r->x, r->y, r->width, r->height,
-	       head ? "that display has no room for another connector"
-		    : "starts right of every display",
-	       names);
+	if (head)
+		vd_err("kms: %s: connector mapping %u,%u,%ux%u: that display has no room for "
+		       "another connector (displays: %s); placed by default",
+		       conn->name, r->x, r->y, r->width, r->height, names);
+	else
+		vd_warn("kms: %s: connector mapping %u,%u,%ux%u: starts right of every display "
+			"(displays: %s); placed by default until a display connected later holds it",
+			conn->name, r->x, r->y, r->width, r->height, names);
 	return NULL;
 }
 
@@ -105,9 +122,14 @@ static struct kms_head *head_pick(struct kms_output *out, struct kms_conn *conn,
 		conn->by_name = head != NULL;
 		if (!head) {
 			names_of_heads(out, names, sizeof(names));
-			vd_err("kms: %s: connector mapping %s: no such connected display with room "
-			       "(displays: %s); placed by default",
-			       conn->name, desc->mapping, names);
+			if (head_named(out, desc->mapping))
+				vd_err("kms: %s: connector mapping %s: that display has no room for "
+				       "another connector (displays: %s); placed by default",
+				       conn->name, desc->mapping, names);
+			else
+				vd_warn("kms: %s: connector mapping %s: no such display connected "
+					"(displays: %s); placed by default until it is",
+					conn->name, desc->mapping, names);
 		}
 	}
 	if (!head) {
@@ -206,6 +228,84 @@ static void log_placement(struct kms_conn *conn)
 		s.height);
 }
 
+/*
+ * conn onto head, a display connected after conn was placed. Its queued
+ * flips go with it; those in flight on the old head complete there.
+ */
+static void conn_move(struct kms_conn *conn, struct kms_head *to)
+{
+	struct kms_output *out = conn->out;
+	struct kms_head *from = conn->head;
+	struct vd_rect r;
+	const char *why = "its unique-id";
+
+	head_remove(from, conn);
+	conn->placed = conn->by_name = false;
+	conn->want = (struct vd_rect){0, 0, 0, 0};
+	if (conn->mapping && vd_kms_parse_rect(conn->mapping, &r)) {
+		head_for_rect(out, conn, &r); /* on to: vd_kms_claim located it there */
+		why = "its configured rectangle";
+	} else {
+		conn->by_name = true;
+		if (conn->mapping && strcmp(conn->mapping, to->name) == 0)
+			why = "its configuration";
+	}
+	head_add(to, conn);
+	vd_notice("kms: %s: moved from %s%s to %s, where %s puts it", conn->name, from->name,
+		  from->unplugged || from->broken ? " (blind)" : "", to->name, why);
+}
+
+/* Sort by name: conns move in the order they stack (vd_kms_claim keeps it). */
+static void sort_by_name(struct kms_conn **v, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++)
+		for (uint32_t j = i; j > 0 && strcmp(v[j - 1]->name, v[j]->name) > 0; j--) {
+			struct kms_conn *t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+}
+
+uint32_t kms_head_claim(struct kms_head *head)
+{
+	enum { MAX = KMS_MAX_HEADS * KMS_MAX_CONNS_PER_HEAD };
+	struct kms_output *out = head->out;
+	struct vd_kms_claim_conn c[MAX];
+	struct kms_conn *which[MAX];
+	bool take[MAX], left[KMS_MAX_HEADS] = {false};
+	const char *names[KMS_MAX_HEADS];
+	uint32_t widths[KMS_MAX_HEADS], n = 0, moved;
+
+	for (uint32_t i = 0; i < out->nheads; i++) {
+		names[i] = out->heads[i].name;
+		widths[i] = out->heads[i].pref_w;
+	}
+	for (struct kms_conn *conn = out->conns; conn && n < MAX; conn = conn->next)
+		which[n++] = conn;
+	if (!n)
+		return 0;
+	sort_by_name(which, n);
+	memset(c, 0, sizeof(c));
+	for (uint32_t i = 0; i < n; i++)
+		c[i] = (struct vd_kms_claim_conn){which[i]->mapping, which[i]->target,
+						  (size_t)(which[i]->head - out->heads)};
+	moved = vd_kms_claim(c, n, names, widths, out->nheads, (size_t)(head - out->heads),
+			     KMS_MAX_CONNS_PER_HEAD - head->nconns, take);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!take[i])
+			continue;
+		left[which[i]->head - out->heads] = true;
+		conn_move(which[i], head);
+	}
+	/* where each moved conn is now, and the new places of those it left */
+	for (uint32_t h = 0; h < out->nheads; h++)
+		for (uint32_t i = 0; i < out->heads[h].nconns && (left[h] || &out->heads[h] == head);
+		     i++)
+			log_placement(out->heads[h].conns[i]);
+	return moved;
+}
+
 int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *desc,
 		    struct vd_output_conn **ret_conn)
 {
@@ -220,8 +320,10 @@ int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 		return -ENOMEM;
 	conn->plane = VD_KMS_PLANE_COMPOSED;
 	conn->name = strdup(desc->name);
-	if (!conn->name) {
-		free(conn);
+	conn->mapping = desc->mapping ? strdup(desc->mapping) : NULL;
+	conn->target = desc->target ? strdup(desc->target) : NULL;
+	if (!conn->name || (desc->mapping && !conn->mapping) || (desc->target && !conn->target)) {
+		kms_conn_free(conn);
 		return -ENOMEM;
 	}
 	head = head_pick(out, conn, desc);
@@ -247,6 +349,8 @@ int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *de
 void kms_conn_free(struct kms_conn *conn)
 {
 	free(conn->name);
+	free(conn->mapping);
+	free(conn->target);
 	free(conn);
 }
 
@@ -310,6 +414,12 @@ int kms_conn_flip(struct vd_output_conn *base, struct vd_output_fb *fb_base, uin
 		;
 	*tail = flip;
 	conn->out->stats.flips++;
+	if (conn->head->t_connected && conn->head->enabled) {
+		vd_info("kms: %s: first flip on it (%s) %.1f ms after the uevent that connected it",
+			conn->head->name, conn->name,
+			(double)(flip->t_req - conn->head->t_connected) / 1000.0);
+		conn->head->t_connected = 0;
+	}
 	kms_head_kick(conn->head);
 	return 0;
 }

@@ -68,9 +68,10 @@ static void list_forget_fb(struct kms_flip *list, const struct kms_fb *fb)
 void kms_conn_drop_flips(struct kms_conn *conn)
 {
 	list_drop_conn(&conn->q, conn);
-	if (conn->head) {
-		list_drop_conn(&conn->head->inflight, conn);
-		list_drop_conn(&conn->head->done, conn);
+	/* every head: a conn that moved (a display connected later) may have some on the old one */
+	for (uint32_t i = 0; conn->out && i < conn->out->nheads; i++) {
+		list_drop_conn(&conn->out->heads[i].inflight, conn);
+		list_drop_conn(&conn->out->heads[i].done, conn);
 	}
 }
 

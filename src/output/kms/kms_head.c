@@ -5,6 +5,12 @@
  * found at start-up. A head is enabled (modeset, blocking)
  * when its first virtual connector arrives, and put back the way we found
  * it at destroy ("gives the display back cleanly").
+ *
+ * A display connected later (a uevent: kms_hotplug.c) becomes a head the
+ * same way, appended: right of the others in the screen coordinates, so
+ * the heads already there keep theirs. It takes the virtual connectors
+ * that belong there (kms_head_claim in kms_conn.c), which enables it.
+ * A connector with no free CRTC or primary plane is not tried again.
  */
 #include "output/kms/kms_priv.h"
 
@@ -320,6 +326,37 @@ static void head_free(struct kms_head *head)
 	head->modes = NULL;
 }
 
+static bool has_head(const struct kms_output *out, uint32_t conn_id)
+{
+	for (uint32_t i = 0; i < out->nheads; i++)
+		if (out->heads[i].conn_id == conn_id)
+			return true;
+	for (uint32_t i = 0; i < out->nrefused; i++)
+		if (out->refused[i] == conn_id)
+			return true;
+	return false;
+}
+
+/* head_init for the connector, or remember that it cannot have a head. */
+static int head_try(struct kms_output *out, const drmModeRes *res, drmModeConnector *c)
+{
+	int r = head_init(out, res, c);
+
+	if (r < 0) {
+		head_free(&out->heads[out->nheads]);
+		if (r == -ENOENT && out->nrefused < KMS_MAX_HEADS)
+			out->refused[out->nrefused++] = c->connector_id;
+	}
+	return r;
+}
+
+/* The heads side by side in their order, each as wide as its preferred mode. */
+static void desk_layout(struct kms_output *out)
+{
+	for (uint32_t i = 1; i < out->nheads; i++)
+		out->heads[i].desk_x = out->heads[i - 1].desk_x + out->heads[i - 1].pref_w;
+}
+
 int kms_heads_init(struct kms_output *out)
 {
 	drmModeRes *res = drmModeGetResources(out->fd);
@@ -331,11 +368,8 @@ int kms_heads_init(struct kms_output *out)
 	     i++) {
 		drmModeConnector *c = drmModeGetConnector(out->fd, res->connectors[i]);
 
-		if (c && c->connection == DRM_MODE_CONNECTED && c->count_modes > 0) {
-			r = head_init(out, res, c);
-			if (r < 0)
-				head_free(&out->heads[out->nheads]);
-		}
+		if (c && c->connection == DRM_MODE_CONNECTED && c->count_modes > 0)
+			r = head_try(out, res, c);
 		drmModeFreeConnector(c);
 	}
 	drmModeFreeResources(res);
@@ -343,8 +377,7 @@ int kms_heads_init(struct kms_output *out)
 		return r;
 	for (uint32_t i = 0; i < out->nheads; i++)
 		claim_overlays(out, &out->heads[i]);
-	for (uint32_t i = 1; i < out->nheads; i++)
-		out->heads[i].desk_x = out->heads[i - 1].desk_x + out->heads[i - 1].pref_w;
+	desk_layout(out);
 	if (out->nheads == 0) {
 		vd_err("kms: no connected display");
 		return -ENODEV;
@@ -565,8 +598,7 @@ void kms_head_replug(struct kms_head *head)
 
 	head->unplugged = false;
 	head->broken = false;
-	for (uint32_t i = 1; i < out->nheads; i++)
-		out->heads[i].desk_x = out->heads[i - 1].desk_x + out->heads[i - 1].pref_w;
+	desk_layout(out);
 	vd_notice("kms: %s: display plugged back", head->name);
 	if (!head->nconns)
 		return; /* enabled when a connector arrives */
@@ -582,4 +614,41 @@ void kms_head_replug(struct kms_head *head)
 	}
 	kms_head_invalidate(head);
 	kms_head_kick(head);
+}
+
+/* A new head: its place right of the others, the conns that belong there, one line. */
+static void head_connected(struct kms_head *head, uint64_t t_event)
+{
+	const drmModeModeInfo *m;
+	uint32_t n;
+
+	desk_layout(head->out);
+	head->t_connected = t_event;
+	n = kms_head_claim(head);
+	m = head->enabled ? &head->mode : pick_mode(head, 0, 0);
+	vd_notice("kms: %s: display connected: %ux%u@%u, %u connector(s)%s, at %u,0 of the "
+		  "screen; %.1f ms after the uevent",
+		  head->name, m->hdisplay, m->vdisplay, m->vrefresh, n,
+		  head->enabled ? "" : (n ? " (no mode: they flip blind)" : " (off until one arrives)"),
+		  head->desk_x, (double)(vd_now_us() - t_event) / 1000.0);
+}
+
+void kms_heads_add_new(struct kms_output *out, uint64_t t_event)
+{
+	drmModeRes *res = drmModeGetResources(out->fd);
+
+	for (int i = 0; res && i < res->count_connectors && out->nheads < KMS_MAX_HEADS; i++) {
+		drmModeConnector *c;
+
+		if (has_head(out, res->connectors[i]))
+			continue;
+		c = drmModeGetConnector(out->fd, res->connectors[i]);
+		if (c && c->connection == DRM_MODE_CONNECTED && c->count_modes > 0 &&
+		    head_try(out, res, c) == 0) {
+			claim_overlays(out, &out->heads[out->nheads - 1]);
+			head_connected(&out->heads[out->nheads - 1], t_event);
+		}
+		drmModeFreeConnector(c);
+	}
+	drmModeFreeResources(res);
 }

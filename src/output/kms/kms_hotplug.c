@@ -11,10 +11,12 @@
  *    guests keep flipping, completed blind at the vblank pace
  *    (kms_flip.c), so they notice nothing;
  *  - a display that came back is probed again (modes, EDID) and gets a
- *    modeset and a composed picture of what its connectors show now.
- *
- * Displays that were not connected at start are not added (they have no
- * head); see docs/architecture.md.
+ *    modeset and a composed picture of what its connectors show now;
+ *  - a display that was not connected before (no head) becomes a head,
+ *    right of the others in the screen coordinates, and takes the guests'
+ *    connectors mapped to it (by name, rectangle or unique-id) that were
+ *    placed by default meanwhile: they move there with their queued flips
+ *    (kms_head.c, kms_conn.c; docs/architecture.md).
  */
 #include "output/kms/kms_priv.h"
 
@@ -27,7 +29,7 @@
 
 #include "log.h"
 
-static void reprobe(struct kms_output *out)
+static void reprobe(struct kms_output *out, uint64_t t_event)
 {
 	for (uint32_t i = 0; i < out->nheads; i++) {
 		struct kms_head *head = &out->heads[i];
@@ -38,6 +40,7 @@ static void reprobe(struct kms_output *out)
 		else if (connected && head->unplugged)
 			kms_head_replug(head);
 	}
+	kms_heads_add_new(out, t_event);
 }
 
 static bool is_our_card(const struct kms_output *out, struct udev_device *dev)
@@ -51,6 +54,7 @@ static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdat
 {
 	struct kms_output *out = userdata;
 	struct udev_device *dev;
+	uint64_t t = vd_now_us();
 
 	while ((dev = udev_monitor_receive_device(out->udev_mon))) {
 		const char *hp = udev_device_get_property_value(dev, "HOTPLUG");
@@ -62,7 +66,7 @@ static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			out->hotplugs++;
 			vd_info("kms: %s: probing the displays",
 				hp && strcmp(hp, "1") == 0 ? "hotplug event" : "change event");
-			reprobe(out);
+			reprobe(out, t);
 		}
 		udev_device_unref(dev);
 	}

@@ -196,6 +196,44 @@ static bool rect_eq(const struct vd_rect *a, const struct vd_rect *b)
 	return a->x == b->x && a->y == b->y && a->width == b->width && a->height == b->height;
 }
 
+/* How well display h suits c (vd_kms_claim): 0 its mapping's, 1 its unique-id's, 2 neither. */
+static int claim_rank(const struct vd_kms_claim_conn *c, const char *const *names,
+		      const uint32_t *widths, size_t n, size_t h)
+{
+	struct vd_rect r, local;
+
+	if (h >= n)
+		return 2;
+	if (c->mapping && vd_kms_parse_rect(c->mapping, &r)) {
+		if (vd_kms_desktop_locate(widths, n, &r, &local) == (int)h)
+			return 0;
+	} else if (c->mapping && names[h] && strcmp(c->mapping, names[h]) == 0) {
+		return 0;
+	}
+	return c->target && names[h] && strcmp(c->target, names[h]) == 0 ? 1 : 2;
+}
+
+uint32_t vd_kms_claim(const struct vd_kms_claim_conn *conns, uint32_t nconns,
+		      const char *const *names, const uint32_t *widths, size_t n, size_t idx,
+		      uint32_t room, bool *ret_take)
+{
+	uint32_t taken = 0;
+
+	for (uint32_t i = 0; i < nconns; i++)
+		ret_take[i] = false;
+	for (int rank = 0; rank < 2; rank++)
+		for (uint32_t i = 0; i < nconns && taken < room; i++) {
+			const struct vd_kms_claim_conn *c = &conns[i];
+
+			if (c->head == idx || claim_rank(c, names, widths, n, idx) != rank ||
+			    claim_rank(c, names, widths, n, c->head) <= rank)
+				continue;
+			ret_take[i] = true;
+			taken++;
+		}
+	return taken;
+}
+
 static bool plane_fits(const struct vd_kms_plane_req *r, const struct vd_kms_plane_caps *caps)
 {
 	return r->importable && r->dst.width && r->dst.height &&

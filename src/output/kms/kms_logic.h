@@ -75,6 +75,29 @@ bool vd_kms_overlap(const struct vd_rect *a, const struct vd_rect *b);
 int vd_kms_desktop_locate(const uint32_t *widths, size_t n, const struct vd_rect *r,
 			  struct vd_rect *ret_local);
 
+/* A virtual connector, for vd_kms_claim: what placed it and where it is. */
+struct vd_kms_claim_conn {
+	const char *mapping; /* its configuration's connector.N: a name or "X,Y,WxH"; NULL: none */
+	const char *target;  /* the display its guest's unique-id names; NULL: none */
+	size_t head;         /* the index of the display it is on now */
+};
+
+/*
+ * The connectors display idx (of n: names[], widths[] as for
+ * vd_kms_desktop_locate) takes when it is connected after they were
+ * placed: each one for which it ranks better than the display it is on,
+ * by the rule that placed it. A display ranks 0 for a connector whose
+ * mapping names it or whose rectangle starts on it, 1 if only the
+ * guest's unique-id names it, 2 otherwise. So a connector whose display
+ * was missing (placed by default, possibly on a display that is off)
+ * goes to it, one already on its display stays. At most room, rank 0
+ * before rank 1, else in the order given; ret_take[i] says which.
+ * Returns how many.
+ */
+uint32_t vd_kms_claim(const struct vd_kms_claim_conn *conns, uint32_t nconns,
+		      const char *const *names, const uint32_t *widths, size_t n, size_t idx,
+		      uint32_t room, bool *ret_take);
+
 /* One connector on a head, for the plane plan, in stacking order (bottom first). */
 struct vd_kms_plane_req {
 	struct vd_rect dst;    /* where its picture lands on the screen */

@@ -7,14 +7,19 @@
  *  kms_head    one physical connector driven by one CRTC and its primary
  *              plane, with the mode we set and the state we found (put back
  *              at destroy). Heads live as long as the output, so a page-flip
- *              event's user_data can name one. A head is "enabled" after its
- *              modeset; one atomic commit at a time is in flight per head.
+ *              event's user_data can name one: the ones found at start, and
+ *              those appended when a display is connected later (hotplug).
+ *              A head is "enabled" after its modeset; one atomic commit at
+ *              a time is in flight per head.
  *  kms_conn    one virtual connector (a guest's), placed on a head: on a
  *              rectangle of the screen from the guest's configuration, or
  *              in a cell of the default layout; its queue of flips; what
  *              it shows now. A head's conns are kept in name order, which
  *              is also their stacking order where rectangles overlap (the
- *              later name on top).
+ *              later name on top). It remembers its mapping and unique-id
+ *              target: a display connected later takes the connectors that
+ *              belong there (vd_kms_claim), with their queued flips; flips
+ *              in flight on the old head complete there.
  *  kms_fb      a guest framebuffer: the guest's memory (borrowed) and, if
  *              its dma-buf was imported, a DRM fb the plane can scan out
  *              directly. Otherwise frames are copied into the head's
@@ -122,6 +127,7 @@ struct kms_head {
 
 	bool enabled, broken;
 	bool unplugged; /* the display went away (hotplug): off, its flips complete blind */
+	uint64_t t_connected; /* connected after start: its uevent (us), until its first flip */
 	drmModeModeInfo mode;
 	uint32_t mode_blob;
 	struct kms_conn *conns[KMS_MAX_CONNS_PER_HEAD];
@@ -152,6 +158,7 @@ struct kms_conn {
 	struct vd_rect cfg;  /* the rectangle of the last set_config: for new flips */
 	bool placed;         /* want comes from the configuration (a rectangle) */
 	bool by_name;        /* on its head because its mapping or unique-id names it */
+	char *mapping, *target; /* copies of desc's (NULL: none), for a display connected later */
 	struct vd_rect want; /* that rectangle, in its head's coordinates, unclipped */
 	struct vd_rect place; /* where it is on the head's screen now (clipped or a cell) */
 	int plane;            /* VD_KMS_PLANE_*: how it is shown by the last commit built */
@@ -199,6 +206,8 @@ struct kms_output {
 	struct udev *udev;
 	struct udev_monitor *udev_mon;
 	sd_event_source *udev_source;
+	uint32_t refused[KMS_MAX_HEADS]; /* connectors without a free CRTC/plane: not tried again */
+	uint32_t nrefused;
 	bool quiet; /* tearing down: events complete nothing */
 	struct kms_lat lat[KMS_LAT_SAMPLES]; /* ring: the last flips that had a commit */
 	uint64_t nlat;                        /* samples ever recorded */
@@ -222,6 +231,8 @@ void kms_heads_finish(struct kms_output *out);
 bool kms_head_probe(struct kms_head *head);
 void kms_head_unplug(struct kms_head *head);
 void kms_head_replug(struct kms_head *head);
+/* Connected connectors without a head (plugged after start): new heads. t_event: the uevent. */
+void kms_heads_add_new(struct kms_output *out, uint64_t t_event);
 
 /* kms_hotplug.c: the uevent monitor; without one (no netlink) hotplug goes unnoticed. */
 int kms_hotplug_init(struct kms_output *out);
@@ -238,6 +249,8 @@ void kms_head_overlays_off(drmModeAtomicReq *req, struct kms_head *head);
 
 /* kms_conn.c: place every conn of the head on its screen (after a modeset, add, remove). */
 void kms_head_layout(struct kms_head *head);
+/* kms_conn.c: a head added after start takes the conns that belong there; how many moved. */
+uint32_t kms_head_claim(struct kms_head *head);
 
 /* kms_flip.c */
 bool kms_conn_picture(const struct kms_conn *conn, uint32_t screen_w, uint32_t screen_h,
