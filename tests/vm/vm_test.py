@@ -35,6 +35,10 @@ uevent file, what udevadm trigger does), which vdispld handles as it
 handles a driver's HOTPLUG=1 event. The flip events must go on (counted)
 while the display is away; then it is plugged back ("detect" and the
 uevent) and the final picture must be pixel-exact.
+--be-alloc: the simulated guests ask for backend-allocated buffers, which
+the KMS output allocates as the GPU's dumb buffers and imports back as
+DRM fbs: every frame must be scanned out with no copy (the "plane use"
+line at exit: nothing composed; copies per flip 0.00).
 --outputs N gives the virtio GPU N outputs; --force-on NAME switches a
 connector on from the guest's side (sysfs status) before vdispld starts,
 since QEMU without a UI connects only the first output.
@@ -184,6 +188,8 @@ def build_initramfs(args, work, kver):
              "--status-interval", "1"]
     if args.edid:
         vargs.append("--sim-get-edid")
+    if args.be_alloc:
+        vargs.append("--sim-be-alloc")
     if args.place:
         gdir = os.path.join(root, "etc", "vdispld", "guests.d")
         os.makedirs(gdir, exist_ok=True)
@@ -645,6 +651,7 @@ def main():
     ap.add_argument("--force-on", action="append", default=[])
     ap.add_argument("--edid", action="store_true")
     ap.add_argument("--hotplug", action="store_true")
+    ap.add_argument("--be-alloc", action="store_true")
     ap.add_argument("--late-on")
     args = ap.parse_args()
     args.place = {int(k): v for k, v in (p.split("=", 1) for p in args.place)}
@@ -661,6 +668,20 @@ def main():
     finally:
         vm.stop()
     say("PASS in %.1f s" % (time.time() - t0))
+
+
+def check_zero_copy(log, copies):
+    """--be-alloc: the guests' buffers are the GPU's own; every frame must be scanned out
+    directly, none copied."""
+    use = re.search(r"kms: plane use: direct=(\d+) overlay=(\d+) composed=(\d+)", log)
+    cpf = re.search(r"copies per flip=([\d.]+)", log)
+    if not use or not cpf:
+        fail("no plane use or copies-per-flip line")
+    direct, overlay, composed = (int(g) for g in use.groups())
+    say("plane use: direct=%d overlay=%d composed=%d; copies per flip %s" % (
+        direct, overlay, composed, cpf.group(1)))
+    if copies or composed or float(cpf.group(1)) != 0.0 or direct + overlay == 0:
+        fail("backend-allocated buffers were copied, not scanned out")
 
 
 def report_latency(log):
@@ -715,6 +736,8 @@ def run(vm, args, t0):
     say("flip rate while flipping: %.1f flips/s (%d guests)" % (
         want / max(t_done - t_start, 1e-3), args.guests))
     report_latency(vm.log)
+    if args.be_alloc:
+        check_zero_copy(vm.log, copies)
     if args.hotplug:
         hp = re.search(r"(\d+) hotplug events", vm.log)
         if not hp or int(hp.group(1)) < 2:
