@@ -10,6 +10,7 @@
 #include "hv/simhost/simhost.h"
 #include "displif_proto.h"
 #include "log.h"
+#include "parse.h"
 
 #define UNSET UINT32_MAX /* not given on the command line: the config file decides */
 
@@ -91,16 +92,13 @@ static void usage(FILE *f)
 
 static int parse_u32(const char *arg, const char *what, uint32_t max, uint32_t *ret)
 {
-	char *end;
-	unsigned long v;
+	uint32_t v;
 
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || arg[0] == '-' || v > max) {
+	if (vd_parse_u32(arg, &v) < 0 || v > max) {
 		fprintf(stderr, "vdispld: invalid %s \"%s\" (expected 0..%u)\n", what, arg, max);
 		return -EINVAL;
 	}
-	*ret = (uint32_t)v;
+	*ret = v;
 	return 0;
 }
 

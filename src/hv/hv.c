@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
+
 int vd_hv_sim_create(struct vd_hv **ret_hv);
 int vd_hv_simhost_create(struct vd_hv **ret_hv);
 #ifdef VD_WITH_XEN
@@ -49,20 +51,15 @@ void vd_hv_free_list(char **list, unsigned n)
 
 int vd_xs_read_u32(struct vd_hv *hv, vd_xs_txn t, const char *path, uint32_t *ret)
 {
-	char *val, *end;
-	unsigned long v;
+	char *val;
 	size_t len;
 	int r;
 
 	r = hv->impl->xs_read(hv, t, path, &val, &len);
 	if (r < 0)
 		return r;
-	errno = 0;
-	v = strtoul(val, &end, 10);
-	r = (errno || end == val || *end != '\0' || v > UINT32_MAX || val[0] == '-') ? -EINVAL : 0;
+	r = vd_parse_u32(val, ret);
 	free(val);
-	if (r == 0)
-		*ret = (uint32_t)v;
 	return r;
 }
 

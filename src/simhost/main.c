@@ -19,6 +19,7 @@
 #include "hv/sim/sim.h"
 #include "hv/simhost/simhost.h"
 #include "log.h"
+#include "parse.h"
 #include "simfront/simfront.h"
 
 #define GUESTS_MAX 64u
@@ -257,21 +258,20 @@ static void teardown(struct host *h)
 	sd_event_unref(h->loop);
 }
 
-static int parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *ret, char **end)
+static int parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *ret,
+		     const char **end)
 {
-	unsigned long v;
+	uint32_t v;
 
-	errno = 0;
-	v = strtoul(arg, end, 10);
-	if (errno || *end == arg || arg[0] == '-' || v < min || v > max)
+	if (vd_parse_u32_prefix(arg, &v, end) < 0 || v < min || v > max)
 		return -EINVAL;
-	*ret = (uint32_t)v;
+	*ret = v;
 	return 0;
 }
 
 static int parse_conns(const char *arg, struct opts *o)
 {
-	char *end;
+	const char *end;
 
 	for (o->nconns = 0; o->nconns < GUESTS_MAX; arg = end + 1) {
 		if (parse_u32(arg, 1, CONN_MAX, &o->conns[o->nconns++], &end) < 0)
@@ -286,7 +286,7 @@ static int parse_conns(const char *arg, struct opts *o)
 
 static int parse_one(int c, const char *arg, struct opts *o)
 {
-	char *end;
+	const char *end;
 
 	switch (c) {
 	case 's':

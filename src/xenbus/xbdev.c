@@ -14,6 +14,7 @@
 #include <xen/io/xenbus.h>
 
 #include "log.h"
+#include "parse.h"
 #include "xenbus/xbdev.h"
 
 #define TOKEN_RELEASE "release"
@@ -332,21 +333,6 @@ static int dev_new(struct vd_xbdir *dir, uint32_t domid, uint32_t devid)
 
 /* ---- discovery ---- */
 
-static int parse_u32(const char *s, uint32_t *ret)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > UINT32_MAX)
-		return -EINVAL;
-	*ret = (uint32_t)v;
-	return 0;
-}
-
 /* Look at backend/<kind>/<domid>/<devid>: new, gone, or a state change. */
 static void scan_dev(struct vd_xbdir *dir, uint32_t domid, uint32_t devid)
 {
@@ -376,7 +362,7 @@ static void scan_domain(struct vd_xbdir *dir, uint32_t domid)
 	if (hvi(dir)->xs_directory(dir->hv, VD_XS_NO_TXN, path, &list, &n) < 0)
 		n = 0;
 	for (unsigned i = 0; i < n; i++)
-		if (parse_u32(list[i], &devid) == 0)
+		if (vd_parse_u32(list[i], &devid) == 0)
 			scan_dev(dir, domid, devid);
 	vd_hv_free_list(list, n);
 }
@@ -409,7 +395,7 @@ static void scan_all(struct vd_xbdir *dir)
 	if (hvi(dir)->xs_directory(dir->hv, VD_XS_NO_TXN, dir->root, &list, &n) < 0)
 		n = 0;
 	for (unsigned i = 0; i < n; i++)
-		if (parse_u32(list[i], &domid) == 0)
+		if (vd_parse_u32(list[i], &domid) == 0)
 			scan_domain(dir, domid);
 	vd_hv_free_list(list, n);
 }

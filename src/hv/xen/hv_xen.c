@@ -35,6 +35,7 @@
 
 #include "hv/hv.h"
 #include "log.h"
+#include "parse.h"
 
 struct xen_hv {
 	struct vd_hv base;
@@ -126,17 +127,14 @@ static int xen_domain_alive(struct vd_hv *hv, uint32_t domid)
 static uint32_t xen_read_own_domid(struct xs_handle *xs)
 {
 	unsigned int len;
-	unsigned long v;
-	char *val, *end;
-	uint32_t domid = 0;
+	char *val;
+	uint32_t v, domid = 0;
 
 	val = xs_read(xs, XBT_NULL, "domid", &len);
 	if (!val)
 		return 0;
-	errno = 0;
-	v = strtoul(val, &end, 10);
-	if (errno == 0 && end != val && *end == '\0' && v < 0x7ff0 && val[0] != '-')
-		domid = (uint32_t)v;
+	if (vd_parse_u32(val, &v) == 0 && v < 0x7ff0)
+		domid = v;
 	else
 		vd_warn("xen: ignoring malformed own domid \"%s\"", val);
 	free(val);
