@@ -42,6 +42,27 @@ line at exit: nothing composed; copies per flip 0.00).
 --outputs N gives the virtio GPU N outputs; --force-on NAME switches a
 connector on from the guest's side (sysfs status) before vdispld starts,
 since QEMU without a UI connects only the first output.
+--gpu vkms: no QEMU GPU; Debian's kernel lacks vkms, so build-vkms.sh
+builds vkms.ko once into the cache (from linux-source-6.1 against the
+kernel's own headers) and the initramfs loads it after its dependencies
+(modinfo's depends, modules.dep) with enable_overlay=1: 8 overlay planes,
+positioned but not scaled, composed by vkms in software, with a CRC of the
+composed output in debugfs (crtc-0/crc). QEMU's screendump cannot see vkms,
+so the picture is checked by CRC, in one boot with vdispld run twice on
+the same still scene (the guests stop after F frames and keep their last):
+first as it chooses, then with --again ARGS added (default --copy: CPU
+composition into the primary plane, the path the screendump tests verify
+pixel by pixel). Each run: every flip gets its event, then 8 CRC records
+(frames increasing) must all be one value, the still CRC; vdispld stopped,
+its summary (flips == events == N * F, no errors), latency and plane use
+lines read. The two still CRCs must be equal, differ from the CRCs without
+vdispld (the console, before the first run and after each), and the
+second run must copy. Last, kept apart ("OVERLAY:" when they fail), the
+overlay assertions on the first run: "kms: plane use: direct=D overlay=O
+composed=C" with O > 0 and C = 0, and 0.00 copies per flip.
+The init script's command loop ("run CMD", "stop") also takes "again
+ARGS" after VDTEST-EXIT (vdispld started again with ARGS added); "crc
+LABEL" run by it prints "VDTEST-CRC LABEL FRAME CRC" lines.
 --late-on NAME: the display NAME is connected only while the guests flip
 (sysfs status "on" and the card's "change" uevent, as --hotplug does):
 vdispld must give it a head and move onto it the guests whose --place
@@ -49,8 +70,9 @@ names it (placed by default until then), every flip still getting its
 event; the final pictures are then checked as for --place.
 
 Usage: vm_test.py VDISPLD WORKDIR [--guests N] [--frames F] [--resolution WxH]
-                  [--gpu virtio|std] [--timeout S] [--place N=MAPPING]...
-                  [--outputs N] [--force-on NAME]... [--late-on NAME]
+                  [--gpu virtio|std|vkms] [--timeout S] [--place N=MAPPING]...
+                  [--outputs N] [--force-on NAME]... [--late-on NAME] [--be-alloc]
+                  [--again ARGS]
 Environment: VD_XEN_CACHE (default /var/cache/vdispld-xen-qemu).
 Prints "vm-test: ..." lines with the timings, the flip rate, the counts and
 the flip latencies vdispld logs at exit (request->commit, request->done,
@@ -68,38 +90,62 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.environ.get("VD_XEN_CACHE", "/var/cache/vdispld-xen-qemu")
 STAGE = os.path.join(CACHE, "stage")
-GPU_MODULES = {"virtio": ["virtio_pci", "virtio-gpu"], "std": ["bochs"]}
+GPU_MODULES = {"virtio": ["virtio_pci", "virtio-gpu"], "std": ["bochs"], "vkms": []}
+# vkms (no QEMU device): built out of tree by build-vkms.sh, loaded with its
+# 8 overlay planes
+VKMS_PARAMS = "enable_overlay=1"
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+mount -t debugfs debugfs /sys/kernel/debug
 mkdir -p /dev/shm /tmp
 mount -t tmpfs shm /dev/shm
 mount -t tmpfs tmp /tmp
 echo 1 > /proc/sys/kernel/printk
-for m in $(cat /modules.order); do insmod /lib/modules/$m.ko || echo "VDTEST insmod $m failed"; done
+# one module a line, with its parameters
+while read -r m margs; do
+    insmod /lib/modules/$m.ko $margs || echo "VDTEST insmod $m failed"
+done < /modules.order
 i=0
 while [ ! -e /dev/dri/card0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 ls /dev/dri
+# crc LABEL: 8 records of vkms' CRC of what crtc-0 shows (one per vblank,
+# "VDTEST-CRC LABEL FRAME CRC"); "none" when no vblank comes in 20 s
+crc() {
+    d=/sys/kernel/debug/dri/0/crtc-0/crc
+    echo auto > $d/control || { echo "VDTEST-CRC $1 none none"; return; }
+    timeout 20 dd if=$d/data bs=64 count=8 2>/dev/null | tr '\0' '\n' | grep . > /tmp/crc
+    [ -s /tmp/crc ] || echo "0x0 none" > /tmp/crc
+    while read -r f c; do echo "VDTEST-CRC $1 $f $c"; done < /tmp/crc
+}
 [ -f /pre.sh ] && . /pre.sh
-echo VDTEST-START
-LD_LIBRARY_PATH=/lib /bin/vdispld $(cat /vdispld.args) &
-pid=$!
-echo $pid > /tmp/vdispld.pid
+start() {
+    echo VDTEST-START
+    LD_LIBRARY_PATH=/lib /bin/vdispld $(cat /vdispld.args) "$@" &
+    pid=$!
+    echo $pid > /tmp/vdispld.pid
+}
+start
 # the host writes commands to the second serial port: "run CMD" runs CMD,
-# "stop" ends the test
+# "stop" stops vdispld (VDTEST-EXIT), "again ARGS" starts it again with
+# its arguments and ARGS
 exec 3< /dev/ttyS1
 while read -r line <&3; do
     case "$line" in
-    stop*) break ;;
+    stop*)
+        if [ -n "$pid" ]; then
+            kill -TERM $pid
+            wait $pid
+            echo "VDTEST-EXIT $?"
+            pid=
+        fi ;;
+    again*) [ -z "$pid" ] && start ${line#again} ;;
     run\ *) eval "${line#run }"; echo "VDTEST-RAN ${line#run }" ;;
     esac
 done
-kill -TERM $pid
-wait $pid
-echo "VDTEST-EXIT $?"
 while true; do sleep 1000; done
 """
 
@@ -120,6 +166,15 @@ def ensure_cache():
     fetch = os.path.join(HERE, "..", "xen-qemu", "fetch.sh")
     say("fetching the Debian kernel and busybox with", fetch)
     subprocess.run([fetch], check=True, timeout=1800)
+
+
+def ensure_vkms():
+    """vkms.ko for the cached kernel (built once into the cache)."""
+    out = subprocess.run([os.path.join(HERE, "build-vkms.sh")], check=True, timeout=1800,
+                         stdout=subprocess.PIPE, text=True).stdout.split()
+    if not out or not os.path.exists(out[-1]):
+        fail("build-vkms.sh gave no module")
+    return out[-1]
 
 
 def glob_one(d, prefix):
@@ -177,11 +232,20 @@ def build_initramfs(args, work, kver):
     shutil.copy2(args.vdispld, os.path.join(root, "bin", "vdispld"))
     copy_libs(args.vdispld, root)
     moddir = os.path.join(STAGE, "lib", "modules", kver)
-    order, paths = module_deps(moddir, GPU_MODULES[args.gpu])
+    names, lines = GPU_MODULES[args.gpu], []
+    if args.gpu == "vkms":
+        vkms = ensure_vkms()
+        names = subprocess.run(["modinfo", "-F", "depends", vkms], check=True,
+                               capture_output=True, text=True).stdout.strip().split(",")
+        shutil.copy2(vkms, os.path.join(root, "lib/modules", "vkms.ko"))
+    order, paths = module_deps(moddir, [n for n in names if n])
     for n in order:
         shutil.copy2(os.path.join(moddir, paths[n]), os.path.join(root, "lib/modules", n + ".ko"))
+        lines.append(n)
+    if args.gpu == "vkms":
+        lines.append("vkms " + VKMS_PARAMS)
     with open(os.path.join(root, "modules.order"), "w") as f:
-        f.write("\n".join(order) + "\n")
+        f.write("\n".join(lines) + "\n")
     w, h = args.resolution.split("x")
     vargs = ["--hypervisor", "sim", "--output", "kms", "--sim-guests", str(args.guests),
              "--sim-resolution", args.resolution, "--sim-frames", str(args.frames),
@@ -206,6 +270,8 @@ def build_initramfs(args, work, kver):
         # each connector's EDID as the kernel has it, for --edid
         f.write("for d in /sys/class/drm/card0-*; do echo \"VDTEST-EDID ${d#*card0-} "
                 "$(od -An -v -tx1 $d/edid | tr -d ' \\n')\"; done\n")
+        if args.gpu == "vkms":
+            f.write("crc before\n")  # the console's picture, before vdispld
     with open(os.path.join(root, "vdispld.args"), "w") as f:
         f.write(" ".join(vargs) + "\n")
     with open(os.path.join(root, "init"), "w") as f:
@@ -225,8 +291,8 @@ class Vm:
         for p in (self.serial, self.mon_path, self.ctl_path):
             if os.path.exists(p):
                 os.unlink(p)
-        gpu = ["-device", "virtio-gpu-pci,id=gpu,max_outputs=%d" % args.outputs] \
-            if args.gpu == "virtio" else ["-vga", "std"]
+        gpu = {"virtio": ["-device", "virtio-gpu-pci,id=gpu,max_outputs=%d" % args.outputs],
+               "std": ["-vga", "std"], "vkms": []}[args.gpu]
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", "768", "-smp", "1",
                "-nodefaults", "-no-user-config", "-display", "none", *gpu,
                "-kernel", kernel, "-initrd", initrd,
@@ -240,6 +306,7 @@ class Vm:
         self.mon = self.ctl = None
         self.pos = 0
         self.log = ""
+        self.base = 0  # wait_for looks at the log from here (one vdispld run)
 
     def connect(self, timeout=30):
         end = time.time() + timeout
@@ -283,10 +350,10 @@ class Vm:
         end = time.time() + timeout
         while time.time() < end:
             self.read_serial()
-            m = pred(self.log)
+            m = pred(self.log[self.base:])
             if m:
                 return m
-            if "VDTEST-EXIT" in self.log and what != "vdispld to exit":
+            if "VDTEST-EXIT" in self.log[self.base:] and what != "vdispld to exit":
                 fail("vdispld exited while waiting for %s" % what)
             if self.proc.poll() is not None:
                 fail("QEMU exited (%d) waiting for %s" % (self.proc.returncode, what))
@@ -644,7 +711,7 @@ def main():
     ap.add_argument("--guests", type=int, default=1)
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--resolution", default="1024x768")
-    ap.add_argument("--gpu", choices=("virtio", "std"), default="virtio")
+    ap.add_argument("--gpu", choices=("virtio", "std", "vkms"), default="virtio")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--place", action="append", default=[])
     ap.add_argument("--outputs", type=int, default=1)
@@ -653,6 +720,8 @@ def main():
     ap.add_argument("--hotplug", action="store_true")
     ap.add_argument("--be-alloc", action="store_true")
     ap.add_argument("--late-on")
+    ap.add_argument("--again", default="--copy",
+                    help="--gpu vkms: the second run's extra vdispld arguments")
     args = ap.parse_args()
     args.place = {int(k): v for k, v in (p.split("=", 1) for p in args.place)}
     t0 = time.time()
@@ -664,7 +733,7 @@ def main():
     say("initramfs ready in %.1f s; booting %s with %s GPU" % (time.time() - t0, kver, args.gpu))
     vm = Vm(args, args.work, kernel, initrd)
     try:
-        run(vm, args, t0)
+        (run_vkms if args.gpu == "vkms" else run)(vm, args, t0)
     finally:
         vm.stop()
     say("PASS in %.1f s" % (time.time() - t0))
@@ -684,14 +753,16 @@ def check_zero_copy(log, copies):
         fail("backend-allocated buffers were copied, not scanned out")
 
 
-def report_latency(log):
-    """Print the flip latency line of the KMS output; fail only if it is missing."""
+def report_latency(log, what=""):
+    """Print the flip latency line of the KMS output; fail only if it is missing.
+    Returns (commit p50, p99, done p50, p99, copies per flip) as strings."""
     m = re.search(r"kms: flip latency request->commit p50=(\d+)us p99=(\d+)us, "
                   r"request->done p50=(\d+)us p99=(\d+)us, copies per flip=([\d.]+)", log)
     if not m:
-        fail("no flip latency line")
-    say("flip latency: request->commit p50=%s us p99=%s us, request->done p50=%s us "
-        "p99=%s us; copies per flip %s" % m.groups())
+        fail("no flip latency line" + (" (%s)" % what if what else ""))
+    say("%sflip latency: request->commit p50=%s us p99=%s us, request->done p50=%s us "
+        "p99=%s us; copies per flip %s" % (((what + ": " if what else ""),) + m.groups()))
+    return m.groups()
 
 
 def run(vm, args, t0):
@@ -752,6 +823,141 @@ def run(vm, args, t0):
     if after[2] == img[2]:
         fail("the guests' picture is still on the screen after vdispld exited")
     say("display given back: the screen changed after exit")
+
+
+# ---- vkms: overlay planes against CPU composition, compared by CRC ----
+
+def crc_records(vm, label):
+    """vkms' CRC records of crtc-0 read now in the VM: [(frame, crc)]."""
+    vm.ctl.sendall(("run crc %s\n" % label).encode())
+    vm.wait_for(lambda log: re.search(r"VDTEST-RAN crc %s\s" % re.escape(label), log), 90,
+                "the CRC records (%s)" % label)
+    return crcs_logged(vm.log, label)
+
+
+def crcs_logged(log, label):
+    recs = re.findall(r"VDTEST-CRC %s (\S+) (\S+)" % re.escape(label), log)
+    say("CRC %s: %s" % (label, " ".join("%s:%s" % r for r in recs)))
+    return recs
+
+
+def still_crc(vm, label):
+    """The CRC of a still picture: 4 or more records, frames increasing, one
+    value. Read up to three times (the last commit may still be in flight)."""
+    for attempt in range(3):
+        recs = crc_records(vm, "%s-%d" % (label, attempt))
+        frames = [int(f, 16) for f, c in recs if c != "none"]
+        vals = {c for f, c in recs}
+        if len(frames) < 4 or "none" in vals:
+            fail("%s: only %d CRC records (vkms' CRC in debugfs)" % (label, len(frames)))
+        if any(b <= a for a, b in zip(frames, frames[1:])):
+            fail("%s: CRC frame numbers do not increase: %s" % (label, frames))
+        if len(vals) == 1:
+            say("%s: still picture, CRC %s over frames %d..%d" % (
+                label, recs[0][1], frames[0], frames[-1]))
+            return recs[0][1]
+        time.sleep(1)
+    fail("%s: the picture does not stand still: CRCs %s" % (label, sorted(vals)))
+
+
+def vkms_run(vm, args, label, extra, t0):
+    """One vdispld run on vkms: the flips, the still CRC, the exit lines."""
+    want = args.guests * args.frames
+    if extra is not None:  # a later run: vdispld again, with more arguments
+        vm.base = len(vm.log)
+        vm.ctl.sendall(("again %s\n" % extra).encode())
+        vm.wait_for(lambda log: "VDTEST-START" in log, 60, "vdispld to start again")
+    t_start = time.time()
+    m = vm.wait_for(lambda log: re.search(r"kms: (\S+): mode (\d+)x(\d+)@(\d+)", log),
+                    args.timeout, "the modeset")
+    mode = (int(m.group(2)), int(m.group(3)))
+    for g, mapping in sorted(args.place.items()):
+        r = parse_rect(mapping)
+        if not r or clip(r, *mode) != r:
+            fail("test: guest %d's rectangle %s is not inside the %dx%d mode" % (
+                g, mapping, mode[0], mode[1]))
+    done = vm.wait_for(lambda log: "failed" if "DBUF_CREATE failed" in log else any(
+        int(e) >= want for e in re.findall(r"(\d+) events", log)),
+        args.timeout, "%d flip events (%s)" % (want, label))
+    if done == "failed":
+        fail("%s: a guest's DBUF_CREATE failed: %s" % (label, re.findall(
+            r"op 0x10 id \d+: status -?\d+", vm.log[vm.base:])[:3]))
+    t_done = time.time()
+    say("%s: all %d flips completed %.1f s after start (%s mode %dx%d)" % (
+        label, want, t_done - t_start, m.group(1), mode[0], mode[1]))
+    seg = vm.log[vm.base:]
+    for g, mapping in sorted(args.place.items()):
+        r = parse_rect(mapping)
+        check_layout(seg, g, m.group(1), r[:2], r[2:])
+    time.sleep(1)
+    still = still_crc(vm, label)
+    vm.ctl.sendall(b"stop\n")
+    vm.wait_for(lambda log: "VDTEST-EXIT" in log, 120, "vdispld to exit")
+    seg = vm.log[vm.base:]
+    summary = re.search(r"summary: flips=(\d+) events=(\d+) copies=(\d+) requests=(\d+) "
+                        r"errors=(\d+) guests=(\d+) seconds=([\d.]+)", seg)
+    if not summary:
+        fail("%s: no summary line" % label)
+    flips, events, copies, _, errors = (int(summary.group(i)) for i in range(1, 6))
+    say("%s: summary: %d flips, %d events, %d copies, %d errors in %s s" % (
+        label, flips, events, copies, errors, summary.group(7)))
+    if flips != want or events != want or errors:
+        fail("%s: expected %d flips and events and no errors" % (label, want))
+    if "VDTEST-EXIT 0" not in seg:
+        fail("%s: vdispld did not exit cleanly" % label)
+    lat = report_latency(seg, label)
+    pu = re.search(r"kms: plane use: direct=(\d+) overlay=(\d+) composed=(\d+)", seg)
+    if pu:
+        say("%s: plane use: direct=%s overlay=%s composed=%s" % ((label,) + pu.groups()))
+    else:
+        say("%s: no plane use line (kms: plane use: direct=D overlay=O composed=C)" % label)
+    # the display given back: what it shows now, for the comparison's sake
+    vm.base = len(vm.log)
+    after = [c for f, c in crc_records(vm, "after-" + label)]
+    return {"still": still, "copies": float(lat[4]), "latency": lat,
+            "plane_use": tuple(int(v) for v in pu.groups()) if pu else None,
+            "after": after, "seconds": t_done - t_start}
+
+
+def run_vkms(vm, args, t0):
+    """vkms with overlay planes: the same still scene shown twice by vdispld,
+    first as it chooses (overlay planes, zero-copy), then with --copy (CPU
+    composition into the primary plane); vkms' CRCs of the two must be equal."""
+    vm.connect()
+    vm.wait_for(lambda log: "VDTEST-START" in log, args.timeout, "the kernel and vkms")
+    say("booted in %.1f s" % (time.time() - t0))
+    if "VDTEST insmod" in vm.log:
+        fail("a module did not load: %s" % re.findall(r"VDTEST insmod \S+ failed", vm.log))
+    before = [c for f, c in crcs_logged(vm.log, "before")]
+    r1 = vkms_run(vm, args, "overlays", None, t0)
+    r2 = vkms_run(vm, args, "copy", args.again, t0)
+    blank = set(before) | set(r1["after"]) | set(r2["after"])
+    say("still CRC: %s with overlays, %s composed (--copy); without vdispld: %s" % (
+        r1["still"], r2["still"], " ".join(sorted(blank))))
+    if r1["still"] != r2["still"]:
+        fail("the overlays' picture (CRC %s) differs from the composed one (CRC %s)" % (
+            r1["still"], r2["still"]))
+    if r1["still"] in blank:
+        fail("the still CRC %s is also the CRC without vdispld: the comparison proves "
+             "nothing" % r1["still"])
+    if r2["copies"] <= 0:
+        fail("--copy: copies per flip %.2f, expected composition" % r2["copies"])
+    say("same picture: CRC %s both ways, and not the picture without vdispld" % r1["still"])
+    say("latency same run: request->commit p50/p99 %s/%s us with overlays, %s/%s us "
+        "composed; copies per flip %.2f vs %.2f" % (
+            r1["latency"][0], r1["latency"][1], r2["latency"][0], r2["latency"][1],
+            r1["copies"], r2["copies"]))
+    # ---- overlay assertions: the daemon's plane use (the overlay path) ----
+    pu = r1["plane_use"]
+    if pu is None:
+        fail("OVERLAY: run 1 printed no 'kms: plane use:' line")
+    if pu[1] <= 0 or pu[2] != 0:
+        fail("OVERLAY: run 1 plane use direct=%d overlay=%d composed=%d: expected "
+             "overlay>0 and composed=0" % pu)
+    if r1["copies"] != 0:
+        fail("OVERLAY: run 1 copied %.2f times per flip, expected 0 (zero-copy)" % r1["copies"])
+    say("overlays: %d connector frames on overlay planes, none composed, 0.00 copies "
+        "per flip" % pu[1])
 
 
 if __name__ == "__main__":
