@@ -18,6 +18,7 @@
 #                                same version)
 #   $CACHE/vkms/KVER/kbuild/     the headers and kbuild tools, extracted
 #   $CACHE/vkms/KVER/src/        drivers/gpu/drm/vkms only, from the tarball
+#                                (both removed after a successful build)
 #   $CACHE/vkms/KVER/vkms.ko     the result (debug info stripped)
 #   $CACHE/vkms/KVER/stamp       "KVER DEBIAN-VERSION SCRIPT-HASH": built once
 # CACHE is VD_XEN_CACHE (default /var/cache/vdispld-xen-qemu). Needs make,
@@ -111,5 +112,7 @@ case $vm in
 esac
 mv "$W/vkms-new.ko" "$OUT"
 echo "$stamp" >"$W/stamp"
+# the extracted headers (~90 MB) serve a rebuild no better than the .debs
+rm -rf "$W/kbuild" "$W/src" "$W/build"
 say "built in $(($(date +%s) - t0)) s: vermagic $vm; depends $(modinfo -F depends "$OUT")"
 echo "$OUT"
