@@ -20,6 +20,9 @@
 #   novmap   the test-only vmap turned off (gntdev behaves as upstream's):
 #            vkms refuses to scan the imported buffer out; vdispld must fall
 #            back to copying that guest's frames, and the CRC still match.
+#   overlay  a 640x480 guest placed on a rectangle of vkms' screen goes
+#            onto an overlay plane (zero copy); vkms' CRC equals that of the
+#            same scene composed by copying (--copy).
 #   measure  DBUF_CREATE and DBUF_DESTROY(-to-release) times seen by
 #            vdispld for 1080p buffers and for 4K-sized ones (33 MB; Linux
 #            6.1's xen-front caps modes at 4095x2047, so a 1080p mode with
@@ -48,7 +51,7 @@ field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
 
 # ---- vkms ----
 step vkms 60
-modprobe vkms || echo "VDTEST-INFO modprobe vkms failed"
+modprobe vkms enable_overlay=1 || echo "VDTEST-INFO modprobe vkms failed"
 i=0; while [ -z "$(ls /dev/dri/card* 2>/dev/null)" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
 CARD=$(ls /dev/dri/card* 2>/dev/null | head -n 1)
 N=${CARD#/dev/dri/card}
@@ -94,7 +97,7 @@ start_vdispld() {
     VRUN=$((VRUN + 1))
     # Display only: no udev here for libinput (--input auto takes it with kms).
     /usr/sbin/vdispld --hypervisor xen --output kms --drm-device "$CARD" --input none --status-interval 1 \
-        -v -v >"$(vd_log)" 2>&1 &
+        -v -v "$@" >"$(vd_log)" 2>&1 &
     VPID=$!
     i=0
     while ! grep -q 'running: hypervisor' "$(vd_log)" && [ $i -lt 100 ]; do
@@ -279,6 +282,62 @@ novmap_case() {
     fi
 }
 novmap_case
+
+# ---- a guest on a rectangle of the screen: an overlay plane, zero-copy ----
+# vkms has overlay planes (enable_overlay=1). Guest g4's 640x480 connector
+# is placed at 200,100 of vkms' 1024x768 screen by its configuration
+# (guests.d/g4.conf), so vdispld puts its imported buffer on an overlay
+# plane above a black composition. The reference: the same guest and
+# placement composed by copying (--copy): guest g5, a fresh one (its console
+# log is its own) with the same configuration; vkms' CRC of the two screens
+# must be equal (and not the full-screen frame's).
+# overlay_run GUEST LABEL [VDISPLD-ARGS]: OV_CRC, OV_RES (the client's result), OV_LOG
+overlay_run() {
+    g=$1; label=$2; shift 2
+    step "$g-$label" 150
+    OV_CRC=; OV_RES=
+    start_vdispld --config /etc/vdispld/vdispld.conf "$@" || { OV_LOG=$(vd_log); return; }
+    if create "$g" 0 640x480 && gwait "$g" GUEST-READY 90; then
+        gsend "$g" "run A --frames $FR --hold 8"
+        gwait "$g" CLIENT-RESULT 100 && OV_RES=$(gline "$g" CLIENT-RESULT)
+        sleep 1
+        OV_CRC=$(crc)
+        gwait "$g" "GUEST-RUN-END A " 30
+    fi
+    echo "VDTEST-INFO $g ($label): crc $OV_CRC; $OV_RES"
+    destroy "$g"
+    sleep 1
+    stop_vdispld
+    OV_LOG=$(vd_log)
+}
+overlay_case() {
+    mkdir -p /etc/vdispld/guests.d
+    echo "# the overlay case: g4 on a rectangle" >/etc/vdispld/vdispld.conf
+    echo "connector.0 = 200,100,640x480" >/etc/vdispld/guests.d/g4.conf
+    cp /etc/vdispld/guests.d/g4.conf /etc/vdispld/guests.d/g5.conf
+    overlay_run g4 overlay
+    C1=$OV_CRC; R1=$OV_RES
+    U1=$(grep -o 'plane use: .*' "$OV_LOG" | tail -n 1 | sed 's/plane use: //')
+    CP1=$(grep 'copies per flip=' "$OV_LOG" | tail -n 1 | sed 's/.*copies per flip=//')
+    LAT1=$(grep 'flip latency' "$OV_LOG" | tail -n 1 | sed 's/.*flip latency //')
+    overlay_run g5 composed --copy
+    C2=$OV_CRC; R2=$OV_RES
+    U2=$(grep -o 'plane use: .*' "$OV_LOG" | tail -n 1 | sed 's/plane use: //')
+    LAT2=$(grep 'flip latency' "$OV_LOG" | tail -n 1 | sed 's/.*flip latency //')
+    echo "VDTEST-MEASURE overlay_latency overlay: $LAT1"
+    echo "VDTEST-MEASURE overlay_latency composed: $LAT2"
+    if [ "$(field errors "$R1")" = 0 ] && [ "$(field last "$R1")" = $FR ] &&
+       [ "$(field errors "$R2")" = 0 ] && [ "$(field last "$R2")" = $FR ] &&
+       [ -n "$C1" ] && [ "$C1" != none ] && [ "$C1" = "$C2" ] && [ "$C1" != "$REF_A" ] &&
+       [ "${CP1:-x}" = 0.00 ] && [ "$(field overlay "$U1")" -gt 0 ] 2>/dev/null &&
+       [ "$(field composed "$U1")" = 0 ] && [ "$(field overlay "$U2")" = 0 ] &&
+       [ "$(field composed "$U2")" -gt 0 ] 2>/dev/null; then
+        check g_overlay PASS "guest at 200,100 on an overlay plane: crc $C1 = composed by copy ($C2); plane use $U1, copies per flip=$CP1; with --copy: $U2"
+    else
+        check g_overlay FAIL "crc overlay '$C1' composed '$C2' (full-screen frame $REF_A); plane use '$U1' / '$U2'; copies per flip '$CP1'; $R1 / $R2"
+    fi
+}
+overlay_case
 
 # ---- measure: DBUF_CREATE / DESTROY for 1080p and 4K-sized buffers ----
 # measure NAME BE-ALLOC DBUF-WIDTH MEMORY

@@ -31,7 +31,7 @@ import time
 EXPECTED = ["a_vkms", "b_reference",
             "c_fe_crc", "c_fe_guest_dmesg", "c_fe_zero_copy", "c_fe_destroy",
             "d_be_crc", "d_be_guest_dmesg", "d_be_zero_copy", "d_be_destroy",
-            "f_novmap_fallback",
+            "f_novmap_fallback", "g_overlay",
             "e_vdispld_log"]
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
