@@ -14,7 +14,7 @@
 #                      vmap), vkms, 9p over virtio-mmio, vdispld (+ its
 #                      libraries), xenfront-client (the Dom0 reference
 #                      drawing), the guest kernel and initramfs, dom0-init.sh
-#                      and dom0-scenario.sh
+#                      (+ ../xen-qemu/dom0-toolstack.sh) and dom0-scenario.sh
 # Libraries are found by their ELF NEEDED entries in the arm64 tree.
 # Needs: cpio, gzip, kmod (depmod), binutils (readelf).
 set -euo pipefail

@@ -11,7 +11,7 @@
 #                      xenconsoled (+ their libraries), the Xen, 9p and
 #                      bochs-drm (KMS case) modules, vdispld (+ the
 #                      libraries ldd finds), the guest kernel and initramfs,
-#                      dom0-init.sh and dom0-scenario.sh
+#                      dom0-init.sh (+ dom0-toolstack.sh) and dom0-scenario.sh
 #
 # With EVREAD and INJECT (the input case): the guest gets the evdev module
 # and xenfront-evread; Dom0 gets the uinput and evdev modules, systemd-udevd

@@ -49,16 +49,17 @@ xen_tools() {
 
 # dom0_finish ROOT SRC OUT KERNEL HERE: Xen's directories and xl.conf (from
 # SRC), the guest kernel (OUT/KERNEL) and initramfs, the test's
-# dom0-init.sh (HERE) as /init, its dom0-scenario.sh as /root/scenario.sh;
-# then OUT/dom0.cpio.gz
+# dom0-init.sh (HERE) as /init with dom0-toolstack.sh, its dom0-scenario.sh
+# as /root/scenario.sh; then OUT/dom0.cpio.gz
 dom0_finish() {
     local root=$1 src=$2 out=$3 kernel=$4 here=$5
     mkdir -p "$root/etc/xen" "$root/var/lib/xen" "$root/var/lib/xenstored" "$root/var/log/xen/console" \
-             "$root/root/domu" "$root/results"
+             "$root/root/domu" "$root/results" "$root/lib"
     cp "$src/etc/xen/xl.conf" "$root/etc/xen/"
     cp "$out/$kernel" "$root/root/domu/$kernel"
     cp "$out/domu.cpio.gz" "$root/root/domu/domu.cpio.gz"
     cp "$here/dom0-init.sh" "$root/init"
+    cp "$XQ_DIR/dom0-toolstack.sh" "$root/lib/dom0-toolstack.sh"
     cp "$here/dom0-scenario.sh" "$root/root/scenario.sh"
     chmod 755 "$root/init" "$root/root/scenario.sh"
     mkcpio "$root" "$out/dom0.cpio.gz"
