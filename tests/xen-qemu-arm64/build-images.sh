@@ -14,7 +14,7 @@
 #                      vmap), vkms, 9p over virtio-mmio, vdispld (+ its
 #                      libraries), xenfront-client (the Dom0 reference
 #                      drawing), the guest kernel and initramfs, dom0-init.sh
-#                      and dom0-scenario.sh
+#                      (+ ../xen-qemu/dom0-toolstack.sh) and dom0-scenario.sh
 # Libraries are found by their ELF NEEDED entries in the arm64 tree.
 # Needs: cpio, gzip, kmod (depmod), binutils (readelf).
 set -euo pipefail
@@ -29,10 +29,11 @@ R=$STAGE/root
 KVER=$(cat "$STAGE/KVER")
 KM=$STAGE/kernel/lib/modules/$KVER
 MODDIR=/lib/modules/$KVER
-XENBIN=/usr/lib/xen-4.17/bin
 WORK=$OUT/rootfs
 mkdir -p "$OUT" "$WORK"
 say() { echo "build-images-arm64: $*"; }
+# base_root, mkcpio, domu_finish, xen_tools, dom0_finish; XENBIN
+. "$HERE/../xen-qemu/images-lib.sh"
 
 cp "$STAGE/xen/boot/xen-4.17-arm64" "$OUT/xen"
 cp "$STAGE/kernel/boot/vmlinuz-$KVER" "$OUT/Image"
@@ -92,55 +93,25 @@ finish_mods() {
     depmod -b "$1" "$KVER"
 }
 
-base_root() {
-    local root=$1
-    rm -rf "$root"
-    mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,root,usr/bin,usr/sbin,var/lib,var/log,var/lock,lib}
-    cp "$R/bin/busybox" "$root/bin/busybox"
-    ln -s busybox "$root/bin/sh"
-    ln -s ../run "$root/var/run"
-    echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
-    echo "root:x:0:" >"$root/etc/group"
-}
-mkcpio() {
-    (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -4 >"$2.tmp"
-    mv "$2.tmp" "$2"
-}
-
 say "guest initramfs"
 G=$WORK/domu
-base_root "$G"
+base_root "$G" "$R/bin/busybox" lib
 copy_mods "$G" drm_xen_front
 finish_mods "$G"
-cp "$CLIENT" "$G/bin/xenfront-client"
-cp "$HERE/../xen-qemu/domu-init.sh" "$G/init"
-chmod 755 "$G/init"
-mkcpio "$G" "$OUT/domu.cpio.gz"
+domu_finish "$G" "$CLIENT" "$OUT"
 
 say "Dom0 initramfs"
 D=$WORK/dom0
-base_root "$D"
+base_root "$D" "$R/bin/busybox" lib
 copy_mods "$D" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs vkms \
           virtio_mmio 9p 9pnet_virtio
 finish_mods "$D"
 mkdir -p "$D/lib/aarch64-linux-gnu"
 cp -L "$R/lib/ld-linux-aarch64.so.1" "$D/lib/"
-for b in xl xenstored xenconsoled xenconsole xen-init-dom0 libxl-save-helper; do
-    copy_bin "$D" "$XENBIN/$b" "$R$XENBIN/$b"
-done
-copy_bin "$D" /usr/bin/xenstore "$R/usr/bin/xenstore"
-for t in ls read write list rm exists watch chmod; do ln -sf xenstore "$D/usr/bin/xenstore-$t"; done
+xen_tools "$D" "$R"
 # glibc dlopen()s libgcc_s.so.1 for pthread_cancel: xl aborts without it
 copy_lib "$D" libgcc_s.so.1
 copy_bin "$D" /usr/sbin/vdispld "$VDISPLD"
 cp "$CLIENT" "$D/usr/bin/xenfront-client"
-mkdir -p "$D/etc/xen" "$D/var/lib/xen" "$D/var/lib/xenstored" "$D/var/log/xen/console" \
-         "$D/root/domu" "$D/results"
-cp "$R/etc/xen/xl.conf" "$D/etc/xen/"
-cp "$OUT/Image" "$D/root/domu/Image"
-cp "$OUT/domu.cpio.gz" "$D/root/domu/domu.cpio.gz"
-cp "$HERE/dom0-init.sh" "$D/init"
-cp "$HERE/dom0-scenario.sh" "$D/root/scenario.sh"
-chmod 755 "$D/init" "$D/root/scenario.sh"
-mkcpio "$D" "$OUT/dom0.cpio.gz"
+dom0_finish "$D" "$R" "$OUT" Image "$HERE"
 say "done: $(cd "$OUT" && ls -s --block-size=K xen Image dom0.cpio.gz domu.cpio.gz | tr '\n' ' ')"

@@ -22,11 +22,12 @@ Python 3 standard library only; needs qemu-system-aarch64 and fdtput
 import argparse
 import os
 import re
-import select
-import signal
 import subprocess
 import sys
-import time
+
+# the console driver is shared with the x86 test
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), os.pardir, "xen-qemu"))
+from qemu_console import Console  # noqa: E402
 
 EXPECTED = ["a_vkms", "b_reference",
             "c_fe_crc", "c_fe_guest_dmesg", "c_fe_zero_copy", "c_fe_destroy",
@@ -105,136 +106,21 @@ if a.interactive:
     os.execvp(qemu[0], qemu)
 
 log_path = os.path.join(results, "console.log")
-logf = open(log_path, "w")
-t0 = time.monotonic()
-proc = subprocess.Popen(qemu, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT, bufsize=0)
-logf.write(f"# {' '.join(qemu)}\n# qemu pid {proc.pid}\n")
-
-
-def el():
-    return time.monotonic() - t0
-
-
-def say(s):
-    print(f"[{el():6.1f}s] {s}", flush=True)
-
-
-lines, checks, order, measures, marks = [], {}, [], [], {}
-partial = b""
-
-
-def record(cid, verdict, detail):
-    if cid not in checks:
-        order.append(cid)
-    checks[cid] = (verdict, detail)
-    say(f"{verdict} {cid}: {detail}")
+measures = []
 
 
 def on_line(s):
-    m = re.search(r"VDTEST-CHECK (\S+) (PASS|FAIL) ?(.*)", s)
-    if m:
-        record(m.group(1), m.group(2), m.group(3))
-        return
+    """the numbers, repeated in the summary; the line is echoed too"""
     m = re.search(r"VDTEST-MEASURE (.*)", s)
     if m:
         measures.append(m.group(1))
-    if a.verbose:
-        print(f"{el():8.2f} {s}", flush=True)
-    elif re.search(r"VDTEST-(STEP|INFO|MEASURE)|DOM0-RESULTS|DOM0-ERROR|Kernel panic|BUG:|Oops", s):
-        say(s.strip())
+    return False
 
 
-def pump(timeout):
-    global partial
-    r, _, _ = select.select([proc.stdout], [], [], timeout)
-    if not r:
-        return True
-    d = os.read(proc.stdout.fileno(), 65536)
-    if not d:
-        return False
-    partial += d
-    while b"\n" in partial:
-        line, partial = partial.split(b"\n", 1)
-        s = line.decode("utf-8", "replace").replace("\r", "")
-        s = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", s)
-        lines.append(s)
-        logf.write(f"{el():8.2f} {s}\n")
-        logf.flush()
-        on_line(s)
-    return True
-
-
-def stop_qemu():
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)     # only the QEMU started here
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-signal.signal(signal.SIGTERM, lambda *_: (stop_qemu(), sys.exit("run.py: killed")))
-
-failure = None
-step = "boot"
-deadline = t0 + a.boot_timeout
-boot_markers = [("Xen version", "xen"), ("Booting Linux on physical CPU", "dom0_kernel"),
-                ("DOM0-TOOLSTACK-UP", "dom0_toolstack")]
-seen = 0
-while True:
-    now = time.monotonic()
-    if now > deadline:
-        failure = f"step '{step}' overran its time"
-        break
-    if el() > a.timeout:
-        failure = f"whole run over {a.timeout:.0f} s (in step '{step}')"
-        break
-    n = len(lines)
-    if not pump(min(1.0, deadline - now)):
-        failure = f"QEMU exited (status {proc.wait()}) in step '{step}'"
-        break
-    done = False
-    for s in lines[n:]:
-        while seen < len(boot_markers) and boot_markers[seen][0] in s:
-            marks[boot_markers[seen][1]] = round(el(), 1)
-            seen += 1
-        m = re.search(r"VDTEST-STEP (\S+) budget=(\d+)", s)
-        if m:
-            marks[step] = round(el(), 1)
-            step = m.group(1)
-            deadline = time.monotonic() + int(m.group(2)) + 30
-        if "VDTEST-SCENARIO-DONE" in s or "VDTEST-END" in s:
-            marks[step] = round(el(), 1)
-            done = True
-    if done:
-        end = time.monotonic() + 3
-        while time.monotonic() < end and pump(0.2):
-            pass
-        break
-stop_qemu()
-total = el()
-logf.close()
-if failure:
-    say(f"FAILED: {failure}")
-    print(f"---- {failure}: last {a.tail} console lines ({log_path}) ----")
-    for s in lines[-a.tail:]:
-        print("  " + s)
-    print("---- end of console tail ----", flush=True)
-
-for cid in EXPECTED:
-    if cid not in checks:
-        record(cid, "FAIL", "not run" + (f" ({failure})" if failure else ""))
-print("\n==== Xen-in-QEMU arm64 results ====")
-for cid in order:
-    v, d = checks[cid]
-    print(f"{v} {cid}: {d}")
-for m in measures:
-    print(f"measure: {m}")
-print("timings: " + " ".join(f"{k}={v}s" for k, v in marks.items()) + f" total={total:.1f}s")
-print(f"logs: {log_path} and {results}/")
-npass = sum(1 for v, _ in checks.values() if v == "PASS")
-nfail = len(checks) - npass
-print(f"{npass} passed, {nfail} failed")
-sys.exit(0 if nfail == 0 and not failure else 1)
+con = Console(qemu, log_path, verbose=a.verbose, tail=a.tail, on_line=on_line,
+              show=r"VDTEST-(STEP|INFO|MEASURE)|DOM0-RESULTS|DOM0-ERROR|Kernel panic|BUG:|Oops")
+failure, total = con.run([("Xen version", "xen"), ("Booting Linux on physical CPU", "dom0_kernel"),
+                          ("DOM0-TOOLSTACK-UP", "dom0_toolstack")],
+                         a.boot_timeout, a.timeout)
+sys.exit(con.verdict("Xen-in-QEMU arm64 results", EXPECTED, failure, total, results,
+                     [f"measure: {m}" for m in measures]))

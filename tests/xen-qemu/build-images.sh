@@ -11,7 +11,7 @@
 #                      xenconsoled (+ their libraries), the Xen, 9p and
 #                      bochs-drm (KMS case) modules, vdispld (+ the
 #                      libraries ldd finds), the guest kernel and initramfs,
-#                      dom0-init.sh and dom0-scenario.sh
+#                      dom0-init.sh (+ dom0-toolstack.sh) and dom0-scenario.sh
 #
 # With EVREAD and INJECT (the input case): the guest gets the evdev module
 # and xenfront-evread; Dom0 gets the uinput and evdev modules, systemd-udevd
@@ -36,11 +36,12 @@ WORK=$OUT/rootfs
 mkdir -p "$OUT" "$WORK"
 
 say() { echo "build-images: $*"; }
+# base_root, mkcpio, domu_finish, xen_tools, dom0_finish; XENBIN
+. "$HERE/images-lib.sh"
 
 [ -x "$STAGE/usr/lib/xen-4.17/bin/xl" ] || { say "run fetch.sh first ($STAGE)"; exit 1; }
 KVER=$(basename "$(ls -d "$STAGE"/lib/modules/*/ | head -1)")
 MODDIR=/lib/modules/$KVER
-XENBIN=/usr/lib/xen-4.17/bin
 LIBDIR=/usr/lib/x86_64-linux-gnu
 
 # Debian's package has no modules.dep (its postinst runs depmod): make one.
@@ -94,41 +95,22 @@ copy_mods() {
     depmod -b "$root" "$KVER"
 }
 
-base_root() {
-    local root=$1
-    rm -rf "$root"
-    mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,root,usr/bin,usr/sbin,var/lib,var/log,var/lock}
-    cp "$STAGE/bin/busybox" "$root/bin/busybox"
-    ln -s busybox "$root/bin/sh"
-    ln -s ../run "$root/var/run"
-    echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
-    echo "root:x:0:" >"$root/etc/group"
-}
-
-mkcpio() {
-    (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -4 >"$2.tmp"
-    mv "$2.tmp" "$2"
-}
-
 # ---- the guest ----
 say "guest initramfs"
 G=$WORK/domu
-base_root "$G"
+base_root "$G" "$STAGE/bin/busybox"
 if [ -n "$EVREAD" ]; then
     copy_mods "$G" drm_xen_front evdev
     cp "$EVREAD" "$G/bin/xenfront-evread"
 else
     copy_mods "$G" drm_xen_front
 fi
-cp "$CLIENT" "$G/bin/xenfront-client"
-cp "$HERE/domu-init.sh" "$G/init"
-chmod 755 "$G/init"
-mkcpio "$G" "$OUT/domu.cpio.gz"
+domu_finish "$G" "$CLIENT" "$OUT"
 
 # ---- Dom0 ----
 say "Dom0 initramfs"
 D=$WORK/dom0
-base_root "$D"
+base_root "$D" "$STAGE/bin/busybox"
 copy_mods "$D" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs 9p 9pnet_virtio virtio_pci \
           bochs ${INJECT:+uinput evdev}
 if [ -n "$INJECT" ]; then
@@ -145,22 +127,10 @@ if [ -n "$INJECT" ]; then
     fi
     cp "$INJECT" "$D/bin/uinput_inject"
 fi
-for b in xl xenstored xenconsoled xenconsole xen-init-dom0 libxl-save-helper; do
-    copy_bin "$D" "$XENBIN/$b" "$STAGE$XENBIN/$b"
-done
-copy_bin "$D" /usr/bin/xenstore "$STAGE/usr/bin/xenstore"
-for t in ls read write list rm exists watch chmod; do ln -sf xenstore "$D/usr/bin/xenstore-$t"; done
+xen_tools "$D" "$STAGE"
 # glibc dlopen()s libgcc_s.so.1 for pthread_cancel: xl aborts without it
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$D/lib/x86_64-linux-gnu/"
 copy_bin "$D" /usr/sbin/vdispld "$VDISPLD"
-mkdir -p "$D/etc/xen" "$D/var/lib/xen" "$D/var/lib/xenstored" "$D/var/log/xen/console" \
-         "$D/root/domu" "$D/results"
-cp "$STAGE/etc/xen/xl.conf" "$D/etc/xen/"
-cp "$OUT/vmlinuz" "$D/root/domu/vmlinuz"
-cp "$OUT/domu.cpio.gz" "$D/root/domu/domu.cpio.gz"
-cp "$HERE/dom0-init.sh" "$D/init"
-cp "$HERE/dom0-scenario.sh" "$D/root/scenario.sh"
-chmod 755 "$D/init" "$D/root/scenario.sh"
-mkcpio "$D" "$OUT/dom0.cpio.gz"
+dom0_finish "$D" "$STAGE" "$OUT" vmlinuz "$HERE"
 
 say "done: $(cd "$OUT" && ls -s --block-size=K xen.elf vmlinuz dom0.cpio.gz domu.cpio.gz | tr '\n' ' ')"

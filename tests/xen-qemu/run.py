@@ -27,16 +27,15 @@ import argparse
 import base64
 import os
 import re
-import select
 import shutil
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 import zlib
+
+from qemu_console import Console
 
 # The checks the scenario and this script must report, in order.
 EXPECTED = [
@@ -117,25 +116,10 @@ if a.interactive:
 if not results:
     sys.exit("run.py: --results is required")
 log_path = a.log or os.path.join(results, "console.log")
-logf = open(log_path, "w")
-t0 = time.monotonic()
-proc = subprocess.Popen(qemu, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT, bufsize=0)
-logf.write(f"# {' '.join(qemu)}\n# qemu pid {proc.pid}\n")
 
-
-def el():
-    return time.monotonic() - t0
-
-
-lines = []          # the whole console, for the tail on failure
-partial = b""
-checks = {}         # id -> (PASS|FAIL, detail)
-order = []
 captures = []       # (tag, file, result line)
 files = {}          # name -> bytes (base64 transport)
 filebuf = None
-marks = {}
 dumps = []          # (tag, file, result line, error or None)
 mon = None
 
@@ -189,19 +173,8 @@ def screendump(tag, fname, result):
         f.write("done\n")
 
 
-def say(s):
-    print(f"[{el():6.1f}s] {s}", flush=True)
-
-
-def record(cid, verdict, detail):
-    if cid not in checks:
-        order.append(cid)
-    checks[cid] = (verdict, detail)
-    say(f"{verdict} {cid}: {detail}")
-
-
 def on_line(s):
-    """look at one console line"""
+    """this harness's console markers: True when the line is taken"""
     global filebuf
     if filebuf is not None:
         if s.startswith("VDTEST-FILE-END"):
@@ -213,122 +186,41 @@ def on_line(s):
             filebuf = None
         else:
             filebuf[1].append(s.strip())
-        return
-    m = re.search(r"VDTEST-CHECK (\S+) (PASS|FAIL) ?(.*)", s)
-    if m:
-        record(m.group(1), m.group(2), m.group(3))
-        return
+        return True
     m = re.search(r"VDTEST-CAPTURE (\S+) (\S+) (.*)", s)
     if m:
         captures.append((m.group(1), m.group(2), m.group(3)))
-        return
+        return True
     m = re.search(r"VDTEST-SCREENDUMP (\S+) (\S+) ?(.*)", s)
     if m:
         if mon_path:
             screendump(m.group(1), m.group(2), m.group(3))
         else:
             dumps.append((m.group(1), m.group(2), m.group(3), "no monitor (--no-kms)"))
-        return
+        return True
     m = re.search(r"VDTEST-FILE-BEGIN (\S+)", s)
     if m:
         filebuf = (m.group(1), [])
-        return
-    if a.verbose:
-        print(f"{el():8.2f} {s}", flush=True)
-    elif re.search(r"VDTEST-(STEP|INFO)|CLIENT-RESULT|GUEST-CARD|GUEST-DMESG-END|DOM0-RESULTS|"
-                   r"DOM0-ERROR|Kernel panic|BUG:|Oops", s):
-        say(s.strip())
-
-
-def pump(timeout):
-    """read what QEMU printed (up to timeout s); False when QEMU is gone"""
-    global partial
-    r, _, _ = select.select([proc.stdout], [], [], timeout)
-    if not r:
         return True
-    d = os.read(proc.stdout.fileno(), 65536)
-    if not d:
-        return False
-    partial += d
-    while b"\n" in partial:
-        line, partial = partial.split(b"\n", 1)
-        s = line.decode("utf-8", "replace").replace("\r", "")
-        s = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", s)
-        lines.append(s)
-        logf.write(f"{el():8.2f} {s}\n")
-        logf.flush()
-        on_line(s)
-    return True
+    return False
 
 
-def stop_qemu():
+def close_monitor():
     if mon is not None:
         mon.close()
     if mon_dir:
         shutil.rmtree(mon_dir, ignore_errors=True)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)     # only the QEMU started here
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
-def tail(why):
-    print(f"---- {why}: last {a.tail} console lines ({log_path}) ----")
-    for s in lines[-a.tail:]:
-        print("  " + s)
-    print("---- end of console tail ----", flush=True)
-
-
-signal.signal(signal.SIGTERM, lambda *_: (stop_qemu(), sys.exit("run.py: killed")))
+con = Console(qemu, log_path, verbose=a.verbose, tail=a.tail, on_line=on_line, cleanup=close_monitor,
+              show=r"VDTEST-(STEP|INFO)|CLIENT-RESULT|GUEST-CARD|GUEST-DMESG-END|DOM0-RESULTS|"
+                   r"DOM0-ERROR|Kernel panic|BUG:|Oops")
+say, record = con.say, con.record
 
 # ---- drive: wait for markers, each with a deadline ----
-failure = None
-step = "boot"
-deadline = t0 + a.boot_timeout
-boot_markers = [("Xen version", "xen"), ("Run /init as init process", "dom0_kernel"),
-                ("DOM0-TOOLSTACK-UP", "dom0_toolstack")]
-seen = 0
-while True:
-    now = time.monotonic()
-    if now > deadline:
-        failure = f"step '{step}' overran its time"
-        break
-    if el() > a.timeout:
-        failure = f"whole run over {a.timeout:.0f} s (in step '{step}')"
-        break
-    n = len(lines)
-    if not pump(min(1.0, deadline - now)):
-        failure = f"QEMU exited (status {proc.wait()}) in step '{step}'"
-        break
-    done = False
-    for s in lines[n:]:
-        if step == "boot":
-            while seen < len(boot_markers) and boot_markers[seen][0] in s:
-                marks[boot_markers[seen][1]] = round(el(), 1)
-                seen += 1
-        m = re.search(r"VDTEST-STEP (\S+) budget=(\d+)", s)
-        if m:
-            marks[step] = round(el(), 1)
-            step = m.group(1)
-            deadline = time.monotonic() + int(m.group(2)) + 30
-        if "VDTEST-SCENARIO-DONE" in s or "VDTEST-END" in s:
-            marks[step] = round(el(), 1)
-            done = True
-    if done:
-        # give the share a moment, then stop
-        end = time.monotonic() + 3
-        while time.monotonic() < end and pump(0.2):
-            pass
-        break
-stop_qemu()
-total = el()
-logf.close()
-if failure:
-    say(f"FAILED: {failure}")
-    tail(failure)
+failure, total = con.run([("Xen version", "xen"), ("Run /init as init process", "dom0_kernel"),
+                          ("DOM0-TOOLSTACK-UP", "dom0_toolstack")],
+                         a.boot_timeout, a.timeout, markers_in_boot_only=True)
 
 
 # ---- (d) the captures, checked here ----
@@ -509,16 +401,4 @@ for tag, fname, result, err in dumps:
     check_screendump(tag, fname, result, err)
 
 # ---- verdict ----
-for cid in EXPECTED:
-    if cid not in checks:
-        record(cid, "FAIL", "not run" + (f" ({failure})" if failure else ""))
-print("\n==== Xen-in-QEMU results ====")
-for cid in order:
-    v, d = checks[cid]
-    print(f"{v} {cid}: {d}")
-npass = sum(1 for v, _ in checks.values() if v == "PASS")
-nfail = len(checks) - npass
-print("timings: " + " ".join(f"{k}={v}s" for k, v in marks.items()) + f" total={total:.1f}s")
-print(f"logs: {log_path} and {results}/")
-print(f"{npass} passed, {nfail} failed")
-sys.exit(0 if nfail == 0 and not failure else 1)
+sys.exit(con.verdict("Xen-in-QEMU results", EXPECTED, failure, total, results))
