@@ -202,14 +202,42 @@ static void json_conn(struct render *r, const struct vd_dev_info *d, uint32_t i)
 {
 	const struct vd_conn_info *c = &d->conns[i];
 	struct vd_sbuf *sb = r->sb;
+	struct vd_scanout so;
 
 	vd_sbuf_printf(sb, "%s{\"index\":%u,\"width\":%u,\"height\":%u,\"unique_id\":", i ? "," : "",
 		       c->idx, c->width, c->height);
 	vd_sbuf_json_str(sb, c->unique_id);
 	vd_sbuf_printf(sb, ",\"mapping\":");
 	vd_sbuf_json_str(sb, c->mapping && c->mapping[0] ? c->mapping : NULL);
-	vd_sbuf_printf(sb, ",\"flips\":%llu,\"flips_pending\":%u,\"flips_per_second\":%.1f}",
+	vd_sbuf_printf(sb, ",\"flips\":%llu,\"flips_pending\":%u,\"flips_per_second\":%.1f,"
+			   "\"scanout\":",
 		       (unsigned long long)c->flips, c->flips_pending, conn_rate(r, d, i));
+	if (c->oconn && vd_output_conn_scanout(c->oconn, &so) == 0) {
+		vd_sbuf_printf(sb, "{\"display\":");
+		vd_sbuf_json_str(sb, so.display);
+		vd_sbuf_printf(sb, ",\"path\":\"%s\",\"overlay\":%u}", vd_scanout_path_name(so.path),
+			       so.overlay);
+	} else {
+		vd_sbuf_printf(sb, "null");
+	}
+	vd_sbuf_printf(sb, "}");
+}
+
+/* ", on DISPLAY overlay N" and the like, or nothing (no displays of its own). */
+static void text_scanout(struct vd_sbuf *sb, const struct vd_conn_info *c)
+{
+	struct vd_scanout so;
+	char buf[64];
+
+	if (!c->oconn || vd_output_conn_scanout(c->oconn, &so) < 0)
+		return;
+	vd_sbuf_printf(sb, ", on %s ", printable(so.display, buf, sizeof(buf)));
+	if (so.path == VD_SCANOUT_OVERLAY)
+		vd_sbuf_printf(sb, "overlay %u (no copy)", so.overlay);
+	else if (so.path == VD_SCANOUT_PRIMARY)
+		vd_sbuf_printf(sb, "primary plane (no copy)");
+	else
+		vd_sbuf_printf(sb, "(%s)", vd_scanout_path_name(so.path));
 }
 
 static void json_dev(struct render *r, const struct vd_dev_info *d)
@@ -268,13 +296,15 @@ static void text_dev(struct render *r, const struct vd_dev_info *d)
 		const struct vd_conn_info *c = &d->conns[i];
 
 		vd_sbuf_printf(sb, "    connector %u: %ux%u, unique-id %s, mapped to %s, %.1f flips/s"
-				   ", %llu flips\n",
+				   ", %llu flips",
 			       i, c->width, c->height,
 			       printable(c->unique_id, buf[0], sizeof(buf[0])),
 			       c->mapping && c->mapping[0]
 				       ? printable(c->mapping, buf[1], sizeof(buf[1]))
 				       : "-",
 			       conn_rate(r, d, i), (unsigned long long)c->flips);
+		text_scanout(sb, c);
+		vd_sbuf_printf(sb, "\n");
 	}
 }
 

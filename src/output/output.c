@@ -51,6 +51,24 @@ int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret)
 	return conn->out->impl->conn_layout(conn, ret);
 }
 
+int vd_output_conn_scanout(struct vd_output_conn *conn, struct vd_scanout *ret)
+{
+	if (!conn->out->impl->conn_scanout)
+		return -EOPNOTSUPP;
+	return conn->out->impl->conn_scanout(conn, ret);
+}
+
+const char *vd_scanout_path_name(enum vd_scanout_path path)
+{
+	switch (path) {
+	case VD_SCANOUT_PRIMARY: return "primary";
+	case VD_SCANOUT_OVERLAY: return "overlay";
+	case VD_SCANOUT_COMPOSED: return "composed";
+	case VD_SCANOUT_NONE: break;
+	}
+	return "none";
+}
+
 bool vd_frame_src_valid(const struct vd_frame_src *s, bool need_map)
 {
 	uint64_t row;

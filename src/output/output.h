@@ -82,6 +82,22 @@ struct vd_output_stats {
 	uint64_t bytes_copied;
 };
 
+/* How a connector's picture reaches a display now (vd_output_conn_scanout). */
+enum vd_scanout_path {
+	VD_SCANOUT_NONE,     /* nothing shown (no frame yet, display off or away) */
+	VD_SCANOUT_PRIMARY,  /* its buffer on the display's primary plane: no copy */
+	VD_SCANOUT_OVERLAY,  /* its buffer on an overlay plane: no copy */
+	VD_SCANOUT_COMPOSED, /* copied into the display's own buffer */
+};
+
+struct vd_scanout {
+	const char *display; /* the display's name, valid until the next call into the output */
+	enum vd_scanout_path path;
+	uint32_t overlay; /* VD_SCANOUT_OVERLAY: which, 1 the lowest */
+};
+
+const char *vd_scanout_path_name(enum vd_scanout_path path);
+
 struct vd_output_impl {
 	const char *name;
 	void (*destroy)(struct vd_output *out);
@@ -128,6 +144,8 @@ struct vd_output_impl {
 	int (*conn_layout)(struct vd_output_conn *conn, struct vd_rect *ret);
 	/* See vd_output_input_source. NULL: -EOPNOTSUPP. */
 	int (*input_source)(struct vd_output *out, struct vd_input_source **ret_src);
+	/* See vd_output_conn_scanout. NULL: -EOPNOTSUPP. */
+	int (*conn_scanout)(struct vd_output_conn *conn, struct vd_scanout *ret);
 };
 
 struct vd_output {
@@ -174,6 +192,13 @@ void vd_output_shm_free(int fd, void *map, uint64_t size);
  * not on any display; -EOPNOTSUPP if the output has no shared screen.
  */
 int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
+
+/*
+ * Which display conn is on and how its last committed frame reaches it
+ * (for the status: is a guest scanned out with no copy?). -EOPNOTSUPP if
+ * the output has no displays of its own (headless, wayland).
+ */
+int vd_output_conn_scanout(struct vd_output_conn *conn, struct vd_scanout *ret);
 
 /*
  * The input the output's own display system gives (wayland: the

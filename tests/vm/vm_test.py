@@ -79,6 +79,7 @@ the flip latencies vdispld logs at exit (request->commit, request->done,
 copies per flip; reported, not checked).
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -168,6 +169,46 @@ def ensure_cache():
     subprocess.run([fetch], check=True, timeout=1800)
 
 
+CTL_SOCKET = "/tmp/vdispld.sock"
+
+
+def VDISPCTL(args):
+    """vdispctl of the same build as the vdispld under test."""
+    return os.path.join(os.path.dirname(args.vdispld), "vdispctl")
+
+
+def scanout_status(vm, label):
+    """vdispctl --json status in the VM: each connector's scanout, by guest name."""
+    tag = "VDTEST-STATUS-%s" % label
+    vm.ctl.sendall(("run echo %s $(LD_LIBRARY_PATH=/lib /bin/vdispctl --socket %s --json "
+                    "status)\n" % (tag, CTL_SOCKET)).encode())
+    m = vm.wait_for(lambda log: re.search(tag + r" (\{.*\})\s*$", log, re.M), 60,
+                    "vdispctl status (%s)" % label)
+    try:
+        st = json.loads(m.group(1))
+    except ValueError as e:
+        fail("%s: vdispctl --json status is not JSON (%s): %s" % (label, e, m.group(1)[:200]))
+    # the text form: one "connector N: ..., on DISPLAY ..." line per connector
+    ttag = "VDTEST-TSTATUS-%s" % label
+    vm.ctl.sendall(("run LD_LIBRARY_PATH=/lib /bin/vdispctl --socket %s status | "
+                    "sed -n 's/^ *connector /%s connector /p'\n" % (CTL_SOCKET, ttag)).encode())
+    vm.wait_for(lambda log: "VDTEST-RAN LD_LIBRARY_PATH=/lib /bin/vdispctl --socket %s status"
+                % CTL_SOCKET in log.split(tag)[-1], 60, "vdispctl status text (%s)" % label)
+    text = re.findall(r"^" + ttag + r" (connector .*?)\s*$", vm.log[vm.base:], re.M)
+    out = {}
+    for g in st["guests"]:
+        for d in g["devices"]:
+            for c in d["connectors"]:
+                out["%s:%d" % (g["name"], c["index"])] = c["scanout"]
+    say("%s: vdispctl status scanout: %s" % (label, ", ".join(
+        "%s %s" % (k, "none" if v is None else "%s %s%s" % (
+            v["display"], v["path"], " %d" % v["overlay"] if v["path"] == "overlay" else ""))
+        for k, v in sorted(out.items()))))
+    for line in text:
+        say("%s: vdispctl status: %s" % (label, line))
+    return out, text
+
+
 def ensure_vkms():
     """vkms.ko for the cached kernel (built once into the cache)."""
     out = subprocess.run([os.path.join(HERE, "build-vkms.sh")], check=True, timeout=1800,
@@ -231,6 +272,9 @@ def build_initramfs(args, work, kver):
     shutil.copy2(os.path.join(STAGE, "bin", "busybox"), os.path.join(root, "bin", "busybox"))
     shutil.copy2(args.vdispld, os.path.join(root, "bin", "vdispld"))
     copy_libs(args.vdispld, root)
+    if args.gpu == "vkms":  # asked how each guest is shown (vdispctl status)
+        shutil.copy2(VDISPCTL(args), os.path.join(root, "bin", "vdispctl"))
+        copy_libs(VDISPCTL(args), root)
     moddir = os.path.join(STAGE, "lib", "modules", kver)
     names, lines = GPU_MODULES[args.gpu], []
     if args.gpu == "vkms":
@@ -254,6 +298,8 @@ def build_initramfs(args, work, kver):
         vargs.append("--sim-get-edid")
     if args.be_alloc:
         vargs.append("--sim-be-alloc")
+    if args.gpu == "vkms":
+        vargs += ["--control-socket", CTL_SOCKET]
     if args.place:
         gdir = os.path.join(root, "etc", "vdispld", "guests.d")
         os.makedirs(gdir, exist_ok=True)
@@ -891,6 +937,7 @@ def vkms_run(vm, args, label, extra, t0):
         check_layout(seg, g, m.group(1), r[:2], r[2:])
     time.sleep(1)
     still = still_crc(vm, label)
+    scanout = scanout_status(vm, label)
     vm.ctl.sendall(b"stop\n")
     vm.wait_for(lambda log: "VDTEST-EXIT" in log, 120, "vdispld to exit")
     seg = vm.log[vm.base:]
@@ -916,7 +963,7 @@ def vkms_run(vm, args, label, extra, t0):
     after = [c for f, c in crc_records(vm, "after-" + label)]
     return {"still": still, "copies": float(lat[4]), "latency": lat,
             "plane_use": tuple(int(v) for v in pu.groups()) if pu else None,
-            "after": after, "seconds": t_done - t_start}
+            "after": after, "seconds": t_done - t_start, "scanout": scanout}
 
 
 def run_vkms(vm, args, t0):
@@ -958,6 +1005,25 @@ def run_vkms(vm, args, t0):
         fail("OVERLAY: run 1 copied %.2f times per flip, expected 0 (zero-copy)" % r1["copies"])
     say("overlays: %d connector frames on overlay planes, none composed, 0.00 copies "
         "per flip" % pu[1])
+    # what vdispctl status says: each guest on its overlay, stacked in name order
+    # (the later name higher); with --copy every one composed
+    r1["scanout"], text1 = r1["scanout"]
+    r2["scanout"], text2 = r2["scanout"]
+    names = sorted(r1["scanout"])
+    want1 = {n: {"display": "Virtual-1", "path": "overlay", "overlay": i + 1}
+             for i, n in enumerate(names)}
+    if len(names) != args.guests or r1["scanout"] != want1:
+        fail("OVERLAY: vdispctl status scanout %s, expected %s" % (r1["scanout"], want1))
+    want2 = {n: {"display": "Virtual-1", "path": "composed", "overlay": 0} for n in names}
+    if r2["scanout"] != want2:
+        fail("--copy: vdispctl status scanout %s, expected %s" % (r2["scanout"], want2))
+    ends1 = sorted(t.split(", on ")[-1] for t in text1)
+    ends2 = sorted(t.split(", on ")[-1] for t in text2)
+    if ends1 != ["Virtual-1 overlay %d (no copy)" % (i + 1) for i in range(args.guests)] or \
+            ends2 != ["Virtual-1 (composed)"] * args.guests:
+        fail("vdispctl status text: %s / %s" % (text1, text2))
+    say("vdispctl status: %d connectors on overlays 1..%d, composed with --copy" % (
+        len(names), len(names)))
 
 
 if __name__ == "__main__":

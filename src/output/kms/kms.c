@@ -223,6 +223,7 @@ static const struct vd_output_impl kms_impl = {
 	.conn_screenshot = kms_conn_screenshot,
 	.get_stats = kms_get_stats,
 	.conn_layout = kms_conn_layout,
+	.conn_scanout = kms_conn_scanout,
 	.conn_get_edid = kms_conn_get_edid,
 };
 

@@ -461,6 +461,24 @@ int kms_conn_layout(struct vd_output_conn *base, struct vd_rect *ret)
 	return 0;
 }
 
+int kms_conn_scanout(struct vd_output_conn *base, struct vd_scanout *ret)
+{
+	struct kms_conn *conn = kms_conn_from(base);
+	const struct kms_head *head = conn->head;
+
+	*ret = (struct vd_scanout){.display = head->name, .path = VD_SCANOUT_NONE};
+	if (!head->enabled || head->broken || head->unplugged || !conn->fb)
+		return 0;
+	if (conn->plane == VD_KMS_PLANE_PRIMARY)
+		ret->path = VD_SCANOUT_PRIMARY;
+	else if (conn->plane > VD_KMS_PLANE_PRIMARY) {
+		ret->path = VD_SCANOUT_OVERLAY;
+		ret->overlay = (uint32_t)conn->plane;
+	} else
+		ret->path = VD_SCANOUT_COMPOSED;
+	return 0;
+}
+
 /*
  * The display's EDID when conn maps 1:1 onto it: on it by its name (the
  * configuration or the guest's unique-id) and alone on it. Whole blocks

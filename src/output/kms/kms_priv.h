@@ -288,6 +288,7 @@ int kms_conn_set_config(struct vd_output_conn *conn, struct vd_output_fb *fb,
 int kms_conn_flip(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
 int kms_conn_screenshot(struct vd_output_conn *conn, const char *path);
 int kms_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
+int kms_conn_scanout(struct vd_output_conn *conn, struct vd_scanout *ret);
 int kms_conn_get_edid(struct vd_output_conn *conn, void *buf, size_t size);
 
 #endif
