@@ -78,6 +78,19 @@ static const struct libinput_interface li_iface = {
     .close_restricted = close_restricted,
 };
 
+/*
+ * libinput's errors are warnings for us, except its complaint that events
+ * were read late ("event processing lagging behind by N ms"): that says
+ * the machine was busy (a loaded or emulated CPU), not that a device or
+ * the daemon is wrong, and the events are delivered anyway. A notice.
+ */
+int vd_input_libinput_log_level(int prio, const char *msg)
+{
+	if (prio < (int)LIBINPUT_LOG_PRIORITY_ERROR)
+		return LOG_DEBUG;
+	return strstr(msg, "event processing lagging behind") ? LOG_NOTICE : LOG_WARNING;
+}
+
 static void li_log(struct libinput *li, enum libinput_log_priority prio, const char *fmt,
 		   va_list ap) __attribute__((format(printf, 3, 0)));
 static void li_log(struct libinput *li, enum libinput_log_priority prio, const char *fmt,
@@ -91,8 +104,7 @@ static void li_log(struct libinput *li, enum libinput_log_priority prio, const c
 	if (n && msg[n - 1] == '\n')
 		msg[n - 1] = '\0';
 	/* A device can make libinput complain at its event rate. */
-	vd_log_rl(prio >= LIBINPUT_LOG_PRIORITY_ERROR ? LOG_WARNING : LOG_DEBUG, "libinput: %s",
-		  msg);
+	vd_log_rl(vd_input_libinput_log_level((int)prio, msg), "libinput: %s", msg);
 }
 
 /* ---- devices ---- */

@@ -103,6 +103,14 @@ int vd_input_script_feed(struct vd_input_source *src, const struct vd_input_even
 int vd_input_libinput_create(const char *seat, struct vd_input_source **ret_src);
 
 /*
+ * The syslog level of one of libinput's log messages (prio: its
+ * enum libinput_log_priority): errors are warnings, except its "event
+ * processing lagging behind" (a busy machine, events delivered anyway): a
+ * notice; the rest debug.
+ */
+int vd_input_libinput_log_level(int prio, const char *msg);
+
+/*
  * The compositor's wl_seat (Wayland mode) is made by the Wayland output,
  * which knows the surfaces: vd_output_input_source (output/output.h).
  */

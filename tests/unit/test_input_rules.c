@@ -6,11 +6,13 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <syslog.h>
 
 #include <cmocka.h>
 #include <linux/input-event-codes.h>
 
 #include "input/router.h"
+#include "input/source.h"
 
 static void hotkeys(void **state)
 {
@@ -73,11 +75,28 @@ static void rules(void **state)
 	assert_false(vd_input_rule_match("/dev/input/event7", &bare));
 }
 
+/* What libinput says reaches the log at the level an operator should see. */
+static void libinput_levels(void **state)
+{
+	(void)state;
+	/* LIBINPUT_LOG_PRIORITY_DEBUG 10, INFO 20, ERROR 30 */
+	assert_int_equal(vd_input_libinput_log_level(30, "event3 - kbd: kernel bug: ..."),
+			 LOG_WARNING);
+	assert_int_equal(vd_input_libinput_log_level(30, "event2  - vdtest mouse: client bug: "
+							 "event processing lagging behind by 25ms, "
+							 "your system is too slow"),
+			 LOG_NOTICE);
+	assert_int_equal(vd_input_libinput_log_level(20, "event processing lagging behind"),
+			 LOG_DEBUG);
+	assert_int_equal(vd_input_libinput_log_level(10, "anything"), LOG_DEBUG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(hotkeys),
 	    cmocka_unit_test(rules),
+	    cmocka_unit_test(libinput_levels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
