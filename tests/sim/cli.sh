@@ -72,7 +72,9 @@ echo "input options: checked"
 [ "$(grep -c 'backend-allocated dma-bufs' "$work/err")" -eq 2 ] || fail "be-alloc: $(cat "$work/err")"
 grep -Eq '^summary: flips=[1-9][0-9]* .* copies=0 .* errors=0 guests=2' "$work/out" ||
   fail "be-alloc summary: $(grep summary "$work/out")"
-echo "be-alloc option: checked"
+grep -Eq '^cpu: user=[0-9.]+s system=[0-9.]+s, [0-9.]+ us per flip \(the simulated guests' "'"'drawing included\)$' "$work/out" ||
+  fail "no cpu line: $(tail -n 2 "$work/out")"
+echo "be-alloc option and cpu line: checked"
 
 # 5. No Xen on this host: a clear error, not a crash.
 if [ ! -e /dev/xen/xenbus ] && [ ! -e /proc/xen/xenbus ]; then

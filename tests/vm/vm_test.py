@@ -953,6 +953,11 @@ def vkms_run(vm, args, label, extra, t0):
     if "VDTEST-EXIT 0" not in seg:
         fail("%s: vdispld did not exit cleanly" % label)
     lat = report_latency(seg, label)
+    cpu = re.search(r"cpu: user=([\d.]+)s system=([\d.]+)s, ([\d.]+) us per flip", seg)
+    if not cpu:
+        fail("%s: no cpu line" % label)
+    say("%s: vdispld CPU user %ss system %ss, %s us per flip (the simulated guests' "
+        "drawing included)" % ((label,) + cpu.groups()))
     pu = re.search(r"kms: plane use: direct=(\d+) overlay=(\d+) composed=(\d+)", seg)
     if pu:
         say("%s: plane use: direct=%s overlay=%s composed=%s" % ((label,) + pu.groups()))
@@ -963,7 +968,8 @@ def vkms_run(vm, args, label, extra, t0):
     after = [c for f, c in crc_records(vm, "after-" + label)]
     return {"still": still, "copies": float(lat[4]), "latency": lat,
             "plane_use": tuple(int(v) for v in pu.groups()) if pu else None,
-            "after": after, "seconds": t_done - t_start, "scanout": scanout}
+            "after": after, "seconds": t_done - t_start, "scanout": scanout,
+            "cpu_us": float(cpu.group(3))}
 
 
 def run_vkms(vm, args, t0):
@@ -990,6 +996,8 @@ def run_vkms(vm, args, t0):
     if r2["copies"] <= 0:
         fail("--copy: copies per flip %.2f, expected composition" % r2["copies"])
     say("same picture: CRC %s both ways, and not the picture without vdispld" % r1["still"])
+    say("CPU per flip same boot: %.0f us with overlays, %.0f us composed (ratio %.2f)" % (
+        r1["cpu_us"], r2["cpu_us"], r2["cpu_us"] / max(r1["cpu_us"], 1e-9)))
     say("latency same run: request->commit p50/p99 %s/%s us with overlays, %s/%s us "
         "composed; copies per flip %.2f vs %.2f" % (
             r1["latency"][0], r1["latency"][1], r2["latency"][0], r2["latency"][1],
