@@ -90,9 +90,14 @@ static void li_log(struct libinput *li, enum libinput_log_priority prio, const c
 	n = strlen(msg);
 	if (n && msg[n - 1] == '\n')
 		msg[n - 1] = '\0';
-	/* A device can make libinput complain at its event rate. */
-	vd_log_rl(prio >= LIBINPUT_LOG_PRIORITY_ERROR ? LOG_WARNING : LOG_DEBUG, "libinput: %s",
-		  msg);
+	/*
+	 * A device can make libinput complain at its event rate. Two sites, so
+	 * that its debug chatter (with -v -v) never crowds out its errors.
+	 */
+	if (prio >= LIBINPUT_LOG_PRIORITY_ERROR)
+		vd_log_rl(LOG_WARNING, "libinput: %s", msg);
+	else
+		vd_log_rl(LOG_DEBUG, "libinput: %s", msg);
 }
 
 /* ---- devices ---- */
