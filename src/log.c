@@ -45,22 +45,26 @@ uint64_t vd_now_ms(void)
 	return vd_now_us() / 1000u;
 }
 
-bool vd_ratelimit_ok(struct vd_ratelimit *rl)
+bool vd_ratelimit_ok(struct vd_ratelimit *rl, int level)
 {
 	uint64_t now = vd_now_ms();
 
 	if (rl->begin_ms == 0 || now - rl->begin_ms >= rl->interval_ms) {
+		/* Not a warning of its own: what was suppressed may have been debug. */
 		if (rl->suppressed)
-			vd_log(LOG_WARNING, "%llu similar messages suppressed",
+			vd_log(rl->suppressed_level, "%llu similar messages suppressed",
 			       (unsigned long long)rl->suppressed);
 		rl->begin_ms = now;
 		rl->printed = 0;
 		rl->suppressed = 0;
+		rl->suppressed_level = LOG_DEBUG;
 	}
 	if (rl->printed < rl->burst) {
 		rl->printed++;
 		return true;
 	}
 	rl->suppressed++;
+	if (level < rl->suppressed_level)
+		rl->suppressed_level = level;
 	return false;
 }

@@ -14,15 +14,21 @@ void vd_log_set_level(int level); /* LOG_ERR .. LOG_DEBUG; default LOG_INFO */
 int vd_log_get_level(void);
 void vd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* At most burst messages per interval_ms; the rest are counted and reported. */
+/*
+ * At most burst messages per interval_ms; the rest are counted and
+ * reported when a later message opens a new interval, at the level of the
+ * most severe message suppressed (debug chatter stays debug).
+ */
 struct vd_ratelimit {
 	uint32_t interval_ms, burst;
 	uint64_t begin_ms;
 	uint32_t printed;
 	uint64_t suppressed;
+	int suppressed_level; /* the most severe (lowest) level suppressed */
 };
-#define VD_RATELIMIT_INIT {5000, 10, 0, 0, 0}
-bool vd_ratelimit_ok(struct vd_ratelimit *rl);
+#define VD_RATELIMIT_INIT {5000, 10, 0, 0, 0, LOG_DEBUG}
+/* level: the message's, which is to be printed if this returns true. */
+bool vd_ratelimit_ok(struct vd_ratelimit *rl, int level);
 
 #define vd_err(...) vd_log(LOG_ERR, __VA_ARGS__)
 #define vd_warn(...) vd_log(LOG_WARNING, __VA_ARGS__)
@@ -33,12 +39,16 @@ bool vd_ratelimit_ok(struct vd_ratelimit *rl);
 		if (vd_log_get_level() >= LOG_DEBUG)                                               \
 			vd_log(LOG_DEBUG, __VA_ARGS__);                                            \
 	} while (0)
-/* Guest-triggerable: rate limited per call site. */
+/*
+ * Guest-triggerable: rate limited per call site. A message below the log
+ * level is neither printed nor counted.
+ */
 #define vd_log_rl(level, ...)                                                                      \
 	do {                                                                                       \
 		static struct vd_ratelimit rl_ = VD_RATELIMIT_INIT;                                \
-		if (vd_ratelimit_ok(&rl_))                                                         \
-			vd_log(level, __VA_ARGS__);                                                \
+		int lv_ = (level);                                                                 \
+		if (lv_ <= vd_log_get_level() && vd_ratelimit_ok(&rl_, lv_))                       \
+			vd_log(lv_, __VA_ARGS__);                                                  \
 	} while (0)
 
 uint64_t vd_now_ms(void); /* CLOCK_MONOTONIC */

@@ -98,13 +98,25 @@ static void li_log(struct libinput *li, enum libinput_log_priority prio, const c
 {
 	char msg[512];
 	size_t n;
+	int level;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	if (n && msg[n - 1] == '\n')
 		msg[n - 1] = '\0';
-	/* A device can make libinput complain at its event rate. */
-	vd_log_rl(vd_input_libinput_log_level((int)prio, msg), "libinput: %s", msg);
+	level = vd_input_libinput_log_level((int)prio, msg);
+
+	/*
+	 * A device can make libinput complain at its event rate. A site per
+	 * level, so that its debug chatter (with -v -v) never crowds out its
+	 * errors.
+	 */
+	if (level == LOG_WARNING)
+		vd_log_rl(LOG_WARNING, "libinput: %s", msg);
+	else if (level == LOG_NOTICE)
+		vd_log_rl(LOG_NOTICE, "libinput: %s", msg);
+	else
+		vd_log_rl(LOG_DEBUG, "libinput: %s", msg);
 }
 
 /* ---- devices ---- */

@@ -3,11 +3,14 @@
  * Creates uinput devices and injects a script of events (the VM input
  * test, tests/vm/vm_input_test.py). Static, so it runs in a bare
  * initramfs. One command per line of the script file:
- *   create ID kbd|mouse|touch NAME   a device (touch: 4 slots, 0..4095 on both axes)
+ *   create ID kbd|mouse|tablet|touch NAME   a device (tablet: an absolute mouse
+ *                                    as QEMU's usb-tablet, buttons and wheel;
+ *                                    touch: 4 slots; both 0..4095 on both axes)
  *   destroy ID                       unplug it
  *   key ID CODE 0|1                  EV_KEY
  *   rel ID DX DY                     EV_REL X/Y
  *   wheel ID N                       EV_REL WHEEL
+ *   abs ID X Y                       EV_ABS X/Y (a tablet)
  *   down ID SLOT X Y | move ID SLOT X Y | up ID SLOT   multi-touch (type B)
  *   wait FILE N TEXT                 until TEXT occurs N times in FILE (60 s at most)
  *   sleep MS
@@ -75,6 +78,17 @@ static void setup_kind(int fd, const char *kind)
 		ioc(fd, UI_SET_RELBIT, REL_X);
 		ioc(fd, UI_SET_RELBIT, REL_Y);
 		ioc(fd, UI_SET_RELBIT, REL_WHEEL);
+	} else if (!strcmp(kind, "tablet")) {
+		/* No BTN_TOUCH, no tool, not direct: udev calls it a mouse */
+		ioc(fd, UI_SET_EVBIT, EV_KEY);
+		ioc(fd, UI_SET_KEYBIT, BTN_LEFT);
+		ioc(fd, UI_SET_KEYBIT, BTN_RIGHT);
+		ioc(fd, UI_SET_KEYBIT, BTN_MIDDLE);
+		ioc(fd, UI_SET_EVBIT, EV_REL);
+		ioc(fd, UI_SET_RELBIT, REL_WHEEL);
+		ioc(fd, UI_SET_EVBIT, EV_ABS);
+		abs_axis(fd, ABS_X, 4095);
+		abs_axis(fd, ABS_Y, 4095);
 	} else if (!strcmp(kind, "touch")) {
 		ioc(fd, UI_SET_EVBIT, EV_KEY);
 		ioc(fd, UI_SET_KEYBIT, BTN_TOUCH);
@@ -196,6 +210,10 @@ static void run(char *line)
 	} else if (!strcmp(cmd, "rel") && sscanf(line, "%*s %u %d %d", &id, &x, &y) == 3) {
 		emit(dev(id), EV_REL, REL_X, x);
 		emit(devs[id], EV_REL, REL_Y, y);
+		syn(devs[id]);
+	} else if (!strcmp(cmd, "abs") && sscanf(line, "%*s %u %d %d", &id, &x, &y) == 3) {
+		emit(dev(id), EV_ABS, ABS_X, x);
+		emit(devs[id], EV_ABS, ABS_Y, y);
 		syn(devs[id]);
 	} else if (!strcmp(cmd, "wheel") && sscanf(line, "%*s %u %d", &id, &x) == 2) {
 		emit(dev(id), EV_REL, REL_WHEEL, x);

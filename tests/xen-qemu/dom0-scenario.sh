@@ -72,10 +72,11 @@ start_vdispld() {
 vd_alive() { kill -0 "$VPID" 2>/dev/null; }
 
 # ---- guests ----
-# mkcfg NAME [CONNECTOR-SIZE]; VKB=1: a vkb served by vdispld too
+# mkcfg NAME [CONNECTOR-SIZE]; VKB=1: a vkb served by vdispld too, with
+# VKBOPTS (xl's vkb options, comma-separated) after its backend-type
 mkcfg() {
     VKBLINE=
-    [ "${VKB:-0}" = 1 ] && VKBLINE="vkb = [ 'backend-type=linux' ]"
+    [ "${VKB:-0}" = 1 ] && VKBLINE="vkb = [ 'backend-type=linux${VKBOPTS:+,$VKBOPTS}' ]"
     cat >"/etc/xen/$1.cfg" <<EOF
 name = "$1"
 type = "pv"
@@ -384,6 +385,98 @@ EOF
 }
 [ $INPUT = 1 ] && input_case
 
+# (j) absolute pointer and multi-touch, on g2 (created later with the same
+# vdispld, g1 destroyed by then: g2 gets the focus). Its vkb offers an
+# absolute pointer of 2048x1536 and 2 contacts on 1024x512
+# (feature-abs-pointer, width/height, multi-touch-*: xl writes them in
+# backend/vinput, xen-kbdfront reads them at probe and requests both). Dom0
+# gets a uinput tablet (an absolute mouse, 0..4095 on both axes) and touch
+# screen (4 slots, 0..4095). Headless has no layout: the focus takes each
+# position over its whole area. libinput scales a position to
+# v * 65536 / 4096 (its range is max - min + 1) = 16 v, the router passes
+# it on with the range 65536, kbdback scales it to the device:
+# 16 v * 2048 / 65536 = v / 2 for the pointer's x, 16 v * 1536 / 65536 =
+# 3 v / 8 for its y, v / 4 and v / 8 for touch (truncated: 4095 -> 2047,
+# 1535). The values below divide exactly but at the edge.
+G2_VKB="feature-abs-pointer=1,width=2048,height=1536"
+G2_VKB="$G2_VKB,multi-touch-width=1024,multi-touch-height=512,multi-touch-num-contacts=2"
+input_abs_touch() {
+    step input-g2 60
+    T0=$(up)
+    D2=$(xl domid g2 2>/dev/null)
+    i=0
+    while ! grep -q "(dom$D2) vkb 0 connected" "$(vd_log)" && [ $i -lt 50 ]; do
+        sleep 0.2; i=$((i + 1))
+    done
+    CONN=$(grep "(dom$D2) vkb 0 connected" "$(vd_log)" | tail -n 1 | sed 's/.*vdispld: //')
+    gsend g2 "evr --count 30 --idle 4 --timeout 40"
+    gwait g2 EVREAD-READY 20
+    DEVS=$(grep '^EVREAD-DEV' "$(glog g2)" | tr -d '\r' | awk '{print $3}' | tr '\n' ' ')
+    { xenstore-ls -f /local/domain/0/backend/vinput; xenstore-ls -f "/local/domain/$D2/device/vkbd"; } \
+        >"$R/xenstore-vkb-g2.log" 2>&1
+    # device 2: tablet, 3: touch screen. A click and a detent on the tablet
+    # too: in abs mode the wheel rides on a POS event at the last position
+    # (which the guest's evdev drops as unchanged)
+    cat >/run/input-g2.script <<EOF
+create 2 tablet vdtest tablet
+create 3 touch vdtest touchscreen
+wait $(vd_log) 2 input: device added: vdtest t
+sleep 500
+abs 2 1000 800
+key 2 272 1
+key 2 272 0
+sleep 300
+wheel 2 1
+sleep 300
+abs 2 3000 2000
+abs 2 4095 4095
+sleep 300
+down 3 0 1000 800
+down 3 1 2000 1600
+move 3 0 1200 1000
+up 3 0
+up 3 1
+sleep 300
+EOF
+    uinput_inject /run/input-g2.script >"$R/uinput-inject-g2.log" 2>&1
+    IRC=$?
+    gwait g2 EVREAD-END 30
+    END=$(gline g2 EVREAD-END)
+    EVS=$(sed -n '/EVREAD-READY/,/EVREAD-END/p' "$(glog g2)" | tr -d '\r' | grep '^EV ')
+    PTR=$(echo "$EVS" | grep '^EV ptr ' | cut -d' ' -f3- | tr '\n' ',')
+    MT=$(echo "$EVS" | grep '^EV mt ' | cut -d' ' -f3- | tr '\n' ',')
+    OTHER=$(echo "$EVS" | grep -vE '^EV (ptr|mt) ' | grep -c .)
+    echo "VDTEST-INFO input g2: inject rc=$IRC; guest $END; seconds=$(dt "$(up)" "$T0")"
+    # ABS_X=0, ABS_Y=1, BTN_LEFT=272, REL_WHEEL=8: (1000,800) -> (500,300),
+    # click, detent, (3000,2000) -> (1500,750), (4095,4095) -> (2047,1535)
+    WANT="ABS 0 500,ABS 1 300,KEY 272 1,KEY 272 0,REL 8 1,ABS 0 1500,ABS 1 750,ABS 0 2047,ABS 1 1535,"
+    if echo "$CONN" | grep -q 'pointer abs 2048x1536' && echo "$DEVS" | grep -q ptr &&
+       [ "$PTR" = "$WANT" ] && [ "$OTHER" = 0 ]; then
+        check j_vkb_abs PASS "$CONN; ptr: $PTR"
+    else
+        check j_vkb_abs FAIL "backend: '$CONN'; guest evdev: '$DEVS'; inject_rc=$IRC ptr: '$PTR' other devices: $OTHER ($END)"
+    fi
+    # ABS_MT_SLOT=47, ABS_MT_TRACKING_ID=57, ABS_MT_POSITION_X/Y=53/54,
+    # BTN_TOUCH=330; xen-kbdfront: input_mt_slot per contact id (the
+    # router's SYN carries contact 0), tracking ids from 0, and the
+    # INPUT_MT_DIRECT pointer emulation at each SYN (BTN_TOUCH, ABS_X/Y of
+    # the oldest contact); the input core sends only what changed and
+    # ABS_MT_SLOT only before a value of another slot.
+    #   down 0 (1000,800)->(250,100); down 1 (2000,1600)->(500,200);
+    #   move 0 (1200,1000)->(300,125); up 0; up 1
+    WANT="ABS 57 0,ABS 53 250,ABS 54 100,KEY 330 1,ABS 0 250,ABS 1 100,"
+    WANT="${WANT}ABS 47 1,ABS 57 1,ABS 53 500,ABS 54 200,"
+    WANT="${WANT}ABS 47 0,ABS 53 300,ABS 54 125,ABS 0 300,ABS 1 125,"
+    WANT="${WANT}ABS 57 -1,ABS 0 500,ABS 1 200,"
+    WANT="${WANT}ABS 47 1,ABS 57 -1,KEY 330 0,"
+    if echo "$CONN" | grep -q ', multi-touch' && echo "$DEVS" | grep -q mt &&
+       [ "$MT" = "$WANT" ] && [ "$OTHER" = 0 ]; then
+        check j_vkb_touch PASS "mt: $MT"
+    else
+        check j_vkb_touch FAIL "backend: '$CONN'; guest evdev: '$DEVS'; inject_rc=$IRC mt: '$MT' other devices: $OTHER ($END)"
+    fi
+}
+
 # (c) 300 flips, no errors
 step flips-A 300
 if client_run g1 A 290 --frames 300 --hold 2 && flips_ok "$RES" 300; then
@@ -459,10 +552,14 @@ else
     check f_destroy FAIL "xl_rc=$RC released=\"$REL\" vdispld_alive=$(vd_alive && echo yes || echo no)"
 fi
 
-# (f) a second guest, same vdispld
+# (f) a second guest, same vdispld (with the input case: its vkb, (j) above)
 step create-g2 200
-if create g2 && gwait g2 GUEST-READY 140 && gline g2 GUEST-CARD | grep -q /dev/dri/card &&
-   client_run g2 D 120 --frames 60 --hold 2 && flips_ok "$RES" 60; then
+G2=0
+VKB=$INPUT VKBOPTS=$G2_VKB create g2 && gwait g2 GUEST-READY 140 &&
+    gline g2 GUEST-CARD | grep -q /dev/dri/card && G2=1
+[ $G2 = 1 ] && [ $INPUT = 1 ] && input_abs_touch
+step flips-D 150
+if [ $G2 = 1 ] && client_run g2 D 120 --frames 60 --hold 2 && flips_ok "$RES" 60; then
     check f_second_guest PASS "$RES"
 else
     check f_second_guest FAIL "create_rc=$RC card=\"$(gline g2 GUEST-CARD)\" result=\"$RES\""

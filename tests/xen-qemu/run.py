@@ -41,7 +41,7 @@ from qemu_console import Console
 EXPECTED = [
     "a_xl_create", "b_card", "j_vkb_connect", "j_vkb_keys", "j_vkb_pointer",
     "c_flips", "c_fallback", "d_capture_A", "f_client_restart",
-    "d_capture_B", "e_guest_dmesg", "f_destroy", "f_second_guest",
+    "d_capture_B", "e_guest_dmesg", "f_destroy", "j_vkb_abs", "j_vkb_touch", "f_second_guest",
     "g_vdispld_restart", "d_capture_restart", "i_kms_flips", "i_kms_screendump",
     "i_kms_guest_dmesg", "h_vdispld_log",
 ]

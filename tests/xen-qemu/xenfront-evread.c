@@ -3,7 +3,8 @@
  * xenfront-evread -- the Xen-in-QEMU test's guest evdev reader. Static, so
  * it runs in the bare guest initramfs. Opens every /dev/input/event*, names
  * each device ("kbd" for xen-kbdfront's "Xen Virtual Keyboard", "ptr" for
- * its "Xen Virtual Pointer", else its event node), prints
+ * its "Xen Virtual Pointer", "mt" for its "Xen Virtual Multi-touch", else
+ * its event node), prints
  *   EVREAD-DEV NODE SHORT "NAME"
  *   EVREAD-READY devices=N
  * then one line per event but SYN_REPORT:
@@ -90,6 +91,8 @@ int main(int argc, char **argv)
 			snprintf(shortname[n], sizeof(shortname[n]), "kbd");
 		else if (strstr(name, "Pointer"))
 			snprintf(shortname[n], sizeof(shortname[n]), "ptr");
+		else if (strstr(name, "Multi-touch"))
+			snprintf(shortname[n], sizeof(shortname[n]), "mt");
 		else
 			snprintf(shortname[n], sizeof(shortname[n]), "%.32s", de->d_name);
 		printf("EVREAD-DEV %s %s \"%s\"\n", path, shortname[n], name);
