@@ -313,6 +313,24 @@ else
     finish
 fi
 
+# vkb_reader GUEST COUNT LOG: wait until vdispld has GUEST's vkb connected,
+# start xenfront-evread in GUEST for COUNT events; CONN: vdispld's line,
+# DEVS: the guest's evdev nodes; what libxl and xen-kbdfront wrote to
+# xenstore goes to $R/LOG (for docs/real-frontend.md)
+vkb_reader() {
+    D=$(xl domid "$1" 2>/dev/null)
+    i=0
+    while ! grep -q "(dom$D) vkb 0 connected" "$(vd_log)" && [ $i -lt 50 ]; do
+        sleep 0.2; i=$((i + 1))
+    done
+    CONN=$(grep "(dom$D) vkb 0 connected" "$(vd_log)" | tail -n 1 | sed 's/.*vdispld: //')
+    gsend "$1" "evr --count $2 --idle 4 --timeout 40"
+    gwait "$1" EVREAD-READY 20
+    DEVS=$(grep '^EVREAD-DEV' "$(glog "$1")" | tr -d '\r' | awk '{print $3}' | tr '\n' ' ')
+    { xenstore-ls -f /local/domain/0/backend/vinput; xenstore-ls -f "/local/domain/$D/device/vkbd"; } \
+        >"$R/$3" 2>&1
+}
+
 # (j) keys and pointer events injected in Dom0 through uinput reach g1's
 # xen-kbdfront: libinput (udev seat) -> router (g1 has the focus: the only
 # guest with a vkb; headless has no layout, so relative motion stays
@@ -320,18 +338,7 @@ fi
 input_case() {
     step input-g1 60
     T0=$(up)
-    D1=$(xl domid g1 2>/dev/null)
-    i=0
-    while ! grep -q "(dom$D1) vkb 0 connected" "$(vd_log)" && [ $i -lt 50 ]; do
-        sleep 0.2; i=$((i + 1))
-    done
-    CONN=$(grep "(dom$D1) vkb 0 connected" "$(vd_log)" | tail -n 1 | sed 's/.*vdispld: //')
-    gsend g1 "evr --count 13 --idle 4 --timeout 40"
-    gwait g1 EVREAD-READY 20
-    DEVS=$(grep '^EVREAD-DEV' "$(glog g1)" | tr -d '\r' | awk '{print $3}' | tr '\n' ' ')
-    # what libxl and xen-kbdfront wrote, for docs/real-frontend.md
-    { xenstore-ls -f /local/domain/0/backend/vinput; xenstore-ls -f "/local/domain/$D1/device/vkbd"; } \
-        >"$R/xenstore-vkb.log" 2>&1
+    vkb_reader g1 13 xenstore-vkb.log
     if [ -n "$CONN" ] && echo "$DEVS" | grep -q kbd && echo "$DEVS" | grep -q ptr; then
         check j_vkb_connect PASS "$CONN; guest evdev: $DEVS"
     else
@@ -403,17 +410,7 @@ G2_VKB="$G2_VKB,multi-touch-width=1024,multi-touch-height=512,multi-touch-num-co
 input_abs_touch() {
     step input-g2 60
     T0=$(up)
-    D2=$(xl domid g2 2>/dev/null)
-    i=0
-    while ! grep -q "(dom$D2) vkb 0 connected" "$(vd_log)" && [ $i -lt 50 ]; do
-        sleep 0.2; i=$((i + 1))
-    done
-    CONN=$(grep "(dom$D2) vkb 0 connected" "$(vd_log)" | tail -n 1 | sed 's/.*vdispld: //')
-    gsend g2 "evr --count 30 --idle 4 --timeout 40"
-    gwait g2 EVREAD-READY 20
-    DEVS=$(grep '^EVREAD-DEV' "$(glog g2)" | tr -d '\r' | awk '{print $3}' | tr '\n' ' ')
-    { xenstore-ls -f /local/domain/0/backend/vinput; xenstore-ls -f "/local/domain/$D2/device/vkbd"; } \
-        >"$R/xenstore-vkb-g2.log" 2>&1
+    vkb_reader g2 30 xenstore-vkb-g2.log
     # device 2: tablet, 3: touch screen. A click and a detent on the tablet
     # too: in abs mode the wheel rides on a POS event at the last position
     # (which the guest's evdev drops as unchanged)
