@@ -295,7 +295,7 @@ static int check_config(const struct vd_daemon_opts *o)
 }
 
 /* The CPU time this process used, and per flip: what a flip path costs (same workload compared). */
-static void print_cpu(const struct vd_daemon_opts *o, uint64_t flips)
+static void print_cpu(bool sim, uint64_t flips)
 {
 	struct rusage ru;
 	double user, sys;
@@ -306,9 +306,7 @@ static void print_cpu(const struct vd_daemon_opts *o, uint64_t flips)
 	sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	printf("cpu: user=%.3fs system=%.3fs, %.1f us per flip%s\n", user, sys,
 	       flips ? (user + sys) * 1e6 / (double)flips : 0.0,
-	       o->hypervisor && strcmp(o->hypervisor, "sim") == 0
-		       ? " (the simulated guests' drawing included)"
-		       : "");
+	       sim ? " (the simulated guests' drawing included)" : "");
 }
 
 int main(int argc, char **argv)
@@ -323,7 +321,7 @@ int main(int argc, char **argv)
 	};
 	struct vd_config *cfg;
 	struct vd_summary s;
-	bool check = false;
+	bool check = false, sim;
 	int r;
 
 	if (parse_args(argc, argv, &o, &check) < 0)
@@ -336,13 +334,15 @@ int main(int argc, char **argv)
 	}
 	apply_config(&o, cfg);
 	r = vd_daemon_run(&o, &s);
+	/* o's strings may be the configuration's: read them before it goes */
+	sim = o.hypervisor && strcmp(o.hypervisor, "sim") == 0;
 	vd_config_free(cfg);
 	printf("summary: flips=%llu events=%llu copies=%llu requests=%llu errors=%llu guests=%u "
 	       "seconds=%.1f\n",
 	       (unsigned long long)s.flips, (unsigned long long)s.events,
 	       (unsigned long long)s.copies, (unsigned long long)s.requests,
 	       (unsigned long long)s.errors, s.guests, s.seconds);
-	print_cpu(&o, s.flips);
+	print_cpu(sim, s.flips);
 	if (r < 0)
 		vd_err("exiting: %s", strerror(-r));
 	return r < 0 ? 1 : 0;
