@@ -194,6 +194,14 @@ static const struct vd_config *current_config(void *userdata)
 	return vd_service_config(userdata);
 }
 
+/* A reloaded configuration: the guests' input settings (hotkeys, devices) at once. */
+static void on_reload(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	vd_dinput_changed(d->input);
+}
+
 static int start_input(struct daemon *d)
 {
 	const struct vd_daemon_opts *o = d->opts;
@@ -267,6 +275,8 @@ static int setup(struct daemon *d)
 		return r;
 	}
 	r = start_input(d);
+	if (r >= 0)
+		vd_service_on_reload(d->svc, on_reload, d);
 	if (r >= 0 && o->sim_guests && !strcmp(o->hypervisor, "sim"))
 		r = start_sim_guests(d);
 	if (r >= 0)

@@ -6,8 +6,18 @@
  *
  * The guests' rectangles come from the output (vd_output_conn_layout of each
  * guest's first connector), never recomputed here. They, the guests'
- * vkb devices and a reloaded configuration change at run time; a short
- * timer brings the router up to date (cheap: a few guests).
+ * vkb devices and a reloaded configuration change at run time, and each
+ * change is told: the kbdback when a vkb connects or goes
+ * (vd_kbdback_on_change), the display backend when a device connects or
+ * goes or does SET_CONFIG (vd_backend_on_change), the output when any
+ * connector's place on the screen may have moved (vd_output_on_layout_change:
+ * KMS placement, hotplug, a display connected later), the daemon after a
+ * reload (vd_dinput_changed). A change only enables a defer source; the
+ * sync runs once from the loop, however many changes came before it, and
+ * walks everything again (cheap: a few guests). It runs at a higher
+ * priority than the sources, so no input event is routed by a stale view:
+ * a vkb that just connected gets the very next event, a connector that
+ * just moved gets the pointer. Nothing changes, nothing runs: no timer.
  */
 #include "daemon_input.h"
 
@@ -19,13 +29,12 @@
 #include "config.h"
 #include "log.h"
 
-#define SYNC_INTERVAL_US 200000u
 #define MAX_TRACKED VD_ROUTER_MAX_GUESTS
 
 struct vd_dinput {
 	struct vd_dinput_deps deps;
 	struct vd_router *router;
-	sd_event_source *timer;
+	sd_event_source *sync; /* defer, ONESHOT when something changed */
 	struct vd_input_source *script; /* the scripted source, owned by the router; or NULL */
 	uint32_t known[MAX_TRACKED];	/* domids given to the router */
 	uint32_t nknown;
@@ -125,11 +134,45 @@ static void sync_router(struct vd_dinput *di)
 		vd_router_focus(di->router, di->known[0]);
 }
 
-static int on_sync(sd_event_source *s, uint64_t usec, void *userdata)
+static int on_sync(sd_event_source *s, void *userdata)
 {
 	sync_router(userdata);
-	sd_event_source_set_time_relative(s, SYNC_INTERVAL_US);
-	return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+void vd_dinput_changed(struct vd_dinput *di)
+{
+	int r;
+
+	if (!di || !di->sync)
+		return;
+	r = sd_event_source_set_enabled(di->sync, SD_EVENT_ONESHOT);
+	if (r < 0) /* cannot happen with a live loop; the next change tries again */
+		vd_log_rl(LOG_ERR, "input: cannot schedule a sync: %s", strerror(-r));
+}
+
+static void on_change(void *userdata)
+{
+	vd_dinput_changed(userdata);
+}
+
+/* The first sync runs at the first loop iteration (a defer source starts ONESHOT). */
+static int start_sync(struct vd_dinput *di)
+{
+	int r = sd_event_add_defer(di->deps.loop, &di->sync, on_sync, di);
+
+	if (r >= 0)
+		r = sd_event_source_set_priority(di->sync, SD_EVENT_PRIORITY_IMPORTANT);
+	if (r >= 0)
+		(void)sd_event_source_set_description(di->sync, "input-sync");
+	if (r < 0)
+		return r;
+	vd_kbdback_on_change(di->deps.kb, on_change, di);
+	if (di->deps.be)
+		vd_backend_on_change(di->deps.be, on_change, di);
+	if (di->deps.out)
+		vd_output_on_layout_change(di->deps.out, on_change, di);
+	return 0;
 }
 
 static int router_opts(const struct vd_config *cfg, struct vd_router_opts *ro)
@@ -178,8 +221,7 @@ int vd_dinput_create(const struct vd_dinput_deps *deps, const char *kind, const 
 	if (r >= 0 && strcmp(kind, "none"))
 		r = add_source(di, kind, seat);
 	if (r >= 0)
-		r = sd_event_add_time_relative(deps->loop, &di->timer, CLOCK_MONOTONIC, 0, 0,
-					       on_sync, di);
+		r = start_sync(di);
 	if (r < 0) {
 		vd_err("input: cannot start the %s source: %s", kind, strerror(-r));
 		vd_dinput_destroy(di);
@@ -193,7 +235,14 @@ void vd_dinput_destroy(struct vd_dinput *di)
 {
 	if (!di)
 		return;
-	sd_event_source_disable_unref(di->timer);
+	if (di->sync) {
+		vd_kbdback_on_change(di->deps.kb, NULL, NULL);
+		if (di->deps.be)
+			vd_backend_on_change(di->deps.be, NULL, NULL);
+		if (di->deps.out)
+			vd_output_on_layout_change(di->deps.out, NULL, NULL);
+	}
+	sd_event_source_disable_unref(di->sync);
 	vd_router_destroy(di->router);
 	free(di);
 }

@@ -14,11 +14,18 @@
 struct vd_config;
 struct vd_dinput;
 
+/*
+ * The router's view of the guests follows kb, be and out by their change
+ * listeners (vd_kbdback_on_change, vd_backend_on_change,
+ * vd_output_on_layout_change), which the dinput takes until it is
+ * destroyed; the configuration by vd_dinput_changed.
+ */
 struct vd_dinput_deps {
 	sd_event *loop;
 	struct vd_kbdback *kb;
 	struct vd_backend *be; /* the guests' connectors, for their place in the layout; or NULL */
-	struct vd_output *out; /* for its own input ("wayland"); or NULL */
+	/* Where the connectors are (its layout listener), its own input ("wayland"); or NULL */
+	struct vd_output *out;
 	/* The configuration in effect now (it changes on reload). */
 	const struct vd_config *(*config)(void *userdata);
 	void *config_userdata;
@@ -35,5 +42,12 @@ void vd_dinput_destroy(struct vd_dinput *di); /* NULL ok */
 struct vd_router *vd_dinput_router(struct vd_dinput *di);
 /* The scripted source when kind was "script", else NULL. Borrowed. */
 struct vd_input_source *vd_dinput_script(struct vd_dinput *di);
+/*
+ * Something the router's view depends on changed, beyond what the
+ * listeners tell (the configuration: call it after a reload). The router is
+ * brought up to date once, from the loop, before the next input event.
+ * Cheap, any number of times; NULL ok.
+ */
+void vd_dinput_changed(struct vd_dinput *di);
 
 #endif

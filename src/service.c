@@ -21,11 +21,19 @@ struct vd_service {
 	struct vd_control *ctl;
 	sd_event_source *hup_src;
 	uint32_t reloads;
+	void (*reloaded)(void *userdata); /* vd_service_on_reload; NULL: none */
+	void *reloaded_userdata;
 };
 
 const struct vd_config *vd_service_config(struct vd_service *svc)
 {
 	return svc->cfg;
+}
+
+void vd_service_on_reload(struct vd_service *svc, void (*fn)(void *userdata), void *userdata)
+{
+	svc->reloaded = fn;
+	svc->reloaded_userdata = userdata;
 }
 
 int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
@@ -101,6 +109,8 @@ static void reload(struct vd_service *svc)
 		vd_notice("reload: configuration %s loaded (%u guest file(s)); new guests and "
 			  "reconnects use it",
 			  cfg->found ? cfg->path : "(defaults)", cfg->nguests);
+		if (svc->reloaded)
+			svc->reloaded(svc->reloaded_userdata);
 	}
 	sd_notify(0, "READY=1\nSTATUS=Serving");
 }

@@ -34,5 +34,11 @@ int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_ou
 void vd_service_destroy(struct vd_service *svc);
 /* The configuration in effect (replaced by a reload: do not keep it). */
 const struct vd_config *vd_service_config(struct vd_service *svc);
+/*
+ * fn(userdata) after a reload put a new configuration in effect (not after
+ * one that failed). One listener; another call replaces it, fn NULL
+ * removes it.
+ */
+void vd_service_on_reload(struct vd_service *svc, void (*fn)(void *userdata), void *userdata);
 
 #endif

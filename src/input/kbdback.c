@@ -53,14 +53,32 @@ static int xb_create(struct vd_xbdir *dir, struct vd_xbdev **ret)
 	return 0;
 }
 
-static int xb_connect(struct vd_xbdev *xb)
+static void changed(struct vd_kbdback *kb)
 {
-	return vd_kbd_dev_connect(vd_kbd_dev_from_xbdev(xb));
+	if (kb->changed)
+		kb->changed(kb->changed_userdata);
 }
 
+/* Up once xbdev.c says Connected, right after this returns. */
+static int xb_connect(struct vd_xbdev *xb)
+{
+	struct vd_kbd_dev *dev = vd_kbd_dev_from_xbdev(xb);
+	int r = vd_kbd_dev_connect(dev);
+
+	if (r >= 0)
+		changed(dev->kb);
+	return r;
+}
+
+/* Every way down passes here (a violation too: its teardown is deferred, not skipped). */
 static void xb_teardown(struct vd_xbdev *xb)
 {
-	vd_kbd_dev_disconnect(vd_kbd_dev_from_xbdev(xb));
+	struct vd_kbd_dev *dev = vd_kbd_dev_from_xbdev(xb);
+	bool was_connected = dev->page != NULL;
+
+	vd_kbd_dev_disconnect(dev);
+	if (was_connected)
+		changed(dev->kb);
 }
 
 static void xb_recheck(struct vd_xbdev *xb)
@@ -140,6 +158,12 @@ void vd_kbdback_get_stats(struct vd_kbdback *kb, struct vd_kbdback_stats *ret)
 	ret->connected = 0;
 	for (struct vd_xbdev *x = kb->xbdir.devs; x; x = x->next)
 		ret->connected += vd_kbd_dev_is_up(vd_kbd_dev_from_xbdev(x));
+}
+
+void vd_kbdback_on_change(struct vd_kbdback *kb, void (*fn)(void *userdata), void *userdata)
+{
+	kb->changed = fn;
+	kb->changed_userdata = userdata;
 }
 
 bool vd_kbdback_connected(struct vd_kbdback *kb, uint32_t domid)

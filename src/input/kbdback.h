@@ -50,6 +50,15 @@ bool vd_kbdback_connected(struct vd_kbdback *kb, uint32_t domid);
 /* fn once per Connected device (a guest with two devices comes twice); name borrowed. */
 typedef void (*vd_kbd_guest_fn)(void *userdata, uint32_t domid, const char *name);
 void vd_kbdback_foreach_guest(struct vd_kbdback *kb, vd_kbd_guest_fn fn, void *userdata);
+/*
+ * fn(userdata) is called when what vd_kbdback_foreach_guest and
+ * vd_kbdback_connected say may have changed: a device connected or torn
+ * down (closed, detached, failed, removed). It comes from inside the xenbus
+ * work, before the device's state is final: the listener only notes it
+ * and looks from the loop. One listener; another call replaces it, fn NULL
+ * removes it.
+ */
+void vd_kbdback_on_change(struct vd_kbdback *kb, void (*fn)(void *userdata), void *userdata);
 
 /*
  * Inject input into domid's devices. Returns 0 when at least one device

@@ -35,6 +35,8 @@ struct vd_kbdback {
 	sd_event *loop;
 	struct vd_hv *hv; /* our own connection; owned */
 	struct vd_kbdback_stats stats; /* devices and protocol_errors live in xbdir */
+	void (*changed)(void *userdata); /* vd_kbdback_on_change; NULL: none */
+	void *changed_userdata;
 };
 
 struct vd_kbd_dev *vd_kbd_dev_from_xbdev(struct vd_xbdev *xb);

@@ -51,6 +51,19 @@ int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret)
 	return conn->out->impl->conn_layout(conn, ret);
 }
 
+void vd_output_on_layout_change(struct vd_output *out, void (*fn)(void *userdata),
+				void *userdata)
+{
+	out->layout_changed = fn;
+	out->layout_userdata = userdata;
+}
+
+void vd_output_layout_changed(struct vd_output *out)
+{
+	if (out->layout_changed)
+		out->layout_changed(out->layout_userdata);
+}
+
 int vd_output_conn_scanout(struct vd_output_conn *conn, struct vd_scanout *ret)
 {
 	if (!conn->out->impl->conn_scanout)

@@ -150,6 +150,9 @@ struct vd_output_impl {
 
 struct vd_output {
 	const struct vd_output_impl *impl;
+	/* The layout listener (vd_output_on_layout_change); NULL: none. Zeroed at create. */
+	void (*layout_changed)(void *userdata);
+	void *layout_userdata;
 };
 
 /*
@@ -192,6 +195,21 @@ void vd_output_shm_free(int fd, void *map, uint64_t size);
  * not on any display; -EOPNOTSUPP if the output has no shared screen.
  */
 int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
+
+/*
+ * fn(userdata) is called whenever what vd_output_conn_layout says of any
+ * connector may have changed: a connector placed, moved or removed, a
+ * display connected, unplugged or back, a mode set, a new source
+ * rectangle (SET_CONFIG, or a flip carrying one). It may come from inside
+ * any call into the output and more often than needed: the listener only
+ * notes it and looks at the layout from the loop (the input's sync). One
+ * listener; another call replaces it, fn NULL removes it. Outputs without
+ * a shared screen (conn_layout NULL: headless, wayland) never call it.
+ */
+void vd_output_on_layout_change(struct vd_output *out, void (*fn)(void *userdata),
+				void *userdata);
+/* For the outputs: tell the listener, if any. */
+void vd_output_layout_changed(struct vd_output *out);
 
 /*
  * Which display conn is on and how its last committed frame reaches it

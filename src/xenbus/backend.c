@@ -66,8 +66,22 @@ static int read_config(struct vd_dev *dev)
 
 /* ---- connect / teardown ---- */
 
+void vd_backend_changed(struct vd_backend *be)
+{
+	if (be->changed)
+		be->changed(be->changed_userdata);
+}
+
+void vd_backend_on_change(struct vd_backend *be, void (*fn)(void *userdata), void *userdata)
+{
+	be->changed = fn;
+	be->changed_userdata = userdata;
+}
+
 static void teardown(struct vd_dev *dev)
 {
+	bool had_conns = dev->nconn != 0;
+
 	for (uint32_t i = 0; i < VD_MAX_CONNECTORS; i++) {
 		vd_conn_disconnect(&dev->conns[i]);
 		free(dev->conns[i].unique_id);
@@ -76,6 +90,8 @@ static void teardown(struct vd_dev *dev)
 	vd_bufs_destroy(dev->bufs);
 	dev->bufs = NULL;
 	dev->nconn = 0;
+	if (had_conns)
+		vd_backend_changed(dev->be);
 }
 
 /* The guest's settings as of now: a reloaded configuration applies at the next connect. */
@@ -113,6 +129,7 @@ static int connect_dev(struct vd_dev *dev)
 	vd_info("%s (dom%u) vdispl %u connected: %u connector(s), %ux%u, protocol v%d%s",
 		dev->xb.name, dev->xb.domid, dev->xb.devid, dev->nconn, dev->conns[0].width,
 		dev->conns[0].height, dev->version, dev->be_alloc ? ", be-alloc" : "");
+	vd_backend_changed(be);
 	return 0;
 }
 

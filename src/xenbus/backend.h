@@ -69,6 +69,16 @@ int vd_backend_create(sd_event *loop, struct vd_hv *hv, struct vd_output *out,
 void vd_backend_destroy(struct vd_backend *be);
 void vd_backend_get_stats(struct vd_backend *be, struct vd_backend_stats *ret);
 
+/*
+ * fn(userdata) is called when what vd_backend_foreach_device shows of the
+ * guests' connectors may have changed: a device connected (its connectors
+ * and their output connectors exist) or torn down, a SET_CONFIG done. It
+ * may come from inside the backend's work, before that work is complete:
+ * the listener only notes it and looks from the loop. One listener;
+ * another call replaces it, fn NULL removes it.
+ */
+void vd_backend_on_change(struct vd_backend *be, void (*fn)(void *userdata), void *userdata);
+
 /* ---- read-only views for the control socket ---- */
 
 struct vd_conn_info {

@@ -223,6 +223,7 @@ static int do_dbuf_create(struct vd_conn *conn, const struct vd_dbuf_create *req
 static int dispatch(struct vd_conn *conn, const struct vd_req *req, uint32_t *ret_edid_sz)
 {
 	struct vd_bufs *bufs = conn->dev->bufs;
+	int r;
 
 	switch (req->operation) {
 	case XENDISPL_OP_DBUF_CREATE:
@@ -234,7 +235,10 @@ static int dispatch(struct vd_conn *conn, const struct vd_req *req, uint32_t *re
 	case XENDISPL_OP_FB_DETACH:
 		return vd_bufs_fb_detach(bufs, req->fb_detach_cookie);
 	case XENDISPL_OP_SET_CONFIG:
-		return do_set_config(conn, &req->set_config);
+		r = do_set_config(conn, &req->set_config);
+		if (r == 0)
+			vd_backend_changed(conn->dev->be);
+		return r;
 	case XENDISPL_OP_PG_FLIP:
 		return do_pg_flip(conn, req->pg_flip_cookie);
 	case XENDISPL_OP_GET_EDID:

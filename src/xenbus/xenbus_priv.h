@@ -63,7 +63,12 @@ struct vd_backend {
 	struct vd_backend_opts opts;
 	struct vd_gates *gates;
 	struct vd_backend_stats stats; /* devices and protocol_errors live in xbdir */
+	void (*changed)(void *userdata); /* vd_backend_on_change; NULL: none */
+	void *changed_userdata;
 };
+
+/* backend.c: tell the vd_backend_on_change listener, if any. */
+void vd_backend_changed(struct vd_backend *be);
 
 /* backend.c: the checked downcast */
 struct vd_dev *vd_dev_from_xbdev(struct vd_xbdev *xb);

@@ -164,6 +164,7 @@ void kms_head_layout(struct kms_head *head)
 	for (uint32_t i = 0; i < head->nconns; i++)
 		if (!head->conns[i]->placed)
 			head->conns[i]->place = vd_kms_layout_cell(sw, sh, n, k++);
+	kms_layout_changed(head->out);
 }
 
 /* In name order: the stacking order of overlapping rectangles (later names on top). */
@@ -195,6 +196,8 @@ static void head_add(struct kms_head *head, struct kms_conn *conn)
 	head_insert(head, conn);
 	if (head->enabled)
 		kms_head_layout(head);
+	else
+		kms_layout_changed(head->out); /* no mode: it has no place on the screen */
 	kms_head_invalidate(head);
 	kms_head_kick(head);
 }
@@ -211,6 +214,8 @@ static void head_remove(struct kms_head *head, struct kms_conn *conn)
 	head->nconns--;
 	if (head->enabled)
 		kms_head_layout(head);
+	else
+		kms_layout_changed(head->out);
 	kms_head_invalidate(head);
 	kms_head_kick(head);
 }
@@ -384,6 +389,8 @@ int kms_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_bas
 			r = &whole;
 		if (!vd_rect_within(r, fb->src.width, fb->src.height))
 			return -EINVAL;
+		if (memcmp(&conn->rect, r, sizeof(*r)) != 0)
+			kms_layout_changed(conn->out); /* the picture's size within its place */
 		conn->rect = conn->cfg = *r;
 	}
 	conn->fb = fb;

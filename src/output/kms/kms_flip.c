@@ -171,6 +171,8 @@ static bool take_flips(struct kms_head *head)
 		if (!flip)
 			continue;
 		conn->fb = flip->fb;
+		if (memcmp(&conn->rect, &flip->rect, sizeof(flip->rect)) != 0)
+			kms_layout_changed(head->out);
 		conn->rect = flip->rect;
 		conn->seq++;
 		list_append(&head->inflight, flip);

@@ -355,6 +355,7 @@ static void desk_layout(struct kms_output *out)
 {
 	for (uint32_t i = 1; i < out->nheads; i++)
 		out->heads[i].desk_x = out->heads[i - 1].desk_x + out->heads[i - 1].pref_w;
+	kms_layout_changed(out);
 }
 
 int kms_heads_init(struct kms_output *out)
@@ -577,6 +578,7 @@ void kms_head_unplug(struct kms_head *head)
 	head->unplugged = true;
 	head->enabled = false;
 	head->shown_fb = 0;
+	kms_layout_changed(head->out); /* its conns are on no display now */
 	kms_head_kick(head);
 }
 
@@ -611,6 +613,7 @@ void kms_head_replug(struct kms_head *head)
 		vd_err("kms: %s: cannot set a mode after replug: %s; its guests flip blind",
 		       head->name, strerror(-r));
 		head->broken = true;
+		kms_layout_changed(out);
 	}
 	kms_head_invalidate(head);
 	kms_head_kick(head);

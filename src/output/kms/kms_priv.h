@@ -216,6 +216,16 @@ struct kms_output {
 struct udev;
 struct udev_monitor;
 
+/*
+ * What kms_conn_layout says may have changed (a conn placed, moved or
+ * removed, a head enabled, off or broken, the heads' places, a source
+ * rectangle): tell the listener (the input's focus follows it).
+ */
+static inline void kms_layout_changed(struct kms_output *out)
+{
+	vd_output_layout_changed(&out->base);
+}
+
 /* kms.c */
 struct kms_output *kms_output_from(struct vd_output *out);
 uint32_t kms_prop_id(int fd, uint32_t obj, uint32_t type, const char *name);

@@ -1,0 +1,561 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's input (daemon_input.c) follows the guests as they change,
+ * with no delay: the router's view is brought up to date before the next
+ * input event is routed, not by a timer. A vkb that just connected gets the
+ * event injected right after; a connector that appeared, left or moved
+ * changes where the pointer goes at once; a reloaded configuration's hotkey
+ * works at once.
+ *
+ * Checked against the 200 ms polling timer these replace (daemon_input.c
+ * of before, with a no-op vd_dinput_changed): every test here fails with it
+ * (the event goes to no guest, or to the guest of the stale layout).
+ *
+ * The output is headless wrapped in a "grid": one shared screen, the
+ * connectors side by side in the order they came (or reversed, as a
+ * display connected later reshuffles them), each with its rectangle in
+ * vd_output_conn_layout, and the layout listener told of each change.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <linux/input-event-codes.h>
+#include <xen/io/xenbus.h>
+
+#include "config.h"
+#include "daemon_input.h"
+#include "harness.h"
+#include "input/kbdback.h"
+#include "log.h"
+#include "simkbd/simkbd.h"
+
+#define TIMEOUT_MS 5000u
+/* Far below the 200 ms of the timer it replaces, far above a loop iteration. */
+#define PROMPT_MS 50u
+#define SCREEN_W 1200
+#define SCREEN_H 600
+#define GRID_MAX 8
+
+/* ---- the grid output ---- */
+
+struct gconn {
+	struct vd_output_conn base;
+	struct vd_output_conn *inner; /* headless */
+};
+
+struct grid {
+	struct vd_output base;
+	struct vd_output *inner;
+	struct vd_output_impl impl;
+	struct gconn *conns[GRID_MAX]; /* in the order they came */
+	uint32_t nconns;
+	bool reversed;
+	uint32_t gen; /* bumped at each layout change */
+};
+
+static struct grid *grid_of(struct vd_output *out)
+{
+	return (struct grid *)out;
+}
+
+static struct gconn *gconn_of(struct vd_output_conn *c)
+{
+	return (struct gconn *)c;
+}
+
+static void grid_changed(struct grid *g)
+{
+	g->gen++;
+	vd_output_layout_changed(&g->base);
+}
+
+static int grid_conn_create(struct vd_output *out, const struct vd_output_conn_desc *d,
+			    struct vd_output_conn **ret)
+{
+	struct grid *g = grid_of(out);
+	struct gconn *c = calloc(1, sizeof(*c));
+	int r;
+
+	assert_non_null(c);
+	assert_true(g->nconns < GRID_MAX);
+	r = g->inner->impl->conn_create(g->inner, d, &c->inner);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	c->base.out = out;
+	g->conns[g->nconns++] = c;
+	grid_changed(g);
+	*ret = &c->base;
+	return 0;
+}
+
+static void grid_conn_destroy(struct vd_output_conn *base)
+{
+	struct grid *g = grid_of(base->out);
+	struct gconn *c = gconn_of(base);
+	uint32_t i = 0;
+
+	while (i < g->nconns && g->conns[i] != c)
+		i++;
+	assert_true(i < g->nconns);
+	memmove(&g->conns[i], &g->conns[i + 1], (g->nconns - i - 1) * sizeof(g->conns[0]));
+	g->nconns--;
+	g->inner->impl->conn_destroy(c->inner);
+	free(c);
+	grid_changed(g);
+}
+
+static int grid_conn_layout(struct vd_output_conn *base, struct vd_rect *ret)
+{
+	struct grid *g = grid_of(base->out);
+	uint32_t w = SCREEN_W / (g->nconns ? g->nconns : 1);
+
+	for (uint32_t i = 0; i < g->nconns; i++)
+		if (g->conns[i] == gconn_of(base)) {
+			uint32_t cell = g->reversed ? g->nconns - 1 - i : i;
+
+			*ret = (struct vd_rect){cell * w, 0, w, SCREEN_H};
+			return 0;
+		}
+	return -ENODATA;
+}
+
+static int grid_set_config(struct vd_output_conn *c, struct vd_output_fb *fb,
+			   const struct vd_rect *r)
+{
+	struct grid *g = grid_of(c->out);
+
+	return g->inner->impl->conn_set_config(gconn_of(c)->inner, fb, r);
+}
+
+static int grid_flip(struct vd_output_conn *c, struct vd_output_fb *fb, uint64_t token)
+{
+	struct grid *g = grid_of(c->out);
+
+	return g->inner->impl->conn_flip(gconn_of(c)->inner, fb, token);
+}
+
+static int grid_screenshot(struct vd_output_conn *c, const char *path)
+{
+	struct grid *g = grid_of(c->out);
+
+	return g->inner->impl->conn_screenshot(gconn_of(c)->inner, path);
+}
+
+static struct grid *the_grid; /* fb_destroy gets no output: one grid per test */
+
+static int grid_fb_create(struct vd_output *out, const struct vd_frame_src *src,
+			  struct vd_output_fb **ret)
+{
+	return grid_of(out)->inner->impl->fb_create(grid_of(out)->inner, src, ret);
+}
+
+static void grid_fb_destroy(struct vd_output_fb *fb)
+{
+	the_grid->inner->impl->fb_destroy(fb);
+}
+
+static int grid_buffer_alloc(struct vd_output *out, uint64_t size, int *fd, void **map)
+{
+	return grid_of(out)->inner->impl->buffer_alloc(grid_of(out)->inner, size, fd, map);
+}
+
+static void grid_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size)
+{
+	grid_of(out)->inner->impl->buffer_free(grid_of(out)->inner, fd, map, size);
+}
+
+static void grid_get_stats(struct vd_output *out, struct vd_output_stats *ret)
+{
+	grid_of(out)->inner->impl->get_stats(grid_of(out)->inner, ret);
+}
+
+static void grid_destroy(struct vd_output *out)
+{
+	struct grid *g = grid_of(out);
+
+	vd_output_destroy(g->inner);
+	free(g);
+	the_grid = NULL;
+}
+
+static struct vd_output *grid_wrap(struct harness *h, struct vd_output *inner)
+{
+	struct grid *g = calloc(1, sizeof(*g));
+
+	assert_non_null(g);
+	g->inner = inner;
+	g->impl = (struct vd_output_impl){
+		.name = "grid",
+		.destroy = grid_destroy,
+		.conn_create = grid_conn_create,
+		.conn_destroy = grid_conn_destroy,
+		.fb_create = grid_fb_create,
+		.fb_destroy = grid_fb_destroy,
+		.conn_set_config = grid_set_config,
+		.conn_flip = grid_flip,
+		.buffer_alloc = grid_buffer_alloc,
+		.buffer_free = grid_buffer_free,
+		.conn_screenshot = grid_screenshot,
+		.get_stats = grid_get_stats,
+		.conn_layout = grid_conn_layout,
+	};
+	g->base.impl = &g->impl;
+	the_grid = g;
+	return &g->base;
+}
+
+/* A display connected later reshuffles the connectors: only the output knows. */
+static void grid_reverse(struct grid *g)
+{
+	g->reversed = !g->reversed;
+	grid_changed(g);
+}
+
+/* ---- the daemon's input on the harness ---- */
+
+struct ctx {
+	struct harness h;
+	struct vd_kbdback *kb;
+	struct vd_dinput *di;
+	struct vd_config *cfg; /* in effect */
+	struct vd_config *old; /* replaced, freed at the end */
+	struct vd_simkbd *k[GRID_MAX];
+	uint32_t nk;
+};
+
+static const struct vd_config *ctx_config(void *userdata)
+{
+	struct ctx *c = userdata;
+
+	return c->cfg;
+}
+
+static void ctx_init(struct ctx *c)
+{
+	struct vd_dinput_deps deps;
+
+	memset(c, 0, sizeof(*c));
+	h_init_with(&c->h, grid_wrap, NULL, false, 0);
+	assert_int_equal(vd_config_new_default(&c->cfg), 0);
+	assert_int_equal(vd_kbdback_create(c->h.loop, c->h.hv, &c->kb), 0);
+	deps = (struct vd_dinput_deps){
+		.loop = c->h.loop,
+		.kb = c->kb,
+		.be = c->h.be,
+		.out = c->h.out,
+		.config = ctx_config,
+		.config_userdata = c,
+	};
+	assert_int_equal(vd_dinput_create(&deps, "script", NULL, &c->di), 0);
+	assert_non_null(vd_dinput_script(c->di));
+}
+
+static void ctx_fini(struct ctx *c)
+{
+	vd_dinput_destroy(c->di);
+	vd_kbdback_destroy(c->kb);
+	for (uint32_t i = 0; i < c->nk; i++)
+		vd_simkbd_destroy(c->k[i]);
+	h_fini(&c->h);
+	vd_config_free(c->cfg);
+	vd_config_free(c->old);
+}
+
+static uint32_t nevents(struct vd_simkbd *k)
+{
+	const struct vd_simkbd_event *e;
+
+	return vd_simkbd_events(k, &e);
+}
+
+static const struct vd_simkbd_event *last_event(struct vd_simkbd *k)
+{
+	const struct vd_simkbd_event *e;
+	uint32_t n = vd_simkbd_events(k, &e);
+
+	assert_true(n > 0);
+	return &e[n - 1];
+}
+
+static void feed(struct ctx *c, const struct vd_input_event *evs, size_t n)
+{
+	assert_int_equal(vd_input_script_feed(vd_dinput_script(c->di), evs, n), 0);
+}
+
+static void feed_key(struct ctx *c, uint32_t code)
+{
+	const struct vd_input_event evs[] = {
+	    {.kind = VD_INPUT_KEY, .code = code, .pressed = true},
+	    {.kind = VD_INPUT_KEY, .code = code, .pressed = false},
+	};
+
+	feed(c, evs, 2);
+}
+
+static void feed_abs(struct ctx *c, int32_t x, int32_t y)
+{
+	const struct vd_input_event ev = {.kind = VD_INPUT_ABS, .x = x, .y = y};
+
+	feed(c, &ev, 1);
+}
+
+struct kbd_arg {
+	struct ctx *c;
+	struct vd_simkbd *k;
+	uint32_t n;
+};
+
+static bool cond_kbd_up(struct harness *h, void *arg)
+{
+	struct kbd_arg *a = arg;
+
+	return vd_kbdback_connected(a->c->kb, vd_simkbd_domid(a->k));
+}
+
+static bool cond_nevents(struct harness *h, void *arg)
+{
+	struct kbd_arg *a = arg;
+
+	return nevents(a->k) >= a->n;
+}
+
+static void wait_events(struct ctx *c, struct vd_simkbd *k, uint32_t n, uint32_t ms)
+{
+	struct kbd_arg a = {c, k, n};
+
+	assert_true(h_run_until(&c->h, cond_nevents, &a, ms));
+}
+
+/* A vkb for domid (0: a domain of its own), absolute, as big as a grid cell of two. */
+static struct vd_simkbd *kbd(struct ctx *c, const char *name, uint32_t domid)
+{
+	struct vd_simkbd_opts o = {
+	    .domid = domid, .abs_pointer = true, .width = SCREEN_W, .height = SCREEN_H};
+	struct vd_simkbd *k = NULL;
+
+	assert_true(c->nk < GRID_MAX);
+	assert_int_equal(vd_simkbd_create(c->h.hv, c->h.loop, name, &o, &k), 0);
+	c->k[c->nk++] = k;
+	return k;
+}
+
+static void wait_kbd_up(struct ctx *c, struct vd_simkbd *k)
+{
+	struct kbd_arg a = {c, k, 0};
+
+	assert_true(h_run_until(&c->h, cond_kbd_up, &a, TIMEOUT_MS));
+}
+
+/* A display of one connector that connects and does nothing else. */
+static struct vd_simfront *display(struct ctx *c, const char *name)
+{
+	struct vd_simfront_opts o = {.nconn = 1, .width = 640, .height = 480, .no_client = true};
+
+	return h_guest(&c->h, name, &o);
+}
+
+static uint32_t median(uint64_t *v, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++)
+		for (uint32_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			uint64_t t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return (uint32_t)v[n / 2];
+}
+
+/* ---- a vkb that connects gets the very next event ---- */
+
+#define ROUNDS 8
+
+static void vkb_connect_routes_the_next_event(void **state)
+{
+	uint64_t lat[ROUNDS], lost = 0;
+	struct ctx c;
+
+	ctx_init(&c);
+	for (uint32_t i = 0; i < ROUNDS; i++) {
+		char name[32];
+		struct vd_router_stats rs;
+		struct vd_simkbd *k;
+		uint64_t t0, deadline, next = 0;
+
+		snprintf(name, sizeof(name), "kbd-%u", i);
+		k = kbd(&c, name, 0);
+		/* The event is injected in the loop iteration right after the connect. */
+		wait_kbd_up(&c, k);
+		t0 = vd_now_us();
+		deadline = t0 + 1000000u;
+		while (!nevents(k) && vd_now_us() < deadline) {
+			/* Again each millisecond, to measure how long the old timer took. */
+			if (vd_now_us() >= next) {
+				feed_key(&c, KEY_A);
+				next = vd_now_us() + 1000u;
+			}
+			assert_true(sd_event_run(c.h.loop, 1000) >= 0);
+		}
+		lat[i] = vd_now_us() - t0;
+		assert_true(nevents(k) > 0);
+		vd_router_get_stats(vd_dinput_router(c.di), &rs);
+		lost = rs.dropped;
+		assert_int_equal(last_event(k)->type, XENKBD_TYPE_KEY);
+		assert_int_equal(last_event(k)->keycode, KEY_A);
+		/* The guest goes; its successor takes the focus. */
+		vd_simkbd_destroy(k);
+		c.k[--c.nk] = NULL;
+	}
+	uint64_t max = 0, min = UINT64_MAX;
+
+	for (uint32_t i = 0; i < ROUNDS; i++) {
+		max = lat[i] > max ? lat[i] : max;
+		min = lat[i] < min ? lat[i] : min;
+	}
+	print_message("vkb connected -> first event in the guest: min %llu us, median %u us, "
+		      "max %llu us (%u rounds)\n",
+		      (unsigned long long)min, median(lat, ROUNDS), (unsigned long long)max,
+		      ROUNDS);
+	assert_int_equal(lost, 0); /* the first event of each round went through */
+	assert_true(max < PROMPT_MS * 1000u);
+	ctx_fini(&c);
+}
+
+/* ---- the pointer follows the layout at once ---- */
+
+struct gen_arg {
+	struct ctx *c;
+	uint32_t gen;
+	int32_t x; /* fed as soon as the layout changed */
+};
+
+static bool cond_layout_changed(struct harness *h, void *arg)
+{
+	struct gen_arg *a = arg;
+
+	if (the_grid->gen == a->gen)
+		return false;
+	feed_abs(a->c, a->x, SCREEN_H / 2);
+	return true;
+}
+
+/* Run until the layout changes, and point at x in the loop iteration right after. */
+static void point_when_layout_changes(struct ctx *c, int32_t x)
+{
+	struct gen_arg a = {c, the_grid->gen, x};
+
+	assert_true(h_run_until(&c->h, cond_layout_changed, &a, TIMEOUT_MS));
+}
+
+/* The pointer at x went to k (as its POS event), and nobody else got anything. */
+static void assert_pointed(struct ctx *c, const char *step, struct vd_simkbd *k, uint32_t *seen,
+			   int32_t x_in_k)
+{
+	struct kbd_arg a = {c, k, seen[k == c->k[0] ? 0 : 1] + 1};
+
+	if (!h_run_until(&c->h, cond_nevents, &a, PROMPT_MS))
+		fail_msg("%s: the pointer did not reach its guest", step);
+	assert_int_equal(last_event(k)->type, XENKBD_TYPE_POS);
+	assert_int_equal(last_event(k)->x, x_in_k);
+	h_run_for(&c->h, 10);
+	seen[0] = nevents(c->k[0]);
+	seen[1] = nevents(c->k[1]);
+}
+
+static void pointer_follows_the_layout(void **state)
+{
+	struct vd_simfront *fa, *fb, *fc;
+	uint32_t seen[2];
+	struct ctx c;
+
+	ctx_init(&c);
+	/* A and B: a display and a vkb each; halves of the screen, A left. */
+	fa = display(&c, "guest-a");
+	kbd(&c, "guest-a", vd_simfront_domid(fa));
+	wait_kbd_up(&c, c.k[0]);
+	fb = display(&c, "guest-b");
+	kbd(&c, "guest-b", vd_simfront_domid(fb));
+	wait_kbd_up(&c, c.k[1]);
+	assert_true(h_run_until(&c.h, h_guest_connected, fa, TIMEOUT_MS));
+	assert_true(h_run_until(&c.h, h_guest_connected, fb, TIMEOUT_MS));
+	assert_int_equal(the_grid->nconns, 2);
+	h_run_for(&c.h, 250); /* settled, whatever keeps the router up to date */
+	seen[0] = seen[1] = 0;
+	feed_abs(&c, 700, SCREEN_H / 2); /* B's half: 100 of its 600 */
+	assert_pointed(&c, "halves", c.k[1], seen, 100 * SCREEN_W / 600);
+
+	/* C's display (no vkb) comes: thirds, A B C. 500 is B's now (it was A's). */
+	fc = display(&c, "guest-c");
+	point_when_layout_changes(&c, 500);
+	assert_pointed(&c, "thirds", c.k[1], seen, 100 * SCREEN_W / 400);
+
+	/* The output alone reshuffles them (no backend event): C B A. 1000 is A's now. */
+	grid_reverse(the_grid);
+	feed_abs(&c, 1000, SCREEN_H / 2);
+	assert_pointed(&c, "reversed", c.k[0], seen, 200 * SCREEN_W / 400);
+
+	/* C's display goes: halves, B A. 500 is B's now (it was A's as the thirds were). */
+	vd_simfront_destroy(fc);
+	c.h.guests[--c.h.nguests] = NULL;
+	point_when_layout_changes(&c, 500);
+	assert_pointed(&c, "C gone", c.k[1], seen, 500 * SCREEN_W / 600);
+	ctx_fini(&c);
+}
+
+/* ---- a reloaded configuration's hotkey works at once ---- */
+
+static void reload_applies_at_once(void **state)
+{
+	struct vd_simkbd *a, *b;
+	struct vd_config *cfg;
+	struct ctx c;
+
+	ctx_init(&c);
+	a = kbd(&c, "kbd-a", 0);
+	b = kbd(&c, "kbd-b", 0);
+	wait_kbd_up(&c, a);
+	wait_kbd_up(&c, b);
+	h_run_for(&c.h, 250); /* settled, whatever keeps the router up to date */
+	feed_key(&c, KEY_X);
+	wait_events(&c, a, 2, TIMEOUT_MS); /* the first guest has the focus */
+
+	/* The new configuration gives kbd-b a hotkey of its own: F9. */
+	assert_int_equal(vd_config_new_default(&cfg), 0);
+	cfg->guests = calloc(1, sizeof(*cfg->guests));
+	assert_non_null(cfg->guests);
+	cfg->nguests = 1;
+	snprintf(cfg->guests[0].name, sizeof(cfg->guests[0].name), "kbd-b");
+	cfg->guests[0].conf = cfg->defaults;
+	snprintf(cfg->guests[0].conf.hotkey, sizeof(cfg->guests[0].conf.hotkey), "f9");
+	c.old = c.cfg;
+	c.cfg = cfg;
+	vd_dinput_changed(c.di); /* what the daemon does after a reload */
+	feed_key(&c, KEY_F9);
+	feed_key(&c, KEY_Y);
+	wait_events(&c, b, 2, PROMPT_MS);
+	assert_int_equal(last_event(b)->keycode, KEY_Y);
+	assert_int_equal(nevents(b), 2); /* F9 itself is never delivered */
+	h_run_for(&c.h, 10);
+	assert_int_equal(nevents(a), 2); /* nor anything else to A */
+	ctx_fini(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(vkb_connect_routes_the_next_event),
+	    cmocka_unit_test(pointer_follows_the_layout),
+	    cmocka_unit_test(reload_applies_at_once),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
