@@ -12,6 +12,7 @@
 #include "config.h"
 #include "control/control.h"
 #include "log.h"
+#include "notify.h"
 
 struct vd_service {
 	sd_event *loop;
@@ -21,8 +22,7 @@ struct vd_service {
 	struct vd_control *ctl;
 	sd_event_source *hup_src;
 	uint32_t reloads;
-	void (*reloaded)(void *userdata); /* vd_service_on_reload; NULL: none */
-	void *reloaded_userdata;
+	struct vd_notify reloaded; /* vd_service_on_reload */
 };
 
 const struct vd_config *vd_service_config(struct vd_service *svc)
@@ -32,8 +32,7 @@ const struct vd_config *vd_service_config(struct vd_service *svc)
 
 void vd_service_on_reload(struct vd_service *svc, void (*fn)(void *userdata), void *userdata)
 {
-	svc->reloaded = fn;
-	svc->reloaded_userdata = userdata;
+	vd_notify_set(&svc->reloaded, fn, userdata);
 }
 
 int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
@@ -109,8 +108,7 @@ static void reload(struct vd_service *svc)
 		vd_notice("reload: configuration %s loaded (%u guest file(s)); new guests and "
 			  "reconnects use it",
 			  cfg->found ? cfg->path : "(defaults)", cfg->nguests);
-		if (svc->reloaded)
-			svc->reloaded(svc->reloaded_userdata);
+		vd_notify(&svc->reloaded);
 	}
 	sd_notify(0, "READY=1\nSTATUS=Serving");
 }

@@ -55,8 +55,7 @@ static int xb_create(struct vd_xbdir *dir, struct vd_xbdev **ret)
 
 static void changed(struct vd_kbdback *kb)
 {
-	if (kb->changed)
-		kb->changed(kb->changed_userdata);
+	vd_notify(&kb->changed);
 }
 
 /* Up once xbdev.c says Connected, right after this returns. */
@@ -162,8 +161,7 @@ void vd_kbdback_get_stats(struct vd_kbdback *kb, struct vd_kbdback_stats *ret)
 
 void vd_kbdback_on_change(struct vd_kbdback *kb, void (*fn)(void *userdata), void *userdata)
 {
-	kb->changed = fn;
-	kb->changed_userdata = userdata;
+	vd_notify_set(&kb->changed, fn, userdata);
 }
 
 bool vd_kbdback_connected(struct vd_kbdback *kb, uint32_t domid)

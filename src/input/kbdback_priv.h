@@ -10,6 +10,7 @@
 #include "hv/hv.h"
 #include "input/kbdback.h"
 #include "kbdif_proto.h"
+#include "notify.h"
 #include "xenbus/xbdev.h"
 
 struct vd_kbdback;
@@ -35,8 +36,7 @@ struct vd_kbdback {
 	sd_event *loop;
 	struct vd_hv *hv; /* our own connection; owned */
 	struct vd_kbdback_stats stats; /* devices and protocol_errors live in xbdir */
-	void (*changed)(void *userdata); /* vd_kbdback_on_change; NULL: none */
-	void *changed_userdata;
+	struct vd_notify changed; /* vd_kbdback_on_change */
 };
 
 struct vd_kbd_dev *vd_kbd_dev_from_xbdev(struct vd_xbdev *xb);

@@ -54,14 +54,12 @@ int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret)
 void vd_output_on_layout_change(struct vd_output *out, void (*fn)(void *userdata),
 				void *userdata)
 {
-	out->layout_changed = fn;
-	out->layout_userdata = userdata;
+	vd_notify_set(&out->layout_changed, fn, userdata);
 }
 
 void vd_output_layout_changed(struct vd_output *out)
 {
-	if (out->layout_changed)
-		out->layout_changed(out->layout_userdata);
+	vd_notify(&out->layout_changed);
 }
 
 int vd_output_conn_scanout(struct vd_output_conn *conn, struct vd_scanout *ret)

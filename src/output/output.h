@@ -15,6 +15,8 @@
 
 #include <systemd/sd-event.h>
 
+#include "notify.h"
+
 struct vd_input_source;
 
 struct vd_output;
@@ -150,9 +152,7 @@ struct vd_output_impl {
 
 struct vd_output {
 	const struct vd_output_impl *impl;
-	/* The layout listener (vd_output_on_layout_change); NULL: none. Zeroed at create. */
-	void (*layout_changed)(void *userdata);
-	void *layout_userdata;
+	struct vd_notify layout_changed; /* vd_output_on_layout_change; zeroed at create */
 };
 
 /*

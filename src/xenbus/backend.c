@@ -68,14 +68,12 @@ static int read_config(struct vd_dev *dev)
 
 void vd_backend_changed(struct vd_backend *be)
 {
-	if (be->changed)
-		be->changed(be->changed_userdata);
+	vd_notify(&be->changed);
 }
 
 void vd_backend_on_change(struct vd_backend *be, void (*fn)(void *userdata), void *userdata)
 {
-	be->changed = fn;
-	be->changed_userdata = userdata;
+	vd_notify_set(&be->changed, fn, userdata);
 }
 
 static void teardown(struct vd_dev *dev)

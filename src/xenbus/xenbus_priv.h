@@ -10,6 +10,7 @@
 #include "buffers/buffers.h"
 #include "displif_proto.h"
 #include "hv/hv.h"
+#include "notify.h"
 #include "xenbus/backend.h"
 #include "xenbus/xbdev.h"
 
@@ -63,8 +64,7 @@ struct vd_backend {
 	struct vd_backend_opts opts;
 	struct vd_gates *gates;
 	struct vd_backend_stats stats; /* devices and protocol_errors live in xbdir */
-	void (*changed)(void *userdata); /* vd_backend_on_change; NULL: none */
-	void *changed_userdata;
+	struct vd_notify changed; /* vd_backend_on_change */
 };
 
 /* backend.c: tell the vd_backend_on_change listener, if any. */
