@@ -63,6 +63,17 @@ static void abs_axis(int fd, unsigned code, int max)
 		die("UI_ABS_SETUP: %s", strerror(errno));
 }
 
+/* Three buttons and a wheel: the mouse's and the tablet's. */
+static void buttons_wheel(int fd)
+{
+	ioc(fd, UI_SET_EVBIT, EV_KEY);
+	ioc(fd, UI_SET_KEYBIT, BTN_LEFT);
+	ioc(fd, UI_SET_KEYBIT, BTN_RIGHT);
+	ioc(fd, UI_SET_KEYBIT, BTN_MIDDLE);
+	ioc(fd, UI_SET_EVBIT, EV_REL);
+	ioc(fd, UI_SET_RELBIT, REL_WHEEL);
+}
+
 static void setup_kind(int fd, const char *kind)
 {
 	if (!strcmp(kind, "kbd")) {
@@ -70,22 +81,12 @@ static void setup_kind(int fd, const char *kind)
 		for (unsigned k = 1; k < 128; k++)
 			ioc(fd, UI_SET_KEYBIT, k);
 	} else if (!strcmp(kind, "mouse")) {
-		ioc(fd, UI_SET_EVBIT, EV_KEY);
-		ioc(fd, UI_SET_KEYBIT, BTN_LEFT);
-		ioc(fd, UI_SET_KEYBIT, BTN_RIGHT);
-		ioc(fd, UI_SET_KEYBIT, BTN_MIDDLE);
-		ioc(fd, UI_SET_EVBIT, EV_REL);
+		buttons_wheel(fd);
 		ioc(fd, UI_SET_RELBIT, REL_X);
 		ioc(fd, UI_SET_RELBIT, REL_Y);
-		ioc(fd, UI_SET_RELBIT, REL_WHEEL);
 	} else if (!strcmp(kind, "tablet")) {
 		/* No BTN_TOUCH, no tool, not direct: udev calls it a mouse */
-		ioc(fd, UI_SET_EVBIT, EV_KEY);
-		ioc(fd, UI_SET_KEYBIT, BTN_LEFT);
-		ioc(fd, UI_SET_KEYBIT, BTN_RIGHT);
-		ioc(fd, UI_SET_KEYBIT, BTN_MIDDLE);
-		ioc(fd, UI_SET_EVBIT, EV_REL);
-		ioc(fd, UI_SET_RELBIT, REL_WHEEL);
+		buttons_wheel(fd);
 		ioc(fd, UI_SET_EVBIT, EV_ABS);
 		abs_axis(fd, ABS_X, 4095);
 		abs_axis(fd, ABS_Y, 4095);

@@ -245,6 +245,24 @@ destroy_check c_fe 0
 zc_case d_be g2 1
 destroy_check d_be 1
 
+# held_frame GUEST SIZE: with vdispld running, GUEST (fe-alloc, a SIZE
+# connector) flips $FR frames and holds the last; HF_RES: the client's
+# result, HF_CRC: vkms' CRC of the held frame. Then GUEST is destroyed and
+# vdispld stopped.
+held_frame() {
+    HF_RES=; HF_CRC=
+    if create "$1" 0 "$2" && gwait "$1" GUEST-READY 90; then
+        gsend "$1" "run A --frames $FR --hold 8"
+        gwait "$1" CLIENT-RESULT 100 && HF_RES=$(gline "$1" CLIENT-RESULT)
+        sleep 1
+        HF_CRC=$(crc)
+        gwait "$1" "GUEST-RUN-END A " 30
+    fi
+    destroy "$1"
+    sleep 1
+    stop_vdispld
+}
+
 # ---- the same exporter as upstream's (no vmap): vkms takes the PRIME import
 # and AddFB2 but refuses the commit that scans it out. vdispld copies that
 # guest's frames instead (through its grant mapping), says so once, and the
@@ -257,17 +275,8 @@ novmap_case() {
         check f_novmap_fallback FAIL "cannot turn the test-only vmap off ($P)"; return
     fi
     start_vdispld || { check f_novmap_fallback FAIL "vdispld did not start"; echo Y >"$P"; return; }
-    RES=
-    if create "$g" 0 1024x768 && gwait "$g" GUEST-READY 90; then
-        gsend "$g" "run A --frames $FR --hold 8"
-        gwait "$g" CLIENT-RESULT 100 && RES=$(gline "$g" CLIENT-RESULT)
-        sleep 1
-    fi
-    C=$(crc)
-    gwait "$g" "GUEST-RUN-END A " 30
-    destroy "$g"
-    sleep 1
-    stop_vdispld
+    held_frame "$g" 1024x768
+    RES=$HF_RES; C=$HF_CRC
     echo Y >"$P"
     L=$(vd_log)
     WHY=$(grep 'scan-out of the imported buffer refused' "$L" | head -n 1 | sed 's/.*kms: //')
@@ -297,17 +306,9 @@ overlay_run() {
     step "$g-$label" 150
     OV_CRC=; OV_RES=
     start_vdispld --config /etc/vdispld/vdispld.conf "$@" || { OV_LOG=$(vd_log); return; }
-    if create "$g" 0 640x480 && gwait "$g" GUEST-READY 90; then
-        gsend "$g" "run A --frames $FR --hold 8"
-        gwait "$g" CLIENT-RESULT 100 && OV_RES=$(gline "$g" CLIENT-RESULT)
-        sleep 1
-        OV_CRC=$(crc)
-        gwait "$g" "GUEST-RUN-END A " 30
-    fi
+    held_frame "$g" 640x480
+    OV_CRC=$HF_CRC; OV_RES=$HF_RES
     echo "VDTEST-INFO $g ($label): crc $OV_CRC; $OV_RES"
-    destroy "$g"
-    sleep 1
-    stop_vdispld
     OV_LOG=$(vd_log)
 }
 overlay_case() {

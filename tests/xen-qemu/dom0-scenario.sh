@@ -331,6 +331,19 @@ vkb_reader() {
         >"$R/$3" 2>&1
 }
 
+# vkb_inject GUEST SCRIPT LOG: play SCRIPT with uinput_inject (output to
+# $R/LOG), then collect what GUEST's xenfront-evread read; IRC: the
+# injector's status, END: the reader's last line, EVS: its "EV dev ..." lines
+vkb_inject() {
+    uinput_inject "$2" >"$R/$3" 2>&1
+    IRC=$?
+    gwait "$1" EVREAD-END 30
+    END=$(gline "$1" EVREAD-END)
+    EVS=$(sed -n '/EVREAD-READY/,/EVREAD-END/p' "$(glog "$1")" | tr -d '\r' | grep '^EV ')
+}
+# evs_of DEV: the events of device DEV in EVS, "TYPE CODE VALUE," each
+evs_of() { echo "$EVS" | grep "^EV $1 " | cut -d' ' -f3- | tr '\n' ','; }
+
 # (j) keys and pointer events injected in Dom0 through uinput reach g1's
 # xen-kbdfront: libinput (udev seat) -> router (g1 has the focus: the only
 # guest with a vkb; headless has no layout, so relative motion stays
@@ -368,13 +381,9 @@ sleep 300
 wheel 1 1
 sleep 300
 EOF
-    uinput_inject /run/input.script >"$R/uinput-inject.log" 2>&1
-    IRC=$?
-    gwait g1 EVREAD-END 30
-    END=$(gline g1 EVREAD-END)
-    EVS=$(sed -n '/EVREAD-READY/,/EVREAD-END/p' "$(glog g1)" | tr -d '\r' | grep '^EV ')
-    KBD=$(echo "$EVS" | grep '^EV kbd ' | cut -d' ' -f3- | tr '\n' ',')
-    PTR=$(echo "$EVS" | grep '^EV ptr ' | cut -d' ' -f3- | tr '\n' ',')
+    vkb_inject g1 /run/input.script uinput-inject.log
+    KBD=$(evs_of kbd)
+    PTR=$(evs_of ptr)
     OTHER=$(echo "$EVS" | grep -vE '^EV (kbd|ptr) ' | grep -c .)
     echo "VDTEST-INFO input: inject rc=$IRC; guest $END; seconds=$(dt "$(up)" "$T0")"
     # a, then shift+b
@@ -435,13 +444,9 @@ up 3 0
 up 3 1
 sleep 300
 EOF
-    uinput_inject /run/input-g2.script >"$R/uinput-inject-g2.log" 2>&1
-    IRC=$?
-    gwait g2 EVREAD-END 30
-    END=$(gline g2 EVREAD-END)
-    EVS=$(sed -n '/EVREAD-READY/,/EVREAD-END/p' "$(glog g2)" | tr -d '\r' | grep '^EV ')
-    PTR=$(echo "$EVS" | grep '^EV ptr ' | cut -d' ' -f3- | tr '\n' ',')
-    MT=$(echo "$EVS" | grep '^EV mt ' | cut -d' ' -f3- | tr '\n' ',')
+    vkb_inject g2 /run/input-g2.script uinput-inject-g2.log
+    PTR=$(evs_of ptr)
+    MT=$(evs_of mt)
     OTHER=$(echo "$EVS" | grep -vE '^EV (ptr|mt) ' | grep -c .)
     echo "VDTEST-INFO input g2: inject rc=$IRC; guest $END; seconds=$(dt "$(up)" "$T0")"
     # ABS_X=0, ABS_Y=1, BTN_LEFT=272, REL_WHEEL=8: (1000,800) -> (500,300),
