@@ -95,9 +95,9 @@ static int decode_fb_attach(const struct xendispl_fb_attach_req *in, struct vd_f
 }
 
 /*
- * fb_cookie 0 disables and the rest is ignored (Linux sends zeros). Bounds
- * against the connector resolution are the caller's; x and y are capped here
- * so that x + width cannot wrap in 32 bits.
+ * fb_cookie 0 disables and the rest is ignored (Linux sends zeros). The
+ * window against the fb is the caller's (vd_proto_window_valid); x and y
+ * are capped here so that x + width cannot wrap in 32 bits.
  */
 static int decode_set_config(const struct xendispl_set_config_req *in, struct vd_set_config *c)
 {
@@ -114,6 +114,21 @@ static int decode_set_config(const struct xendispl_set_config_req *in, struct vd
 	if (c->x > VD_MAX_DIM || c->y > VD_MAX_DIM)
 		return -EINVAL;
 	return 0;
+}
+
+static bool window_axis_valid(uint32_t pos, uint32_t conn, uint32_t fb)
+{
+	if (fb < conn)
+		return pos == 0;
+	return (uint64_t)pos + conn <= fb;
+}
+
+bool vd_proto_window_valid(uint32_t x, uint32_t y, uint32_t conn_w, uint32_t conn_h,
+			   uint32_t fb_w, uint32_t fb_h, uint32_t fourcc)
+{
+	if (!conn_w || !conn_h || !fb_w || !fb_h || x % vd_format_hsub(fourcc))
+		return false;
+	return window_axis_valid(x, conn_w, fb_w) && window_axis_valid(y, conn_h, fb_h);
 }
 
 /* The EPAM frontend patch sends exactly XENDISPL_EDID_MAX_SIZE (8 pages). */

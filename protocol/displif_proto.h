@@ -102,10 +102,25 @@ struct vd_req {
  * != 0, data_ofs + stride * height <= num_pages * 4096; FB_ATTACH a known
  * fourcc; SET_CONFIG (unless fb_cookie == 0, which zeroes the rest) width,
  * height, bpp as above and x, y <= VD_MAX_DIM, so x + width cannot wrap
- * (bounds against the resolution are the caller's); GET_EDID 128 <=
+ * (the window against the fb is vd_proto_window_valid's); GET_EDID 128 <=
  * buffer_sz <= XENDISPL_EDID_MAX_SIZE and gref_directory != 0.
  */
 int vd_proto_decode_req(const struct xendispl_req *raw, int version, struct vd_req *ret_req);
+
+/*
+ * SET_CONFIG's window: a connector of conn_w x conn_h shows the part of
+ * its framebuffer (fb_w x fb_h) that starts at (x, y). Linux sends
+ * crtc->x/y and the fb's own size, so one fb may span several connectors,
+ * each showing its own window (docs/protocol-notes.md, "SET_CONFIG"). On
+ * each axis the window must lie inside the fb, or, where the whole fb is
+ * smaller than the connector, start at 0: the fb is shown at the
+ * connector's top-left and the rest is black, as a display shows a plane
+ * smaller than its CRTC. x must not split a pixel pair of a format
+ * that shares chroma between two pixels (YUYV: even x). Overflow-safe for
+ * any 32-bit values.
+ */
+bool vd_proto_window_valid(uint32_t x, uint32_t y, uint32_t conn_w, uint32_t conn_h,
+			   uint32_t fb_w, uint32_t fb_h, uint32_t fourcc);
 
 /* Whole slot zeroed, id and operation echoed. */
 void vd_proto_encode_resp(struct xendispl_resp *slot, uint16_t id, uint8_t operation,
@@ -119,6 +134,8 @@ int vd_format_bpp(uint32_t fourcc);
  * vd_format_bpp also knows a few more (XBGR8888, ABGR8888, BGR888, RGB332, C8).
  */
 bool vd_format_supported(uint32_t fourcc);
+/* Pixels that share one chroma sample horizontally: 2 for YUYV, else 1. */
+uint32_t vd_format_hsub(uint32_t fourcc);
 
 /*
  * Byte stride of a buffer of width x height at bpp with buffer_sz bytes,

@@ -54,3 +54,8 @@ bool vd_format_supported(uint32_t fourcc)
 
 	return f && f->xen_front;
 }
+
+uint32_t vd_format_hsub(uint32_t fourcc)
+{
+	return fourcc == VD_FOURCC('Y', 'U', 'Y', 'V') ? 2 : 1;
+}

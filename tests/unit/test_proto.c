@@ -270,6 +270,45 @@ static void test_set_config(void **state)
 	assert_int_equal(decode(&r, 1, &q), -EINVAL);
 }
 
+/*
+ * SET_CONFIG's window: Linux sends crtc->x/y and the fb's size; a
+ * connector shows its resolution's worth of the fb from (x, y).
+ */
+static void test_set_config_window(void **state)
+{
+	const uint32_t xr24 = VD_FOURCC('X', 'R', '2', '4'), yuyv = VD_FOURCC('Y', 'U', 'Y', 'V');
+
+	/* modetest -s A -s B: 1024x768 and 800x600 connectors on one 1824x768 fb */
+	assert_true(vd_proto_window_valid(0, 0, 1024, 768, 1824, 768, xr24));
+	assert_true(vd_proto_window_valid(1024, 0, 800, 600, 1824, 768, xr24));
+	/* the second connector one pixel further would read past the fb */
+	assert_false(vd_proto_window_valid(1025, 0, 800, 600, 1824, 768, xr24));
+	assert_false(vd_proto_window_valid(1024, 169, 800, 600, 1824, 768, xr24));
+	assert_true(vd_proto_window_valid(1024, 168, 800, 600, 1824, 768, xr24));
+	/* the fb as large as the connector: only at 0,0 (vdispld once took w/h as the window) */
+	assert_true(vd_proto_window_valid(0, 0, 320, 240, 320, 240, xr24));
+	assert_false(vd_proto_window_valid(10, 10, 320, 240, 320, 240, xr24));
+	/* cloning: two connectors, one fb, the same window */
+	assert_true(vd_proto_window_valid(0, 0, 640, 480, 640, 480, xr24));
+	/* a fb smaller than the connector: at the top-left only, black around */
+	assert_true(vd_proto_window_valid(0, 0, 1024, 768, 640, 480, xr24));
+	assert_false(vd_proto_window_valid(1, 0, 1024, 768, 640, 480, xr24));
+	assert_false(vd_proto_window_valid(0, 1, 1024, 768, 640, 480, xr24));
+	/* smaller on one axis, larger on the other */
+	assert_true(vd_proto_window_valid(0, 100, 1024, 768, 640, 2000, xr24));
+	/* outside the fb altogether, and the 32-bit wrap */
+	assert_false(vd_proto_window_valid(1824, 0, 800, 600, 1824, 768, xr24));
+	assert_false(vd_proto_window_valid(0xffffff00u, 0, 0x200, 600, 0xffffffffu, 768, xr24));
+	assert_true(vd_proto_window_valid(0xfffffd00u, 0, 0x200, 600, 0xffffffffu, 768, xr24));
+	/* empty sizes */
+	assert_false(vd_proto_window_valid(0, 0, 0, 768, 1824, 768, xr24));
+	assert_false(vd_proto_window_valid(0, 0, 1024, 768, 0, 768, xr24));
+	/* YUYV: a window may not split a pixel pair */
+	assert_true(vd_proto_window_valid(2, 0, 100, 100, 202, 100, yuyv));
+	assert_false(vd_proto_window_valid(1, 0, 100, 100, 202, 100, yuyv));
+	assert_true(vd_proto_window_valid(1, 0, 100, 100, 202, 100, xr24));
+}
+
 static void edid_req(struct xendispl_req *r, uint32_t sz, uint32_t gref)
 {
 	req_dirty(r, 12, XENDISPL_OP_GET_EDID);
@@ -532,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_cookie_zero),
 		cmocka_unit_test(test_fb_attach),
 		cmocka_unit_test(test_set_config),
+		cmocka_unit_test(test_set_config_window),
 		cmocka_unit_test(test_get_edid),
 		cmocka_unit_test(test_unknown_op),
 		cmocka_unit_test(test_encode_resp_zeroed),
