@@ -135,31 +135,6 @@ static uint64_t loop_now(const struct hl_output *out)
 
 /* ---- frames and copy buffers ---- */
 
-/* The part of fb that r selects, clipped to fb. False if empty. */
-static bool fb_region(const struct hl_fb *fb, const struct vd_rect *r,
-		      struct vd_frame_view *ret)
-{
-	const struct vd_frame_src *s = &fb->src;
-	uint32_t w, h;
-
-	if (r->x >= s->width || r->y >= s->height)
-		return false;
-	w = r->width < s->width - r->x ? r->width : s->width - r->x;
-	h = r->height < s->height - r->y ? r->height : s->height - r->y;
-	if (w == 0 || h == 0)
-		return false;
-	*ret = (struct vd_frame_view){
-		.pixels = (const uint8_t *)s->map + s->offset + (size_t)r->y * s->stride +
-			  (size_t)r->x * (s->bpp / 8),
-		.stride = s->stride,
-		.width = w,
-		.height = h,
-		.fourcc = s->fourcc,
-		.bpp = s->bpp,
-	};
-	return true;
-}
-
 /* Take the spare buffer, grown to at least size. */
 static int buf_take(struct hl_conn *conn, size_t size, struct hl_buf *ret)
 {
@@ -245,7 +220,8 @@ static void capture_write(struct hl_conn *conn)
 	conn->capture_last_us = loop_now(conn->out);
 	if (!conn->fb)
 		return;
-	r = vd_png_write(conn->capture_path, &conn->view);
+	r = vd_png_write_canvas(conn->capture_path, &conn->view, conn->desc.width,
+				conn->desc.height);
 	if (r < 0)
 		vd_log_rl(LOG_WARNING, "headless: capture %s: %s", conn->capture_path,
 			  strerror(-r));
@@ -373,7 +349,7 @@ static bool flip_view(const struct hl_conn *conn, const struct hl_flip *flip,
 	if (!flip->fb)
 		return false;
 	if (!conn->out->force_copy)
-		return fb_region(flip->fb, &flip->rect, ret);
+		return vd_frame_view_of(&flip->fb->src, &flip->rect, ret);
 	if (!flip->copy.data)
 		return false;
 	*ret = flip->view;
@@ -435,7 +411,7 @@ static int hl_conn_flip(struct vd_output_conn *base, struct vd_output_fb *fb_bas
 	flip->fb = hl_fb_from(fb_base);
 	flip->rect = conn->rect;
 	flip->token = token;
-	if (conn->out->force_copy && fb_region(flip->fb, &flip->rect, &view)) {
+	if (conn->out->force_copy && vd_frame_view_of(&flip->fb->src, &flip->rect, &view)) {
 		r = frame_copy(conn, &view, &flip->copy, &flip->view);
 		if (r < 0)
 			goto err_flip;
@@ -459,7 +435,7 @@ err_flip:
 
 /* ---- configuration ---- */
 
-/* r NULL: the whole fb. The new frame is visible at once; no flip_done. */
+/* r NULL: the window at 0,0. The new frame is visible at once; no flip_done. */
 static int hl_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_base,
 			      const struct vd_rect *r)
 {
@@ -476,10 +452,10 @@ static int hl_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *
 	}
 	assert(fb_base->out == base->out);
 	fb = hl_fb_from(fb_base);
-	whole = (struct vd_rect){0, 0, fb->src.width, fb->src.height};
+	whole = (struct vd_rect){0, 0, conn->desc.width, conn->desc.height};
 	if (!r)
 		r = &whole;
-	if (!vd_rect_within(r, fb->src.width, fb->src.height) || !fb_region(fb, r, &view))
+	if (!vd_frame_view_of(&fb->src, r, &view))
 		return -EINVAL;
 	shown = view;
 	if (conn->out->force_copy) {
@@ -498,7 +474,7 @@ static int hl_conn_screenshot(struct vd_output_conn *base, const char *path)
 
 	if (!conn->fb)
 		return -ENODATA;
-	return vd_png_write(path, &conn->view);
+	return vd_png_write_canvas(path, &conn->view, conn->desc.width, conn->desc.height);
 }
 
 /* ---- connectors ---- */

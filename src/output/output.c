@@ -100,6 +100,39 @@ bool vd_rect_within(const struct vd_rect *r, uint32_t width, uint32_t height)
 	       (uint64_t)r->y + r->height <= height;
 }
 
+bool vd_rect_clip(const struct vd_rect *r, uint32_t width, uint32_t height,
+		  struct vd_rect *ret)
+{
+	if (!r->width || !r->height || r->x >= width || r->y >= height)
+		return false;
+	*ret = (struct vd_rect){
+		.x = r->x,
+		.y = r->y,
+		.width = r->width < width - r->x ? r->width : width - r->x,
+		.height = r->height < height - r->y ? r->height : height - r->y,
+	};
+	return true;
+}
+
+bool vd_frame_view_of(const struct vd_frame_src *src, const struct vd_rect *r,
+		      struct vd_frame_view *ret)
+{
+	struct vd_rect c;
+
+	if (!src->map || !vd_rect_clip(r, src->width, src->height, &c))
+		return false;
+	*ret = (struct vd_frame_view){
+		.pixels = (const uint8_t *)src->map + src->offset + (size_t)c.y * src->stride +
+			  (size_t)c.x * (src->bpp / 8),
+		.stride = src->stride,
+		.width = c.width,
+		.height = c.height,
+		.fourcc = src->fourcc,
+		.bpp = src->bpp,
+	};
+	return true;
+}
+
 int vd_output_shm_alloc(uint64_t size, int *ret_fd, void **ret_map)
 {
 	int fd = memfd_create("vdispld-be-alloc", MFD_CLOEXEC);

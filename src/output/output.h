@@ -114,13 +114,21 @@ struct vd_output_impl {
 	 * memory: a connector showing fb goes blank. NULL is a no-op.
 	 */
 	void (*fb_destroy)(struct vd_output_fb *fb);
-	/* Show fb with source rectangle r (enable), or blank (fb NULL). No flip_done. */
+	/*
+	 * Show fb (enable), or blank (fb NULL). No flip_done. r is the
+	 * connector's window into fb (NULL: at 0,0), the size of the
+	 * connector; it starts inside fb but may reach past it (a fb smaller
+	 * than the connector): the connector shows the part inside fb
+	 * (vd_rect_clip) at its top-left, black around it. -EINVAL if r
+	 * starts outside fb. Later flips show the same window of their fb.
+	 */
 	int (*conn_set_config)(struct vd_output_conn *conn, struct vd_output_fb *fb,
 			       const struct vd_rect *r);
 	/*
 	 * Queue fb to be shown at the next vblank; flip_done(token) follows
 	 * exactly once unless the connector is destroyed first. Flips queue
-	 * in order.
+	 * in order. The window of the last set_config (else 0,0) selects what
+	 * of fb is shown, clipped to fb: a window outside fb shows black.
 	 */
 	int (*conn_flip)(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
 	/*
@@ -182,8 +190,20 @@ struct vd_output_opts {
  * need_map) or at least a map or a dma-buf.
  */
 bool vd_frame_src_valid(const struct vd_frame_src *src, bool need_map);
-/* A non-empty source rectangle inside a width x height frame (SET_CONFIG). */
+/* A non-empty source rectangle inside a width x height frame. */
 bool vd_rect_within(const struct vd_rect *r, uint32_t width, uint32_t height);
+/*
+ * The part of window r inside a width x height frame: same origin, size
+ * cut at the frame's edges. False if nothing of r is inside.
+ */
+bool vd_rect_clip(const struct vd_rect *r, uint32_t width, uint32_t height,
+		  struct vd_rect *ret);
+/*
+ * The pixels of src that window r shows (clipped to src, vd_rect_clip),
+ * read through src->map. False if none are visible or src has no map.
+ */
+bool vd_frame_view_of(const struct vd_frame_src *src, const struct vd_rect *r,
+		      struct vd_frame_view *ret);
 /* be-alloc in shared memory: the memfd stands in for the dma-buf. */
 int vd_output_shm_alloc(uint64_t size, int *ret_fd, void **ret_map);
 void vd_output_shm_free(int fd, void *map, uint64_t size);

@@ -153,23 +153,34 @@ static void png_warning_fn(png_structp png, png_const_charp msg)
 	vd_debug("png warning: %s", msg);
 }
 
+/* The image: v at the top-left of a canvas of w x h (>= v's size), black around it. */
+struct png_canvas {
+	uint32_t width, height;
+};
+
+/* row: scratch of c->width * 4 bytes, zeroed. */
 static void write_rows(png_structp png, const struct vd_frame_view *v,
-		       const struct png_format *f, uint8_t *row)
+		       const struct png_format *f, const struct png_canvas *c, uint8_t *row)
 {
 	const uint8_t *src = v->pixels;
+	uint32_t y;
 
-	for (uint32_t y = 0; y < v->height; y++, src += v->stride) {
+	for (y = 0; y < v->height; y++, src += v->stride) {
 		if (f->yuyv)
 			row_yuyv(row, src, v->width);
 		else
 			row_packed(row, src, v->width, f);
 		png_write_row(png, row);
 	}
+	if (y < c->height)
+		memset(row, 0, (size_t)c->width * 4);
+	for (; y < c->height; y++)
+		png_write_row(png, row);
 }
 
-/* row: scratch of width * 4 bytes. Nothing here is modified after setjmp. */
+/* row: scratch of canvas width * 4 bytes, zeroed. Nothing here is modified after setjmp. */
 static int png_encode(FILE *file, const struct vd_frame_view *v, const struct png_format *f,
-		      uint8_t *row)
+		      const struct png_canvas *c, uint8_t *row)
 {
 	int color = f->a.bits ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB;
 	png_structp png;
@@ -191,23 +202,24 @@ static int png_encode(FILE *file, const struct vd_frame_view *v, const struct pn
 	/* Captures run on the event loop: favour speed over size. */
 	png_set_compression_level(png, 1);
 	png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP);
-	png_set_IHDR(png, info, v->width, v->height, 8, color, PNG_INTERLACE_NONE,
+	png_set_IHDR(png, info, c->width, c->height, 8, color, PNG_INTERLACE_NONE,
 		     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	png_write_info(png, info);
-	write_rows(png, v, f, row);
+	write_rows(png, v, f, c, row);
 	png_write_end(png, NULL);
 	png_destroy_write_struct(&png, &info);
 	return 0;
 }
 
 /* Encode into an open file; takes fd (closed on return). */
-static int png_write_fd(int fd, const struct vd_frame_view *v, const struct png_format *f)
+static int png_write_fd(int fd, const struct vd_frame_view *v, const struct png_format *f,
+			const struct png_canvas *c)
 {
 	uint8_t *row;
 	FILE *file;
 	int r;
 
-	row = malloc((size_t)v->width * 4);
+	row = calloc(c->width, 4);
 	if (!row) {
 		close(fd);
 		return -ENOMEM;
@@ -218,7 +230,7 @@ static int png_write_fd(int fd, const struct vd_frame_view *v, const struct png_
 		close(fd);
 		goto out_row;
 	}
-	r = png_encode(file, v, f, row);
+	r = png_encode(file, v, f, c, row);
 	if (fclose(file) != 0 && r == 0)
 		r = -errno;
 out_row:
@@ -228,7 +240,17 @@ out_row:
 
 int vd_png_write(const char *path, const struct vd_frame_view *view)
 {
+	return vd_png_write_canvas(path, view, view->width, view->height);
+}
+
+int vd_png_write_canvas(const char *path, const struct vd_frame_view *view, uint32_t width,
+			uint32_t height)
+{
 	const struct png_format *f = format_find(view->fourcc);
+	struct png_canvas c = {
+		.width = width > view->width ? width : view->width,
+		.height = height > view->height ? height : view->height,
+	};
 	char *tmp;
 	int fd, r;
 
@@ -243,7 +265,7 @@ int vd_png_write(const char *path, const struct vd_frame_view *view)
 		r = -errno;
 		goto out_tmp;
 	}
-	r = png_write_fd(fd, view, f);
+	r = png_write_fd(fd, view, f, &c);
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
 	if (r < 0)

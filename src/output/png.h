@@ -19,5 +19,12 @@ uint32_t vd_png_format_bpp(uint32_t fourcc);
  * -EOPNOTSUPP for a format it cannot convert, -EINVAL for an empty view.
  */
 int vd_png_write(const char *path, const struct vd_frame_view *view);
+/*
+ * The same, view at the top-left of a width x height image (at least
+ * view's size), black around it: what a connector of that size shows of
+ * a smaller picture.
+ */
+int vd_png_write_canvas(const char *path, const struct vd_frame_view *view, uint32_t width,
+			uint32_t height);
 
 #endif

@@ -309,7 +309,7 @@ static void test_copy_mode_copies_at_flip_time(void **state)
 static void test_set_config_rect(void **state)
 {
 	struct vd_output_opts opts = {0};
-	struct vd_rect r = {3, 2, 10, 5}, bad = {60, 0, 10, 5};
+	struct vd_rect r = {3, 2, 10, 5}, bad = {64, 0, 10, 5};
 	struct fx *fx = *state;
 	struct vd_output_fb *a;
 
@@ -474,6 +474,90 @@ static void png_roundtrip(const struct vd_frame_view *view, const uint8_t *want)
 	free(got);
 	unlink(path);
 	free(path);
+}
+
+/* The pixel of the fixture's fb at (x, y), as a PNG reads it back (RGBA). */
+static void fx_rgba(const struct fx *fx, uint32_t x, uint32_t y, uint8_t *ret)
+{
+	const uint8_t *p = fx->mem + fx->src.offset + (size_t)y * fx->src.stride + (size_t)x * 4;
+
+	ret[0] = p[2];
+	ret[1] = p[1];
+	ret[2] = p[0];
+	ret[3] = 0xff;
+}
+
+/*
+ * What a 32x16 connector's screenshot holds: its window at (wx, wy) of the
+ * 64x32 fb, black where the window reaches past the fb.
+ */
+static void assert_window_shot(struct fx *fx, struct vd_output_conn *conn, uint32_t wx,
+			       uint32_t wy)
+{
+	char *path = tmp_png_path();
+	uint32_t w = 0, h = 0;
+	uint8_t *got, want[4];
+
+	assert_int_equal(fx->out->impl->conn_screenshot(conn, path), 0);
+	got = png_read_rgba(path, &w, &h);
+	assert_non_null(got);
+	assert_int_equal(w, 32);
+	assert_int_equal(h, 16);
+	for (uint32_t y = 0; y < h; y++)
+		for (uint32_t x = 0; x < w; x++) {
+			static const uint8_t black[4] = {0, 0, 0, 0xff};
+
+			if (wx + x < fx->src.width && wy + y < fx->src.height)
+				fx_rgba(fx, wx + x, wy + y, want);
+			else
+				memcpy(want, black, 4);
+			assert_memory_equal(got + ((size_t)y * w + x) * 4, want, 4);
+		}
+	free(got);
+	unlink(path);
+	free(path);
+}
+
+/*
+ * A connector's window into a larger fb (one fb spanning connectors):
+ * shown from its offset, kept by flips, clipped where it reaches past the
+ * fb (black there), refused where it starts outside.
+ */
+static void test_set_config_window(void **state)
+{
+	struct vd_output_opts opts = {0};
+	struct vd_output_conn_desc desc = {
+		.name = "dom1:1",
+		.width = 32,
+		.height = 16,
+		.flip_done = on_flip_done,
+		.frame_shown = on_frame_shown,
+		.userdata = NULL,
+	};
+	struct vd_rect win = {16, 8, 32, 16}, edge = {40, 24, 32, 16}, off = {64, 0, 32, 16};
+	struct fx *fx = *state;
+	struct vd_output_conn *conn = NULL;
+	struct vd_output_fb *a;
+
+	fx_open(fx, &opts);
+	desc.userdata = &fx->rec;
+	assert_int_equal(fx->out->impl->conn_create(fx->out, &desc, &conn), 0);
+	a = fb_new(fx);
+	assert_int_equal(fx->out->impl->conn_set_config(conn, a, &off), -EINVAL);
+	assert_int_equal(fx->out->impl->conn_set_config(conn, a, &win), 0);
+	assert_int_equal(fx->rec.last.width, 32);
+	assert_view_matches_src(&fx->rec.last, &fx->src, fx->mem, 16, 8);
+	assert_window_shot(fx, conn, 16, 8);
+	assert_int_equal(fx->out->impl->conn_flip(conn, a, 1), 0);
+	run_until(fx->loop, &fx->rec.n_done, 1, 1000);
+	assert_view_matches_src(&fx->rec.last, &fx->src, fx->mem, 16, 8);
+	/* reaching past the fb: the part inside, at the connector's top-left */
+	assert_int_equal(fx->out->impl->conn_set_config(conn, a, &edge), 0);
+	assert_int_equal(fx->rec.last.width, 24);
+	assert_int_equal(fx->rec.last.height, 8);
+	assert_view_matches_src(&fx->rec.last, &fx->src, fx->mem, 40, 24);
+	assert_window_shot(fx, conn, 40, 24);
+	fx->out->impl->conn_destroy(conn);
 }
 
 static void test_png_xrgb8888(void **state)
@@ -646,6 +730,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_mode_copies_at_flip_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_config_rect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_config_rect_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_config_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fb_destroy_while_shown_blanks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fb_destroy_queued_direct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fb_destroy_queued_copy, setup, teardown),

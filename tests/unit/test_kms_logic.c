@@ -83,6 +83,31 @@ static void test_fit_centre(void **state)
 	assert_rect(dst, 512, 0, 512, 768);
 }
 
+/* A connector's frame in its place, its picture at the frame's top-left. */
+static void test_fit_frame(void **state)
+{
+	struct vd_rect cell = {100, 0, 1024, 768}, src, dst;
+
+	/* a 640x480 fb on a 800x600 connector centred in a 1024x768 place */
+	assert_true(vd_kms_fit_frame(&cell, 800, 600, 640, 480, &src, &dst));
+	assert_rect(src, 0, 0, 640, 480);
+	assert_rect(dst, 100 + 112, 84, 640, 480);
+	/* the picture fills the frame: same as vd_kms_fit */
+	assert_true(vd_kms_fit_frame(&cell, 800, 600, 800, 600, &src, &dst));
+	assert_rect(dst, 212, 84, 800, 600);
+	/* a frame larger than the place is cropped around its centre, the picture with it */
+	cell = (struct vd_rect){0, 0, 400, 300};
+	assert_true(vd_kms_fit_frame(&cell, 800, 600, 640, 480, &src, &dst));
+	assert_rect(src, 200, 150, 400, 300);
+	assert_rect(dst, 0, 0, 400, 300);
+	assert_true(vd_kms_fit_frame(&cell, 800, 600, 500, 400, &src, &dst));
+	assert_rect(src, 200, 150, 300, 250);
+	assert_rect(dst, 0, 0, 300, 250);
+	/* the picture lies wholly in the cropped-away part */
+	assert_false(vd_kms_fit_frame(&cell, 800, 600, 150, 100, &src, &dst));
+	assert_false(vd_kms_fit_frame(&cell, 800, 600, 0, 100, &src, &dst));
+}
+
 static void test_fit_crop_and_scale(void **state)
 {
 	struct vd_rect cell = {0, 0, 512, 768}, src, dst;
@@ -354,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_layout_cells),
 		cmocka_unit_test(test_fit_centre),
 		cmocka_unit_test(test_fit_crop_and_scale),
+		cmocka_unit_test(test_fit_frame),
 		cmocka_unit_test(test_in_formats),
 		cmocka_unit_test(test_in_formats_offset),
 		cmocka_unit_test(test_in_formats_malformed),

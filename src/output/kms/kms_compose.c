@@ -88,6 +88,22 @@ static void fill_black(struct kms_dumb *buf, const struct vd_rect *r)
 		       (size_t)r->width * 4);
 }
 
+/*
+ * Black in cell around in (inside cell): the margins of a picture smaller
+ * than its place, which a larger picture before it may have covered.
+ */
+static void fill_around(struct kms_dumb *buf, const struct vd_rect *cell, const struct vd_rect *in)
+{
+	uint32_t in_bottom = in->y + in->height, in_right = in->x + in->width;
+
+	fill_black(buf, &(struct vd_rect){cell->x, cell->y, cell->width, in->y - cell->y});
+	fill_black(buf, &(struct vd_rect){cell->x, in_bottom, cell->width,
+					  cell->y + cell->height - in_bottom});
+	fill_black(buf, &(struct vd_rect){cell->x, in->y, in->x - cell->x, in->height});
+	fill_black(buf, &(struct vd_rect){in_right, in->y, cell->x + cell->width - in_right,
+					  in->height});
+}
+
 static bool copyable(const struct vd_frame_src *s)
 {
 	return s->map && s->bpp == 32 && (s->fourcc == FMT_XRGB8888 || s->fourcc == FMT_ARGB8888);
@@ -124,16 +140,18 @@ static void draw_cell(struct kms_head *head, struct kms_dumb *buf, uint32_t i, b
 	if (fresh || conn->plane != VD_KMS_PLANE_COMPOSED)
 		fill_black(buf, &cell);
 	visible = kms_conn_picture(conn, buf->width, buf->height, &cell, &src, &dst);
-	if (!visible || conn->plane != VD_KMS_PLANE_COMPOSED)
+	if (conn->plane != VD_KMS_PLANE_COMPOSED)
 		return;
-	if (!conn->fb || !copyable(&conn->fb->src)) {
+	if (!visible || !conn->fb || !copyable(&conn->fb->src)) {
 		if (!fresh)
-			fill_black(buf, &dst);
-		if (conn->fb)
+			fill_black(buf, &cell);
+		if (visible && conn->fb)
 			vd_log_rl(LOG_WARNING, "kms: %s: format %#x cannot be composed", conn->name,
 				  conn->fb->src.fourcc);
 		return;
 	}
+	if (!fresh)
+		fill_around(buf, &cell, &dst);
 	copy_rect(head->out, buf, &conn->fb->src, &src, &dst);
 }
 

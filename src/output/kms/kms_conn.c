@@ -384,13 +384,13 @@ int kms_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_bas
 	struct vd_rect whole;
 
 	if (fb) {
-		whole = (struct vd_rect){0, 0, fb->src.width, fb->src.height};
+		whole = (struct vd_rect){0, 0, conn->desc.width, conn->desc.height};
 		if (!r)
 			r = &whole;
-		if (!vd_rect_within(r, fb->src.width, fb->src.height))
+		if (!vd_rect_clip(r, fb->src.width, fb->src.height, &whole))
 			return -EINVAL;
 		if (memcmp(&conn->rect, r, sizeof(*r)) != 0)
-			kms_layout_changed(conn->out); /* the picture's size within its place */
+			kms_layout_changed(conn->out);
 		conn->rect = conn->cfg = *r;
 	}
 	conn->fb = fb;
@@ -431,29 +431,18 @@ int kms_conn_flip(struct vd_output_conn *base, struct vd_output_fb *fb_base, uin
 	return 0;
 }
 
-/* What the guest's buffer holds for the shown rectangle (the CPU view). */
+/* What the guest's buffer holds for the connector's window (the CPU view), black beyond the fb. */
 int kms_conn_screenshot(struct vd_output_conn *base, const char *path)
 {
 	struct kms_conn *conn = kms_conn_from(base);
-	const struct vd_frame_src *s;
 	struct vd_frame_view view;
 
-	if (!conn->fb || !conn->fb->src.map)
+	if (!conn->fb || !vd_frame_view_of(&conn->fb->src, &conn->rect, &view))
 		return -ENODATA;
-	s = &conn->fb->src;
-	view = (struct vd_frame_view){
-		.pixels = (const uint8_t *)s->map + s->offset + (size_t)conn->rect.y * s->stride +
-			  (size_t)conn->rect.x * (s->bpp / 8),
-		.stride = s->stride,
-		.width = conn->rect.width,
-		.height = conn->rect.height,
-		.fourcc = s->fourcc,
-		.bpp = s->bpp,
-	};
-	return vd_png_write(path, &view);
+	return vd_png_write_canvas(path, &view, conn->rect.width, conn->rect.height);
 }
 
-/* The picture's rectangle in screen coordinates: the place, less the black around a smaller picture. */
+/* The connector's frame in screen coordinates: the place, less the black around a smaller frame. */
 int kms_conn_layout(struct vd_output_conn *base, struct vd_rect *ret)
 {
 	struct kms_conn *conn = kms_conn_from(base);

@@ -79,20 +79,12 @@ void kms_conn_drop_flips(struct kms_conn *conn)
 
 static void notify_shown(struct kms_conn *conn, const struct kms_fb *fb, const struct vd_rect *r)
 {
-	const struct vd_frame_src *s = &fb->src;
-	struct vd_frame_view view = {
-		.pixels = (const uint8_t *)s->map + s->offset + (size_t)r->y * s->stride +
-			  (size_t)r->x * (s->bpp / 8),
-		.stride = s->stride,
-		.width = r->width,
-		.height = r->height,
-		.fourcc = s->fourcc,
-		.bpp = s->bpp,
-		.seq = conn->seq,
-	};
+	struct vd_frame_view view;
 
-	if (s->map && conn->desc.frame_shown)
+	if (conn->desc.frame_shown && vd_frame_view_of(&fb->src, r, &view)) {
+		view.seq = conn->seq;
 		conn->desc.frame_shown(conn->desc.userdata, &view);
+	}
 }
 
 /* The callbacks may destroy conn (deferred) or queue new flips. */
@@ -246,34 +238,25 @@ static void watchdog_arm(struct kms_head *head)
 		vd_log_rl(LOG_ERR, "kms: %s: cannot arm the flip watchdog", head->name);
 }
 
-/* conn->rect clipped to its fb: a flip may name an fb smaller than the configured rectangle. */
-static struct vd_rect shown_rect(const struct kms_conn *conn)
-{
-	struct vd_rect r = conn->rect;
-	const struct vd_frame_src *s = &conn->fb->src;
-
-	if (r.x >= s->width || r.y >= s->height)
-		return (struct vd_rect){0, 0, 0, 0};
-	if (r.width > s->width - r.x)
-		r.width = s->width - r.x;
-	if (r.height > s->height - r.y)
-		r.height = s->height - r.y;
-	return r;
-}
-
 /*
  * Where conn's picture goes on the screen: *ret_cell its (clipped) place,
  * *ret_src the part of its fb shown, *ret_dst where (same size: no
- * scaling). False if nothing of it is visible.
+ * scaling). The connector's frame (its resolution) is fitted into the
+ * place; its window of the fb (conn->rect, clipped to the fb: a fb may be
+ * smaller than the connector) is at the frame's top-left. False if
+ * nothing of it is visible.
  */
 bool kms_conn_picture(const struct kms_conn *conn, uint32_t screen_w, uint32_t screen_h,
 		      struct vd_rect *ret_cell, struct vd_rect *ret_src, struct vd_rect *ret_dst)
 {
-	struct vd_rect pic = conn->fb ? shown_rect(conn) : conn->rect;
+	struct vd_rect pic = conn->rect;
 
+	if (conn->fb && !vd_rect_clip(&conn->rect, conn->fb->src.width, conn->fb->src.height, &pic))
+		return false;
 	if (!vd_kms_clip(&conn->place, screen_w, screen_h, ret_cell))
 		return false;
-	if (!vd_kms_fit(ret_cell, pic.width, pic.height, false, ret_src, ret_dst))
+	if (!vd_kms_fit_frame(ret_cell, conn->rect.width, conn->rect.height, pic.width, pic.height,
+			      ret_src, ret_dst))
 		return false;
 	ret_src->x += pic.x;
 	ret_src->y += pic.y;

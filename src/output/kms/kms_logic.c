@@ -123,6 +123,26 @@ bool vd_kms_fit(const struct vd_rect *cell, uint32_t src_w, uint32_t src_h, bool
 	return true;
 }
 
+bool vd_kms_fit_frame(const struct vd_rect *cell, uint32_t frame_w, uint32_t frame_h,
+		      uint32_t pic_w, uint32_t pic_h, struct vd_rect *ret_src,
+		      struct vd_rect *ret_dst)
+{
+	struct vd_rect fs, fd;
+
+	if (!vd_kms_fit(cell, frame_w, frame_h, false, &fs, &fd))
+		return false;
+	if (pic_w <= fs.x || pic_h <= fs.y)
+		return false;
+	*ret_src = (struct vd_rect){
+		.x = fs.x,
+		.y = fs.y,
+		.width = fs.width < pic_w - fs.x ? fs.width : pic_w - fs.x,
+		.height = fs.height < pic_h - fs.y ? fs.height : pic_h - fs.y,
+	};
+	*ret_dst = (struct vd_rect){fd.x, fd.y, ret_src->width, ret_src->height};
+	return true;
+}
+
 static bool parse_u32(const char **s, uint32_t *ret)
 {
 	uint64_t v = 0;

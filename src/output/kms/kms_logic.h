@@ -50,6 +50,16 @@ struct vd_rect vd_kms_layout_cell(uint32_t screen_w, uint32_t screen_h, uint32_t
  */
 bool vd_kms_fit(const struct vd_rect *cell, uint32_t src_w, uint32_t src_h, bool scale,
 		struct vd_rect *ret_src, struct vd_rect *ret_dst);
+/*
+ * A connector's frame (frame_w x frame_h, its resolution) fitted into cell
+ * as vd_kms_fit does without scaling, with a picture of pic_w x pic_h at
+ * the frame's top-left (a fb smaller than the connector; the rest of the
+ * frame is black). ret_src: the part of the picture shown, ret_dst: where
+ * on the screen. False if none of the picture is visible.
+ */
+bool vd_kms_fit_frame(const struct vd_rect *cell, uint32_t frame_w, uint32_t frame_h,
+		      uint32_t pic_w, uint32_t pic_h, struct vd_rect *ret_src,
+		      struct vd_rect *ret_dst);
 
 /*
  * A placement rectangle "X,Y,WxH" (connector.N in a guest's configuration:

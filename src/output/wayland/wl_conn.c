@@ -129,15 +129,14 @@ static void frame_copy(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct
 		       const struct vd_rect *r, const struct wlo_shm_choice *how)
 {
 	const struct vd_frame_src *s = &fb->src;
-	uint32_t w = r->width, h = r->height, row;
+	struct vd_rect c;
+	uint32_t w, h, row;
 
 	memset(b->map, 0, b->size);
-	if (r->x >= s->width || r->y >= s->height)
+	if (!vd_rect_clip(r, s->width, s->height, &c))
 		return;
-	if (w > s->width - r->x)
-		w = s->width - r->x;
-	if (h > s->height - r->y)
-		h = s->height - r->y;
+	w = c.width;
+	h = c.height;
 	if (w > conn->desc.width)
 		w = conn->desc.width;
 	if (h > conn->desc.height)
@@ -329,8 +328,8 @@ int wlo_conn_flip(struct vd_output_conn *base, struct vd_output_fb *fb_base, uin
 	if (!flip)
 		return -ENOMEM;
 	flip->fb = wlo_fb_from(fb_base);
-	flip->rect = conn->rect.width ? conn->rect :
-		     (struct vd_rect){0, 0, flip->fb->src.width, flip->fb->src.height};
+	flip->rect = conn->rect.width ? conn->rect
+				      : (struct vd_rect){0, 0, conn->desc.width, conn->desc.height};
 	flip->token = token;
 	*conn->qtail = flip;
 	conn->qtail = &flip->next;
@@ -339,7 +338,7 @@ int wlo_conn_flip(struct vd_output_conn *base, struct vd_output_fb *fb_base, uin
 	return 0;
 }
 
-/* r NULL: the whole fb. Shown at once if there is a window; no flip_done. */
+/* r NULL: the window at 0,0. Shown at once if there is a window; no flip_done. */
 int wlo_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_base,
 			const struct vd_rect *r)
 {
@@ -348,10 +347,10 @@ int wlo_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_bas
 	struct vd_rect whole;
 
 	if (fb) {
-		whole = (struct vd_rect){0, 0, fb->src.width, fb->src.height};
+		whole = (struct vd_rect){0, 0, conn->desc.width, conn->desc.height};
 		if (!r)
 			r = &whole;
-		if (!vd_rect_within(r, fb->src.width, fb->src.height))
+		if (!vd_rect_clip(r, fb->src.width, fb->src.height, &whole))
 			return -EINVAL;
 		conn->rect = *r;
 	}
@@ -360,26 +359,15 @@ int wlo_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_bas
 	return 0;
 }
 
-/* The last frame we gave the compositor, as the guest drew it. */
+/* The last frame we gave the compositor, as the guest drew it, black beyond the fb. */
 int wlo_conn_screenshot(struct vd_output_conn *base, const char *path)
 {
 	struct wlo_conn *conn = wlo_conn_from(base);
-	const struct wlo_fb *fb = conn->fb;
 	struct vd_frame_view view;
 
-	if (!fb || !fb->src.map || !vd_rect_within(&conn->rect, fb->src.width, fb->src.height))
+	if (!conn->fb || !vd_frame_view_of(&conn->fb->src, &conn->rect, &view))
 		return -ENODATA;
-	view = (struct vd_frame_view){
-		.pixels = (const uint8_t *)fb->src.map + fb->src.offset +
-			  (size_t)conn->rect.y * fb->src.stride +
-			  (size_t)conn->rect.x * (fb->src.bpp / 8),
-		.stride = fb->src.stride,
-		.width = conn->rect.width,
-		.height = conn->rect.height,
-		.fourcc = fb->src.fourcc,
-		.bpp = fb->src.bpp,
-	};
-	return vd_png_write(path, &view);
+	return vd_png_write_canvas(path, &view, conn->desc.width, conn->desc.height);
 }
 
 void wlo_conn_forget_fb(struct wlo_conn *conn, const struct wlo_fb *fb)
