@@ -103,12 +103,18 @@ static int do_set_config(struct vd_conn *conn, const struct vd_set_config *c)
 	r = vd_bufs_fb_lookup(conn->dev->bufs, c->fb_cookie, &fb);
 	if (r < 0)
 		return r;
-	if ((uint64_t)c->x + c->width > conn->width || (uint64_t)c->y + c->height > conn->height)
+	/*
+	 * Linux sends crtc->x/y and the fb's size: the connector shows its
+	 * resolution's worth of the fb from (x, y), and c->width/height say
+	 * nothing the fb does not (docs/protocol-notes.md, "SET_CONFIG").
+	 */
+	vd_debug("dom%u conn %u: SET_CONFIG fb %#" PRIx64 " (%ux%u) at %u,%u, request %ux%u bpp %u",
+		 conn->dev->xb.domid, conn->idx, c->fb_cookie, fb.width, fb.height, c->x, c->y,
+		 c->width, c->height, c->bpp);
+	if (!vd_proto_window_valid(c->x, c->y, conn->width, conn->height, fb.width, fb.height,
+				   fb.fourcc))
 		return -EINVAL;
-	if ((uint64_t)c->x + c->width > fb.width + (uint64_t)c->x ||
-	    (uint64_t)c->y + c->height > fb.height + (uint64_t)c->y)
-		return -EINVAL;
-	rect = (struct vd_rect){c->x, c->y, c->width, c->height};
+	rect = (struct vd_rect){c->x, c->y, conn->width, conn->height};
 	return out->impl->conn_set_config(conn->oconn, fb.ofb, &rect);
 }
 

@@ -29,8 +29,11 @@ static void on_frame(void *userdata, uint32_t domid, uint32_t idx, const struct 
 	struct harness *h = userdata;
 	struct h_track *t = h_track_of(h, domid, idx);
 	uint32_t seed = 0;
-	int64_t frame = vd_simfront_check_frame(v, &seed);
+	int64_t frame;
 
+	if (h->on_view)
+		h->on_view(h, domid, idx, v);
+	frame = vd_simfront_check_frame(v, &seed);
 	t->shown++;
 	if (frame < 0 || seed != vd_simfront_seed(domid, idx)) {
 		t->bad++;
@@ -168,3 +171,120 @@ void h_assert_clean(struct harness *h, struct vd_simfront *g, uint32_t nconn,
 	}
 }
 
+
+/* ---- raw requests ---- */
+
+struct xendispl_req h_req(uint8_t op)
+{
+	struct xendispl_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.operation = op;
+	return r;
+}
+
+struct xendispl_req h_req_dbuf_create(uint64_t cookie, uint32_t w, uint32_t h, uint32_t bpp,
+				       uint32_t size, uint32_t gref_dir)
+{
+	struct xendispl_req r = h_req(XENDISPL_OP_DBUF_CREATE);
+
+	r.op.dbuf_create.dbuf_cookie = cookie;
+	r.op.dbuf_create.width = w;
+	r.op.dbuf_create.height = h;
+	r.op.dbuf_create.bpp = bpp;
+	r.op.dbuf_create.buffer_sz = size;
+	r.op.dbuf_create.gref_directory = gref_dir;
+	return r;
+}
+
+struct xendispl_req h_req_dbuf_destroy(uint64_t cookie)
+{
+	struct xendispl_req r = h_req(XENDISPL_OP_DBUF_DESTROY);
+
+	r.op.dbuf_destroy.dbuf_cookie = cookie;
+	return r;
+}
+
+struct xendispl_req h_req_fb_attach(uint64_t dbuf, uint64_t fb, uint32_t w, uint32_t h,
+				     uint32_t fourcc)
+{
+	struct xendispl_req r = h_req(XENDISPL_OP_FB_ATTACH);
+
+	r.op.fb_attach.dbuf_cookie = dbuf;
+	r.op.fb_attach.fb_cookie = fb;
+	r.op.fb_attach.width = w;
+	r.op.fb_attach.height = h;
+	r.op.fb_attach.pixel_format = fourcc;
+	return r;
+}
+
+struct xendispl_req h_req_fb_detach(uint64_t fb)
+{
+	struct xendispl_req r = h_req(XENDISPL_OP_FB_DETACH);
+
+	r.op.fb_detach.fb_cookie = fb;
+	return r;
+}
+
+struct xendispl_req h_req_set_config(uint64_t fb, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
+{
+	struct xendispl_req r = h_req(XENDISPL_OP_SET_CONFIG);
+
+	r.op.set_config.fb_cookie = fb;
+	r.op.set_config.x = x;
+	r.op.set_config.y = y;
+	r.op.set_config.width = w;
+	r.op.set_config.height = h;
+	r.op.set_config.bpp = 32;
+	return r;
+}
+
+struct xendispl_req h_req_pg_flip(uint64_t fb)
+{
+	struct xendispl_req r = h_req(XENDISPL_OP_PG_FLIP);
+
+	r.op.pg_flip.fb_cookie = fb;
+	return r;
+}
+
+struct xendispl_req h_req_get_edid(uint32_t size, uint32_t gref_dir)
+{
+	struct xendispl_req r = h_req(XENDISPL_OP_GET_EDID);
+
+	r.op.get_edid.buffer_sz = size;
+	r.op.get_edid.gref_directory = gref_dir;
+	return r;
+}
+
+struct h_rsp_wait {
+	bool done, timeout;
+	struct xendispl_resp rsp;
+};
+
+static void on_raw_rsp(void *userdata, const struct xendispl_resp *rsp)
+{
+	struct h_rsp_wait *w = userdata;
+
+	w->done = true;
+	if (rsp)
+		w->rsp = *rsp;
+	else
+		w->timeout = true;
+}
+
+static bool raw_rsp_done(struct harness *h, void *arg)
+{
+	return ((struct h_rsp_wait *)arg)->done;
+}
+
+struct xendispl_resp h_send(struct harness *h, struct vd_simfront *g, uint32_t conn,
+			    const struct xendispl_req *req)
+{
+	struct h_rsp_wait w = {0};
+
+	assert_int_equal(vd_simfront_send_raw(g, conn, req, on_raw_rsp, &w), 0);
+	assert_true(h_run_until(h, raw_rsp_done, &w, 2000));
+	assert_false(w.timeout);
+	assert_int_equal(w.rsp.operation, req->operation);
+	return w.rsp;
+}

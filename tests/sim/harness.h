@@ -39,6 +39,10 @@ struct harness {
 	uint32_t nguests;
 	struct h_track track[H_MAX_TRACK];
 	uint32_t ntrack;
+	/* Optional: every frame shown, before the pattern check (tests that draw their own). */
+	void (*on_view)(struct harness *h, uint32_t domid, uint32_t idx,
+			const struct vd_frame_view *v);
+	void *view_userdata;
 };
 
 /* refresh_mhz 0: flips complete at once. */
@@ -63,5 +67,25 @@ bool h_guest_connected(struct harness *h, void *guest);
 bool h_guest_finished(struct harness *h, void *guest);
 struct vd_simfront_stats h_stats(struct vd_simfront *g);
 void h_assert_clean(struct harness *h, struct vd_simfront *g, uint32_t nconn, uint32_t frames);
+
+/*
+ * Raw requests, for tests that speak for a guest themselves (no_client):
+ * builders with every other byte zero, and h_send, which sends req on
+ * ring conn of g and runs the loop until its response (asserted: within
+ * 2 s, the same operation echoed).
+ */
+struct xendispl_req h_req(uint8_t op);
+struct xendispl_req h_req_dbuf_create(uint64_t cookie, uint32_t w, uint32_t h, uint32_t bpp,
+				      uint32_t size, uint32_t gref_dir);
+struct xendispl_req h_req_dbuf_destroy(uint64_t cookie);
+struct xendispl_req h_req_fb_attach(uint64_t dbuf, uint64_t fb, uint32_t w, uint32_t h,
+				    uint32_t fourcc);
+struct xendispl_req h_req_fb_detach(uint64_t fb);
+struct xendispl_req h_req_set_config(uint64_t fb, uint32_t x, uint32_t y, uint32_t w,
+				     uint32_t h);
+struct xendispl_req h_req_pg_flip(uint64_t fb);
+struct xendispl_req h_req_get_edid(uint32_t size, uint32_t gref_dir);
+struct xendispl_resp h_send(struct harness *h, struct vd_simfront *g, uint32_t conn,
+			    const struct xendispl_req *req);
 
 #endif

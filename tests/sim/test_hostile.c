@@ -316,88 +316,6 @@ static int32_t status_of(struct ctx *c, const struct xendispl_req *req)
 	return send_on(c, 0, req).status;
 }
 
-static struct xendispl_req mk(uint8_t op)
-{
-	struct xendispl_req r;
-
-	memset(&r, 0, sizeof(r));
-	r.operation = op;
-	return r;
-}
-
-static struct xendispl_req dbuf_create(uint64_t cookie, uint32_t w, uint32_t h, uint32_t bpp,
-				       uint32_t size, uint32_t gref_dir)
-{
-	struct xendispl_req r = mk(XENDISPL_OP_DBUF_CREATE);
-
-	r.op.dbuf_create.dbuf_cookie = cookie;
-	r.op.dbuf_create.width = w;
-	r.op.dbuf_create.height = h;
-	r.op.dbuf_create.bpp = bpp;
-	r.op.dbuf_create.buffer_sz = size;
-	r.op.dbuf_create.gref_directory = gref_dir;
-	return r;
-}
-
-static struct xendispl_req dbuf_destroy(uint64_t cookie)
-{
-	struct xendispl_req r = mk(XENDISPL_OP_DBUF_DESTROY);
-
-	r.op.dbuf_destroy.dbuf_cookie = cookie;
-	return r;
-}
-
-static struct xendispl_req fb_attach(uint64_t dbuf, uint64_t fb, uint32_t w, uint32_t h,
-				     uint32_t fourcc)
-{
-	struct xendispl_req r = mk(XENDISPL_OP_FB_ATTACH);
-
-	r.op.fb_attach.dbuf_cookie = dbuf;
-	r.op.fb_attach.fb_cookie = fb;
-	r.op.fb_attach.width = w;
-	r.op.fb_attach.height = h;
-	r.op.fb_attach.pixel_format = fourcc;
-	return r;
-}
-
-static struct xendispl_req fb_detach(uint64_t fb)
-{
-	struct xendispl_req r = mk(XENDISPL_OP_FB_DETACH);
-
-	r.op.fb_detach.fb_cookie = fb;
-	return r;
-}
-
-static struct xendispl_req set_config(uint64_t fb, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
-{
-	struct xendispl_req r = mk(XENDISPL_OP_SET_CONFIG);
-
-	r.op.set_config.fb_cookie = fb;
-	r.op.set_config.x = x;
-	r.op.set_config.y = y;
-	r.op.set_config.width = w;
-	r.op.set_config.height = h;
-	r.op.set_config.bpp = 32;
-	return r;
-}
-
-static struct xendispl_req pg_flip(uint64_t fb)
-{
-	struct xendispl_req r = mk(XENDISPL_OP_PG_FLIP);
-
-	r.op.pg_flip.fb_cookie = fb;
-	return r;
-}
-
-static struct xendispl_req get_edid(uint32_t size, uint32_t gref_dir)
-{
-	struct xendispl_req r = mk(XENDISPL_OP_GET_EDID);
-
-	r.op.get_edid.buffer_sz = size;
-	r.op.get_edid.gref_directory = gref_dir;
-	return r;
-}
-
 /* ---- the hostile guest's memory ---- */
 
 static struct vd_simfront_buf *hbuf(struct ctx *c, uint32_t pages)
@@ -427,10 +345,10 @@ static uint64_t make_fb(struct ctx *c, uint64_t dbuf_cookie, uint64_t fb_cookie)
 {
 	uint32_t size = full_size(BAD_W, BAD_H);
 	struct vd_simfront_buf *b = hbuf(c, vd_pages_for_bytes(size));
-	struct xendispl_req r = dbuf_create(dbuf_cookie, BAD_W, BAD_H, 32, size, b->dir_grefs[0]);
+	struct xendispl_req r = h_req_dbuf_create(dbuf_cookie, BAD_W, BAD_H, 32, size, b->dir_grefs[0]);
 
 	assert_int_equal(status_of(c, &r), 0);
-	r = fb_attach(dbuf_cookie, fb_cookie, BAD_W, BAD_H, XRGB8888);
+	r = h_req_fb_attach(dbuf_cookie, fb_cookie, BAD_W, BAD_H, XRGB8888);
 	assert_int_equal(status_of(c, &r), 0);
 	return fb_cookie;
 }
@@ -441,7 +359,7 @@ static uint64_t make_shown_fb(struct ctx *c, uint64_t dbuf_cookie, uint64_t fb_c
 	struct xendispl_req r;
 
 	make_fb(c, dbuf_cookie, fb_cookie);
-	r = set_config(fb_cookie, 0, 0, BAD_W, BAD_H);
+	r = h_req_set_config(fb_cookie, 0, 0, BAD_W, BAD_H);
 	assert_int_equal(status_of(c, &r), 0);
 	return fb_cookie;
 }
@@ -483,7 +401,7 @@ static void ring_prod_overflow(void **state)
 	assert_int_equal(vd_simfront_notify(c->bad, 0), 0);
 	assert_bad_closed_then_back(c, 1);
 	/* The new connection is served again. */
-	r = pg_flip(0x5151);
+	r = h_req_pg_flip(0x5151);
 	assert_int_equal(status_of(c, &r), -ENOENT);
 	attack_end(c);
 	ctx_free(c);
@@ -494,7 +412,7 @@ static void ring_prod_backwards(void **state)
 {
 	struct ctx *c = ctx_new();
 	struct xen_displif_sring *s = vd_simfront_sring(c->bad, 0);
-	struct xendispl_req r = pg_flip(0x77);
+	struct xendispl_req r = h_req_pg_flip(0x77);
 
 	/* A few answered requests first, so the indices are not at 0. */
 	for (int i = 0; i < 3; i++)
@@ -513,7 +431,7 @@ static void unknown_opcodes(void **state)
 	struct ctx *c = ctx_new();
 
 	for (unsigned i = 0; i < sizeof(ops); i++) {
-		struct xendispl_req r = mk(ops[i]);
+		struct xendispl_req r = h_req(ops[i]);
 		struct xendispl_resp rsp;
 
 		memset(&r.op, 0x5a, sizeof(r.op)); /* junk payload */
@@ -533,18 +451,18 @@ static void dbuf_cookie_zero(void **state)
 {
 	struct ctx *c = ctx_new();
 	struct vd_simfront_buf *b = hbuf(c, 4);
-	struct xendispl_req r = dbuf_create(0, 32, 32, 32, 4 * VD_PAGE_SIZE, b->dir_grefs[0]);
+	struct xendispl_req r = h_req_dbuf_create(0, 32, 32, 32, 4 * VD_PAGE_SIZE, b->dir_grefs[0]);
 
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x100, 32, 32, 32, 4 * VD_PAGE_SIZE, 0);
+	r = h_req_dbuf_create(0x100, 32, 32, 32, 4 * VD_PAGE_SIZE, 0);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_destroy(0);
+	r = h_req_dbuf_destroy(0);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = fb_attach(0, 0x200, 32, 32, XRGB8888);
+	r = h_req_fb_attach(0, 0x200, 32, 32, XRGB8888);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = fb_attach(0x100, 0, 32, 32, XRGB8888);
+	r = h_req_fb_attach(0x100, 0, 32, 32, XRGB8888);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = fb_detach(0);
+	r = h_req_fb_detach(0);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 	assert_bad_alive(c);
@@ -557,25 +475,25 @@ static void dbuf_duplicate_cookie(void **state)
 {
 	struct ctx *c = ctx_new();
 	struct vd_simfront_buf *a = hbuf(c, 16), *b = hbuf(c, 16);
-	struct xendispl_req r = dbuf_create(0xd0b, 64, 64, 32, 16 * VD_PAGE_SIZE, a->dir_grefs[0]);
+	struct xendispl_req r = h_req_dbuf_create(0xd0b, 64, 64, 32, 16 * VD_PAGE_SIZE, a->dir_grefs[0]);
 
 	assert_int_equal(status_of(c, &r), 0);
 	assert_int_equal(bad_mapped(c), transport_pages(c) + MAPS_PER_PAGE * 16);
 	r.op.dbuf_create.gref_directory = b->dir_grefs[0];
 	assert_int_equal(status_of(c, &r), -EEXIST);
 	assert_int_equal(bad_mapped(c), transport_pages(c) + MAPS_PER_PAGE * 16); /* b never mapped */
-	r = fb_attach(0xd0b, 0xf0b, 64, 64, XRGB8888);
+	r = h_req_fb_attach(0xd0b, 0xf0b, 64, 64, XRGB8888);
 	assert_int_equal(status_of(c, &r), 0);
-	r = fb_attach(0xd0b, 0xf0b, 64, 64, XRGB8888);
+	r = h_req_fb_attach(0xd0b, 0xf0b, 64, 64, XRGB8888);
 	assert_int_equal(status_of(c, &r), -EEXIST);
-	r = dbuf_destroy(0xd0b);
+	r = h_req_dbuf_destroy(0xd0b);
 	assert_int_equal(status_of(c, &r), 0);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
-	r = dbuf_create(0xd0b, 64, 64, 32, 16 * VD_PAGE_SIZE, b->dir_grefs[0]);
+	r = h_req_dbuf_create(0xd0b, 64, 64, 32, 16 * VD_PAGE_SIZE, b->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), 0);
-	r = dbuf_destroy(0xd0b);
+	r = h_req_dbuf_destroy(0xd0b);
 	assert_int_equal(status_of(c, &r), 0);
-	r = dbuf_destroy(0xd0b);
+	r = h_req_dbuf_destroy(0xd0b);
 	assert_int_equal(status_of(c, &r), -ENOENT);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 	assert_bad_alive(c);
@@ -592,19 +510,19 @@ static void dbuf_unknown_flags(void **state)
 	struct xendispl_req r;
 
 	for (unsigned i = 0; i < sizeof(bad_flags) / sizeof(bad_flags[0]); i++) {
-		r = dbuf_create(0x300 + i, 32, 32, 32, 4 * VD_PAGE_SIZE, b->dir_grefs[0]);
+		r = h_req_dbuf_create(0x300 + i, 32, 32, 32, 4 * VD_PAGE_SIZE, b->dir_grefs[0]);
 		r.op.dbuf_create.flags = bad_flags[i];
 		assert_int_equal(status_of(c, &r), -EINVAL);
 	}
 	/* The frontend did not ask for be-alloc (be-alloc = 0 in xenstore). */
-	r = dbuf_create(0x3ff, 32, 32, 32, 4 * VD_PAGE_SIZE, b->dir_grefs[0]);
+	r = h_req_dbuf_create(0x3ff, 32, 32, 32, 4 * VD_PAGE_SIZE, b->dir_grefs[0]);
 	r.op.dbuf_create.flags = XENDISPL_DBUF_FLG_REQ_ALLOC;
 	assert_true(status_of(c, &r) < 0);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 	/* Nothing was created under any of those cookies. */
-	r = dbuf_destroy(0x300);
+	r = h_req_dbuf_destroy(0x300);
 	assert_int_equal(status_of(c, &r), -ENOENT);
-	r = dbuf_destroy(0x3ff);
+	r = h_req_dbuf_destroy(0x3ff);
 	assert_int_equal(status_of(c, &r), -ENOENT);
 	assert_bad_alive(c);
 	attack_end(c);
@@ -619,28 +537,28 @@ static void dbuf_buffer_too_small(void **state)
 	uint32_t g = b->dir_grefs[0];
 	struct xendispl_req r;
 
-	r = dbuf_create(0x400, 640, 480, 32, 4 * VD_PAGE_SIZE, g); /* needs 300 pages */
+	r = h_req_dbuf_create(0x400, 640, 480, 32, 4 * VD_PAGE_SIZE, g); /* needs 300 pages */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x401, 64, 64, 32, 64 * 64 * 4 - 1, g); /* one byte short */
+	r = h_req_dbuf_create(0x401, 64, 64, 32, 64 * 64 * 4 - 1, g); /* one byte short */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x402, 64, 64, 32, 0, g);
+	r = h_req_dbuf_create(0x402, 64, 64, 32, 0, g);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x403, 32, 32, 12, 4 * VD_PAGE_SIZE, g); /* bpp 12 */
+	r = h_req_dbuf_create(0x403, 32, 32, 12, 4 * VD_PAGE_SIZE, g); /* bpp 12 */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x404, 32, 32, 32, 4 * VD_PAGE_SIZE, g);
+	r = h_req_dbuf_create(0x404, 32, 32, 32, 4 * VD_PAGE_SIZE, g);
 	r.op.dbuf_create.data_ofs = 4 * VD_PAGE_SIZE; /* first pixel past the end */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x405, 32, 32, 32, 4 * VD_PAGE_SIZE, g);
+	r = h_req_dbuf_create(0x405, 32, 32, 32, 4 * VD_PAGE_SIZE, g);
 	r.op.dbuf_create.data_ofs = 3 * VD_PAGE_SIZE + 1; /* image does not fit after it */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x406, 0, 0, 0, 4 * VD_PAGE_SIZE, g); /* imported: data_ofs past end */
+	r = h_req_dbuf_create(0x406, 0, 0, 0, 4 * VD_PAGE_SIZE, g); /* imported: data_ofs past end */
 	r.op.dbuf_create.data_ofs = 4 * VD_PAGE_SIZE;
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x407, 32, 0, 32, 4 * VD_PAGE_SIZE, g); /* half-imported geometry */
+	r = h_req_dbuf_create(0x407, 32, 0, 32, 4 * VD_PAGE_SIZE, g); /* half-imported geometry */
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 	/* The exact size is accepted. */
-	r = dbuf_create(0x408, 32, 32, 32, 32 * 32 * 4, g); /* one page */
+	r = h_req_dbuf_create(0x408, 32, 32, 32, 32 * 32 * 4, g); /* one page */
 	assert_int_equal(status_of(c, &r), 0);
 	assert_int_equal(bad_mapped(c), transport_pages(c) + MAPS_PER_PAGE * 1);
 	assert_bad_alive(c);
@@ -656,17 +574,17 @@ static void dbuf_absurd_geometry(void **state)
 	uint32_t g = b->dir_grefs[0];
 	struct xendispl_req r;
 
-	r = dbuf_create(0x500, 100000, 100000, 32, 4 * VD_PAGE_SIZE, g);
+	r = h_req_dbuf_create(0x500, 100000, 100000, 32, 4 * VD_PAGE_SIZE, g);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x501, 100000, 100000, 32, 0xfffff000u, g);
+	r = h_req_dbuf_create(0x501, 100000, 100000, 32, 0xfffff000u, g);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x502, 8193, 1, 32, 4 * VD_PAGE_SIZE, g);
+	r = h_req_dbuf_create(0x502, 8193, 1, 32, 4 * VD_PAGE_SIZE, g);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x503, 1, 0xffffffffu, 8, 0xffffffffu, g);
+	r = h_req_dbuf_create(0x503, 1, 0xffffffffu, 8, 0xffffffffu, g);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = dbuf_create(0x504, 0, 0, 0, 0xffffffffu, g); /* 1 Mi pages */
+	r = h_req_dbuf_create(0x504, 0, 0, 0, 0xffffffffu, g); /* 1 Mi pages */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = fb_attach(0x505, 0x506, 100000, 100000, XRGB8888);
+	r = h_req_fb_attach(0x505, 0x506, 100000, 100000, XRGB8888);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 	assert_bad_alive(c);
@@ -680,7 +598,7 @@ static void pgdir_short(void **state)
 	struct ctx *c = ctx_new();
 	struct vd_simfront_buf *b = hbuf(c, 1100);
 	struct xendispl_req r =
-	    dbuf_create(0x600, 1024, 1100, 32, 1100 * VD_PAGE_SIZE, b->dir_grefs[0]);
+	    h_req_dbuf_create(0x600, 1024, 1100, 32, 1100 * VD_PAGE_SIZE, b->dir_grefs[0]);
 
 	assert_int_equal(b->num_dir, 2);
 	dir_words(b, 0)[0] = 0;
@@ -690,7 +608,7 @@ static void pgdir_short(void **state)
 	dir_words(b, 0)[0] = b->dir_grefs[1];
 	assert_int_equal(status_of(c, &r), 0);
 	assert_int_equal(bad_mapped(c), transport_pages(c) + MAPS_PER_PAGE * 1100);
-	r = dbuf_destroy(0x600);
+	r = h_req_dbuf_destroy(0x600);
 	assert_int_equal(status_of(c, &r), 0);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 	assert_bad_alive(c);
@@ -706,14 +624,14 @@ static void pgdir_long(void **state)
 	struct xendispl_req r;
 
 	dir_words(one, 0)[0] = other->dir_grefs[0];
-	r = dbuf_create(0x700, 64, 64, 32, 16 * VD_PAGE_SIZE, one->dir_grefs[0]);
+	r = h_req_dbuf_create(0x700, 64, 64, 32, 16 * VD_PAGE_SIZE, one->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	dir_words(two, 1)[0] = other->dir_grefs[0];
-	r = dbuf_create(0x701, 1024, 1100, 32, 1100 * VD_PAGE_SIZE, two->dir_grefs[0]);
+	r = h_req_dbuf_create(0x701, 1024, 1100, 32, 1100 * VD_PAGE_SIZE, two->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	/* A chain that points on at a gref that does not even exist. */
 	dir_words(one, 0)[0] = 0xfffff;
-	r = dbuf_create(0x702, 64, 64, 32, 16 * VD_PAGE_SIZE, one->dir_grefs[0]);
+	r = h_req_dbuf_create(0x702, 64, 64, 32, 16 * VD_PAGE_SIZE, one->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 	assert_bad_alive(c);
@@ -729,7 +647,7 @@ static void pgdir_loop(void **state)
 	struct xendispl_req r;
 
 	dir_words(two, 0)[0] = two->dir_grefs[0]; /* self */
-	r = dbuf_create(0x800, 1024, 1100, 32, 1100 * VD_PAGE_SIZE, two->dir_grefs[0]);
+	r = h_req_dbuf_create(0x800, 1024, 1100, 32, 1100 * VD_PAGE_SIZE, two->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	dir_words(two, 0)[0] = two->dir_grefs[1];
 	dir_words(two, 1)[0] = two->dir_grefs[1]; /* last page points at itself */
@@ -738,7 +656,7 @@ static void pgdir_loop(void **state)
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	assert_int_equal(three->num_dir, 3);
 	dir_words(three, 1)[0] = three->dir_grefs[0]; /* 0 -> 1 -> 0 -> ... */
-	r = dbuf_create(0x801, 1024, 2100, 32, 2100 * VD_PAGE_SIZE, three->dir_grefs[0]);
+	r = h_req_dbuf_create(0x801, 1024, 2100, 32, 2100 * VD_PAGE_SIZE, three->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 	assert_bad_alive(c);
@@ -754,13 +672,13 @@ static void pgdir_gref_zero(void **state)
 	struct xendispl_req r;
 
 	dir_words(b, 0)[1 + 5] = 0;
-	r = dbuf_create(0x900, 64, 64, 32, 16 * VD_PAGE_SIZE, b->dir_grefs[0]);
+	r = h_req_dbuf_create(0x900, 64, 64, 32, 16 * VD_PAGE_SIZE, b->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	dir_words(b, 0)[1 + 5] = b->grefs[5];
 	dir_words(b, 0)[1 + 15] = 0; /* the last one */
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	dir_words(two, 1)[1 + (1100 - 1023 - 1)] = 0; /* last gref, second directory page */
-	r = dbuf_create(0x901, 1024, 1100, 32, 1100 * VD_PAGE_SIZE, two->dir_grefs[0]);
+	r = h_req_dbuf_create(0x901, 1024, 1100, 32, 1100 * VD_PAGE_SIZE, two->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 	assert_bad_alive(c);
@@ -777,24 +695,24 @@ static void gref_never_granted(void **state)
 	uint32_t gone_dir;
 
 	dir_words(b, 0)[1 + 3] = 0xfffff;
-	r = dbuf_create(0xa00, 64, 64, 32, 16 * VD_PAGE_SIZE, b->dir_grefs[0]);
+	r = h_req_dbuf_create(0xa00, 64, 64, 32, 16 * VD_PAGE_SIZE, b->dir_grefs[0]);
 	assert_true(status_of(c, &r) < 0);
 	dir_words(b, 0)[1 + 3] = 0xffffffffu;
 	assert_true(status_of(c, &r) < 0);
 	dir_words(b, 0)[1 + 3] = b->grefs[3];
-	r = dbuf_create(0xa01, 64, 64, 32, 16 * VD_PAGE_SIZE, 0xfffff); /* directory */
+	r = h_req_dbuf_create(0xa01, 64, 64, 32, 16 * VD_PAGE_SIZE, 0xfffff); /* directory */
 	assert_true(status_of(c, &r) < 0);
-	r = get_edid(XENDISPL_EDID_MAX_SIZE, 0xfffff);
+	r = h_req_get_edid(XENDISPL_EDID_MAX_SIZE, 0xfffff);
 	assert_true(status_of(c, &r) < 0);
 	/* A buffer the guest freed (grants ended) before handing it over. */
 	assert_int_equal(vd_simfront_buf_alloc(c->bad, 16, &gone), 0);
 	gone_dir = gone->dir_grefs[0];
 	vd_simfront_buf_free(c->bad, gone);
-	r = dbuf_create(0xa02, 64, 64, 32, 16 * VD_PAGE_SIZE, gone_dir);
+	r = h_req_dbuf_create(0xa02, 64, 64, 32, 16 * VD_PAGE_SIZE, gone_dir);
 	assert_true(status_of(c, &r) < 0);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 	/* Nothing half-created under those cookies. */
-	r = fb_attach(0xa00, 0xb00, 64, 64, XRGB8888);
+	r = h_req_fb_attach(0xa00, 0xb00, 64, 64, XRGB8888);
 	assert_int_equal(status_of(c, &r), -ENOENT);
 	assert_bad_alive(c);
 	attack_end(c);
@@ -807,22 +725,22 @@ static void pg_flip_unknown_fb(void **state)
 	struct ctx *c = ctx_new();
 	struct xendispl_req r;
 
-	r = pg_flip(0x1234);
+	r = h_req_pg_flip(0x1234);
 	assert_int_equal(status_of(c, &r), -ENOENT);
-	r = pg_flip(0);
+	r = h_req_pg_flip(0);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	/*
 	 * Cookies are only unique per guest: the good guest's cookies (its
 	 * simfront numbers them n * 0x10001000) mean nothing on this device.
 	 */
 	for (uint64_t n = 1; n <= 4; n++) {
-		r = pg_flip(n * 0x10001000ull);
+		r = h_req_pg_flip(n * 0x10001000ull);
 		assert_int_equal(status_of(c, &r), -ENOENT);
-		r = set_config(n * 0x10001000ull, 0, 0, GOOD_W, GOOD_H);
+		r = h_req_set_config(n * 0x10001000ull, 0, 0, GOOD_W, GOOD_H);
 		assert_int_equal(status_of(c, &r), -ENOENT);
-		r = fb_detach(n * 0x10001000ull);
+		r = h_req_fb_detach(n * 0x10001000ull);
 		assert_int_equal(status_of(c, &r), -ENOENT);
-		r = dbuf_destroy(n * 0x10001000ull);
+		r = h_req_dbuf_destroy(n * 0x10001000ull);
 		assert_int_equal(status_of(c, &r), -ENOENT);
 	}
 	assert_bad_alive(c);
@@ -837,64 +755,68 @@ static void fb_attach_unknown_dbuf(void **state)
 	struct vd_simfront_buf *b = hbuf(c, 4);
 	struct xendispl_req r;
 
-	r = fb_attach(0xc00, 0xc01, 32, 32, XRGB8888);
+	r = h_req_fb_attach(0xc00, 0xc01, 32, 32, XRGB8888);
 	assert_int_equal(status_of(c, &r), -ENOENT);
-	r = dbuf_create(0xc10, 32, 32, 32, 32 * 32 * 4, b->dir_grefs[0]);
+	r = h_req_dbuf_create(0xc10, 32, 32, 32, 32 * 32 * 4, b->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), 0);
-	r = fb_attach(0xc10, 0xc11, 33, 32, XRGB8888); /* wider than the buffer */
+	r = h_req_fb_attach(0xc10, 0xc11, 33, 32, XRGB8888); /* wider than the buffer */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = fb_attach(0xc10, 0xc11, 32, 33, XRGB8888); /* taller */
+	r = h_req_fb_attach(0xc10, 0xc11, 32, 33, XRGB8888); /* taller */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = fb_attach(0xc10, 0xc11, 32, 32, 0x20202020u); /* no such fourcc */
+	r = h_req_fb_attach(0xc10, 0xc11, 32, 32, 0x20202020u); /* no such fourcc */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = fb_attach(0xc10, 0xc11, 0, 32, XRGB8888);
+	r = h_req_fb_attach(0xc10, 0xc11, 0, 32, XRGB8888);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = fb_detach(0xc11); /* none of those made an fb */
+	r = h_req_fb_detach(0xc11); /* none of those made an fb */
 	assert_int_equal(status_of(c, &r), -ENOENT);
-	r = fb_attach(0xc10, 0xc11, 32, 32, XRGB8888);
+	r = h_req_fb_attach(0xc10, 0xc11, 32, 32, XRGB8888);
 	assert_int_equal(status_of(c, &r), 0);
-	r = fb_detach(0xc11);
+	r = h_req_fb_detach(0xc11);
 	assert_int_equal(status_of(c, &r), 0);
-	r = fb_detach(0xc11);
+	r = h_req_fb_detach(0xc11);
 	assert_int_equal(status_of(c, &r), -ENOENT);
 	/* An imported buffer (no geometry): the fb must still fit in its pages. */
-	r = dbuf_create(0xc20, 0, 0, 0, VD_PAGE_SIZE, b->dir_grefs[0]);
+	r = h_req_dbuf_create(0xc20, 0, 0, 0, VD_PAGE_SIZE, b->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), 0);
-	r = fb_attach(0xc20, 0xc21, 8192, 8192, XRGB8888);
+	r = h_req_fb_attach(0xc20, 0xc21, 8192, 8192, XRGB8888);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	assert_bad_alive(c);
 	attack_end(c);
 	ctx_free(c);
 }
 
-/* SET_CONFIG rectangles outside the connector (320x240) or the fb. */
+/*
+ * SET_CONFIG windows (the connector's 320x240, from x, y) that reach past
+ * the fb (also 320x240), and fields out of range.
+ */
 static void set_config_out_of_bounds(void **state)
 {
 	struct ctx *c = ctx_new();
 	uint64_t fb = make_fb(c, 0xe00, 0xe01);
 	struct xendispl_req r;
 
-	r = set_config(fb, 1, 0, BAD_W, BAD_H); /* x + width > 320 */
+	r = h_req_set_config(fb, 1, 0, BAD_W, BAD_H); /* x + 320 > 320 */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = set_config(fb, 0, 1, BAD_W, BAD_H); /* y + height > 240 */
+	r = h_req_set_config(fb, 0, 1, BAD_W, BAD_H); /* y + 240 > 240 */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = set_config(fb, 0xffffffffu, 0, 2, 2); /* x + width wraps in 32 bits */
+	r = h_req_set_config(fb, 0xffffffffu, 0, 2, 2); /* x + width wraps in 32 bits */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = set_config(fb, 0, 0xfffffff0u, 2, 0x20); /* y + height wraps */
+	r = h_req_set_config(fb, 0, 0xfffffff0u, 2, 0x20); /* y + height wraps */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = set_config(fb, 0, 0, 0, BAD_H); /* empty */
+	r = h_req_set_config(fb, 0, 0, 0, BAD_H); /* empty */
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = set_config(fb, 0, 0, BAD_W, BAD_H);
+	r = h_req_set_config(fb, 0, 0, BAD_W, BAD_H);
 	r.op.set_config.bpp = 7;
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = set_config(0xe99, 0, 0, BAD_W, BAD_H);
+	r = h_req_set_config(0xe99, 0, 0, BAD_W, BAD_H);
 	assert_int_equal(status_of(c, &r), -ENOENT);
+	/* width/height do not make the window smaller: it is the connector's */
+	r = h_req_set_config(fb, 10, 10, 100, 100);
+	assert_int_equal(status_of(c, &r), -EINVAL);
 	/* Inside: accepted; all zero: disabled. */
-	r = set_config(fb, 0, 0, BAD_W, BAD_H);
+	r = h_req_set_config(fb, 0, 0, BAD_W, BAD_H);
 	assert_int_equal(status_of(c, &r), 0);
-	r = set_config(fb, 10, 10, 100, 100);
-	assert_int_equal(status_of(c, &r), 0);
-	r = mk(XENDISPL_OP_SET_CONFIG);
+	r = h_req(XENDISPL_OP_SET_CONFIG);
 	assert_int_equal(status_of(c, &r), 0);
 	assert_bad_alive(c);
 	attack_end(c);
@@ -1035,7 +957,7 @@ static void notification_flood(void **state)
 	assert_int_equal(rsp_prod_now(s), rsp0); /* nothing to answer, nothing answered */
 	assert_int_equal(s->req_prod, rsp0);
 	/* Still served. */
-	r = pg_flip(0xabc);
+	r = h_req_pg_flip(0xabc);
 	assert_int_equal(status_of(c, &r), -ENOENT);
 	assert_bad_alive(c);
 	attack_end(c);
@@ -1094,7 +1016,7 @@ static void too_many_pending_flips(void **state)
 	for (uint32_t i = 0; i < N; i++) {
 		struct xendispl_req *slot = ring_req(s, base + i);
 
-		*slot = pg_flip(fb);
+		*slot = h_req_pg_flip(fb);
 		slot->id = (uint16_t)(0x4000 + i);
 	}
 	push_reqs(s, base + N);
@@ -1123,7 +1045,7 @@ static void too_many_pending_flips(void **state)
 	assert_int_equal(count_events(page, ev0, fb, &id), accepted);
 	assert_int_equal(h_stats(c->bad).events_skipped, 0);
 	/* The slots are free again: a later flip is accepted and gets its event too. */
-	*ring_req(s, base + N) = pg_flip(fb);
+	*ring_req(s, base + N) = h_req_pg_flip(fb);
 	push_reqs(s, base + N + 1);
 	assert_int_equal(vd_simfront_notify(c->bad, 0), 0);
 	w = (struct evt_wait){page, ev0, accepted + 1};
@@ -1162,7 +1084,7 @@ static void evt_page_in_cons_corrupt(void **state)
 	for (unsigned k = 0; k < 2; k++) {
 		uint64_t fb = make_shown_fb(c, 0x2d00 + k, 0x2f00 + k);
 		struct xendispl_event_page *page = vd_simfront_evt_page(c->bad, 0);
-		struct xendispl_req r = pg_flip(fb);
+		struct xendispl_req r = h_req_pg_flip(fb);
 		int32_t st;
 
 		page->in_cons = page->in_prod + (uint32_t)skew[k];
@@ -1185,7 +1107,7 @@ static void evt_page_never_consumed(void **state)
 	struct ctx *c = ctx_new();
 	uint64_t fb = make_shown_fb(c, 0x3d00, 0x3f00);
 	struct xendispl_event_page *page = vd_simfront_evt_page(c->bad, 0);
-	struct xendispl_req r = pg_flip(fb);
+	struct xendispl_req r = h_req_pg_flip(fb);
 	uint32_t prod0 = page->in_prod, accepted = 0;
 	int n;
 
@@ -1219,7 +1141,7 @@ static void evt_page_late_consumer(void **state)
 	struct ctx *c = ctx_new();
 	uint64_t fb = make_shown_fb(c, 0x6d00, 0x6f00);
 	struct xendispl_event_page *page = vd_simfront_evt_page(c->bad, 0);
-	struct xendispl_req r = pg_flip(fb);
+	struct xendispl_req r = h_req_pg_flip(fb);
 	uint32_t prod0 = page->in_prod, accepted = 0;
 	struct evt_wait w;
 	uint64_t t0;
@@ -1270,7 +1192,7 @@ static void ring_backend_fields_corrupt(void **state)
 	for (uint32_t i = 0; i < 4; i++) {
 		struct xendispl_req *slot = ring_req(s, base + i);
 
-		*slot = pg_flip(0x7700 + i);
+		*slot = h_req_pg_flip(0x7700 + i);
 		slot->id = (uint16_t)(0x6000 + i);
 	}
 	push_reqs(s, base + 4);
@@ -1308,7 +1230,7 @@ static void edid_into_own_ring(void **state)
 		 c->bad_domid);
 	assert_int_equal(vd_xs_read_u32(c->h.hv, VD_XS_NO_TXN, path, &ring_ref), 0);
 	dir_words(b, 0)[1] = ring_ref;
-	r = get_edid(XENDISPL_EDID_BLOCK_SIZE, b->dir_grefs[0]);
+	r = h_req_get_edid(XENDISPL_EDID_BLOCK_SIZE, b->dir_grefs[0]);
 	st = send_maybe_closed(c, &r).status;
 	assert_true(st == 0 || st == -EIO);
 	assert_bad_closed_then_back(c, 1);
@@ -1327,7 +1249,7 @@ static void dbuf_destroy_on_screen_mode(bool copy)
 	uint64_t fb = make_shown_fb(c, 0x4d00, 0x4f00);
 	struct xendispl_event_page *page = vd_simfront_evt_page(c->bad, 0);
 	uint32_t ev0 = page->in_prod;
-	struct xendispl_req r = pg_flip(fb), d = dbuf_destroy(0x4d00);
+	struct xendispl_req r = h_req_pg_flip(fb), d = h_req_dbuf_destroy(0x4d00);
 	struct rsp_wait wf = {0}, wd = {0};
 	struct evt_wait ew = {page, ev0, 1};
 
@@ -1344,22 +1266,22 @@ static void dbuf_destroy_on_screen_mode(bool copy)
 	h_run_for(&c->h, 30);
 	assert_int_equal(count_events(page, ev0, fb, NULL), 1);
 	/* The fb went with its buffer; the cookie may be reused. */
-	r = pg_flip(fb);
+	r = h_req_pg_flip(fb);
 	assert_int_equal(status_of(c, &r), -ENOENT);
-	r = fb_detach(fb);
+	r = h_req_fb_detach(fb);
 	assert_int_equal(status_of(c, &r), -ENOENT);
-	r = dbuf_destroy(0x4d00);
+	r = h_req_dbuf_destroy(0x4d00);
 	assert_int_equal(status_of(c, &r), -ENOENT);
 	make_shown_fb(c, 0x4d00, 0x4f00);
-	r = dbuf_destroy(0x4d00); /* shown, no flip pending */
+	r = h_req_dbuf_destroy(0x4d00); /* shown, no flip pending */
 	assert_int_equal(status_of(c, &r), 0);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 
 	/* FB_DETACH of the fb on screen with a flip of it pending: the same. */
 	make_shown_fb(c, 0x4d01, 0x4f01);
 	ev0 = page->in_prod;
-	r = pg_flip(0x4f01);
-	d = fb_detach(0x4f01);
+	r = h_req_pg_flip(0x4f01);
+	d = h_req_fb_detach(0x4f01);
 	wf = wd = (struct rsp_wait){0};
 	assert_int_equal(vd_simfront_send_raw(c->bad, 0, &r, on_rsp, &wf), 0);
 	assert_int_equal(vd_simfront_send_raw(c->bad, 0, &d, on_rsp, &wd), 0);
@@ -1370,9 +1292,9 @@ static void dbuf_destroy_on_screen_mode(bool copy)
 	assert_true(h_run_until(&c->h, events_reached, &ew, 2000));
 	h_run_for(&c->h, 30);
 	assert_int_equal(count_events(page, ev0, 0x4f01, NULL), 1);
-	r = pg_flip(0x4f01);
+	r = h_req_pg_flip(0x4f01);
 	assert_int_equal(status_of(c, &r), -ENOENT);
-	r = dbuf_destroy(0x4d01);
+	r = h_req_dbuf_destroy(0x4d01);
 	assert_int_equal(status_of(c, &r), 0);
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 	assert_int_equal(h_stats(c->bad).events_skipped, 0);
@@ -1393,7 +1315,7 @@ static void get_edid_valid(void **state)
 	struct ctx *c = ctx_new();
 	struct vd_simfront_buf *b = hbuf(c, 8);
 	struct vd_sim *sim = vd_sim_from_hv(c->h.hv);
-	struct xendispl_req r = get_edid(XENDISPL_EDID_MAX_SIZE, b->dir_grefs[0]);
+	struct xendispl_req r = h_req_get_edid(XENDISPL_EDID_MAX_SIZE, b->dir_grefs[0]);
 	struct xendispl_resp rsp;
 	static const uint8_t header[8] = {0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0};
 	const uint8_t *e = b->data;
@@ -1415,15 +1337,15 @@ static void get_edid_valid(void **state)
 	assert_int_equal(bad_mapped(c), transport_pages(c));
 
 	/* Too small, too large, no directory. */
-	r = get_edid(127, b->dir_grefs[0]);
+	r = h_req_get_edid(127, b->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = get_edid(XENDISPL_EDID_MAX_SIZE + 1, b->dir_grefs[0]);
+	r = h_req_get_edid(XENDISPL_EDID_MAX_SIZE + 1, b->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), -EINVAL);
-	r = get_edid(XENDISPL_EDID_MAX_SIZE, 0);
+	r = h_req_get_edid(XENDISPL_EDID_MAX_SIZE, 0);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	/* Directory chain that goes on past the last page. */
 	dir_words(b, 0)[0] = b->dir_grefs[0];
-	r = get_edid(XENDISPL_EDID_MAX_SIZE, b->dir_grefs[0]);
+	r = h_req_get_edid(XENDISPL_EDID_MAX_SIZE, b->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), -EINVAL);
 	dir_words(b, 0)[0] = 0;
 	dir_words(b, 0)[1 + 7] = 0;
@@ -1436,7 +1358,7 @@ static void get_edid_valid(void **state)
 		assert_int_equal(vd_sim_grant(sim, c->bad_domid, 0, pfns[i], true, &refs[i]), 0);
 	((uint32_t *)mem)[0] = 0;
 	memcpy((uint32_t *)mem + 1, &refs[1], 8 * sizeof(uint32_t));
-	r = get_edid(XENDISPL_EDID_MAX_SIZE, refs[0]);
+	r = h_req_get_edid(XENDISPL_EDID_MAX_SIZE, refs[0]);
 	assert_true(status_of(c, &r) < 0);
 	assert_int_equal(((uint8_t *)mem)[VD_PAGE_SIZE], 0); /* untouched */
 	assert_int_equal(bad_mapped(c), transport_pages(c));
@@ -1445,7 +1367,7 @@ static void get_edid_valid(void **state)
 	assert_int_equal(vd_sim_mem_free(sim, c->bad_domid, mem, 9), 0);
 
 	/* The valid request still works after all that. */
-	r = get_edid(XENDISPL_EDID_MAX_SIZE, b->dir_grefs[0]);
+	r = h_req_get_edid(XENDISPL_EDID_MAX_SIZE, b->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), 0);
 	assert_bad_alive(c);
 	attack_end(c);
@@ -1462,15 +1384,15 @@ static void dbuf_count_cap(void **state)
 
 	c->pace_ms = 0; /* 513 requests back to back */
 	for (uint32_t i = 0; i < max; i++) {
-		r = dbuf_create(0x10000 + i, 32, 32, 32, 32 * 32 * 4, b->dir_grefs[0]);
+		r = h_req_dbuf_create(0x10000 + i, 32, 32, 32, 32 * 32 * 4, b->dir_grefs[0]);
 		assert_int_equal(status_of(c, &r), 0);
 	}
 	assert_int_equal(bad_mapped(c), transport_pages(c) + MAPS_PER_PAGE * max);
-	r = dbuf_create(0x10000 + max, 32, 32, 32, 32 * 32 * 4, b->dir_grefs[0]);
+	r = h_req_dbuf_create(0x10000 + max, 32, 32, 32, 32 * 32 * 4, b->dir_grefs[0]);
 	assert_int_equal(status_of(c, &r), -ENOSPC);
 	assert_int_equal(bad_mapped(c), transport_pages(c) + MAPS_PER_PAGE * max);
 	for (uint32_t i = 0; i < max; i++) {
-		r = dbuf_destroy(0x10000 + i);
+		r = h_req_dbuf_destroy(0x10000 + i);
 		assert_int_equal(status_of(c, &r), 0);
 	}
 	assert_int_equal(bad_mapped(c), transport_pages(c));
@@ -1484,16 +1406,16 @@ static void second_connector_ring(void **state)
 {
 	struct ctx *c = ctx_new_opts(false, 2);
 	struct vd_simfront_buf *b = hbuf(c, 4);
-	struct xendispl_req r = dbuf_create(0x5d00, 32, 32, 32, 32 * 32 * 4, b->dir_grefs[0]);
+	struct xendispl_req r = h_req_dbuf_create(0x5d00, 32, 32, 32, 32 * 32 * 4, b->dir_grefs[0]);
 	struct xen_displif_sring *s1;
 
 	assert_int_equal(send_on(c, 1, &r).status, 0);
-	r = fb_attach(0x5d00, 0x5f00, 32, 32, XRGB8888);
+	r = h_req_fb_attach(0x5d00, 0x5f00, 32, 32, XRGB8888);
 	assert_int_equal(send_on(c, 1, &r).status, 0);
-	r = pg_flip(0x5f00);
+	r = h_req_pg_flip(0x5f00);
 	assert_int_equal(send_on(c, 0, &r).status, 0);
 	assert_int_equal(send_on(c, 1, &r).status, 0);
-	r = mk(0x99);
+	r = h_req(0x99);
 	assert_int_equal(send_on(c, 1, &r).status, -ENOSYS);
 	/* Overflow on connector 1 closes the whole device, as for connector 0. */
 	s1 = vd_simfront_sring(c->bad, 1);
