@@ -165,6 +165,7 @@ static int start_sim_guests(struct daemon *d)
 		.frames = o->sim_frames,
 		.get_edid = o->sim_get_edid,
 		.be_alloc = o->sim_be_alloc,
+		.span = o->sim_span,
 		.fourcc = o->sim_fourcc,
 	};
 

@@ -25,6 +25,7 @@ enum {
 	OPT_SIM_SOCKET,
 	OPT_SIM_GET_EDID,
 	OPT_SIM_BE_ALLOC,
+	OPT_SIM_SPAN,
 	OPT_SIM_FORMAT,
 	OPT_CAPTURE_DIR,
 	OPT_RUN_FOR,
@@ -68,6 +69,8 @@ static void usage(FILE *f)
 	      "  --sim-get-edid         simulated guests ask for each connector's EDID and log it\n"
 	      "  --sim-be-alloc         simulated guests ask the backend to allocate their buffers\n"
 	      "                         (be-alloc: kms dumb buffers, headless shared memory)\n"
+	      "  --sim-span             one framebuffer spans each simulated guest's connectors,\n"
+	      "                         side by side, each showing its own window of it\n"
 	      "  --sim-vkb              each simulated guest gets a vkb too; what they receive\n"
 	      "                         is printed at exit\n"
 	      "  --input auto|libinput|wayland|none\n"
@@ -179,6 +182,7 @@ static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verb
 	case OPT_SIM_SOCKET: return vd_hv_simhost_set_socket(arg);
 	case OPT_SIM_GET_EDID: o->sim_get_edid = true; return 0;
 	case OPT_SIM_BE_ALLOC: o->sim_be_alloc = true; return 0;
+	case OPT_SIM_SPAN: o->sim_span = true; return 0;
 	case OPT_SIM_FORMAT: return parse_fourcc(arg, &o->sim_fourcc);
 	case OPT_RUN_FOR: return parse_u32(arg, "run time", 86400 * 365, &o->run_for_s);
 	case OPT_STATUS_INTERVAL:
@@ -206,6 +210,7 @@ static int parse_args(int argc, char **argv, struct vd_daemon_opts *o, bool *ret
 		{"sim-socket", required_argument, NULL, OPT_SIM_SOCKET},
 		{"sim-get-edid", no_argument, NULL, OPT_SIM_GET_EDID},
 		{"sim-be-alloc", no_argument, NULL, OPT_SIM_BE_ALLOC},
+		{"sim-span", no_argument, NULL, OPT_SIM_SPAN},
 		{"sim-format", required_argument, NULL, OPT_SIM_FORMAT},
 		{"capture-dir", required_argument, NULL, OPT_CAPTURE_DIR},
 		{"run-for", required_argument, NULL, OPT_RUN_FOR},

@@ -28,6 +28,13 @@ struct vd_simfront_opts {
 	uint32_t fourcc;        /* buffer format; 0: XRGB8888 */
 	bool pitch_align8;      /* dumb pitch aligned to 8 bytes (Linux 2025+) */
 	uint32_t nbufs;         /* buffers per connector; 0: 2 */
+	/*
+	 * One set of buffers for all connectors, side by side, each connector
+	 * showing its window at x = index * width (SET_CONFIG's x), as
+	 * multi-head KMS programs do. Each window holds its connector's own
+	 * test pattern and frame numbers.
+	 */
+	bool span;
 	uint32_t frames;        /* flips per connector, then stop; 0: forever */
 	bool no_client;         /* connect only: tests drive requests themselves */
 	bool destroy_at_end;    /* after the last frame: disable, detach, destroy */

@@ -4,6 +4,12 @@
  * dumb buffers (DBUF_CREATE + FB_ATTACH on ring 0), a mode set, then one
  * page flip per frame, the next frame drawn when the previous flip's event
  * came (or the 3100 ms frame-done watchdog fired).
+ *
+ * Each connector has buffers of its own, or (opts.span) all connectors
+ * share one set of buffers side by side, each connector's window at
+ * x = index * width, as multi-head KMS programs do (modetest -s A -s B,
+ * X11's modesetting): connector 0's client owns them, every connector
+ * draws and flips its own window and its own frame numbers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -120,9 +126,27 @@ static struct sf_chan *ring0(struct sf_client *c)
 	return &c->front->chans[0];
 }
 
+/* The width of a buffer: one connector's, or all of them side by side. */
+static uint32_t fb_width(const struct vd_simfront *f)
+{
+	return f->opts.span ? f->width * f->nconn : f->width;
+}
+
+/* Buffer i as connector c draws and flips it. */
+static struct sf_buffer *buf_of(struct sf_client *c, uint32_t i)
+{
+	return c->front->opts.span ? &c->front->clients[0].bufs[i] : &c->bufs[i];
+}
+
+/* Bytes per row of one connector's window. */
+static uint32_t window_bytes(const struct vd_simfront *f)
+{
+	return (uint32_t)(((uint64_t)f->width * f->bpp + 7) / 8);
+}
+
 static uint32_t buffer_bytes(struct vd_simfront *f, uint32_t *ret_stride)
 {
-	uint64_t pitch = ((uint64_t)f->width * f->bpp + 7) / 8;
+	uint64_t pitch = ((uint64_t)fb_width(f) * f->bpp + 7) / 8;
 	uint64_t size;
 
 	if (f->opts.pitch_align8)
@@ -139,9 +163,10 @@ static void flip_next(struct sf_client *c);
 static void draw_frame(struct sf_client *c, struct sf_buffer *b, uint64_t frame)
 {
 	struct vd_simfront *f = c->front;
+	uint32_t x_bytes = f->opts.span ? c->idx * window_bytes(f) : 0;
 
-	sf_draw(b->mem->data, b->stride, (uint32_t)(((uint64_t)f->width * f->bpp + 7) / 8),
-		f->height, frame, vd_simfront_seed(f->domid, c->idx));
+	sf_draw((uint8_t *)b->mem->data + x_bytes, b->stride, window_bytes(f), f->height, frame,
+		vd_simfront_seed(f->domid, c->idx));
 }
 
 static void on_set_config(void *userdata, const struct xendispl_resp *rsp)
@@ -162,11 +187,13 @@ static void all_created(struct sf_client *c)
 
 	memset(&req, 0, sizeof(req));
 	c->frame = 0;
-	draw_frame(c, &c->bufs[0], 0);
+	draw_frame(c, buf_of(c, 0), 0);
+	/* As Linux's display_enable: crtc->x/y and the fb's own size. */
 	req.operation = XENDISPL_OP_SET_CONFIG;
 	req.op.set_config = (struct xendispl_set_config_req){
-		.fb_cookie = c->bufs[0].fb_cookie,
-		.width = f->width,
+		.fb_cookie = buf_of(c, 0)->fb_cookie,
+		.x = f->opts.span ? c->idx * f->width : 0,
+		.width = fb_width(f),
 		.height = f->height,
 		.bpp = f->bpp,
 	};
@@ -182,8 +209,14 @@ static void on_fb_attach(void *userdata, const struct xendispl_resp *rsp)
 		vd_warn("simfront %s: FB_ATTACH failed: %d", c->front->name, rsp ? rsp->status : -1);
 		return;
 	}
-	if (++c->created == c->nbufs)
+	if (++c->created < c->nbufs)
+		return;
+	if (!c->front->opts.span) {
 		all_created(c);
+		return;
+	}
+	for (uint32_t i = 0; i < c->front->nconn; i++)
+		all_created(&c->front->clients[i]);
 }
 
 static void on_dbuf_create(void *userdata, const struct xendispl_resp *rsp)
@@ -207,7 +240,7 @@ static void on_dbuf_create(void *userdata, const struct xendispl_resp *rsp)
 	req.op.fb_attach = (struct xendispl_fb_attach_req){
 		.dbuf_cookie = b->dbuf_cookie,
 		.fb_cookie = b->fb_cookie,
-		.width = f->width,
+		.width = fb_width(f),
 		.height = f->height,
 		.pixel_format = f->fourcc,
 	};
@@ -234,7 +267,7 @@ static int create_buffer(struct sf_client *c, struct sf_buffer *b)
 	req.operation = XENDISPL_OP_DBUF_CREATE;
 	req.op.dbuf_create = (struct xendispl_dbuf_create_req){
 		.dbuf_cookie = b->dbuf_cookie,
-		.width = f->width,
+		.width = fb_width(f),
 		.height = f->height,
 		.bpp = f->bpp,
 		.buffer_sz = size,
@@ -286,7 +319,7 @@ static void flip_next(struct sf_client *c)
 		return;
 	}
 	c->frame++;
-	b = &c->bufs[c->frame % c->nbufs];
+	b = buf_of(c, (uint32_t)(c->frame % c->nbufs));
 	draw_frame(c, b, c->frame);
 	memset(&req, 0, sizeof(req));
 	req.operation = XENDISPL_OP_PG_FLIP;
@@ -349,6 +382,17 @@ static void on_fb_detach(void *userdata, const struct xendispl_resp *rsp)
 	sf_chan_send(ring0(b->client), &req, on_dbuf_destroy, b);
 }
 
+static void destroy_buffers(struct sf_client *c);
+
+/* Span: every connector has stopped flipping the shared buffers. */
+static bool span_flips_over(const struct vd_simfront *f)
+{
+	for (uint32_t i = 0; i < f->nconn; i++)
+		if (!f->clients[i].flips_over)
+			return false;
+	return true;
+}
+
 static void finish(struct sf_client *c)
 {
 	struct vd_simfront *f = c->front;
@@ -362,6 +406,24 @@ static void finish(struct sf_client *c)
 	memset(&req, 0, sizeof(req));
 	req.operation = XENDISPL_OP_SET_CONFIG; /* all zero: disable */
 	sf_chan_send(&f->chans[c->idx], &req, NULL, NULL);
+	c->flips_over = true;
+	if (!f->opts.span) {
+		destroy_buffers(c);
+		return;
+	}
+	/* The owner destroys the shared buffers once no connector flips them. */
+	if (c->idx != 0) {
+		c->finished = true;
+		sf_update_finished(f);
+	}
+	if (span_flips_over(f))
+		destroy_buffers(&f->clients[0]);
+}
+
+static void destroy_buffers(struct sf_client *c)
+{
+	struct xendispl_req req;
+
 	c->destroy_pending = c->nbufs;
 	for (uint32_t i = 0; i < c->nbufs; i++) {
 		memset(&req, 0, sizeof(req));
@@ -426,6 +488,8 @@ void sf_client_start(struct vd_simfront *f, struct sf_client *c, uint32_t idx)
 	if (sd_event_add_time_relative(f->loop, &c->watchdog_src, CLOCK_MONOTONIC,
 				       SF_FRAME_DONE_US, 0, on_watchdog, c) >= 0)
 		sd_event_source_set_enabled(c->watchdog_src, SD_EVENT_OFF);
+	if (f->opts.span && idx != 0)
+		return; /* connector 0's client makes the shared buffers */
 	for (uint32_t i = 0; i < c->nbufs; i++) {
 		c->bufs[i].client = c;
 		c->bufs[i].index = i;

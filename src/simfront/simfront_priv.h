@@ -53,6 +53,7 @@ struct sf_client {
 	uint32_t nbufs, created;
 	uint64_t frame;        /* frame currently shown / being flipped */
 	bool flip_inflight, flip_acked, event_seen;
+	bool flips_over; /* destroy_at_end: its last frame flipped, its connector disabled */
 	bool finished;
 	sd_event_source *watchdog_src;
 	uint32_t destroy_pending;

@@ -294,6 +294,10 @@ def build_initramfs(args, work, kver):
     vargs = ["--hypervisor", "sim", "--output", "kms", "--sim-guests", str(args.guests),
              "--sim-resolution", args.resolution, "--sim-frames", str(args.frames),
              "--status-interval", "1"]
+    if args.connectors > 1:
+        vargs += ["--sim-connectors", str(args.connectors)]
+    if args.span:
+        vargs.append("--sim-span")
     if args.edid:
         vargs.append("--sim-get-edid")
     if args.be_alloc:
@@ -517,8 +521,8 @@ def check_screen(img, args, mode):
         fail("screendump is %dx%d, the mode %dx%d" % (img[0], img[1], sw, sh))
     gw, gh = (int(v) for v in args.resolution.split("x"))
     seeds, rects = [], []
-    for i in range(args.guests):
-        src, dst, size = fit(cell(sw, sh, args.guests, i), gw, gh)
+    for i in range(args.guests * args.connectors):
+        src, dst, size = fit(cell(sw, sh, args.guests * args.connectors, i), gw, gh)
         seeds.append(check_picture(img, src, dst, size, args.frames))
         rects.append((dst[0], dst[1], size[0], size[1]))
         say("guest %d: frame %d at %d,%d size %dx%d (source from %d,%d), seed byte %#x" % (
@@ -765,6 +769,9 @@ def main():
     ap.add_argument("--edid", action="store_true")
     ap.add_argument("--hotplug", action="store_true")
     ap.add_argument("--be-alloc", action="store_true")
+    ap.add_argument("--connectors", type=int, default=1, help="per guest (--sim-connectors)")
+    ap.add_argument("--span", action="store_true",
+                    help="one framebuffer spans each guest's connectors (--sim-span)")
     ap.add_argument("--late-on")
     ap.add_argument("--again", default="--copy",
                     help="--gpu vkms: the second run's extra vdispld arguments")
@@ -819,7 +826,7 @@ def run(vm, args, t0):
     m = vm.wait_for(lambda log: re.search(r"kms: \S+: mode (\d+)x(\d+)@(\d+)", log),
                     args.timeout, "the modeset")
     mode = (int(m.group(1)), int(m.group(2)))
-    want = args.guests * args.frames
+    want = args.guests * args.connectors * args.frames
     if args.hotplug:
         hotplug(vm, args)
     if args.late_on:
