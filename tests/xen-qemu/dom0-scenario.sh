@@ -73,7 +73,8 @@ vd_alive() { kill -0 "$VPID" 2>/dev/null; }
 
 # ---- guests ----
 # mkcfg NAME [CONNECTOR-SIZE]; VKB=1: a vkb served by vdispld too, with
-# VKBOPTS (xl's vkb options, comma-separated) after its backend-type
+# VKBOPTS (xl's vkb options, comma-separated) after its backend-type;
+# CONNECTORS: xl's whole connectors= list instead of one Virtual-1
 mkcfg() {
     VKBLINE=
     [ "${VKB:-0}" = 1 ] && VKBLINE="vkb = [ 'backend-type=linux${VKBOPTS:+,$VKBOPTS}' ]"
@@ -86,7 +87,7 @@ extra = "console=hvc0 loglevel=6"
 memory = 256
 vcpus = 1
 on_crash = "preserve"
-vdispl = [ 'backend=0,be-alloc=0,connectors=Virtual-1:${2:-640x480}' ]
+vdispl = [ 'backend=0,be-alloc=0,connectors=${CONNECTORS:-Virtual-1:${2:-640x480}}' ]
 $VKBLINE
 EOF
 }
@@ -151,9 +152,10 @@ flips_ok() {
     [ -n "$f" ] && [ "$f" -ge "$2" ] && [ "$e" = 0 ]
 }
 
-# capture TAG GUEST RESULT: keep what vdispld captured for the host's check
+# capture TAG GUEST RESULT [CONNECTOR]: keep what vdispld captured for the
+# host's check (connector 0 unless given)
 capture() {
-    src="$CAP/$2_0.png"
+    src="$CAP/$2_${4:-0}.png"
     if [ -f "$src" ]; then
         cp "$src" "$R/capture-$1.png"
         echo "VDTEST-CAPTURE $1 capture-$1.png $3"
@@ -554,11 +556,48 @@ else
     check f_destroy FAIL "xl_rc=$RC released=\"$REL\" vdispld_alive=$(vd_alive && echo yes || echo no)"
 fi
 
-# (f) a second guest, same vdispld (with the input case: its vkb, (j) above)
+# (k) one framebuffer across g2's two connectors of different sizes, as
+# multi-head programs drive KMS (modetest -s A -s B, X11's modesetting):
+# the client's --span sets each CRTC on one 960x480 fb, Virtual-1 (640x480)
+# at x 0 and Virtual-2 (320x240) at x 640, then flips both every frame.
+# vdispld's debug line per SET_CONFIG records what Linux sent
+# (docs/real-frontend.md); no request may fail, the guest's kernel may not
+# log "Failed to enable display", and each connector's capture must be its
+# window of the last frame, pixel for pixel (run.py).
+span_case() {
+    step span-g2 240
+    D2=$(xl domid g2 2>/dev/null)
+    if client_run g2 S 200 --span --frames 60 --hold 3 && flips_ok "$RES" 60 &&
+       [ "$(field heads "$RES")" = 2 ]; then
+        check k_span_flips PASS "$RES"
+    else
+        check k_span_flips FAIL "${RES:-no result}"
+    fi
+    SC0=$(grep "dom$D2 conn 0: SET_CONFIG" "$(vd_log)" | tail -n 1 | sed 's/.*SET_CONFIG //')
+    SC1=$(grep "dom$D2 conn 1: SET_CONFIG" "$(vd_log)" | tail -n 1 | sed 's/.*SET_CONFIG //')
+    ERRS=$(grep -cE "dom$D2 conn [0-9]+: op 0x[0-9a-f]+ id [0-9]+: status -" "$(vd_log)")
+    gsend g2 kmsg
+    gwait g2 GUEST-DMESG-END 30
+    L=$(gline g2 GUEST-DMESG-END)
+    if echo "$SC0" | grep -q ' at 0,0, request 960x480 bpp 32' &&
+       echo "$SC1" | grep -q ' at 640,0, request 960x480 bpp 32' && [ "$ERRS" = 0 ] &&
+       [ "$(field enable_failures "$L")" = 0 ] && [ "$(field request_timeouts "$L")" = 0 ] &&
+       [ "$(field frame_done_timeouts "$L")" = 0 ]; then
+        check k_span_set_config PASS "conn 0: $SC0; conn 1: $SC1; error statuses: 0; guest: $L"
+    else
+        check k_span_set_config FAIL "conn 0: '$SC0'; conn 1: '$SC1'; error statuses: $ERRS; guest: $L"
+        grep -E "dom$D2 conn" "$(vd_log)" | tail -n 12
+    fi
+    capture S0 g2 "$RES win=$(field win0 "$RES")" 0
+    capture S1 g2 "$RES win=$(field win1 "$RES")" 1
+}
+
+# (f) a second guest, same vdispld (with the input case: its vkb, (j) above);
+# two connectors of different sizes, for (k)
 step create-g2 200
 G2=0
-VKB=$INPUT VKBOPTS=$G2_VKB create g2 && gwait g2 GUEST-READY 140 &&
-    gline g2 GUEST-CARD | grep -q /dev/dri/card && G2=1
+CONNECTORS='Virtual-1:640x480;Virtual-2:320x240' VKB=$INPUT VKBOPTS=$G2_VKB create g2 &&
+    gwait g2 GUEST-READY 140 && gline g2 GUEST-CARD | grep -q /dev/dri/card && G2=1
 [ $G2 = 1 ] && [ $INPUT = 1 ] && input_abs_touch
 step flips-D 150
 if [ $G2 = 1 ] && client_run g2 D 120 --frames 60 --hold 2 && flips_ok "$RES" 60; then
@@ -567,6 +606,7 @@ else
     check f_second_guest FAIL "create_rc=$RC card=\"$(gline g2 GUEST-CARD)\" result=\"$RES\""
     finish
 fi
+span_case
 
 # (g) vdispld killed (-9) and restarted while the guest flips: the guest
 # reconnects and the client can draw again

@@ -72,7 +72,7 @@ kmsg() {
     dmesg | grep -iE 'xen|drm|vdispl' | tail -n 60
     # xen-front logs a request that timed out as "...: -110" (ETIMEDOUT);
     # grant-table.c: "deferring g.e.", "leaking g.e.", "g.e. ... still in use/pending"
-    echo "GUEST-DMESG-END frame_done_timeouts=$(dmesg | grep -c 'Frame done timed-out') request_timeouts=$(dmesg | grep -cE ': -110$') grants_deferred=$(dmesg | grep -cE 'deferring g\.e\.|leaking g\.e\.|g\.e\. .* still') failures=$(dmesg | grep -iE 'xen|drm' | grep -ciE 'fail|error')"
+    echo "GUEST-DMESG-END frame_done_timeouts=$(dmesg | grep -c 'Frame done timed-out') request_timeouts=$(dmesg | grep -cE ': -110$') grants_deferred=$(dmesg | grep -cE 'deferring g\.e\.|leaking g\.e\.|g\.e\. .* still') failures=$(dmesg | grep -iE 'xen|drm' | grep -ciE 'fail|error') enable_failures=$(dmesg | grep -c 'Failed to enable display')"
 }
 
 # Without udev, nothing loads the module for the "vdispl" device: do it.

@@ -42,7 +42,7 @@ EXPECTED = [
     "a_xl_create", "b_card", "j_vkb_connect", "j_vkb_keys", "j_vkb_pointer",
     "c_flips", "c_fallback", "d_capture_A", "f_client_restart",
     "d_capture_B", "e_guest_dmesg", "f_destroy", "j_vkb_abs", "j_vkb_touch", "f_second_guest",
-    "g_vdispld_restart", "d_capture_restart", "i_kms_flips", "i_kms_screendump",
+    "k_span_flips", "k_span_set_config", "d_capture_S0", "d_capture_S1", "g_vdispld_restart", "d_capture_restart", "i_kms_flips", "i_kms_screendump",
     "i_kms_guest_dmesg", "h_vdispld_log",
 ]
 KMS_ONLY = ["i_kms_flips", "i_kms_screendump", "i_kms_guest_dmesg", "h_vdispld_log"]
@@ -287,11 +287,12 @@ def as_shown(rgb, fmt):
     return (r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)
 
 
-def expected_rows(w, h, frame, fmt):
+def expected_rows(w, h, frame, fmt, x0=0, y0=0):
+    """the frame's w x h window from (x0, y0), as vdispld's PNG holds it"""
     rows = []
-    for y in range(h):
+    for y in range(y0, y0 + h):
         row = bytearray()
-        for x in range(w):
+        for x in range(x0, x0 + w):
             row += bytes(as_shown(pattern(x, y, frame), fmt))
         rows.append(bytes(row))
     return rows
@@ -320,7 +321,12 @@ def check_capture(tag, fname, result):
     try:
         last, fmt = int(fields["last"]), fields["format"]
         w, h = int(fields["width"]), int(fields["height"])
-    except (KeyError, ValueError):
+        x0 = y0 = 0
+        if "win" in fields:
+            # one connector's window of a spanning fb: "X,Y,WxH"
+            m = re.fullmatch(r"(\d+),(\d+),(\d+)x(\d+)", fields["win"])
+            x0, y0, w, h = (int(v) for v in m.groups())
+    except (KeyError, ValueError, AttributeError):
         return record(cid, "FAIL", f"no usable CLIENT-RESULT: {result!r}")
     try:
         pw, ph, ch, rows = png_decode(data)
@@ -328,7 +334,7 @@ def check_capture(tag, fname, result):
         return record(cid, "FAIL", f"{fname}: {e}")
     if (pw, ph) != (w, h):
         return record(cid, "FAIL", f"{fname} is {pw}x{ph}, the client drew {w}x{h}")
-    want = expected_rows(w, h, last, fmt)
+    want = expected_rows(w, h, last, fmt, x0, y0)
     bad, first = 0, None
     for y in range(h):
         got = rows[y] if ch == 3 else bytes(b for i, b in enumerate(rows[y]) if i % 4 != 3)
@@ -339,7 +345,8 @@ def check_capture(tag, fname, result):
                     if first is None:
                         first = (x, y, tuple(got[3 * x:3 * x + 3]), tuple(want[y][3 * x:3 * x + 3]))
     if bad == 0:
-        record(cid, "PASS", f"{fname}: {w}x{h} {fmt} frame {last}, all {w * h} pixels as drawn")
+        record(cid, "PASS", f"{fname}: {w}x{h} {fmt} frame {last} from {x0},{y0}, "
+                            f"all {w * h} pixels as drawn")
     else:
         record(cid, "FAIL", f"{fname}: {bad} of {w * h} pixels differ from frame {last} "
                             f"(band shows frame {frame_in_band(rows, ch)}); first at {first}")

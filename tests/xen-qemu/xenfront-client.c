@@ -10,6 +10,12 @@
  *   page-flip N times (DRM_MODE_PAGE_FLIP_EVENT), drawing frame i into
  *   buffer i % B and waiting for its flip-complete event before the next.
  *
+ * --span: every connected connector (each with its own CRTC) on one
+ *   framebuffer, side by side, as multi-head programs drive KMS (modetest
+ *   -s A -s B, X11's modesetting): the fb is as wide as the modes
+ *   together, connector k's CRTC is set at x = the widths before it, and
+ *   each frame is flipped on every CRTC, waiting for all their events.
+ *
  * Every frame is a pattern that run.py recomputes on the host (pattern() and
  * frame_bits() below have a Python twin there: keep them in step), so the
  * frame vdispld captured in Dom0 can be checked pixel by pixel.
@@ -53,8 +59,11 @@ struct buf {
 	uint8_t *map;
 };
 
+#define MAX_HEADS 4
+
 struct opts {
 	const char *device;
+	bool span;
 	uint32_t frames;
 	uint32_t buffers;
 	uint32_t format;
@@ -189,13 +198,15 @@ static int wait_device(const char *path, double wait_s)
 struct kms {
 	uint32_t conn_id, crtc_id;
 	struct drm_mode_modeinfo mode;
+	uint32_t x; /* --span: where this head's window starts in the fb */
 };
 
-static int find_kms(int fd, struct kms *k)
+/* Up to max connected connectors with their preferred modes and CRTCs; their number. */
+static int find_heads(int fd, struct kms *k, uint32_t max)
 {
 	struct drm_mode_card_res res = {0};
 	uint32_t conns[16], crtcs[16], encs[16];
-	int found = -1;
+	uint32_t found = 0, used = 0;
 
 	if (xioctl(fd, DRM_IOCTL_MODE_GETRESOURCES, &res) < 0)
 		return -errno;
@@ -209,7 +220,7 @@ static int find_kms(int fd, struct kms *k)
 	if (xioctl(fd, DRM_IOCTL_MODE_GETRESOURCES, &res) < 0)
 		return -errno;
 
-	for (uint32_t i = 0; i < res.count_connectors && found < 0; i++) {
+	for (uint32_t i = 0; i < res.count_connectors && found < max; i++) {
 		struct drm_mode_get_connector c = {.connector_id = conns[i]};
 		struct drm_mode_modeinfo modes[MAX_MODES];
 		uint32_t cencs[8], m = 0;
@@ -236,23 +247,30 @@ static int find_kms(int fd, struct kms *k)
 				m = j;
 				break;
 			}
-		k->conn_id = conns[i];
-		k->mode = modes[m];
-		k->crtc_id = crtcs[0];
+		k[found].conn_id = conns[i];
+		k[found].mode = modes[m];
+		k[found].crtc_id = 0;
 		if (c.count_encoders) {
 			struct drm_mode_get_encoder e = {.encoder_id = cencs[0]};
 
 			if (xioctl(fd, DRM_IOCTL_MODE_GETENCODER, &e) == 0) {
 				for (uint32_t j = 0; j < res.count_crtcs; j++)
-					if (e.possible_crtcs & (1u << j)) {
-						k->crtc_id = crtcs[j];
+					if (e.possible_crtcs & (1u << j) & ~used) {
+						k[found].crtc_id = crtcs[j];
+						used |= 1u << j;
 						break;
 					}
 			}
 		}
-		found = 0;
+		if (!k[found].crtc_id && found < res.count_crtcs && !(used & (1u << found))) {
+			k[found].crtc_id = crtcs[found]; /* no encoder to ask */
+			used |= 1u << found;
+		}
+		if (!k[found].crtc_id)
+			continue; /* no CRTC left for it */
+		found++;
 	}
-	return found;
+	return found ? (int)found : -ENODEV;
 }
 
 static int buf_create(int fd, const struct opts *o, uint32_t w, uint32_t h, struct buf *bf)
@@ -294,9 +312,13 @@ static int buf_create(int fd, const struct opts *o, uint32_t w, uint32_t h, stru
 	return 0;
 }
 
-/* Wait for the flip-complete event carrying user_data; <0 on timeout/error. */
-static int wait_flip(int fd, uint64_t user_data, double timeout_s)
+/*
+ * Wait for the flip-complete events of frame on heads 0..n-1 (user_data
+ * frame * MAX_HEADS + head); <0 on timeout/error.
+ */
+static int wait_flips(int fd, uint32_t frame, uint32_t nheads, double timeout_s)
 {
+	uint32_t pending = (1u << nheads) - 1;
 	double end = now_s() + timeout_s;
 	char ev[1024];
 
@@ -306,6 +328,8 @@ static int wait_flip(int fd, uint64_t user_data, double timeout_s)
 		ssize_t n;
 		int r;
 
+		if (!pending)
+			return 0;
 		if (left <= 0)
 			return -ETIMEDOUT;
 		r = poll(&pfd, 1, (int)(left * 1000) + 1);
@@ -327,12 +351,14 @@ static int wait_flip(int fd, uint64_t user_data, double timeout_s)
 				return -EPROTO;
 			if (e->type == DRM_EVENT_FLIP_COMPLETE) {
 				struct drm_event_vblank *vb = (struct drm_event_vblank *)e;
+				uint64_t head = vb->user_data % MAX_HEADS;
 
-				if (vb->user_data == user_data)
-					return 0;
-				fprintf(stderr, "client: flip event for %" PRIu64 ", want %" PRIu64 "\n",
-					(uint64_t)vb->user_data, user_data);
-				return -EPROTO;
+				if (vb->user_data / MAX_HEADS != frame || !(pending & (1u << head))) {
+					fprintf(stderr, "client: flip event %" PRIu64 " in frame %u\n",
+						(uint64_t)vb->user_data, frame);
+					return -EPROTO;
+				}
+				pending &= ~(1u << head);
 			}
 			off += e->length;
 		}
@@ -343,7 +369,7 @@ static void usage(void)
 {
 	fputs("usage: xenfront-client [--frames N] [--buffers B] [--format XR24|RG16]\n"
 	      "         [--dbuf-width W] [--hold S] [--wait S] [--device PATH]\n"
-	      "         [--flip-timeout S] [--max-errors N]\n",
+	      "         [--flip-timeout S] [--max-errors N] [--span]\n",
 	      stderr);
 }
 
@@ -355,11 +381,12 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"hold", required_argument, NULL, 'H'},    {"wait", required_argument, NULL, 'W'},
 		{"device", required_argument, NULL, 'd'},  {"flip-timeout", required_argument, NULL, 't'},
 		{"max-errors", required_argument, NULL, 'E'},
+		{"span", no_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
-	*o = (struct opts){"/dev/dri/card0", 300, 2, FMT_XR24, "XR24", 0, 2.0, 120.0, 5.0, 10};
+	*o = (struct opts){"/dev/dri/card0", false, 300, 2, FMT_XR24, "XR24", 0, 2.0, 120.0, 5.0, 10};
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n': o->frames = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -370,6 +397,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 't': o->flip_timeout_s = strtod(optarg, NULL); break;
 		case 'E': o->max_errors = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': o->device = optarg; break;
+		case 'S': o->span = true; break;
 		case 'f':
 			if (strcmp(optarg, "XR24") == 0) {
 				o->format = FMT_XR24;
@@ -391,13 +419,81 @@ static int parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* --span: the heads side by side; the fb's size. One head otherwise. */
+static void lay_out(struct kms *k, uint32_t n, uint32_t *ret_w, uint32_t *ret_h)
+{
+	uint32_t w = 0, h = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		k[i].x = w;
+		w += k[i].mode.hdisplay;
+		if (k[i].mode.vdisplay > h)
+			h = k[i].mode.vdisplay;
+	}
+	*ret_w = w;
+	*ret_h = h;
+}
+
+/* Every head shows fb from its window's x (legacy SETCRTC, one per CRTC, as modetest). */
+static int set_crtcs(int fd, struct kms *k, uint32_t n, uint32_t fb_id)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct drm_mode_crtc crtc = {
+			.crtc_id = k[i].crtc_id,
+			.fb_id = fb_id,
+			.x = k[i].x,
+			.set_connectors_ptr = (uintptr_t)&k[i].conn_id,
+			.count_connectors = 1,
+			.mode = k[i].mode,
+			.mode_valid = 1,
+		};
+
+		if (xioctl(fd, DRM_IOCTL_MODE_SETCRTC, &crtc) < 0) {
+			fprintf(stderr, "client: SETCRTC crtc %u at %u,0: %s\n", k[i].crtc_id, k[i].x,
+				strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Flip fb_id on every head for frame; 0 once all their events came. */
+static int flip_all(int fd, const struct opts *o, const struct kms *k, uint32_t n,
+		    uint32_t fb_id, uint32_t frame)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct drm_mode_crtc_page_flip fl = {
+			.crtc_id = k[i].crtc_id,
+			.fb_id = fb_id,
+			.flags = DRM_MODE_PAGE_FLIP_EVENT,
+			.user_data = (uint64_t)frame * MAX_HEADS + i,
+		};
+
+		if (xioctl(fd, DRM_IOCTL_MODE_PAGE_FLIP, &fl) < 0) {
+			fprintf(stderr, "client: PAGE_FLIP frame %u crtc %u: %s\n", frame,
+				k[i].crtc_id, strerror(errno));
+			/* the events of the flips already queued still come */
+			if (i)
+				wait_flips(fd, frame, i, o->flip_timeout_s);
+			return -1;
+		}
+	}
+	return wait_flips(fd, frame, n, o->flip_timeout_s);
+}
+
+/* " win0=X,Y,WxH ...": each head's window of the fb, for the host's check. */
+static void print_windows(const struct kms *k, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		printf(" win%u=%u,0,%ux%u", i, k[i].x, k[i].mode.hdisplay, k[i].mode.vdisplay);
+}
+
 int main(int argc, char **argv)
 {
 	struct buf bufs[MAX_BUFFERS] = {0};
-	struct drm_mode_crtc crtc = {0};
-	struct kms k = {0};
+	struct kms k[MAX_HEADS] = {0};
 	struct opts o;
-	uint32_t w, h, frame, done = 0, errors = 0, last_ok = 0;
+	uint32_t w, h, n, frame, done = 0, errors = 0, last_ok = 0;
 	double t0, t1, max_flip = 0;
 	int fd, r;
 
@@ -408,42 +504,30 @@ int main(int argc, char **argv)
 	fd = wait_device(o.device, o.wait_s);
 	if (fd < 0)
 		return 1;
-	r = find_kms(fd, &k);
+	r = find_heads(fd, k, o.span ? MAX_HEADS : 1);
 	if (r < 0) {
 		fprintf(stderr, "client: no connected connector: %s\n", strerror(-r));
 		return 1;
 	}
-	w = k.mode.hdisplay;
-	h = k.mode.vdisplay;
+	n = (uint32_t)r;
+	lay_out(k, n, &w, &h);
 	if (o.dbuf_width < w)
 		o.dbuf_width = w;
-	printf("CLIENT-START connector=%u crtc=%u mode=%ux%u format=%s buffers=%u dbuf_width=%u\n",
-	       k.conn_id, k.crtc_id, w, h, o.format_name, o.buffers, o.dbuf_width);
+	printf("CLIENT-START connector=%u crtc=%u mode=%ux%u format=%s buffers=%u dbuf_width=%u "
+	       "heads=%u fb=%ux%u\n",
+	       k[0].conn_id, k[0].crtc_id, k[0].mode.hdisplay, k[0].mode.vdisplay, o.format_name,
+	       o.buffers, o.dbuf_width, n, w, h);
 	for (uint32_t i = 0; i < o.buffers; i++)
 		if (buf_create(fd, &o, w, h, &bufs[i]) < 0)
 			return 1;
 
 	draw(&o, &bufs[0], w, h, 0);
-	crtc.crtc_id = k.crtc_id;
-	crtc.fb_id = bufs[0].fb_id;
-	crtc.set_connectors_ptr = (uintptr_t)&k.conn_id;
-	crtc.count_connectors = 1;
-	crtc.mode = k.mode;
-	crtc.mode_valid = 1;
-	if (xioctl(fd, DRM_IOCTL_MODE_SETCRTC, &crtc) < 0) {
-		fprintf(stderr, "client: SETCRTC: %s\n", strerror(errno));
+	if (set_crtcs(fd, k, n, bufs[0].fb_id) < 0)
 		return 1;
-	}
 
 	t0 = now_s();
 	for (frame = 1; frame <= o.frames; frame++) {
 		struct buf *bf = &bufs[frame % o.buffers];
-		struct drm_mode_crtc_page_flip fl = {
-			.crtc_id = k.crtc_id,
-			.fb_id = bf->fb_id,
-			.flags = DRM_MODE_PAGE_FLIP_EVENT,
-			.user_data = frame,
-		};
 		double f0;
 
 		if (draw_guarded(&o, bf, w, h, frame) < 0) {
@@ -453,16 +537,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		f0 = now_s();
-		if (xioctl(fd, DRM_IOCTL_MODE_PAGE_FLIP, &fl) < 0) {
-			fprintf(stderr, "client: PAGE_FLIP frame %u: %s\n", frame, strerror(errno));
-			errors++;
-			if (errors >= o.max_errors)
-				break;
-			continue;
-		}
-		r = wait_flip(fd, frame, o.flip_timeout_s);
-		if (r < 0) {
-			fprintf(stderr, "client: flip %u: %s\n", frame, strerror(-r));
+		if (flip_all(fd, &o, k, n, bf->fb_id, frame) < 0) {
+			fprintf(stderr, "client: flip %u failed\n", frame);
 			errors++;
 			if (errors >= o.max_errors)
 				break;
@@ -477,10 +553,12 @@ int main(int argc, char **argv)
 	}
 	t1 = now_s();
 	printf("CLIENT-RESULT frames=%u seconds=%.2f fps=%.1f errors=%u last=%u format=%s "
-	       "width=%u height=%u dbuf_width=%u buffers=%u max_flip_ms=%.0f\n",
+	       "width=%u height=%u dbuf_width=%u buffers=%u max_flip_ms=%.0f heads=%u",
 	       done, t1 - t0, done / (t1 - t0 > 0 ? t1 - t0 : 1), errors,
 	       last_ok, o.format_name, w, h, o.dbuf_width, o.buffers,
-	       max_flip * 1000);
+	       max_flip * 1000, n);
+	print_windows(k, n);
+	printf("\n");
 	if (o.hold_s > 0)
 		usleep((useconds_t)(o.hold_s * 1e6));
 	printf("CLIENT-EXIT\n");
