@@ -915,7 +915,7 @@ def still_crc(vm, label):
 
 def vkms_run(vm, args, label, extra, t0):
     """One vdispld run on vkms: the flips, the still CRC, the exit lines."""
-    want = args.guests * args.frames
+    want = args.guests * args.connectors * args.frames
     if extra is not None:  # a later run: vdispld again, with more arguments
         vm.base = len(vm.log)
         vm.ctl.sendall(("again %s\n" % extra).encode())
@@ -1027,15 +1027,16 @@ def run_vkms(vm, args, t0):
     names = sorted(r1["scanout"])
     want1 = {n: {"display": "Virtual-1", "path": "overlay", "overlay": i + 1}
              for i, n in enumerate(names)}
-    if len(names) != args.guests or r1["scanout"] != want1:
+    nconn = args.guests * args.connectors
+    if len(names) != nconn or r1["scanout"] != want1:
         fail("OVERLAY: vdispctl status scanout %s, expected %s" % (r1["scanout"], want1))
     want2 = {n: {"display": "Virtual-1", "path": "composed", "overlay": 0} for n in names}
     if r2["scanout"] != want2:
         fail("--copy: vdispctl status scanout %s, expected %s" % (r2["scanout"], want2))
     ends1 = sorted(t.split(", on ")[-1] for t in text1)
     ends2 = sorted(t.split(", on ")[-1] for t in text2)
-    if ends1 != ["Virtual-1 overlay %d (no copy)" % (i + 1) for i in range(args.guests)] or \
-            ends2 != ["Virtual-1 (composed)"] * args.guests:
+    if ends1 != ["Virtual-1 overlay %d (no copy)" % (i + 1) for i in range(nconn)] or \
+            ends2 != ["Virtual-1 (composed)"] * nconn:
         fail("vdispctl status text: %s / %s" % (text1, text2))
     say("vdispctl status: %d connectors on overlays 1..%d, composed with --copy" % (
         len(names), len(names)))
