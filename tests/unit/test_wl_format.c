@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -58,20 +59,44 @@ static void test_convert(void **state)
 	const uint8_t yuyv[] = {235, 128, 16, 128};	   /* white, black */
 	uint32_t px[2];
 
-	wlo_convert_row(DRM_FORMAT_RGB565, rgb565, 0, 2, px);
+	wlo_convert_row(DRM_FORMAT_RGB565, rgb565, sizeof(rgb565) / 2, 0, 2, px);
 	assert_int_equal(px[0], 0xffff00ff);
 	assert_int_equal(px[1], 0xff00ff00);
-	wlo_convert_row(DRM_FORMAT_RGB565, rgb565, 1, 1, px); /* x0: clipped source rectangle */
+	/* x0: a clipped source rectangle */
+	wlo_convert_row(DRM_FORMAT_RGB565, rgb565, sizeof(rgb565) / 2, 1, 1, px);
 	assert_int_equal(px[0], 0xff00ff00);
-	wlo_convert_row(DRM_FORMAT_RGB888, rgb888, 0, 1, px);
+	wlo_convert_row(DRM_FORMAT_RGB888, rgb888, sizeof(rgb888) / 3, 0, 1, px);
 	assert_int_equal(px[0], 0xff030201);
-	wlo_convert_row(DRM_FORMAT_ARGB1555, argb1555, 0, 1, px);
+	wlo_convert_row(DRM_FORMAT_ARGB1555, argb1555, sizeof(argb1555) / 2, 0, 1, px);
 	assert_int_equal(px[0], 0x00ff0000);
-	wlo_convert_row(DRM_FORMAT_XRGB4444, xrgb4444, 0, 1, px);
+	wlo_convert_row(DRM_FORMAT_XRGB4444, xrgb4444, sizeof(xrgb4444) / 2, 0, 1, px);
 	assert_int_equal(px[0], 0xffcc4488);
-	wlo_convert_row(DRM_FORMAT_YUYV, yuyv, 0, 2, px);
+	wlo_convert_row(DRM_FORMAT_YUYV, yuyv, sizeof(yuyv) / 2, 0, 2, px);
 	assert_int_equal(px[0], 0xffffffff);
 	assert_int_equal(px[1], 0xff000000);
+}
+
+/*
+ * A YUYV row of odd width ends in a pixel without its pair: its chroma has
+ * no V in the row. Nothing past the row's bytes may be read (a guest's
+ * buffer can end right there), the pixel gets a neutral V.
+ */
+static void test_convert_yuyv_odd_width(void **state)
+{
+	static const uint8_t init[] = {235, 128, 16, 128, 81, 90}; /* white, black, Y 81 U 90 */
+	uint8_t *row = malloc(sizeof(init)); /* exactly the row: ASan sees one byte more */
+	uint32_t px[3];
+
+	assert_non_null(row);
+	memcpy(row, init, sizeof(init));
+	wlo_convert_row(DRM_FORMAT_YUYV, row, 3, 0, 3, px);
+	assert_int_equal(px[0], 0xffffffff);
+	assert_int_equal(px[1], 0xff000000);
+	/* Y 81, U 90, V 128 (BT.601 limited): R 76, G 91, B 0 */
+	assert_int_equal(px[2], 0xff4c5b00);
+	wlo_convert_row(DRM_FORMAT_YUYV, row, 3, 2, 1, px);
+	assert_int_equal(px[0], 0xff4c5b00);
+	free(row);
 }
 
 /* One 16-byte entry of a feedback format table. */
@@ -123,6 +148,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_shm_choose),
 	    cmocka_unit_test(test_convert),
+	    cmocka_unit_test(test_convert_yuyv_odd_width),
 	    cmocka_unit_test(test_feedback),
 	};
 

@@ -147,7 +147,7 @@ static void frame_copy(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct
 		uint8_t *dst = b->map + (size_t)y * b->stride;
 
 		if (how->convert)
-			wlo_convert_row(s->fourcc, src, r->x, w, (uint32_t *)(void *)dst);
+			wlo_convert_row(s->fourcc, src, s->width, r->x, w, (uint32_t *)(void *)dst);
 		else
 			memcpy(dst, src + (size_t)r->x * (s->bpp / 8), row);
 	}

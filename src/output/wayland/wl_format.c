@@ -108,7 +108,8 @@ static uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
-void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t x0, uint32_t w, uint32_t *dst)
+void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t row_w, uint32_t x0, uint32_t w,
+		     uint32_t *dst)
 {
 	for (uint32_t i = 0; i < w; i++) {
 		uint32_t x = x0 + i, p, a = 0xffu;
@@ -147,7 +148,8 @@ void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t x0, uint32_t 
 		case DRM_FORMAT_YUYV: {
 			const uint8_t *m = src + (size_t)(x / 2) * 4; /* Y0 U Y1 V */
 
-			dst[i] = yuv_to_xrgb(m[(x & 1) * 2], m[1], m[3]);
+			/* an odd row's last pixel has no pair: no V in the row, neutral */
+			dst[i] = yuv_to_xrgb(m[(x & 1) * 2], m[1], x + 1 < row_w || x & 1 ? m[3] : 128);
 			break;
 		}
 		default:

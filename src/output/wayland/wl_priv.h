@@ -254,7 +254,11 @@ uint32_t wlo_feedback_tranche(struct wlo_format *f, uint32_t n, uint32_t max,
 			      uint32_t nidx);
 int wlo_dmabuf_modifier(const struct wlo_format *f, uint32_t n, uint32_t fourcc,
 			uint64_t *ret_mod);
-/* Pixels x0..x0+w-1 of a row of fourcc as XRGB8888 (ARGB8888 with alpha). */
-void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t x0, uint32_t w, uint32_t *dst);
+/*
+ * Pixels x0..x0+w-1 of a row of row_w pixels of fourcc as XRGB8888
+ * (ARGB8888 with alpha); nothing past the row's row_w pixels is read.
+ */
+void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t row_w, uint32_t x0, uint32_t w,
+		     uint32_t *dst);
 
 #endif
