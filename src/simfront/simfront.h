@@ -24,6 +24,12 @@ struct vd_simfront;
 
 struct vd_simfront_opts {
 	uint32_t nconn;         /* connectors, 1..4 */
+	/*
+	 * Connectors the toolstack configures (read-only for the guest, as
+	 * libxl writes them); 0: nconn. The frontend still probes nconn: the
+	 * rest are for a hostile guest to add itself.
+	 */
+	uint32_t ts_nconn;
 	uint32_t width, height; /* resolution of every connector */
 	uint32_t fourcc;        /* buffer format; 0: XRGB8888 */
 	bool pitch_align8;      /* dumb pitch aligned to 8 bytes (Linux 2025+) */
