@@ -335,6 +335,8 @@ static int start_front(struct vd_simfront *f)
 	if (r < 0)
 		return r;
 	f->state = XenbusStateInitialising;
+	if (f->opts.no_frontend)
+		return 0;
 	r = sd_event_add_io(f->loop, &f->xs_src, f->hv->impl->xs_watch_fd(f->hv), EPOLLIN, on_xs,
 			    f);
 	if (r < 0)

@@ -36,6 +36,11 @@ struct vd_simfront_opts {
 	uint32_t nbufs;         /* buffers per connector; 0: 2 */
 	uint32_t frames;        /* flips per connector, then stop; 0: forever */
 	bool no_client;         /* connect only: tests drive requests themselves */
+	/*
+	 * The toolstack's part only: no frontend driver runs (its state stays
+	 * Initialising, nothing is published); tests speak for the guest.
+	 */
+	bool no_frontend;
 	bool destroy_at_end;    /* after the last frame: disable, detach, destroy */
 	bool be_alloc;
 	uint32_t be_domid;      /* backend domain, 0 */

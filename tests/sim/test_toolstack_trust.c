@@ -17,8 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <xen/io/xenbus.h>
@@ -34,65 +32,8 @@ struct ctx {
 	struct vd_simfront *good, *bad;
 	struct vd_hv *bad_hv; /* the hostile guest's own xenstore connection */
 	uint32_t bad_domid;
-	FILE *log; /* stderr while the test runs */
-	int saved_stderr;
+	struct h_log log;
 };
-
-/* ---- stderr, where the daemon logs ---- */
-
-static void log_capture(struct ctx *c)
-{
-	c->log = tmpfile();
-	assert_non_null(c->log);
-	fflush(stderr);
-	c->saved_stderr = dup(2);
-	assert_true(c->saved_stderr >= 0);
-	assert_true(dup2(fileno(c->log), 2) >= 0);
-}
-
-/*
- * What was logged so far (the caller frees); stderr stays captured. pread:
- * the file offset is stderr's too, and must stay at the end.
- */
-static char *log_text(struct ctx *c)
-{
-	struct stat st;
-	char *buf;
-
-	fflush(stderr);
-	assert_int_equal(fstat(fileno(c->log), &st), 0);
-	buf = calloc(1, (size_t)st.st_size + 1);
-	assert_non_null(buf);
-	assert_int_equal(pread(fileno(c->log), buf, (size_t)st.st_size, 0), st.st_size);
-	return buf;
-}
-
-/*
- * stderr back; what was not the daemon's (cmocka's failure report, the
- * test's own messages) goes on to it.
- */
-static void log_release(struct ctx *c)
-{
-	char line[1024];
-
-	fflush(stderr);
-	dup2(c->saved_stderr, 2);
-	close(c->saved_stderr);
-	rewind(c->log);
-	while (fgets(line, sizeof(line), c->log))
-		if (line[0] != '<' || getenv("VD_TEST_DEBUG"))
-			fputs(line, stderr);
-	fclose(c->log);
-}
-
-static unsigned count(const char *hay, const char *needle)
-{
-	unsigned n = 0;
-
-	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-		n++;
-	return n;
-}
 
 /* ---- the two guests ---- */
 
@@ -115,7 +56,7 @@ static struct ctx *ctx_new(void **state, uint32_t nconn, uint32_t ts_nconn)
 
 	assert_non_null(c);
 	*state = c;
-	log_capture(c);
+	h_log_capture(&c->log);
 	h_init(&c->h, false, FAST_VBLANK);
 	vd_log_set_level(LOG_INFO);
 	c->good = h_guest(&c->h, "good", &go);
@@ -136,7 +77,7 @@ static int ctx_free(void **state)
 	vd_hv_destroy(c->bad_hv);
 	if (c->h.loop)
 		h_fini(&c->h);
-	log_release(c);
+	h_log_release(&c->log);
 	free(c);
 	return 0;
 }
@@ -187,7 +128,7 @@ static bool bad_settled(struct harness *h, void *arg)
 		return false;
 	if (bad_dev(c).be_state == XenbusStateConnected)
 		return true;
-	log = log_text(c);
+	log = h_log_text(&c->log);
 	refused = strstr(log, "refusing the device") != NULL;
 	free(log);
 	return refused;
@@ -214,12 +155,12 @@ static void assert_refused(struct ctx *c, const char *node)
 	assert_int_equal(s.be_state, XenbusStateClosed);
 	assert_int_equal(s.nconn, 0);
 	assert_int_equal(h_stats(c->bad).connects, 0);
-	log = log_text(c);
+	log = h_log_text(&c->log);
 	snprintf(want, sizeof(want), "/local/domain/%u/device/vdispl/0/%s", c->bad_domid, node);
-	if (!strstr(log, want) || count(log, "refusing the device") != 1)
+	if (!strstr(log, want) || h_count(log, "refusing the device") != 1)
 		print_error("log:\n%s\n", log);
 	assert_non_null(strstr(log, want));
-	assert_int_equal(count(log, "refusing the device"), 1);
+	assert_int_equal(h_count(log, "refusing the device"), 1);
 	assert_non_null(strstr(log, "not a toolstack setting"));
 	free(log);
 	/* The good guest flipped on, clean. */
@@ -264,7 +205,7 @@ static void toolstack_settings_trusted(void **state)
 	assert_int_equal(s.be_state, XenbusStateConnected);
 	assert_int_equal(s.nconn, 2);
 	assert_int_equal(s.max_width, 320);
-	log = log_text(c);
+	log = h_log_text(&c->log);
 	assert_null(strstr(log, "refusing the device"));
 	free(log);
 }
