@@ -134,7 +134,8 @@ static int connect_dev(struct vd_dev *dev)
 
 	r = read_config(dev);
 	if (r == -ENODEV)
-		vd_warn("dom%u: vdispl %u has no valid connector", dev->xb.domid, dev->xb.devid);
+		vd_log_rl_dom(dev->xb.domid, LOG_WARNING, "dom%u: vdispl %u has no valid connector",
+			      dev->xb.domid, dev->xb.devid);
 	if (r < 0)
 		return r;
 	apply_settings(dev);

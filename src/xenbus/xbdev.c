@@ -80,8 +80,8 @@ void vd_xbdev_fail(struct vd_xbdev *dev, const char *why)
 		return;
 	dev->failed = true;
 	dev->dir->protocol_errors++;
-	vd_log_rl(LOG_WARNING, "%s (dom%u) %s %u: %s: closing the device", dev->name, dev->domid,
-		  dev->dir->ops->label, dev->devid, why);
+	vd_log_rl_dom(dev->domid, LOG_WARNING, "%s (dom%u) %s %u: %s: closing the device",
+		      dev->name, dev->domid, dev->dir->ops->label, dev->devid, why);
 	if (sd_event_add_defer(dev->dir->loop, &dev->fail_src, on_fail, dev) < 0)
 		on_fail(NULL, dev);
 }
@@ -133,9 +133,10 @@ int vd_xbdev_read_setting(struct vd_xbdev *dev, const char *node, char **ret_val
 	r = hv->xs_get_perms(dev->dir->hv, VD_XS_NO_TXN, path, &p, &n);
 	if (r < 0) {
 		if (r != -ENOENT)
-			vd_warn("%s (dom%u) %s %u: cannot read the permissions of %s: %s",
-				dev->name, dev->domid, dev->dir->ops->label, dev->devid, path,
-				strerror(-r));
+			vd_log_rl_dom(dev->domid, LOG_WARNING,
+				      "%s (dom%u) %s %u: cannot read the permissions of %s: %s",
+				      dev->name, dev->domid, dev->dir->ops->label, dev->devid,
+				      path, strerror(-r));
 		free(val);
 		return r;
 	}
@@ -309,6 +310,7 @@ static void dev_free(struct vd_xbdev *dev)
 	teardown(dev);
 	dev->fail_src = sd_event_source_disable_unref(dev->fail_src);
 	hvi(dir)->xs_unwatch(dir->hv, dev->fe_path, dev->fe_token);
+	vd_ratelimit_forget_guest(dev->domid);
 	dir->ndevices--;
 	dev_release(dev);
 }
