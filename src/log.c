@@ -45,19 +45,28 @@ uint64_t vd_now_ms(void)
 	return vd_now_us() / 1000u;
 }
 
-bool vd_ratelimit_ok(struct vd_ratelimit *rl, int level)
+/* Not a warning of its own: what was suppressed may have been debug. */
+static void rl_report(struct vd_ratelimit *rl, int64_t domid)
 {
-	uint64_t now = vd_now_ms();
+	if (!rl->suppressed)
+		return;
+	if (domid >= 0)
+		vd_log(rl->suppressed_level, "dom%lld: %llu similar messages suppressed",
+		       (long long)domid, (unsigned long long)rl->suppressed);
+	else
+		vd_log(rl->suppressed_level, "%llu similar messages suppressed",
+		       (unsigned long long)rl->suppressed);
+	rl->suppressed = 0;
+	rl->suppressed_level = LOG_DEBUG;
+}
 
+/* domid -1: not about one guest. */
+static bool rl_check(struct vd_ratelimit *rl, int level, int64_t domid, uint64_t now)
+{
 	if (rl->begin_ms == 0 || now - rl->begin_ms >= rl->interval_ms) {
-		/* Not a warning of its own: what was suppressed may have been debug. */
-		if (rl->suppressed)
-			vd_log(rl->suppressed_level, "%llu similar messages suppressed",
-			       (unsigned long long)rl->suppressed);
+		rl_report(rl, domid);
 		rl->begin_ms = now;
 		rl->printed = 0;
-		rl->suppressed = 0;
-		rl->suppressed_level = LOG_DEBUG;
 	}
 	if (rl->printed < rl->burst) {
 		rl->printed++;
@@ -67,4 +76,85 @@ bool vd_ratelimit_ok(struct vd_ratelimit *rl, int level)
 	if (level < rl->suppressed_level)
 		rl->suppressed_level = level;
 	return false;
+}
+
+bool vd_ratelimit_ok(struct vd_ratelimit *rl, int level)
+{
+	return rl_check(rl, level, -1, vd_now_ms());
+}
+
+/* ---- per guest ---- */
+
+/*
+ * (site, guest) pairs, open addressing over a short probe window. A slot
+ * is taken back once its interval is over (its count reported first), so
+ * a guest holds at most one slot per site it floods, for an interval.
+ */
+#define RL_SLOTS 1024u
+#define RL_PROBE 16u
+
+struct rl_slot {
+	const struct vd_ratelimit *site; /* NULL: free */
+	uint32_t domid;
+	struct vd_ratelimit rl;
+};
+
+static struct rl_slot rl_slots[RL_SLOTS];
+
+static size_t rl_hash(const struct vd_ratelimit *site, uint32_t domid)
+{
+	uint64_t h =
+	    ((uint64_t)(uintptr_t)site ^ ((uint64_t)domid << 32 | domid)) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 40) & (RL_SLOTS - 1);
+}
+
+static bool rl_idle(const struct vd_ratelimit *rl, uint64_t now)
+{
+	return now - rl->begin_ms >= rl->interval_ms;
+}
+
+static struct vd_ratelimit *rl_slot_of(struct vd_ratelimit *site, uint32_t domid, uint64_t now)
+{
+	size_t h = rl_hash(site, domid);
+	struct rl_slot *free_slot = NULL;
+
+	for (size_t i = 0; i < RL_PROBE; i++) {
+		struct rl_slot *s = &rl_slots[(h + i) & (RL_SLOTS - 1)];
+
+		if (s->site == site && s->domid == domid)
+			return &s->rl;
+		if (!free_slot && (!s->site || rl_idle(&s->rl, now)))
+			free_slot = s;
+	}
+	if (!free_slot)
+		return NULL;
+	if (free_slot->site)
+		rl_report(&free_slot->rl, free_slot->domid);
+	*free_slot = (struct rl_slot){
+	    .site = site,
+	    .domid = domid,
+	    .rl = {site->interval_ms, site->burst, 0, 0, 0, LOG_DEBUG},
+	};
+	return &free_slot->rl;
+}
+
+bool vd_ratelimit_guest_ok(struct vd_ratelimit *site, uint32_t domid, int level)
+{
+	uint64_t now = vd_now_ms();
+	struct vd_ratelimit *rl = rl_slot_of(site, domid, now);
+
+	return rl ? rl_check(rl, level, domid, now) : rl_check(site, level, -1, now);
+}
+
+void vd_ratelimit_forget_guest(uint32_t domid)
+{
+	for (size_t i = 0; i < RL_SLOTS; i++) {
+		struct rl_slot *s = &rl_slots[i];
+
+		if (s->site && s->domid == domid) {
+			rl_report(&s->rl, domid);
+			s->site = NULL;
+		}
+	}
 }

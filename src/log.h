@@ -40,8 +40,9 @@ bool vd_ratelimit_ok(struct vd_ratelimit *rl, int level);
 			vd_log(LOG_DEBUG, __VA_ARGS__);                                            \
 	} while (0)
 /*
- * Guest-triggerable: rate limited per call site. A message below the log
- * level is neither printed nor counted.
+ * Rate limited per call site: for what no one guest triggers (a local
+ * client, a device, the host). A message below the log level is neither
+ * printed nor counted.
  */
 #define vd_log_rl(level, ...)                                                                      \
 	do {                                                                                       \
@@ -50,6 +51,29 @@ bool vd_ratelimit_ok(struct vd_ratelimit *rl, int level);
 		if (lv_ <= vd_log_get_level() && vd_ratelimit_ok(&rl_, lv_))                       \
 			vd_log(lv_, __VA_ARGS__);                                                  \
 	} while (0)
+
+/*
+ * What guest domid triggers: rate limited per call site and per guest, so
+ * that one guest's flood hides no other guest's messages (nor its own
+ * from another site). What a guest had suppressed is reported naming it
+ * ("domN: M similar messages suppressed").
+ */
+#define vd_log_rl_dom(domid, level, ...)                                                           \
+	do {                                                                                       \
+		static struct vd_ratelimit rl_ = VD_RATELIMIT_INIT;                                \
+		int lv_ = (level);                                                                 \
+		if (lv_ <= vd_log_get_level() && vd_ratelimit_guest_ok(&rl_, (domid), lv_))        \
+			vd_log(lv_, __VA_ARGS__);                                                  \
+	} while (0)
+/*
+ * site: the call site's limiter, which names it and gives its interval
+ * and burst; the state per guest lives in a fixed table. Should the table
+ * have no room (more sites and guests flooding at once than it holds),
+ * the site's own limiter serves the guests it cannot place.
+ */
+bool vd_ratelimit_guest_ok(struct vd_ratelimit *site, uint32_t domid, int level);
+/* The guest's devices are gone: report what it had suppressed, and forget it. */
+void vd_ratelimit_forget_guest(uint32_t domid);
 
 uint64_t vd_now_ms(void); /* CLOCK_MONOTONIC */
 uint64_t vd_now_us(void);

@@ -49,6 +49,25 @@ void vd_hv_free_list(char **list, unsigned n)
 	free(list);
 }
 
+/* Xen's DOMID_FIRST_RESERVED. */
+#define XS_DOMID_RESERVED 0x7ff0u
+
+static bool perm_names(const struct vd_xs_perm *p, uint32_t domid)
+{
+	return p->domid == domid || p->domid >= XS_DOMID_RESERVED;
+}
+
+/* xenstored's perm_for_conn for an unprivileged domain. */
+bool vd_xs_perms_writable_by(const struct vd_xs_perm *perms, unsigned n, uint32_t domid)
+{
+	if (n == 0 || perm_names(&perms[0], domid))
+		return true;
+	for (unsigned i = 1; i < n; i++)
+		if (perm_names(&perms[i], domid))
+			return perms[i].perms & VD_XS_PERM_WRITE;
+	return perms[0].perms & VD_XS_PERM_WRITE;
+}
+
 int vd_xs_read_u32(struct vd_hv *hv, vd_xs_txn t, const char *path, uint32_t *ret)
 {
 	char *val;

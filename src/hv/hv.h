@@ -26,6 +26,22 @@ struct vd_gnt;
 typedef uint32_t vd_xs_txn;
 #define VD_XS_NO_TXN 0u
 
+/*
+ * One entry of a xenstore node's permissions (xenstored's xs_permissions).
+ * Entry 0 names the owner, who may do anything, and in perms what a domain
+ * that no other entry names may do; each further entry what the domain it
+ * names may do (the first one naming it counts). Domain 0 may do anything
+ * everywhere. docs/misc/xenstore.txt of Xen; docs/architecture.md "Trust
+ * boundary" for what vdispld makes of them.
+ */
+#define VD_XS_PERM_NONE 0u
+#define VD_XS_PERM_READ 1u
+#define VD_XS_PERM_WRITE 2u
+struct vd_xs_perm {
+	uint32_t domid;
+	uint32_t perms; /* VD_XS_PERM_READ | VD_XS_PERM_WRITE */
+};
+
 struct vd_hv_impl {
 	const char *name;
 	void (*destroy)(struct vd_hv *hv);
@@ -45,6 +61,9 @@ struct vd_hv_impl {
 	/* Child names of path: an array of *ret_n strings, free with vd_hv_free_list. */
 	int (*xs_directory)(struct vd_hv *hv, vd_xs_txn t, const char *path, char ***ret_list,
 			    unsigned *ret_n);
+	/* The node's permissions (GET_PERMS): *ret_n >= 1 entries, free(). -ENOENT if absent. */
+	int (*xs_get_perms)(struct vd_hv *hv, vd_xs_txn t, const char *path,
+			    struct vd_xs_perm **ret_perms, unsigned *ret_n);
 	int (*xs_txn_start)(struct vd_hv *hv, vd_xs_txn *ret_t);
 	/* Commit (abort = false) or abort. -EAGAIN: conflict, retry the transaction. */
 	int (*xs_txn_end)(struct vd_hv *hv, vd_xs_txn t, bool abort);
@@ -109,6 +128,14 @@ struct vd_hv {
 int vd_hv_create(const char *name, struct vd_hv **ret_hv);
 void vd_hv_destroy(struct vd_hv *hv);
 void vd_hv_free_list(char **list, unsigned n);
+
+/*
+ * Whether domid (not domain 0) may write, create below or remove a node
+ * with these permissions, as xenstored decides. An entry naming a
+ * reserved domid (0x7ff0 and above: newer xenstoreds have a wildcard
+ * there) is taken to name every domain.
+ */
+bool vd_xs_perms_writable_by(const struct vd_xs_perm *perms, unsigned n, uint32_t domid);
 
 /* Convenience wrappers over the ops. */
 int vd_xs_read_u32(struct vd_hv *hv, vd_xs_txn t, const char *path, uint32_t *ret);

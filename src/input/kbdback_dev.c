@@ -84,8 +84,9 @@ static void q_push(struct vd_kbd_dev *dev, const union xenkbd_in_event *slot)
 		dev->q_head = (dev->q_head + 1) % VD_KBD_QUEUE_MAX;
 		dev->q_len--;
 		dev->kb->stats.dropped++;
-		vd_log_rl(LOG_WARNING, "%s (dom%u) vkb %u: input not consumed, dropping events",
-			  dev->xb.name, dev->xb.domid, dev->xb.devid);
+		vd_log_rl_dom(dev->xb.domid, LOG_WARNING,
+			      "%s (dom%u) vkb %u: input not consumed, dropping events",
+			      dev->xb.name, dev->xb.domid, dev->xb.devid);
 	}
 	dev->queue[(dev->q_head + dev->q_len) % VD_KBD_QUEUE_MAX] = *slot;
 	dev->q_len++;
@@ -161,16 +162,16 @@ int vd_kbd_dev_connect(struct vd_kbd_dev *dev)
 
 	if ((r = read_fe_u32(dev, XENKBD_FIELD_RING_GREF, &dev->gref)) < 0 ||
 	    (r = read_fe_u32(dev, XENKBD_FIELD_EVT_CHANNEL, &dev->port)) < 0) {
-		vd_log_rl(LOG_WARNING,
-			  "%s (dom%u) vkb %u: page-gref/event-channel missing or invalid",
-			  dev->xb.name, dev->xb.domid, dev->xb.devid);
+		vd_log_rl_dom(dev->xb.domid, LOG_WARNING,
+			      "%s (dom%u) vkb %u: page-gref/event-channel missing or invalid",
+			      dev->xb.name, dev->xb.domid, dev->xb.devid);
 		return r;
 	}
 	read_features(dev);
 	r = map_and_bind(dev);
 	if (r < 0) {
-		vd_log_rl(LOG_WARNING, "%s (dom%u) vkb %u: cannot connect: %s", dev->xb.name,
-			  dev->xb.domid, dev->xb.devid, strerror(-r));
+		vd_log_rl_dom(dev->xb.domid, LOG_WARNING, "%s (dom%u) vkb %u: cannot connect: %s",
+			      dev->xb.name, dev->xb.domid, dev->xb.devid, strerror(-r));
 		vd_kbd_dev_disconnect(dev);
 		return r;
 	}

@@ -25,33 +25,71 @@ static int txn_write(struct vd_hv *hv, vd_xs_txn t, const char *dir, const char 
 	return hv->impl->xs_write(hv, t, path, value);
 }
 
-/* What libxl__set_xenstore_vdispl and the generic device add write. */
+/* libxl__xs_writev_perms: the node, then its permissions. */
+static int ts_write(struct vd_hv *hv, vd_xs_txn t, const char *dir, const char *node,
+		    const char *value, const struct vd_xs_perm *perms)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s%s%s", dir, node ? "/" : "", node ? node : "");
+	if (hv->impl->xs_write(hv, t, path, value) < 0)
+		return -EIO;
+	return vd_sim_xs_set_perms(hv, t, path, perms, 2);
+}
+
+/*
+ * libxl__set_xenstore_vdispl's ro_front: be-alloc, and each connector's
+ * resolution and unique-id, owned by the backend domain and read-only for
+ * the guest. The connector directories themselves are created on the way
+ * and so are the guest's, like the frontend directory.
+ */
+static int toolstack_ro_front(struct vd_simfront *f, vd_xs_txn t, const struct vd_xs_perm *ro)
+{
+	uint32_t n = f->opts.ts_nconn ? f->opts.ts_nconn : f->opts.nconn;
+	struct vd_hv *hv = f->dom0;
+	char val[64], node[32];
+	int r = 0;
+
+	r |= ts_write(hv, t, f->fe_path, "be-alloc", f->opts.be_alloc ? "1" : "0", ro);
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(node, sizeof(node), "%u/resolution", i);
+		snprintf(val, sizeof(val), "%ux%u", f->opts.width, f->opts.height);
+		r |= ts_write(hv, t, f->fe_path, node, val, ro);
+		snprintf(node, sizeof(node), "%u/unique-id", i);
+		snprintf(val, sizeof(val), "Virtual-%u", i + 1);
+		r |= ts_write(hv, t, f->fe_path, node, val, ro);
+	}
+	return r;
+}
+
+/*
+ * libxl__device_generic_add: the frontend directory is the guest's, the
+ * backend may read it; the backend directory is the backend domain's, the
+ * guest may read it (and so is every ro_front node).
+ */
 static int toolstack_write(struct vd_simfront *f, vd_xs_txn t)
 {
+	const uint32_t be = f->opts.be_domid, fe = f->domid;
+	const struct vd_xs_perm fe_perms[] = {{fe, VD_XS_PERM_NONE}, {be, VD_XS_PERM_READ}};
+	const struct vd_xs_perm be_perms[] = {{be, VD_XS_PERM_NONE}, {fe, VD_XS_PERM_READ}};
 	struct vd_hv *hv = f->dom0;
 	char val[64];
 	int r = 0;
 
-	snprintf(val, sizeof(val), "%u", f->domid);
+	hv->impl->xs_rm(hv, t, f->fe_path);
+	r |= ts_write(hv, t, f->fe_path, NULL, "", fe_perms);
+	snprintf(val, sizeof(val), "%u", be);
+	r |= ts_write(hv, t, f->fe_path, "backend", f->be_path, fe_perms);
+	r |= ts_write(hv, t, f->fe_path, "backend-id", val, fe_perms);
+	r |= ts_write(hv, t, f->fe_path, "state", "1", fe_perms);
+	r |= toolstack_ro_front(f, t, be_perms);
+	hv->impl->xs_rm(hv, t, f->be_path);
+	r |= ts_write(hv, t, f->be_path, NULL, "", be_perms);
+	snprintf(val, sizeof(val), "%u", fe);
 	r |= txn_write(hv, t, f->be_path, "frontend", f->fe_path);
 	r |= txn_write(hv, t, f->be_path, "frontend-id", val);
 	r |= txn_write(hv, t, f->be_path, "online", "1");
 	r |= txn_write(hv, t, f->be_path, "state", "1");
-	snprintf(val, sizeof(val), "%u", f->opts.be_domid);
-	r |= txn_write(hv, t, f->fe_path, "backend", f->be_path);
-	r |= txn_write(hv, t, f->fe_path, "backend-id", val);
-	r |= txn_write(hv, t, f->fe_path, "state", "1");
-	r |= txn_write(hv, t, f->fe_path, "be-alloc", f->opts.be_alloc ? "1" : "0");
-	for (uint32_t i = 0; i < f->opts.nconn; i++) {
-		char node[32];
-
-		snprintf(node, sizeof(node), "%u/resolution", i);
-		snprintf(val, sizeof(val), "%ux%u", f->opts.width, f->opts.height);
-		r |= txn_write(hv, t, f->fe_path, node, val);
-		snprintf(node, sizeof(node), "%u/unique-id", i);
-		snprintf(val, sizeof(val), "Virtual-%u", i + 1);
-		r |= txn_write(hv, t, f->fe_path, node, val);
-	}
 	return r ? -EIO : 0;
 }
 
@@ -297,6 +335,8 @@ static int start_front(struct vd_simfront *f)
 	if (r < 0)
 		return r;
 	f->state = XenbusStateInitialising;
+	if (f->opts.no_frontend)
+		return 0;
 	r = sd_event_add_io(f->loop, &f->xs_src, f->hv->impl->xs_watch_fd(f->hv), EPOLLIN, on_xs,
 			    f);
 	if (r < 0)

@@ -24,6 +24,12 @@ struct vd_simfront;
 
 struct vd_simfront_opts {
 	uint32_t nconn;         /* connectors, 1..4 */
+	/*
+	 * Connectors the toolstack configures (read-only for the guest, as
+	 * libxl writes them); 0: nconn. The frontend still probes nconn: the
+	 * rest are for a hostile guest to add itself.
+	 */
+	uint32_t ts_nconn;
 	uint32_t width, height; /* resolution of every connector */
 	uint32_t fourcc;        /* buffer format; 0: XRGB8888 */
 	bool pitch_align8;      /* dumb pitch aligned to 8 bytes (Linux 2025+) */
@@ -37,6 +43,11 @@ struct vd_simfront_opts {
 	bool span;
 	uint32_t frames;        /* flips per connector, then stop; 0: forever */
 	bool no_client;         /* connect only: tests drive requests themselves */
+	/*
+	 * The toolstack's part only: no frontend driver runs (its state stays
+	 * Initialising, nothing is published); tests speak for the guest.
+	 */
+	bool no_frontend;
 	bool destroy_at_end;    /* after the last frame: disable, detach, destroy */
 	bool be_alloc;
 	uint32_t be_domid;      /* backend domain, 0 */

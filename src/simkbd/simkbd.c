@@ -79,19 +79,38 @@ static int toolstack_features(struct vd_simkbd *k, vd_xs_txn t)
 	return r;
 }
 
+/* A directory made with its permissions, as libxl__device_generic_add makes both. */
+static int ts_mkdir(struct vd_hv *hv, vd_xs_txn t, const char *path, uint32_t owner,
+		    uint32_t reader)
+{
+	const struct vd_xs_perm perms[] = {{owner, VD_XS_PERM_NONE}, {reader, VD_XS_PERM_READ}};
+
+	hv->impl->xs_rm(hv, t, path);
+	if (hv->impl->xs_write(hv, t, path, "") < 0)
+		return -EIO;
+	return vd_sim_xs_set_perms(hv, t, path, perms, 2);
+}
+
+/*
+ * The frontend directory is the guest's (the backend may read it), the
+ * backend directory the backend domain's (the guest may read it): what is
+ * written below each takes its permissions.
+ */
 static int toolstack_write(struct vd_simkbd *k, vd_xs_txn t)
 {
 	struct vd_hv *hv = k->dom0;
 	int r = 0;
 
+	r |= ts_mkdir(hv, t, k->fe_path, k->domid, k->opts.be_domid);
+	r |= node_write(hv, t, k->fe_path, "backend", k->be_path);
+	r |= node_u32(hv, t, k->fe_path, "backend-id", k->opts.be_domid);
+	r |= node_write(hv, t, k->fe_path, "state", "1");
+	r |= ts_mkdir(hv, t, k->be_path, k->opts.be_domid, k->domid);
 	r |= node_write(hv, t, k->be_path, "frontend", k->fe_path);
 	r |= node_u32(hv, t, k->be_path, "frontend-id", k->domid);
 	r |= node_write(hv, t, k->be_path, "online", "1");
 	r |= node_write(hv, t, k->be_path, "state", "1");
 	r |= toolstack_features(k, t);
-	r |= node_write(hv, t, k->fe_path, "backend", k->be_path);
-	r |= node_u32(hv, t, k->fe_path, "backend-id", k->opts.be_domid);
-	r |= node_write(hv, t, k->fe_path, "state", "1");
 	return r ? -EIO : 0;
 }
 

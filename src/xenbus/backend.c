@@ -14,25 +14,26 @@
 #include <xen/io/xenbus.h>
 
 #include "log.h"
+#include "parse.h"
 #include "xenbus/xenbus_priv.h"
-
-static const struct vd_hv_impl *hvi(struct vd_backend *be)
-{
-	return be->hv->impl;
-}
 
 /* ---- configuration read at connect ---- */
 
+/*
+ * The connector's size and unique-id are the toolstack's (libxl's
+ * ro_front): the size of everything made for the connector follows from
+ * them, so they count only where the guest cannot have written them
+ * (vd_xbdev_read_setting). -ENOENT: no such connector.
+ */
 static int read_connector(struct vd_dev *dev, uint32_t i)
 {
 	struct vd_conn *conn = &dev->conns[i];
-	char path[256], *val, tail;
-	size_t len;
+	char node[64], *val, tail;
 	unsigned w, h;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/%u/" XENDISPL_FIELD_RESOLUTION, dev->xb.fe_path, i);
-	r = hvi(dev->be)->xs_read(dev->be->hv, VD_XS_NO_TXN, path, &val, &len);
+	snprintf(node, sizeof(node), "%u/" XENDISPL_FIELD_RESOLUTION, i);
+	r = vd_xbdev_read_setting(&dev->xb, node, &val);
 	if (r < 0)
 		return r;
 	r = sscanf(val, "%u" XENDISPL_RESOLUTION_SEPARATOR "%u%c", &w, &h, &tail);
@@ -42,26 +43,46 @@ static int read_connector(struct vd_dev *dev, uint32_t i)
 	conn->idx = i;
 	conn->width = w;
 	conn->height = h;
-	snprintf(path, sizeof(path), "%s/%u/" XENDISPL_FIELD_UNIQUE_ID, dev->xb.fe_path, i);
-	if (hvi(dev->be)->xs_read(dev->be->hv, VD_XS_NO_TXN, path, &val, &len) >= 0)
+	snprintf(node, sizeof(node), "%u/" XENDISPL_FIELD_UNIQUE_ID, i);
+	r = vd_xbdev_read_setting(&dev->xb, node, &val);
+	if (r == 0)
 		conn->unique_id = val;
-	return 0;
+	return r == -ENOENT ? 0 : r;
 }
 
+static void forget_config(struct vd_dev *dev)
+{
+	for (uint32_t i = 0; i < VD_MAX_CONNECTORS; i++) {
+		free(dev->conns[i].unique_id);
+		dev->conns[i].unique_id = NULL;
+	}
+	dev->nconn = 0;
+}
+
+/* be-alloc is the toolstack's too; version is the frontend's to choose. */
 static int read_config(struct vd_dev *dev)
 {
-	char path[256];
+	char path[256], *val;
 	uint32_t v;
+	int r;
 
-	snprintf(path, sizeof(path), "%s/" XENDISPL_FIELD_BE_ALLOC, dev->xb.fe_path);
-	dev->be_alloc = vd_xs_read_u32(dev->be->hv, VD_XS_NO_TXN, path, &v) == 0 && v == 1;
+	r = vd_xbdev_read_setting(&dev->xb, XENDISPL_FIELD_BE_ALLOC, &val);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	dev->be_alloc = r == 0 && vd_parse_u32(val, &v) == 0 && v == 1;
+	if (r == 0)
+		free(val);
 	snprintf(path, sizeof(path), "%s/" XENDISPL_FIELD_FE_VERSION, dev->xb.fe_path);
 	dev->version = (vd_xs_read_u32(dev->be->hv, VD_XS_NO_TXN, path, &v) == 0 && v == 1) ? 1
 											      : 2;
 	dev->nconn = 0;
-	while (dev->nconn < VD_MAX_CONNECTORS && read_connector(dev, dev->nconn) == 0)
+	while (dev->nconn < VD_MAX_CONNECTORS && (r = read_connector(dev, dev->nconn)) == 0)
 		dev->nconn++;
-	return dev->nconn ? 0 : -ENODEV;
+	if (r == -EPERM || dev->nconn == 0) {
+		forget_config(dev);
+		return r == -EPERM ? r : -ENODEV;
+	}
+	return 0;
 }
 
 /* ---- connect / teardown ---- */
@@ -112,10 +133,11 @@ static int connect_dev(struct vd_dev *dev)
 	int r;
 
 	r = read_config(dev);
-	if (r < 0) {
-		vd_warn("dom%u: vdispl %u has no valid connector", dev->xb.domid, dev->xb.devid);
+	if (r == -ENODEV)
+		vd_log_rl_dom(dev->xb.domid, LOG_WARNING, "dom%u: vdispl %u has no valid connector",
+			      dev->xb.domid, dev->xb.devid);
+	if (r < 0)
 		return r;
-	}
 	apply_settings(dev);
 	r = vd_bufs_create(be->hv, dev->xb.domid, be->out, be->gates, &dev->bufs_opts, &dev->bufs);
 	for (uint32_t i = 0; r >= 0 && i < dev->nconn; i++)

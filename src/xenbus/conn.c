@@ -172,8 +172,9 @@ static void push_response(struct vd_conn *conn, uint16_t id, uint8_t operation, 
 
 	if (status < 0) {
 		conn->dev->be->stats.errors++;
-		vd_log_rl(LOG_INFO, "dom%u conn %u: op 0x%x id %u: status %d", conn->dev->xb.domid,
-			  conn->idx, operation, id, status);
+		vd_log_rl_dom(conn->dev->xb.domid, LOG_INFO,
+			      "dom%u conn %u: op 0x%x id %u: status %d", conn->dev->xb.domid,
+			      conn->idx, operation, id, status);
 	}
 	conn->dev->be->stats.requests++;
 	vd_proto_encode_resp(rsp, id, operation, status, edid_sz);
@@ -443,8 +444,9 @@ int vd_conn_connect(struct vd_dev *dev, struct vd_conn *conn)
 	    (r = read_node_u32(conn, XENDISPL_FIELD_REQ_CHANNEL, &req_port)) < 0 ||
 	    (r = read_node_u32(conn, XENDISPL_FIELD_EVT_RING_REF, &evt_ref)) < 0 ||
 	    (r = read_node_u32(conn, XENDISPL_FIELD_EVT_CHANNEL, &evt_port)) < 0) {
-		vd_warn("dom%u: connector %u: transport nodes missing or invalid", dev->xb.domid,
-			conn->idx);
+		vd_log_rl_dom(dev->xb.domid, LOG_WARNING,
+			      "dom%u: connector %u: transport nodes missing or invalid", dev->xb.domid,
+			      conn->idx);
 		return r;
 	}
 	r = map_pages(conn, req_ref, evt_ref);
@@ -455,8 +457,8 @@ int vd_conn_connect(struct vd_dev *dev, struct vd_conn *conn)
 	if (r >= 0)
 		r = create_output_conn(conn);
 	if (r < 0) {
-		vd_warn("dom%u: connector %u: cannot connect: %s", dev->xb.domid, conn->idx,
-			strerror(-r));
+		vd_log_rl_dom(dev->xb.domid, LOG_WARNING, "dom%u: connector %u: cannot connect: %s",
+			      dev->xb.domid, conn->idx, strerror(-r));
 		vd_conn_disconnect(conn);
 		return r;
 	}

@@ -80,10 +80,75 @@ void vd_xbdev_fail(struct vd_xbdev *dev, const char *why)
 		return;
 	dev->failed = true;
 	dev->dir->protocol_errors++;
-	vd_log_rl(LOG_WARNING, "%s (dom%u) %s %u: %s: closing the device", dev->name, dev->domid,
-		  dev->dir->ops->label, dev->devid, why);
+	vd_log_rl_dom(dev->domid, LOG_WARNING, "%s (dom%u) %s %u: %s: closing the device",
+		      dev->name, dev->domid, dev->dir->ops->label, dev->devid, why);
 	if (sd_event_add_defer(dev->dir->loop, &dev->fail_src, on_fail, dev) < 0)
 		on_fail(NULL, dev);
+}
+
+/* ---- toolstack settings ---- */
+
+static int refuse(struct vd_xbdev *dev, const char *path, uint32_t owner)
+{
+	if (!dev->refused)
+		vd_warn("%s (dom%u) %s %u: refusing the device: %s is not a toolstack setting: %s "
+			"(owner dom%u); only a node the toolstack wrote read-only for the guest is "
+			"trusted",
+			dev->name, dev->domid, dev->dir->ops->label, dev->devid, path,
+			owner == dev->domid ? "the guest owns it" : "the guest may write it",
+			owner);
+	dev->refused = true;
+	return -EPERM;
+}
+
+/* The toolstack's (domain 0's, or the backend domain's as libxl sets it), read-only for the guest. */
+static bool setting_trusted(struct vd_xbdev *dev, const struct vd_xs_perm *p, unsigned n)
+{
+	uint32_t own = hvi(dev->dir)->own_domid(dev->dir->hv);
+
+	return n > 0 && (p[0].domid == 0 || p[0].domid == own) &&
+	       !vd_xs_perms_writable_by(p, n, dev->domid);
+}
+
+/*
+ * The value is read before the permissions: a node the guest wrote is its
+ * own and only domain 0 can give it away, so permissions that say
+ * "toolstack's" afterwards held when the value was read (unless the
+ * toolstack itself rewrote the node in between, and then it restarts the
+ * device too).
+ */
+int vd_xbdev_read_setting(struct vd_xbdev *dev, const char *node, char **ret_value)
+{
+	const struct vd_hv_impl *hv = hvi(dev->dir);
+	struct vd_xs_perm *p;
+	char path[256], *val;
+	unsigned n;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", dev->fe_path, node);
+	r = hv->xs_read(dev->dir->hv, VD_XS_NO_TXN, path, &val, &len);
+	if (r < 0)
+		return r;
+	r = hv->xs_get_perms(dev->dir->hv, VD_XS_NO_TXN, path, &p, &n);
+	if (r < 0) {
+		if (r != -ENOENT)
+			vd_log_rl_dom(dev->domid, LOG_WARNING,
+				      "%s (dom%u) %s %u: cannot read the permissions of %s: %s",
+				      dev->name, dev->domid, dev->dir->ops->label, dev->devid,
+				      path, strerror(-r));
+		free(val);
+		return r;
+	}
+	if (!setting_trusted(dev, p, n)) {
+		r = refuse(dev, path, p[0].domid);
+		free(p);
+		free(val);
+		return r;
+	}
+	free(p);
+	*ret_value = val;
+	return 0;
 }
 
 /* ---- the state machine ---- */
@@ -148,6 +213,10 @@ static void dev_update(struct vd_xbdev *dev)
 
 	if (dev->detaching)
 		return;
+	if (dev->refused) {
+		dev->fe_state = fe;
+		return;
+	}
 	if (fe != dev->fe_state)
 		vd_debug("dom%u %s %u: frontend %s -> %s", dev->domid, dev->dir->ops->label,
 			 dev->devid, state_name(dev->fe_state), state_name(fe));
@@ -197,7 +266,9 @@ static void on_be_state(struct vd_xbdev *dev)
 		teardown(dev);
 		set_state(dev, XenbusStateClosed);
 	} else if (s == XenbusStateInitialising) {
+		/* The toolstack added the device again: its settings are new. */
 		dev->detaching = false;
+		dev->refused = false;
 		teardown(dev);
 		set_state(dev, XenbusStateInitWait);
 	}
@@ -239,6 +310,7 @@ static void dev_free(struct vd_xbdev *dev)
 	teardown(dev);
 	dev->fail_src = sd_event_source_disable_unref(dev->fail_src);
 	hvi(dir)->xs_unwatch(dir->hv, dev->fe_path, dev->fe_token);
+	vd_ratelimit_forget_guest(dev->domid);
 	dir->ndevices--;
 	dev_release(dev);
 }

@@ -31,6 +31,11 @@ struct vd_xbdev {
 	bool await_reinit; /* found Connected at start: wait until the frontend leaves Connected */
 	bool detaching;	   /* toolstack asked to close */
 	bool failed;	   /* protocol violation: closed until the frontend re-initialises */
+	/*
+	 * A toolstack setting the guest could have written: Closed until the
+	 * toolstack adds the device again (its backend state Initialising).
+	 */
+	bool refused;
 	struct vd_gnt *gnt;
 	sd_event_source *fail_src; /* deferred teardown after a violation */
 };
@@ -86,5 +91,15 @@ void vd_xbdir_finish(struct vd_xbdir *dir);
  * device goes Closed.
  */
 void vd_xbdev_fail(struct vd_xbdev *dev, const char *why);
+/*
+ * A toolstack setting in the frontend's directory (node, relative to it),
+ * trusted only where xenstore's permissions say the guest cannot have
+ * written it: owned by domain 0 or this backend's domain and not writable
+ * by the guest, as libxl writes its read-only frontend nodes. 0 and the
+ * value (the caller frees), or -ENOENT if absent. A setting the guest
+ * could have written refuses the device (one line naming the node and
+ * why; connect fails and the device stays Closed): -EPERM.
+ */
+int vd_xbdev_read_setting(struct vd_xbdev *dev, const char *node, char **ret_value);
 
 #endif

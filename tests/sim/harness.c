@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <xen/io/xenbus.h>
@@ -287,4 +289,54 @@ struct xendispl_resp h_send(struct harness *h, struct vd_simfront *g, uint32_t c
 	assert_false(w.timeout);
 	assert_int_equal(w.rsp.operation, req->operation);
 	return w.rsp;
+/* ---- the daemon's log ---- */
+
+void h_log_capture(struct h_log *l)
+{
+	l->file = tmpfile();
+	assert_non_null(l->file);
+	fflush(stderr);
+	l->saved_stderr = dup(2);
+	assert_true(l->saved_stderr >= 0);
+	assert_true(dup2(fileno(l->file), 2) >= 0);
+}
+
+/* pread: the file offset is stderr's too, and must stay at the end. */
+char *h_log_text(struct h_log *l)
+{
+	struct stat st;
+	char *buf;
+
+	fflush(stderr);
+	assert_int_equal(fstat(fileno(l->file), &st), 0);
+	buf = calloc(1, (size_t)st.st_size + 1);
+	assert_non_null(buf);
+	assert_int_equal(pread(fileno(l->file), buf, (size_t)st.st_size, 0), st.st_size);
+	return buf;
+}
+
+void h_log_release(struct h_log *l)
+{
+	char line[1024];
+
+	if (!l->file)
+		return;
+	fflush(stderr);
+	dup2(l->saved_stderr, 2);
+	close(l->saved_stderr);
+	rewind(l->file);
+	while (fgets(line, sizeof(line), l->file))
+		if (line[0] != '<' || getenv("VD_TEST_DEBUG"))
+			fputs(line, stderr);
+	fclose(l->file);
+	l->file = NULL;
+}
+
+unsigned h_count(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <systemd/sd-event.h>
 
@@ -87,5 +88,20 @@ struct xendispl_req h_req_pg_flip(uint64_t fb);
 struct xendispl_req h_req_get_edid(uint32_t size, uint32_t gref_dir);
 struct xendispl_resp h_send(struct harness *h, struct vd_simfront *g, uint32_t conn,
 			    const struct xendispl_req *req);
+/* stderr, where the daemon logs, into a temporary file. */
+struct h_log {
+	FILE *file;
+	int saved_stderr;
+};
+void h_log_capture(struct h_log *l);
+/* What was logged since the capture began (the caller frees); the capture goes on. */
+char *h_log_text(struct h_log *l);
+/*
+ * stderr back. What was not the daemon's (cmocka's failure report, the
+ * test's own messages) goes on to it; everything with VD_TEST_DEBUG set.
+ */
+void h_log_release(struct h_log *l);
+/* Occurrences of needle in hay. */
+unsigned h_count(const char *hay, const char *needle);
 
 #endif

@@ -120,12 +120,66 @@ static void below_level_not_counted(void **state)
 				 "<6>vdispld: info: news 2\n");
 }
 
+/* Two call sites, two guests, one short-interval limiter per site. */
+static struct vd_ratelimit site_a = {INTERVAL_MS, 2, 0, 0, 0, LOG_DEBUG};
+static struct vd_ratelimit site_b = {INTERVAL_MS, 2, 0, 0, 0, LOG_DEBUG};
+
+static void per_guest_burst(void)
+{
+	/* Guest 7 floods site A... */
+	for (int i = 0; i < 100; i++)
+		if (vd_ratelimit_guest_ok(&site_a, 7, LOG_WARNING))
+			vd_warn("a: dom7 %d", i);
+	/* ...and neither guest 8 at site A nor guest 7 at site B loses a line. */
+	for (int i = 0; i < 2; i++) {
+		assert_true(vd_ratelimit_guest_ok(&site_a, 8, LOG_WARNING));
+		assert_true(vd_ratelimit_guest_ok(&site_b, 7, LOG_WARNING));
+	}
+	assert_false(vd_ratelimit_guest_ok(&site_a, 8, LOG_WARNING));
+	next_interval();
+	/* A new interval reports what guest 8 had suppressed, naming it. */
+	assert_true(vd_ratelimit_guest_ok(&site_a, 8, LOG_WARNING));
+	/* Guest 7 goes: its count is reported at once. */
+	vd_ratelimit_forget_guest(7);
+	vd_ratelimit_forget_guest(8);
+}
+
+static void per_guest_and_site(void **state)
+{
+	char out[1024];
+
+	vd_log_set_level(LOG_INFO);
+	capture(per_guest_burst, out, sizeof(out));
+	assert_string_equal(out, "<4>vdispld: warning: a: dom7 0\n"
+				 "<4>vdispld: warning: a: dom7 1\n"
+				 "<4>vdispld: warning: dom8: 1 similar messages suppressed\n"
+				 "<4>vdispld: warning: dom7: 98 similar messages suppressed\n");
+}
+
+/* Many guests at one site: each gets its own burst (the table has room for them all). */
+static void many_guests(void **state)
+{
+	struct vd_ratelimit site = {60000, 1, 0, 0, 0, LOG_DEBUG};
+
+	(void)state;
+	vd_log_set_level(LOG_ERR); /* the reports of forget_guest below are not the point */
+	for (uint32_t d = 1; d <= 200; d++) {
+		assert_true(vd_ratelimit_guest_ok(&site, d, LOG_WARNING));
+		assert_false(vd_ratelimit_guest_ok(&site, d, LOG_WARNING));
+	}
+	for (uint32_t d = 1; d <= 200; d++)
+		vd_ratelimit_forget_guest(d);
+	vd_log_set_level(LOG_INFO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(debug_stays_debug),
 	    cmocka_unit_test(most_severe_suppressed_wins),
 	    cmocka_unit_test(below_level_not_counted),
+	    cmocka_unit_test(per_guest_and_site),
+	    cmocka_unit_test(many_guests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -272,6 +272,126 @@ static void test_watch_relative(void **state)
 	vd_hv_destroy(guest);
 }
 
+/* ---- permissions (xenstored's, as libxl sets them) ---- */
+
+static void expect_perms(struct vd_hv *hv, const char *path, uint32_t owner, uint32_t dflt)
+{
+	struct vd_xs_perm *p;
+	unsigned n;
+
+	assert_int_equal(hv->impl->xs_get_perms(hv, VD_XS_NO_TXN, path, &p, &n), 0);
+	assert_true(n >= 1);
+	assert_int_equal(p[0].domid, owner);
+	assert_int_equal(p[0].perms, dflt);
+	free(p);
+}
+
+static void set_perms(struct vd_hv *hv, vd_xs_txn t, const char *path, uint32_t owner,
+		      uint32_t other, uint32_t other_perms)
+{
+	const struct vd_xs_perm p[] = {{owner, VD_XS_PERM_NONE}, {other, other_perms}};
+
+	assert_int_equal(vd_sim_xs_set_perms(hv, t, path, p, 2), 0);
+}
+
+/* The guest's home (libxl__domain_make): read-only for it, except data/. */
+static void test_perms_domain_home(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t g = new_domain(f, "g"), h = new_domain(f, "h");
+	struct vd_hv *guest;
+	char path[64], *v;
+
+	assert_int_equal(vd_sim_connect_as(f->sim, g, &guest), 0);
+	expect_node(guest, "name", "g");
+	assert_int_equal(guest->impl->xs_write(guest, 0, "name", "Domain-0"), -EACCES);
+	assert_int_equal(guest->impl->xs_write(guest, 0, "device/vdispl/9/x", "1"), -EACCES);
+	assert_int_equal(guest->impl->xs_rm(guest, 0, "device"), -EACCES);
+	assert_int_equal(guest->impl->xs_write(guest, 0, "/local/domain/0/x", "1"), -EACCES);
+	snprintf(path, sizeof(path), "/local/domain/%u/name", h);
+	assert_int_equal(guest->impl->xs_read(guest, 0, path, &v, NULL), -EACCES);
+	/* Absent below a readable node: ENOENT; below an unreadable one: EACCES. */
+	assert_int_equal(guest->impl->xs_read(guest, 0, "nothing", &v, NULL), -ENOENT);
+	snprintf(path, sizeof(path), "/local/domain/%u/nothing", h);
+	assert_int_equal(guest->impl->xs_read(guest, 0, path, &v, NULL), -EACCES);
+	/* What it creates in its own corner is its own. */
+	xs_write(guest, 0, "data/x", "1");
+	snprintf(path, sizeof(path), "/local/domain/%u/data/x", g);
+	expect_perms(f->hv, path, g, VD_XS_PERM_NONE);
+	snprintf(path, sizeof(path), "/local/domain/%u/name", g);
+	expect_perms(guest, path, 0, VD_XS_PERM_NONE);
+	vd_hv_destroy(guest);
+}
+
+/*
+ * A frontend directory as libxl__device_generic_add makes it: the guest's,
+ * with be-alloc and a connector's resolution Domain-0's and read-only for
+ * the guest. The connector directory on the way is the guest's: it may
+ * remove it, resolution and all, and write its own resolution, which is
+ * then its own (the toolstack's cannot be had back).
+ */
+static void test_perms_frontend_dir(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t g = new_domain(f, "g");
+	const struct vd_xs_perm mine = {g, VD_XS_PERM_NONE};
+	const struct vd_xs_perm dom0s[] = {{0, VD_XS_PERM_NONE}, {g, VD_XS_PERM_READ}};
+	struct vd_hv *hv = f->hv, *guest;
+	char fe[64], res[96], bea[96];
+	vd_xs_txn t;
+
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vdispl/0", g);
+	snprintf(res, sizeof(res), "%s/0/resolution", fe);
+	snprintf(bea, sizeof(bea), "%s/be-alloc", fe);
+	assert_int_equal(vd_sim_connect_as(f->sim, g, &guest), 0);
+	assert_int_equal(hv->impl->xs_txn_start(hv, &t), 0);
+	xs_write(hv, t, fe, "");
+	set_perms(hv, t, fe, g, 0, VD_XS_PERM_READ);
+	xs_write(hv, t, bea, "0");
+	set_perms(hv, t, bea, 0, g, VD_XS_PERM_READ);
+	xs_write(hv, t, res, "320x240");
+	set_perms(hv, t, res, 0, g, VD_XS_PERM_READ);
+	assert_int_equal(hv->impl->xs_txn_end(hv, t, false), 0);
+	expect_node(guest, res, "320x240");
+	assert_int_equal(guest->impl->xs_write(guest, 0, bea, "1"), -EACCES);
+	assert_int_equal(guest->impl->xs_rm(guest, 0, bea), -EACCES);
+	assert_int_equal(guest->impl->xs_write(guest, 0, res, "8192x8192"), -EACCES);
+	/* Nor can it make the node its own, or give its own nodes to Domain-0. */
+	assert_int_equal(vd_sim_xs_set_perms(guest, 0, res, &mine, 1), -EACCES);
+	snprintf(res, sizeof(res), "%s/1/resolution", fe);
+	xs_write(guest, 0, res, "8192x8192");
+	expect_perms(hv, res, g, VD_XS_PERM_NONE);
+	assert_int_equal(vd_sim_xs_set_perms(guest, 0, res, dom0s, 2), -EPERM);
+	/* The connector directory is the guest's: away with the toolstack's resolution. */
+	snprintf(res, sizeof(res), "%s/0", fe);
+	assert_int_equal(guest->impl->xs_rm(guest, 0, res), 0);
+	snprintf(res, sizeof(res), "%s/0/resolution", fe);
+	assert_int_equal(guest->impl->xs_txn_start(guest, &t), 0);
+	xs_write(guest, t, res, "8192x8192");
+	assert_int_equal(guest->impl->xs_txn_end(guest, t, false), 0);
+	expect_perms(hv, res, g, VD_XS_PERM_NONE);
+	vd_hv_destroy(guest);
+}
+
+static void test_perms_writable_by(void **state)
+{
+	const struct vd_xs_perm ro[] = {{0, VD_XS_PERM_NONE}, {5, VD_XS_PERM_READ}};
+	const struct vd_xs_perm acl[] = {{0, VD_XS_PERM_READ}, {5, VD_XS_PERM_WRITE}};
+	const struct vd_xs_perm first[] = {
+	    {0, VD_XS_PERM_WRITE}, {5, VD_XS_PERM_READ}, {5, VD_XS_PERM_WRITE}};
+	const struct vd_xs_perm any[] = {{0, VD_XS_PERM_NONE}, {0x7ff5, VD_XS_PERM_WRITE}};
+
+	(void)state;
+	assert_false(vd_xs_perms_writable_by(ro, 2, 5));
+	assert_true(vd_xs_perms_writable_by(&ro[1], 1, 5)); /* its owner */
+	assert_true(vd_xs_perms_writable_by(acl, 2, 5));
+	assert_false(vd_xs_perms_writable_by(acl, 2, 6));
+	assert_false(vd_xs_perms_writable_by(first, 3, 5)); /* the first entry naming it */
+	assert_true(vd_xs_perms_writable_by(first, 3, 6));  /* the default */
+	assert_true(vd_xs_perms_writable_by(any, 2, 5));
+	assert_true(vd_xs_perms_writable_by(ro, 0, 5)); /* nothing known: assume the worst */
+}
+
 /* ---- transactions ---- */
 
 static void test_txn_isolation(void **state)
@@ -739,7 +859,7 @@ static void test_lifetime_any_order(void **state)
 	assert_int_equal(dom0->impl->gnt_map(gnt, domid, 1, &ref, true, &addr), 0);
 	/* Dom0's connection goes first; everything else still works. */
 	vd_hv_destroy(dom0);
-	xs_write(guest, 0, "/x", "1");
+	xs_write(guest, 0, "data/x", "1"); /* its own corner of xenstore */
 	assert_int_equal(vd_sim_evtchn_notify(b), 0);
 	assert_true(readable(vd_sim_evtchn_fd(g)));
 	vd_sim_evtchn_close(sim, b);
@@ -758,6 +878,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_xs_bad_paths, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watch_fires, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watch_rm_ancestor, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perms_domain_home, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perms_frontend_dir, setup, teardown),
+	    cmocka_unit_test(test_perms_writable_by),
 	    cmocka_unit_test_setup_teardown(test_watch_relative, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn_isolation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn_abort, setup, teardown),

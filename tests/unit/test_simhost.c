@@ -82,6 +82,8 @@ static int on_guest_watch(sd_event_source *s, int fd, uint32_t revents, void *us
 	return 0;
 }
 
+static const struct vd_xs_perm open_perm = {0, VD_XS_PERM_READ | VD_XS_PERM_WRITE};
+
 /* A guest with NPAGES pages granted to Domain-0 (page i filled with i + 1). */
 static int server_guest(struct server *sv)
 {
@@ -104,8 +106,10 @@ static int server_guest(struct server *sv)
 	if (vd_sim_evtchn_alloc_unbound(sv->sim, sv->domid, 0, &port, &sv->guest_ch) < 0)
 		return -1;
 	snprintf(buf, sizeof(buf), "%u", port);
+	/* /test is open to every domain: the guest reads and writes there. */
 	return sv->dom0->impl->xs_write(sv->dom0, 0, "/test/refs", refs) < 0 ||
-		       sv->dom0->impl->xs_write(sv->dom0, 0, "/test/port", buf) < 0
+		       sv->dom0->impl->xs_write(sv->dom0, 0, "/test/port", buf) < 0 ||
+		       vd_sim_xs_set_perms(sv->dom0, 0, "/test", &open_perm, 1) < 0
 		   ? -1
 		   : 0;
 }
@@ -256,6 +260,24 @@ static void expect_watch(struct fixture *f, const char *path, const char *token)
 
 /* ---- tests ---- */
 
+/* GET_PERMS over the wire: the guest's home is Domain-0's, read-only for the guest. */
+static void expect_guest_home_perms(struct fixture *f)
+{
+	struct vd_xs_perm *p;
+	char path[64];
+	unsigned n;
+
+	snprintf(path, sizeof(path), "/local/domain/%u/name", f->domid);
+	assert_int_equal(f->ops->xs_get_perms(f->hv, VD_XS_NO_TXN, path, &p, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(p[0].domid, 0);
+	assert_int_equal(p[0].perms, VD_XS_PERM_NONE);
+	assert_int_equal(p[1].domid, f->domid);
+	assert_int_equal(p[1].perms, VD_XS_PERM_READ);
+	free(p);
+	assert_int_equal(f->ops->xs_get_perms(f->hv, VD_XS_NO_TXN, "/x/none", &p, &n), -ENOENT);
+}
+
 static void test_xenstore(void **state)
 {
 	struct fixture *f = *state;
@@ -287,6 +309,7 @@ static void test_xenstore(void **state)
 	free(v);
 	assert_int_equal(f->ops->xs_rm(f->hv, VD_XS_NO_TXN, "/x"), 0);
 	assert_int_equal(f->ops->xs_read(f->hv, VD_XS_NO_TXN, "/x/a", &v, &len), -ENOENT);
+	expect_guest_home_perms(f);
 }
 
 static void test_watch(void **state)

@@ -27,6 +27,7 @@ static const struct vd_hv_impl sim_impl = {
     .xs_write = vd_sim_xs_write,
     .xs_rm = vd_sim_xs_rm,
     .xs_directory = vd_sim_xs_directory,
+    .xs_get_perms = vd_sim_xs_get_perms,
     .xs_txn_start = vd_sim_xs_txn_start,
     .xs_txn_end = vd_sim_xs_txn_end,
     .xs_watch = vd_sim_xs_watch,
@@ -166,17 +167,33 @@ static int domain_xs_write(struct vd_sim *sim, uint32_t domid, const char *leaf,
 	return vd_sim_xs_write_internal(sim, path, value);
 }
 
+/*
+ * libxl__domain_make: the domain's home is Domain-0's and read-only for the
+ * guest, and so is what is created in it; data/ is the guest's own.
+ */
 static int domain_xs_populate(struct vd_sim *sim, uint32_t domid, const char *name)
 {
-	char id[16];
+	const struct vd_xs_perm ro[] = {{0, VD_XS_PERM_NONE}, {domid, VD_XS_PERM_READ}};
+	const struct vd_xs_perm rw[] = {{domid, VD_XS_PERM_NONE}};
+	char id[16], path[64];
 	int r;
 
 	snprintf(id, sizeof(id), "%u", domid);
-	r = domain_xs_write(sim, domid, "/name", name);
+	snprintf(path, sizeof(path), "/local/domain/%u", domid);
+	r = vd_sim_xs_write_internal(sim, path, "");
+	if (r >= 0)
+		r = vd_sim_xs_set_perms_internal(sim, path, ro, 2);
+	if (r >= 0)
+		r = domain_xs_write(sim, domid, "/name", name);
 	if (r >= 0)
 		r = domain_xs_write(sim, domid, "/domid", id);
 	if (r >= 0)
 		r = domain_xs_write(sim, domid, "/device", "");
+	if (r >= 0)
+		r = domain_xs_write(sim, domid, "/data", "");
+	snprintf(path, sizeof(path), "/local/domain/%u/data", domid);
+	if (r >= 0)
+		r = vd_sim_xs_set_perms_internal(sim, path, rw, 1);
 	return r;
 }
 

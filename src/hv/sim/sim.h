@@ -27,8 +27,18 @@ struct vd_sim *vd_sim_from_hv(struct vd_hv *hv);
 int vd_sim_connect_as(struct vd_sim *sim, uint32_t domid, struct vd_hv **ret_hv);
 
 /*
- * Create a guest domain: /local/domain/<id>/{name,domid} and the device
- * directory. Domain ids start at 1.
+ * Set a node's permissions (xs_set_permissions) through a sim connection,
+ * as the toolstack does: only the owner or domain 0 may, and only domain 0
+ * may name another owner (-EPERM). The daemon never sets permissions; the
+ * simulated toolstack (simfront, simkbd) sets those libxl sets.
+ */
+int vd_sim_xs_set_perms(struct vd_hv *hv, vd_xs_txn t, const char *path,
+			const struct vd_xs_perm *perms, unsigned nperms);
+
+/*
+ * Create a guest domain: /local/domain/<id> with {name,domid,device} read
+ * only for the guest and data/ its own, as libxl__domain_make sets them.
+ * Domain ids start at 1.
  */
 int vd_sim_domain_create(struct vd_sim *sim, const char *name, uint32_t *ret_domid);
 /*

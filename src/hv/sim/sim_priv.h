@@ -39,6 +39,8 @@
 #define VD_SIM_XS_PATH_MAX 3072u
 #define VD_SIM_XS_VALUE_MAX 4096u
 #define VD_SIM_XS_TOKEN_MAX 1024u
+/* Entries of one node's permissions (xenstored's default quota is 5). */
+#define VD_SIM_XS_PERMS_MAX 16u
 /* Per domain: 2^24 frames = 64 GiB of (sparse) guest memory. */
 #define VD_SIM_FRAMES_MAX (1u << 24)
 #define VD_SIM_GRANTS_MAX (1u << 20)
@@ -85,10 +87,17 @@ static inline void vd_sim_list_del(struct vd_sim_list *e)
 
 /* ---- xenstore ---- */
 
+/*
+ * Permissions as xenstored keeps them (hv.h struct vd_xs_perm): a new node
+ * takes its parent's, and a node an unprivileged domain creates is owned
+ * by that domain. Domain 0 is the only privileged domain here.
+ */
 struct vd_sim_node {
 	char *name;
 	char *value;
 	size_t len;
+	struct vd_xs_perm *perms; /* nperms >= 1 */
+	unsigned nperms;
 	/* Store generation of the last change of the value or the child set. */
 	uint64_t gen;
 	struct vd_sim_node *parent;
@@ -212,7 +221,13 @@ void vd_sim_node_free(struct vd_sim_node *n);
 struct vd_sim_node *vd_sim_node_lookup(struct vd_sim_node *root, const char *path);
 /* The node at path or its deepest existing ancestor. */
 struct vd_sim_node *vd_sim_node_lookup_closest(struct vd_sim_node *root, const char *path);
-int vd_sim_node_write(struct vd_sim_node *root, const char *path, const char *value, uint64_t gen);
+/* creator: the writing domain, which owns the nodes it creates unless it is domain 0. */
+int vd_sim_node_write(struct vd_sim_node *root, const char *path, const char *value, uint64_t gen,
+		      uint32_t creator);
+int vd_sim_node_set_perms(struct vd_sim_node *n, const struct vd_xs_perm *perms, unsigned nperms,
+			  uint64_t gen);
+/* VD_XS_PERM_* that domid has on n (xenstored's perm_for_conn). */
+uint32_t vd_sim_node_access(const struct vd_sim_node *n, uint32_t domid);
 /* Removes path and its subtree; nothing if absent. gen goes to the parent. */
 void vd_sim_node_rm(struct vd_sim_node *root, const char *path, uint64_t gen);
 int vd_sim_node_clone(struct vd_sim_node *n, struct vd_sim_node **ret);
@@ -237,6 +252,11 @@ int vd_sim_xs_write(struct vd_hv *hv, vd_xs_txn t, const char *path, const char 
 int vd_sim_xs_rm(struct vd_hv *hv, vd_xs_txn t, const char *path);
 int vd_sim_xs_directory(struct vd_hv *hv, vd_xs_txn t, const char *path, char ***ret_list,
 			unsigned *ret_n);
+int vd_sim_xs_get_perms(struct vd_hv *hv, vd_xs_txn t, const char *path,
+			struct vd_xs_perm **ret_perms, unsigned *ret_n);
+/* A store change not made through a connection: set permissions as domain 0. */
+int vd_sim_xs_set_perms_internal(struct vd_sim *sim, const char *path,
+				 const struct vd_xs_perm *perms, unsigned nperms);
 int vd_sim_xs_txn_start(struct vd_hv *hv, vd_xs_txn *ret_t);
 int vd_sim_xs_txn_end(struct vd_hv *hv, vd_xs_txn t, bool abort);
 

@@ -33,6 +33,7 @@ int vd_sim_xs_path_check(const char *path)
 	return 0;
 }
 
+/* A new node is domain 0's, with no access for anyone else (the root's permissions). */
 struct vd_sim_node *vd_sim_node_new(const char *name, size_t name_len)
 {
 	struct vd_sim_node *n = calloc(1, sizeof(*n));
@@ -41,9 +42,12 @@ struct vd_sim_node *vd_sim_node_new(const char *name, size_t name_len)
 		return NULL;
 	n->name = strndup(name, name_len);
 	n->value = strdup("");
-	if (!n->name || !n->value) {
+	n->perms = calloc(1, sizeof(*n->perms));
+	n->nperms = 1;
+	if (!n->name || !n->value || !n->perms) {
 		free(n->name);
 		free(n->value);
+		free(n->perms);
 		free(n);
 		return NULL;
 	}
@@ -63,7 +67,63 @@ void vd_sim_node_free(struct vd_sim_node *n)
 	    vd_sim_node_free(vd_sim_container_of(pos, struct vd_sim_node, link));
 	free(n->name);
 	free(n->value);
+	free(n->perms);
 	free(n);
+}
+
+static int perms_copy(struct vd_sim_node *n, const struct vd_xs_perm *perms, unsigned nperms)
+{
+	struct vd_xs_perm *p;
+
+	if (nperms == 0 || nperms > VD_SIM_XS_PERMS_MAX)
+		return -EINVAL;
+	p = malloc(nperms * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, perms, nperms * sizeof(*p));
+	free(n->perms);
+	n->perms = p;
+	n->nperms = nperms;
+	return 0;
+}
+
+int vd_sim_node_set_perms(struct vd_sim_node *n, const struct vd_xs_perm *perms, unsigned nperms,
+			  uint64_t gen)
+{
+	int r = perms_copy(n, perms, nperms);
+
+	if (r >= 0)
+		n->gen = gen;
+	return r;
+}
+
+uint32_t vd_sim_node_access(const struct vd_sim_node *n, uint32_t domid)
+{
+	const uint32_t all = VD_XS_PERM_READ | VD_XS_PERM_WRITE;
+
+	if (domid == 0 || n->perms[0].domid == domid)
+		return all;
+	for (unsigned i = 1; i < n->nperms; i++)
+		if (n->perms[i].domid == domid)
+			return n->perms[i].perms & all;
+	return n->perms[0].perms & all;
+}
+
+/* A node created below parent: its permissions, owned by an unprivileged creator. */
+static struct vd_sim_node *node_new_child(struct vd_sim_node *parent, const char *name, size_t len,
+					  uint32_t creator)
+{
+	struct vd_sim_node *c = vd_sim_node_new(name, len);
+
+	if (!c)
+		return NULL;
+	if (perms_copy(c, parent->perms, parent->nperms) < 0) {
+		vd_sim_node_free(c);
+		return NULL;
+	}
+	if (creator != 0)
+		c->perms[0].domid = creator;
+	return c;
 }
 
 static void node_add_child(struct vd_sim_node *parent, struct vd_sim_node *child)
@@ -129,7 +189,8 @@ struct vd_sim_node *vd_sim_node_lookup(struct vd_sim_node *root, const char *pat
 }
 
 /* Creates missing nodes on the way (empty values), as xenstored does. */
-int vd_sim_node_write(struct vd_sim_node *root, const char *path, const char *value, uint64_t gen)
+int vd_sim_node_write(struct vd_sim_node *root, const char *path, const char *value, uint64_t gen,
+		      uint32_t creator)
 {
 	struct vd_sim_node *n = root, *c;
 	const char *comp;
@@ -139,7 +200,7 @@ int vd_sim_node_write(struct vd_sim_node *root, const char *path, const char *va
 	while ((comp = next_comp(&path, &len))) {
 		c = child_find(n, comp, len);
 		if (!c) {
-			c = vd_sim_node_new(comp, len);
+			c = node_new_child(n, comp, len, creator);
 			if (!c)
 				return -ENOMEM;
 			node_add_child(n, c);
@@ -180,7 +241,7 @@ int vd_sim_node_clone(struct vd_sim_node *n, struct vd_sim_node **ret)
 	copy->value = strdup(n->value);
 	copy->len = n->len;
 	copy->gen = n->gen;
-	if (!copy->value)
+	if (!copy->value || perms_copy(copy, n->perms, n->nperms) < 0)
 		goto fail;
 	vd_sim_list_each(pos, tmp, &n->children)
 	{

@@ -308,6 +308,29 @@ static int sh_xs_directory(struct vd_hv *hv, vd_xs_txn t, const char *path, char
 	return 0;
 }
 
+static int sh_xs_get_perms(struct vd_hv *hv, vd_xs_txn t, const char *path,
+			   struct vd_xs_perm **ret_perms, unsigned *ret_n)
+{
+	struct sh_conn *c = conn_of(hv);
+	struct vd_xs_perm *p;
+	uint64_t n;
+	int r;
+
+	r = call_str(c, VD_SH_XS_GET_PERMS, t, path, NULL);
+	if (r < 0)
+		return r;
+	n = c->rhdr.a;
+	if (n == 0 || n > VD_SIM_XS_PERMS_MAX || c->rlen != n * sizeof(*p))
+		return -EPROTO;
+	p = malloc(c->rlen);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, payload_of(c), c->rlen);
+	*ret_perms = p;
+	*ret_n = (unsigned)n;
+	return 0;
+}
+
 static int sh_xs_txn_start(struct vd_hv *hv, vd_xs_txn *ret_t)
 {
 	struct sh_conn *c = conn_of(hv);
@@ -692,6 +715,7 @@ static const struct vd_hv_impl simhost_impl = {
     .xs_write = sh_xs_write,
     .xs_rm = sh_xs_rm,
     .xs_directory = sh_xs_directory,
+    .xs_get_perms = sh_xs_get_perms,
     .xs_txn_start = sh_xs_txn_start,
     .xs_txn_end = sh_xs_txn_end,
     .xs_watch = sh_xs_watch,

@@ -18,6 +18,7 @@
  *   XS_WRITE a=txn, "path\0value"
  *   XS_RM a=txn, "path"
  *   XS_DIRECTORY a=txn, "path"            -> a = n, "name\0name\0..."
+ *   XS_GET_PERMS a=txn, "path"            -> a = n, n x (u32 domid, u32 perms)
  *   XS_TXN_START                          -> a = txn
  *   XS_TXN_END a=txn b=abort
  *   XS_WATCH / XS_UNWATCH "path\0token"
@@ -70,6 +71,7 @@ enum vd_sh_op {
 	VD_SH_IMP_TO_REFS,
 	VD_SH_IMP_RELEASE,
 	VD_SH_STATUS,
+	VD_SH_XS_GET_PERMS,
 };
 
 struct vd_sh_hdr {

@@ -138,6 +138,25 @@ static int op_xs_rm(struct sh_req *q)
 	return path ? hvi(q->cl)->xs_rm(q->cl->conn, (vd_xs_txn)q->h->a, path) : -EINVAL;
 }
 
+static int op_xs_get_perms(struct sh_req *q)
+{
+	const char *path = req_str(q, 1);
+	struct vd_xs_perm *p;
+	unsigned n;
+	int r;
+
+	if (!path)
+		return -EINVAL;
+	r = hvi(q->cl)->xs_get_perms(q->cl->conn, (vd_xs_txn)q->h->a, path, &p, &n);
+	if (r < 0)
+		return r;
+	memcpy(reply_buf(q), p, n * sizeof(*p)); /* n <= VD_SIM_XS_PERMS_MAX */
+	q->rlen = n * sizeof(*p);
+	q->rh.a = n;
+	free(p);
+	return 0;
+}
+
 static int op_xs_directory(struct sh_req *q)
 {
 	const char *path = req_str(q, 1);
@@ -517,6 +536,8 @@ static int dispatch(struct sh_req *q)
 		return op_xs_rm(q);
 	case VD_SH_XS_DIRECTORY:
 		return op_xs_directory(q);
+	case VD_SH_XS_GET_PERMS:
+		return op_xs_get_perms(q);
 	case VD_SH_XS_TXN_START:
 		return op_txn_start(q);
 	case VD_SH_XS_TXN_END:

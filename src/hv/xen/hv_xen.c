@@ -208,6 +208,32 @@ err_dir:
 	return -ENOMEM;
 }
 
+/* xs_permissions carries more flags than read and write (XS_PERM_OWNER etc.): those two only. */
+static int xen_xs_get_perms(struct vd_hv *hv, vd_xs_txn t, const char *path,
+			    struct vd_xs_perm **ret_perms, unsigned *ret_n)
+{
+	struct xs_permissions *xp;
+	struct vd_xs_perm *p;
+	unsigned int n;
+
+	xp = xs_get_permissions(xen_hv_from(hv)->xs, t, path, &n);
+	if (!xp)
+		return neg_errno();
+	p = n ? calloc(n, sizeof(*p)) : NULL;
+	if (!p) {
+		free(xp);
+		return n ? -ENOMEM : -EPROTO;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		p[i].domid = xp[i].id;
+		p[i].perms = (uint32_t)xp[i].perms & (VD_XS_PERM_READ | VD_XS_PERM_WRITE);
+	}
+	free(xp);
+	*ret_perms = p;
+	*ret_n = n;
+	return 0;
+}
+
 static int xen_xs_txn_start(struct vd_hv *hv, vd_xs_txn *ret_t)
 {
 	xs_transaction_t t;
@@ -508,6 +534,7 @@ static const struct vd_hv_impl xen_impl = {
 	.xs_write = xen_xs_write,
 	.xs_rm = xen_xs_rm,
 	.xs_directory = xen_xs_directory,
+	.xs_get_perms = xen_xs_get_perms,
 	.xs_txn_start = xen_xs_txn_start,
 	.xs_txn_end = xen_xs_txn_end,
 	.xs_watch = xen_xs_watch,
