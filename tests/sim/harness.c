@@ -289,6 +289,8 @@ struct xendispl_resp h_send(struct harness *h, struct vd_simfront *g, uint32_t c
 	assert_false(w.timeout);
 	assert_int_equal(w.rsp.operation, req->operation);
 	return w.rsp;
+}
+
 /* ---- the daemon's log ---- */
 
 void h_log_capture(struct h_log *l)
