@@ -293,7 +293,7 @@ static void summarise(struct daemon *d, struct vd_summary *ret)
 	if (d->be)
 		vd_backend_get_stats(d->be, &bs);
 	if (d->out)
-		d->out->impl->get_stats(d->out, &os);
+		vd_output_get_stats(d->out, &os);
 	*ret = (struct vd_summary){
 		.flips = bs.flips,
 		.events = bs.events,

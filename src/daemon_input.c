@@ -10,7 +10,7 @@
  * change is told: the kbdback when a vkb connects or goes
  * (vd_kbdback_on_change), the display backend when a device connects or
  * goes or does SET_CONFIG (vd_backend_on_change), the output when any
- * connector's place on the screen may have moved (vd_output_on_layout_change:
+ * connector's place on the screen may have moved (vd_output_add_layout_listener:
  * KMS placement, hotplug, a display connected later), the daemon after a
  * reload (vd_dinput_changed). A change only enables a defer source; the
  * sync runs once from the loop, however many changes came before it, and
@@ -35,6 +35,7 @@ struct vd_dinput {
 	struct vd_dinput_deps deps;
 	struct vd_router *router;
 	sd_event_source *sync; /* defer, ONESHOT when something changed */
+	struct vd_listener layout; /* on the output's layout changes */
 	struct vd_input_source *script; /* the scripted source, owned by the router; or NULL */
 	uint32_t known[MAX_TRACKED];	/* domids given to the router */
 	uint32_t nknown;
@@ -156,6 +157,11 @@ static void on_change(void *userdata)
 	vd_dinput_changed(userdata);
 }
 
+static void on_layout(struct vd_listener *l)
+{
+	vd_dinput_changed(vd_container_of(l, struct vd_dinput, layout));
+}
+
 /* The first sync runs at the first loop iteration (a defer source starts ONESHOT). */
 static int start_sync(struct vd_dinput *di)
 {
@@ -170,8 +176,9 @@ static int start_sync(struct vd_dinput *di)
 	vd_kbdback_on_change(di->deps.kb, on_change, di);
 	if (di->deps.be)
 		vd_backend_on_change(di->deps.be, on_change, di);
+	di->layout.notify = on_layout;
 	if (di->deps.out)
-		vd_output_on_layout_change(di->deps.out, on_change, di);
+		vd_output_add_layout_listener(di->deps.out, &di->layout);
 	return 0;
 }
 
@@ -239,8 +246,7 @@ void vd_dinput_destroy(struct vd_dinput *di)
 		vd_kbdback_on_change(di->deps.kb, NULL, NULL);
 		if (di->deps.be)
 			vd_backend_on_change(di->deps.be, NULL, NULL);
-		if (di->deps.out)
-			vd_output_on_layout_change(di->deps.out, NULL, NULL);
+		vd_listener_remove(&di->layout);
 	}
 	sd_event_source_disable_unref(di->sync);
 	vd_router_destroy(di->router);

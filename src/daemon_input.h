@@ -17,7 +17,7 @@ struct vd_dinput;
 /*
  * The router's view of the guests follows kb, be and out by their change
  * listeners (vd_kbdback_on_change, vd_backend_on_change,
- * vd_output_on_layout_change), which the dinput takes until it is
+ * vd_output_add_layout_listener), which the dinput takes until it is
  * destroyed; the configuration by vd_dinput_changed.
  */
 struct vd_dinput_deps {

@@ -97,7 +97,7 @@ static void fb_free(struct vd_bufs *bufs, struct fbuf **slot)
 	struct fbuf *fb = *slot;
 
 	*slot = fb->next;
-	bufs->out->impl->fb_destroy(fb->ofb);
+	vd_output_fb_destroy(fb->ofb);
 	fb->dbuf->fb_refs--;
 	bufs->stats.fbs--;
 	free(fb);
@@ -109,7 +109,7 @@ static void be_alloc_free(struct vd_bufs *bufs, struct dbuf *db)
 	uint64_t size = (uint64_t)db->d.num_pages * VD_PAGE_SIZE;
 
 	bufs->hv->impl->dmabuf_imp_release(bufs->gnt, db->dmabuf);
-	bufs->out->impl->buffer_free(bufs->out, db->dmabuf, db->map, size);
+	vd_output_buffer_free(bufs->out, db->dmabuf, db->map, size);
 	bufs->stats.be_alloc--;
 }
 
@@ -323,17 +323,15 @@ static int create_backend_allocated(struct vd_bufs *bufs, struct dbuf *db)
 	uint32_t *refs;
 	int r;
 
-	if (!out->impl->buffer_alloc)
-		return -EOPNOTSUPP;
 	refs = calloc(db->d.num_pages, sizeof(*refs));
 	if (!refs)
 		return -ENOMEM;
-	r = out->impl->buffer_alloc(out, size, &db->dmabuf, &db->map);
+	r = vd_output_buffer_alloc(out, size, &db->dmabuf, &db->map);
 	if (r >= 0) {
 		r = bufs->hv->impl->dmabuf_imp_to_refs(bufs->gnt, bufs->domid, db->dmabuf,
 						       db->d.num_pages, refs);
 		if (r < 0)
-			out->impl->buffer_free(out, db->dmabuf, db->map, size);
+			vd_output_buffer_free(out, db->dmabuf, db->map, size);
 	}
 	if (r >= 0) {
 		bufs->stats.be_alloc++;
@@ -451,7 +449,7 @@ int vd_bufs_fb_attach(struct vd_bufs *bufs, const struct vd_fb_attach *req)
 		.fourcc = req->pixel_format,
 		.bpp = req->bpp,
 	};
-	r = bufs->out->impl->fb_create(bufs->out, &src, &fb->ofb);
+	r = vd_output_fb_create(bufs->out, &src, &fb->ofb);
 	if (r < 0) {
 		free(fb);
 		return r;

@@ -18,7 +18,11 @@
 #define MAX_CLIENTS 16u
 #define MAX_REQUEST 512u
 #define CLIENT_TIMEOUT_US (5u * 1000000u)
+/* A screenshot of the largest connector takes a few seconds to encode. */
+#define SHOT_TIMEOUT_US (60u * 1000000u)
 #define RATE_INTERVAL_US 1000000u
+
+struct shot;
 
 struct client {
 	struct vd_control *ctl;
@@ -30,6 +34,7 @@ struct client {
 	struct vd_sbuf out;
 	size_t sent;
 	int pass_fd; /* sent with the first byte of the answer, then closed; -1 none */
+	struct shot *shot; /* a screenshot being taken: the answer waits for it */
 };
 
 struct vd_control {
@@ -46,6 +51,8 @@ struct vd_control {
 
 /* ---- clients ---- */
 
+static void shot_abandon(struct client *c);
+
 static void client_free(struct client *c)
 {
 	struct client **p = &c->ctl->clients;
@@ -54,6 +61,7 @@ static void client_free(struct client *c)
 		p = &(*p)->next;
 	*p = c->next;
 	c->ctl->nclients--;
+	shot_abandon(c);
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->timeout);
 	close(c->fd);
@@ -112,11 +120,19 @@ static void answer(struct client *c, int status, const char *errmsg, bool json)
 
 /* ---- commands ---- */
 
+/*
+ * A screenshot is taken off the loop (vd_output_conn_screenshot): the
+ * request is answered when the PNG is written. It goes to a private
+ * directory, is opened, unlinked, and the client gets the fd.
+ */
 struct shot {
-	struct vd_control *ctl;
+	struct client *c;
 	const char *guest;
 	uint32_t idx;
-	const char *path;
+	bool json;
+	char dir[32], path[64];
+	char arg[128];
+	struct vd_output_conn *oconn; /* while the output takes it */
 	int status; /* -ENOENT until the connector is found */
 	uint32_t domid, width, height;
 };
@@ -129,10 +145,11 @@ static bool guest_matches(const struct vd_dev_info *d, const char *guest)
 	return !strcmp(d->name, guest) || !strcmp(dom, guest);
 }
 
+static void shot_done(void *userdata, int status);
+
 static void shot_dev(void *userdata, const struct vd_dev_info *d)
 {
 	struct shot *s = userdata;
-	struct vd_output *out = s->ctl->env.out;
 
 	if (s->status != -ENOENT || !guest_matches(d, s->guest) || s->idx >= d->nconn)
 		return;
@@ -143,66 +160,109 @@ static void shot_dev(void *userdata, const struct vd_dev_info *d)
 	s->domid = d->domid;
 	s->width = d->conns[s->idx].width;
 	s->height = d->conns[s->idx].height;
-	s->status = out->impl->conn_screenshot
-			    ? out->impl->conn_screenshot(d->conns[s->idx].oconn, s->path)
-			    : -EOPNOTSUPP;
+	s->oconn = d->conns[s->idx].oconn;
+	s->status = vd_output_conn_screenshot(s->oconn, s->path, shot_done, s);
 }
 
-/* Written to a private directory, opened, unlinked: the client gets the fd. */
-static int take_shot(struct client *c, struct shot *s)
+static const char *shot_error(int r)
 {
-	char dir[] = "/tmp/vdispld-shot-XXXXXX", path[64];
+	switch (r) {
+	case -ENOENT: return "no such guest or connector";
+	case -ENODATA: return "the connector shows nothing";
+	case -ENOTCONN: return "the connector is not connected";
+	case -ENODEV: return "the connector went away";
+	case -EBUSY: return "screenshots in progress hold the memory for them: try again";
+	default: return NULL;
+	}
+}
+
+static void shot_free(struct shot *s)
+{
+	unlink(s->path);
+	rmdir(s->dir);
+	free(s);
+}
+
+/* The PNG is written (or not): answer, and send it. */
+static void shot_done(void *userdata, int status)
+{
+	struct shot *s = userdata;
+	struct client *c = s->c;
 	int fd = -1;
 
-	if (!mkdtemp(dir))
-		return -errno;
-	snprintf(path, sizeof(path), "%s/shot.png", dir);
-	s->path = path;
-	vd_backend_foreach_device(c->ctl->env.be, shot_dev, s);
-	if (s->status >= 0) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		s->status = fd < 0 ? -errno : 0;
+	if (status >= 0) {
+		fd = open(s->path, O_RDONLY | O_CLOEXEC);
+		status = fd < 0 ? -errno : 0;
 	}
-	unlink(path);
-	rmdir(dir);
+	c->shot = NULL;
 	c->pass_fd = fd;
-	return s->status;
+	if (status >= 0 && s->json) {
+		vd_sbuf_printf(&c->out, "{\"guest\":");
+		vd_sbuf_json_str(&c->out, s->arg);
+		vd_sbuf_printf(&c->out, ",\"domid\":%u,\"connector\":%u,\"width\":%u,\"height\":%u}\n",
+			       s->domid, s->idx, s->width, s->height);
+	} else if (status >= 0) {
+		vd_sbuf_printf(&c->out, "dom%u connector %u, %ux%u\n", s->domid, s->idx, s->width,
+			       s->height);
+	}
+	answer(c, status, shot_error(status), s->json);
+	shot_free(s);
+	if (sd_event_source_set_io_events(c->io, EPOLLOUT) < 0)
+		client_free(c);
 }
 
+/* The client went away first: the output lets go of the callback. */
+static void shot_abandon(struct client *c)
+{
+	if (!c->shot)
+		return;
+	vd_output_conn_screenshot_cancel(c->shot->oconn);
+	shot_free(c->shot);
+	c->shot = NULL;
+}
+
+/* 1: taken in the background, answered by shot_done; else answered now. */
 static int cmd_screenshot(struct client *c, char *arg, bool json, const char **ret_err)
 {
-	struct shot s = {.ctl = c->ctl, .guest = arg, .status = -ENOENT};
+	struct shot *s;
 	char *colon = arg ? strrchr(arg, ':') : NULL, *end;
-	int r;
 
-	if (!arg || !arg[0])
+	if (!arg || !arg[0] || strlen(arg) >= sizeof(s->arg))
 		return (*ret_err = "usage: screenshot GUEST[:CONNECTOR]"), -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	*s = (struct shot){.c = c, .json = json, .status = -ENOENT};
+	snprintf(s->arg, sizeof(s->arg), "%s", arg);
 	if (colon) {
 		*colon = '\0';
 		errno = 0;
-		s.idx = (uint32_t)strtoul(colon + 1, &end, 10);
-		if (errno || end == colon + 1 || *end || s.idx >= VD_BACKEND_MAX_CONNECTORS)
+		s->idx = (uint32_t)strtoul(colon + 1, &end, 10);
+		if (errno || end == colon + 1 || *end || s->idx >= VD_BACKEND_MAX_CONNECTORS) {
+			free(s);
 			return (*ret_err = "bad connector index"), -EINVAL;
+		}
 	}
-	r = take_shot(c, &s);
-	if (r == -ENOENT)
-		*ret_err = "no such guest or connector";
-	else if (r == -ENODATA)
-		*ret_err = "the connector shows nothing";
-	else if (r == -ENOTCONN)
-		*ret_err = "the connector is not connected";
-	if (r < 0)
+	s->guest = arg;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/vdispld-shot-XXXXXX");
+	if (!mkdtemp(s->dir)) {
+		free(s);
+		return -errno;
+	}
+	snprintf(s->path, sizeof(s->path), "%s/shot.png", s->dir);
+	s->arg[colon ? (size_t)(colon - arg) : strlen(arg)] = '\0';
+	vd_backend_foreach_device(c->ctl->env.be, shot_dev, s);
+	if (s->status < 0) {
+		int r = s->status;
+
+		*ret_err = shot_error(r);
+		shot_free(s);
 		return r;
-	if (json) {
-		vd_sbuf_printf(&c->out, "{\"guest\":");
-		vd_sbuf_json_str(&c->out, arg);
-		vd_sbuf_printf(&c->out, ",\"domid\":%u,\"connector\":%u,\"width\":%u,\"height\":%u}\n",
-			       s.domid, s.idx, s.width, s.height);
-	} else {
-		vd_sbuf_printf(&c->out, "dom%u connector %u, %ux%u\n", s.domid, s.idx, s.width,
-			       s.height);
 	}
-	return 0;
+	s->guest = NULL; /* arg is the request buffer: not kept */
+	c->shot = s;
+	sd_event_source_set_time_relative(c->timeout, SHOT_TIMEOUT_US);
+	return 1;
 }
 
 static int cmd_focus(struct client *c, const char *arg, bool json, const char **ret_err)
@@ -235,6 +295,8 @@ static void handle(struct client *c, char *line)
 		r = c->out.oom ? -ENOMEM : 0;
 	} else if (!strcmp(cmd, "screenshot")) {
 		r = cmd_screenshot(c, arg, json, &err);
+		if (r == 1)
+			return; /* answered by shot_done */
 	} else if (!strcmp(cmd, "focus")) {
 		r = cmd_focus(c, arg, json, &err);
 	} else {
@@ -254,7 +316,8 @@ static int start_answer(struct client *c)
 
 	*nl = '\0';
 	handle(c, c->in);
-	return sd_event_source_set_io_events(c->io, EPOLLOUT);
+	/* a screenshot in the background: nothing to poll for until it is done */
+	return sd_event_source_set_io_events(c->io, c->shot ? 0 : EPOLLOUT);
 }
 
 static int read_request(struct client *c)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The table of outputs: a new output is one more line here. */
-#include "output/output.h"
+#include "output/output_impl.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -31,44 +31,6 @@ int vd_output_create(const char *name, sd_event *loop, const struct vd_output_op
 	return -ENOENT;
 }
 
-void vd_output_destroy(struct vd_output *out)
-{
-	if (out)
-		out->impl->destroy(out);
-}
-
-int vd_output_input_source(struct vd_output *out, struct vd_input_source **ret_src)
-{
-	if (!out->impl->input_source)
-		return -EOPNOTSUPP;
-	return out->impl->input_source(out, ret_src);
-}
-
-int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret)
-{
-	if (!conn->out->impl->conn_layout)
-		return -EOPNOTSUPP;
-	return conn->out->impl->conn_layout(conn, ret);
-}
-
-void vd_output_on_layout_change(struct vd_output *out, void (*fn)(void *userdata),
-				void *userdata)
-{
-	vd_notify_set(&out->layout_changed, fn, userdata);
-}
-
-void vd_output_layout_changed(struct vd_output *out)
-{
-	vd_notify(&out->layout_changed);
-}
-
-int vd_output_conn_scanout(struct vd_output_conn *conn, struct vd_scanout *ret)
-{
-	if (!conn->out->impl->conn_scanout)
-		return -EOPNOTSUPP;
-	return conn->out->impl->conn_scanout(conn, ret);
-}
-
 const char *vd_scanout_path_name(enum vd_scanout_path path)
 {
 	switch (path) {
@@ -92,12 +54,6 @@ bool vd_frame_src_valid(const struct vd_frame_src *s, bool need_map)
 	if (s->stride < row)
 		return false;
 	return (uint64_t)s->offset + (uint64_t)(s->height - 1) * s->stride + row <= s->size;
-}
-
-bool vd_rect_within(const struct vd_rect *r, uint32_t width, uint32_t height)
-{
-	return r->width && r->height && (uint64_t)r->x + r->width <= width &&
-	       (uint64_t)r->y + r->height <= height;
 }
 
 bool vd_rect_clip(const struct vd_rect *r, uint32_t width, uint32_t height,

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The output interface: where guest frames are shown. Chosen by name from
- * a table at start-up (vd_output_create). A frame reaches an output in one
- * of two ways: the output shows the guest's mapped memory directly, or it
- * copies each flipped frame into a buffer it owns (what KMS needs when an
- * import is refused, and what wl_shm needs).
+ * Outputs: where guest frames are shown. This is what users of an output
+ * need (the xenbus backend, the buffers, the control socket); what an
+ * output's implementation needs is output_impl.h.
+ *
+ * An output is chosen by name at start-up (vd_output_create). Guests'
+ * virtual connectors become output connectors, their framebuffers output
+ * fbs. A connector shows its window of one fb at a time: set_config shows
+ * one at once, a flip queues one for the next vblank and gets exactly one
+ * flip_done. A frame reaches the screen in one of two ways: the output
+ * shows the guest's memory directly (scan-out, or a CPU view), or it
+ * copies the frame into a buffer of its own when it is presented.
  */
 #ifndef VD_OUTPUT_H
 #define VD_OUTPUT_H
@@ -68,7 +74,7 @@ struct vd_output_conn_desc {
 	uint32_t domid, index;  /* the guest and its connector index (window ids, input) */
 	/* A flip's frame is on screen (vblank). token is what conn_flip got. */
 	void (*flip_done)(void *userdata, uint64_t token);
-	/* Optional: a new frame became visible (tests, capture). */
+	/* Optional: a new frame became visible (tests). */
 	void (*frame_shown)(void *userdata, const struct vd_frame_view *view);
 	void *userdata;
 };
@@ -100,82 +106,6 @@ struct vd_scanout {
 
 const char *vd_scanout_path_name(enum vd_scanout_path path);
 
-struct vd_output_impl {
-	const char *name;
-	void (*destroy)(struct vd_output *out);
-	int (*conn_create)(struct vd_output *out, const struct vd_output_conn_desc *desc,
-			   struct vd_output_conn **ret_conn);
-	/* Pending flips are dropped without flip_done. NULL is a no-op. */
-	void (*conn_destroy)(struct vd_output_conn *conn);
-	int (*fb_create)(struct vd_output *out, const struct vd_frame_src *src,
-			 struct vd_output_fb **ret_fb);
-	/*
-	 * After this returns the output holds no reference to the guest's
-	 * memory: a connector showing fb goes blank. NULL is a no-op.
-	 */
-	void (*fb_destroy)(struct vd_output_fb *fb);
-	/*
-	 * Show fb (enable), or blank (fb NULL). No flip_done. r is the
-	 * connector's window into fb (NULL: at 0,0), the size of the
-	 * connector; it starts inside fb but may reach past it (a fb smaller
-	 * than the connector): the connector shows the part inside fb
-	 * (vd_rect_clip) at its top-left, black around it. -EINVAL if r
-	 * starts outside fb. Later flips show the same window of their fb.
-	 */
-	int (*conn_set_config)(struct vd_output_conn *conn, struct vd_output_fb *fb,
-			       const struct vd_rect *r);
-	/*
-	 * Queue fb to be shown at the next vblank; flip_done(token) follows
-	 * exactly once unless the connector is destroyed first. Flips queue
-	 * in order. The window of the last set_config (else 0,0) selects what
-	 * of fb is shown, clipped to fb: a window outside fb shows black.
-	 */
-	int (*conn_flip)(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
-	/*
-	 * Backend-allocated buffers (be-alloc): size bytes (page multiple) the
-	 * output can show, exported as a dma-buf (*ret_fd, owned by the caller)
-	 * and mapped for the CPU (*ret_map, size bytes, or NULL if the output
-	 * has no CPU view). -EOPNOTSUPP if the output cannot allocate.
-	 */
-	int (*buffer_alloc)(struct vd_output *out, uint64_t size, int *ret_fd, void **ret_map);
-	void (*buffer_free)(struct vd_output *out, int fd, void *map, uint64_t size);
-	/* Write what the connector shows now as PNG. -ENODATA if blank. */
-	int (*conn_screenshot)(struct vd_output_conn *conn, const char *path);
-	void (*get_stats)(struct vd_output *out, struct vd_output_stats *ret);
-	/*
-	 * The EDID of the physical display conn maps onto 1:1 (kms: on it by
-	 * name, from the configuration or the guest's unique-id, and alone on
-	 * it), at most size bytes into buf; its length, or
-	 * -ENODATA (not 1:1, or the display has none), -ENOSPC (larger than
-	 * size). The caller synthesises one then. NULL: always -ENODATA.
-	 */
-	int (*conn_get_edid)(struct vd_output_conn *conn, void *buf, size_t size);
-	/* See vd_output_conn_layout. NULL: -EOPNOTSUPP. */
-	int (*conn_layout)(struct vd_output_conn *conn, struct vd_rect *ret);
-	/* See vd_output_input_source. NULL: -EOPNOTSUPP. */
-	int (*input_source)(struct vd_output *out, struct vd_input_source **ret_src);
-	/* See vd_output_conn_scanout. NULL: -EOPNOTSUPP. */
-	int (*conn_scanout)(struct vd_output_conn *conn, struct vd_scanout *ret);
-};
-
-struct vd_output {
-	const struct vd_output_impl *impl;
-	struct vd_notify layout_changed; /* vd_output_on_layout_change; zeroed at create */
-};
-
-/*
- * Bases of every output's connectors and framebuffers. An implementation
- * embeds them as its first member and downcasts with a helper that checks
- * out->impl, so a connector or fb handed to the wrong output is caught.
- */
-struct vd_output_conn {
-	struct vd_output *out;
-};
-
-struct vd_output_fb {
-	struct vd_output *out;
-};
-
 struct vd_output_opts {
 	bool force_copy;        /* --copy: copy every flipped frame */
 	uint32_t refresh_mhz;   /* vblank rate in mHz; 0: complete flips at once */
@@ -184,14 +114,133 @@ struct vd_output_opts {
 	const char *drm_device;  /* kms: /dev/dri/cardN; NULL: the first with a display */
 };
 
+/* ---- the output ---- */
+
+/* Create by name ("headless", ...). -ENOENT for an unknown name. Borrows loop. */
+int vd_output_create(const char *name, sd_event *loop, const struct vd_output_opts *opts,
+		     struct vd_output **ret_out);
+/* Connectors and fbs must be gone. NULL is a no-op. */
+void vd_output_destroy(struct vd_output *out);
+const char *vd_output_name(const struct vd_output *out);
+void vd_output_get_stats(struct vd_output *out, struct vd_output_stats *ret);
+
+/* ---- connectors ---- */
+
+/* desc is copied (name too; target and mapping are only read during the call). */
+int vd_output_conn_create(struct vd_output *out, const struct vd_output_conn_desc *desc,
+			  struct vd_output_conn **ret_conn);
 /*
- * Helpers shared by the outputs. vd_frame_src_valid: the geometry fits the
- * buffer (64-bit arithmetic), whole bytes per pixel, and a CPU map (if
- * need_map) or at least a map or a dma-buf.
+ * Pending flips are dropped without flip_done; a screenshot in progress
+ * ends with -ENODEV. May be called from the connector's own callbacks.
+ * NULL is a no-op.
  */
-bool vd_frame_src_valid(const struct vd_frame_src *src, bool need_map);
-/* A non-empty source rectangle inside a width x height frame. */
-bool vd_rect_within(const struct vd_rect *r, uint32_t width, uint32_t height);
+void vd_output_conn_destroy(struct vd_output_conn *conn);
+/*
+ * Show fb at once (enable), or blank (fb NULL); no flip_done. r is the
+ * connector's window into fb (NULL: at 0,0), the size of the connector;
+ * it starts inside fb but may reach past it (a fb smaller than the
+ * connector): the connector shows the part inside fb (vd_rect_clip) at
+ * its top-left, black around it. -EINVAL if r starts outside fb. Later
+ * flips show the same window of their fb.
+ */
+int vd_output_conn_set_config(struct vd_output_conn *conn, struct vd_output_fb *fb,
+			      const struct vd_rect *r);
+/*
+ * Queue fb to be shown at the next vblank; flip_done(token) follows
+ * exactly once unless the connector is destroyed first. Flips queue in
+ * order. The window of the last set_config (else 0,0) selects what of fb
+ * is shown, clipped to fb: a window outside fb shows black. The frame is
+ * read (or copied) when it is presented, not when it is queued.
+ */
+int vd_output_conn_flip(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
+
+/*
+ * The EDID of the physical display conn maps onto 1:1 (kms: on it by
+ * name, from the configuration or the guest's unique-id, and alone on
+ * it), at most size bytes into buf; its length, or -ENODATA (not 1:1, or
+ * the display has none), -ENOSPC (larger than size). The caller
+ * synthesises one then.
+ */
+int vd_output_conn_get_edid(struct vd_output_conn *conn, void *buf, size_t size);
+
+/*
+ * Where connector conn's picture is on the screen now, in screen
+ * coordinates (for pointer focus): the displays of the output side by
+ * side, left to right (vdispld.conf(5), connector.N). -ENODATA if it is
+ * not on any display; -EOPNOTSUPP if the output has no shared screen.
+ */
+int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
+
+/*
+ * Which display conn is on and how its last committed frame reaches it
+ * (for the status: is a guest scanned out with no copy?). -EOPNOTSUPP if
+ * the output has no displays of its own (headless, wayland).
+ */
+int vd_output_conn_scanout(struct vd_output_conn *conn, struct vd_scanout *ret);
+
+/*
+ * A PNG of what conn shows now, written to path (atomically: a temporary
+ * file renamed over it) off the event loop: the pixels are copied a slice
+ * per loop turn and encoded by a worker thread, so neither a flip nor a
+ * reply waits for it. done(userdata, status) comes on the loop exactly
+ * once (0, or -errno: -ENODATA when the connector went blank meanwhile,
+ * -ENODEV when it was destroyed), unless the screenshot is cancelled
+ * first. One at a time per connector (-EBUSY), and all screenshots
+ * together hold at most a bounded amount of memory (-EBUSY beyond it).
+ * -ENODATA if conn shows nothing readable now.
+ */
+typedef void (*vd_output_shot_done)(void *userdata, int status);
+int vd_output_conn_screenshot(struct vd_output_conn *conn, const char *path,
+			      vd_output_shot_done done, void *userdata);
+/* No done callback after this. NULL, or none in progress: a no-op. */
+void vd_output_conn_screenshot_cancel(struct vd_output_conn *conn);
+
+/* ---- framebuffers and backend-allocated buffers ---- */
+
+/* src is copied; the memory it names is borrowed until vd_output_fb_destroy. */
+int vd_output_fb_create(struct vd_output *out, const struct vd_frame_src *src,
+			struct vd_output_fb **ret_fb);
+/*
+ * After this returns the output holds no reference to the guest's
+ * memory through src: a connector showing fb goes blank, queued flips of
+ * it complete blank. (A display may still scan out a dma-buf it imported
+ * until its next vblank; the dma-buf's release tells.) NULL is a no-op.
+ */
+void vd_output_fb_destroy(struct vd_output_fb *fb);
+/*
+ * Backend-allocated buffers (be-alloc): size bytes (page multiple) the
+ * output can show, exported as a dma-buf (*ret_fd, owned by the caller)
+ * and mapped for the CPU (*ret_map, size bytes, or NULL if the output
+ * has no CPU view). -EOPNOTSUPP if the output cannot allocate.
+ */
+int vd_output_buffer_alloc(struct vd_output *out, uint64_t size, int *ret_fd, void **ret_map);
+void vd_output_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size);
+
+/* ---- listeners and input ---- */
+
+/*
+ * l is notified whenever what vd_output_conn_layout says of any connector
+ * may have changed: a connector placed, moved or removed, a display
+ * connected, unplugged or back, a mode set, a new window (SET_CONFIG). It
+ * may come from inside any call into the output and more often than
+ * needed: the listener only notes it and looks at the layout from the
+ * loop. Any number of listeners; vd_listener_remove before l goes away.
+ * Outputs without a shared screen (headless, wayland) never notify.
+ */
+void vd_output_add_layout_listener(struct vd_output *out, struct vd_listener *l);
+
+/*
+ * The input the output's own display system gives (wayland: the
+ * compositor's seat), as an input source whose events are addressed to the
+ * guest owning the surface in focus (to_guest). The caller owns the source;
+ * if it outlives the output it delivers nothing more. At most one at a
+ * time (-EBUSY).
+ * -EOPNOTSUPP if the output has no input.
+ */
+int vd_output_input_source(struct vd_output *out, struct vd_input_source **ret_src);
+
+/* ---- geometry helpers ---- */
+
 /*
  * The part of window r inside a width x height frame: same origin, size
  * cut at the frame's edges. False if nothing of r is inside.
@@ -204,73 +253,5 @@ bool vd_rect_clip(const struct vd_rect *r, uint32_t width, uint32_t height,
  */
 bool vd_frame_view_of(const struct vd_frame_src *src, const struct vd_rect *r,
 		      struct vd_frame_view *ret);
-/* be-alloc in shared memory: the memfd stands in for the dma-buf. */
-int vd_output_shm_alloc(uint64_t size, int *ret_fd, void **ret_map);
-void vd_output_shm_free(int fd, void *map, uint64_t size);
-
-/*
- * Where connector conn's picture is on the screen now, in screen
- * coordinates (for pointer focus): the displays of the output side by
- * side, left to right (vdispld.conf(5), connector.N). -ENODATA if it is
- * not on any display; -EOPNOTSUPP if the output has no shared screen.
- */
-int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
-
-/*
- * fn(userdata) is called whenever what vd_output_conn_layout says of any
- * connector may have changed: a connector placed, moved or removed, a
- * display connected, unplugged or back, a mode set, a new source
- * rectangle (SET_CONFIG, or a flip carrying one). It may come from inside
- * any call into the output and more often than needed: the listener only
- * notes it and looks at the layout from the loop (the input's sync). One
- * listener; another call replaces it, fn NULL removes it. Outputs without
- * a shared screen (conn_layout NULL: headless, wayland) never call it.
- */
-void vd_output_on_layout_change(struct vd_output *out, void (*fn)(void *userdata),
-				void *userdata);
-/* For the outputs: tell the listener, if any. */
-void vd_output_layout_changed(struct vd_output *out);
-
-/*
- * Which display conn is on and how its last committed frame reaches it
- * (for the status: is a guest scanned out with no copy?). -EOPNOTSUPP if
- * the output has no displays of its own (headless, wayland).
- */
-int vd_output_conn_scanout(struct vd_output_conn *conn, struct vd_scanout *ret);
-
-/*
- * The input the output's own display system gives (wayland: the
- * compositor's seat), as an input source whose events are addressed to the
- * guest owning the surface in focus (to_guest). The caller owns the source;
- * if it outlives the output it delivers nothing more. At most one at a
- * time (-EBUSY).
- * -EOPNOTSUPP if the output has no input.
- */
-int vd_output_input_source(struct vd_output *out, struct vd_input_source **ret_src);
-
-/* Create by name ("headless", ...). -ENOENT for an unknown name. Borrows loop. */
-int vd_output_create(const char *name, sd_event *loop, const struct vd_output_opts *opts,
-		     struct vd_output **ret_out);
-void vd_output_destroy(struct vd_output *out);
-
-/*
- * The outputs keep their connectors and framebuffers on intrusive lists:
- * a node has `next` and `pprev` (the link that points at it), so it unlinks
- * itself in O(1) without knowing the list's head.
- */
-#define VD_LIST_PUSH(headp, node)                                                          \
-	do {                                                                                \
-		(node)->next = *(headp);                                                    \
-		if (*(headp))                                                               \
-			(*(headp))->pprev = &(node)->next;                                  \
-		(node)->pprev = (headp);                                                    \
-		*(headp) = (node);                                                          \
-	} while (0)
-#define VD_LIST_UNLINK(node)                                                               \
-	do {                                                                                \
-		if ((node)->next)                                                           \
-			(node)->next->pprev = (node)->pprev;                                \
-		*(node)->pprev = (node)->next;                                              \
-	} while (0)
 
 #endif

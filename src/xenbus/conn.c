@@ -93,13 +93,12 @@ static void on_flip_done(void *userdata, uint64_t fb_cookie)
 
 static int do_set_config(struct vd_conn *conn, const struct vd_set_config *c)
 {
-	struct vd_output *out = conn->dev->be->out;
 	struct vd_fb_info fb;
 	struct vd_rect rect;
 	int r;
 
 	if (c->fb_cookie == 0)
-		return out->impl->conn_set_config(conn->oconn, NULL, NULL);
+		return vd_output_conn_set_config(conn->oconn, NULL, NULL);
 	r = vd_bufs_fb_lookup(conn->dev->bufs, c->fb_cookie, &fb);
 	if (r < 0)
 		return r;
@@ -115,12 +114,11 @@ static int do_set_config(struct vd_conn *conn, const struct vd_set_config *c)
 				   fb.fourcc))
 		return -EINVAL;
 	rect = (struct vd_rect){c->x, c->y, conn->width, conn->height};
-	return out->impl->conn_set_config(conn->oconn, fb.ofb, &rect);
+	return vd_output_conn_set_config(conn->oconn, fb.ofb, &rect);
 }
 
 static int do_pg_flip(struct vd_conn *conn, uint64_t fb_cookie)
 {
-	struct vd_output *out = conn->dev->be->out;
 	struct vd_fb_info fb;
 	int r;
 
@@ -129,7 +127,7 @@ static int do_pg_flip(struct vd_conn *conn, uint64_t fb_cookie)
 		return r;
 	if (conn->flips_pending >= conn->dev->be->opts.max_pending_flips)
 		return -EBUSY;
-	r = out->impl->conn_flip(conn->oconn, fb.ofb, fb_cookie);
+	r = vd_output_conn_flip(conn->oconn, fb.ofb, fb_cookie);
 	if (r < 0)
 		return r;
 	conn->flips_pending++;
@@ -144,13 +142,13 @@ static int do_pg_flip(struct vd_conn *conn, uint64_t fb_cookie)
  */
 static int do_get_edid(struct vd_conn *conn, const struct vd_get_edid *e, uint32_t *ret_sz)
 {
-	const struct vd_output_impl *impl = conn->dev->be->out->impl;
 	uint8_t edid[XENDISPL_EDID_MAX_SIZE];
 	int len = -ENODATA, r;
 
-	if (impl->conn_get_edid && conn->oconn)
-		len = impl->conn_get_edid(conn->oconn, edid,
-					  e->buffer_sz < sizeof(edid) ? e->buffer_sz : sizeof(edid));
+	if (conn->oconn)
+		len = vd_output_conn_get_edid(conn->oconn, edid,
+					      e->buffer_sz < sizeof(edid) ? e->buffer_sz
+									  : sizeof(edid));
 	if (len <= 0) {
 		r = vd_edid_generate(conn->width, conn->height, conn->unique_id, edid);
 		if (r < 0)
@@ -431,7 +429,7 @@ static int create_output_conn(struct vd_conn *conn)
 	};
 
 	snprintf(name, sizeof(name), "%s:%u", conn->dev->xb.name, conn->idx);
-	return out->impl->conn_create(out, &desc, &conn->oconn);
+	return vd_output_conn_create(out, &desc, &conn->oconn);
 }
 
 int vd_conn_connect(struct vd_dev *dev, struct vd_conn *conn)
@@ -485,7 +483,7 @@ void vd_conn_disconnect(struct vd_conn *conn)
 	hv->evtchn_unbind(dev->be->hv, conn->evt_ch);
 	conn->req_ch = conn->evt_ch = NULL;
 	if (conn->oconn)
-		dev->be->out->impl->conn_destroy(conn->oconn);
+		vd_output_conn_destroy(conn->oconn);
 	conn->oconn = NULL;
 	if (conn->req_page)
 		hv->gnt_unmap(dev->xb.gnt, conn->req_page, 1);

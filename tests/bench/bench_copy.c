@@ -75,19 +75,19 @@ static int setup(struct cp_bench *b)
 	if (r >= 0)
 		r = vd_output_create("headless", b->loop, &oo, &b->out);
 	if (r >= 0)
-		r = b->out->impl->conn_create(b->out, &desc, &b->conn);
+		r = vd_output_conn_create(b->out, &desc, &b->conn);
 	if (r >= 0)
-		r = b->out->impl->fb_create(b->out, &src, &b->fb);
+		r = vd_output_fb_create(b->out, &src, &b->fb);
 	if (r >= 0)
-		r = b->out->impl->conn_set_config(b->conn, b->fb, NULL);
+		r = vd_output_conn_set_config(b->conn, b->fb, NULL);
 	return r;
 }
 
 static void teardown(struct cp_bench *b)
 {
 	if (b->out) {
-		b->out->impl->conn_destroy(b->conn);
-		b->out->impl->fb_destroy(b->fb);
+		vd_output_conn_destroy(b->conn);
+		vd_output_fb_destroy(b->fb);
 		vd_output_destroy(b->out);
 	}
 	sd_event_unref(b->loop);
@@ -103,7 +103,7 @@ static void teardown(struct cp_bench *b)
 static int one_flip(struct cp_bench *b, uint64_t i, bool keep)
 {
 	uint64_t t0 = bench_now_ns(), want = b->done + 1;
-	int r = b->out->impl->conn_flip(b->conn, b->fb, i);
+	int r = vd_output_conn_flip(b->conn, b->fb, i);
 	uint64_t t1 = bench_now_ns();
 
 	if (r < 0)
@@ -188,13 +188,13 @@ int bench_copy(const struct bench_cfg *cfg)
 		memcpys(&b, i, false);
 	}
 	if (r >= 0)
-		b.out->impl->get_stats(b.out, &s0);
+		vd_output_get_stats(b.out, &s0);
 	for (uint32_t i = 0; r >= 0 && i < frames; i++) {
 		r = one_flip(&b, WARMUP + i, true);
 		memcpys(&b, i, true);
 	}
 	if (r >= 0) {
-		b.out->impl->get_stats(b.out, &s1);
+		vd_output_get_stats(b.out, &s1);
 		report(&b, s1.bytes_copied - s0.bytes_copied);
 	} else {
 		fprintf(stderr, "vdispl-bench: copy: %s\n", strerror(-r));

@@ -40,7 +40,7 @@ static void run_guests(bool copy, uint32_t nguests, const uint32_t *nconn)
 	assert_true(h_run_until(&h, h_all_finished, NULL, 60000));
 	for (uint32_t i = 0; i < nguests; i++)
 		h_assert_clean(&h, g[i], nconn[i], FRAMES);
-	h.out->impl->get_stats(h.out, &os);
+	vd_output_get_stats(h.out, &os);
 	if (copy)
 		/* once per flip and once per mode set, no more */
 		assert_int_equal(os.copies, os.flips + mode_sets);
@@ -124,7 +124,7 @@ static void one_fb_spans_connectors(void **state)
 		h_assert_clean(&h, g, 3, 120);
 		assert_true(h_stats(g).buffers_destroyed);
 		assert_int_equal(h_stats(g).deferred_ends, 0);
-		h.out->impl->get_stats(h.out, &os);
+		vd_output_get_stats(h.out, &os);
 		/* copied: one connector's window per flip, not the whole fb */
 		if (copy)
 			assert_int_equal(os.bytes_copied, (os.flips + 3) * 320u * 200u * 4u);

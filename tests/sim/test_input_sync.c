@@ -34,6 +34,7 @@
 #include "harness.h"
 #include "input/kbdback.h"
 #include "log.h"
+#include "output/output_impl.h"
 #include "simkbd/simkbd.h"
 
 #define TIMEOUT_MS 5000u
@@ -43,16 +44,14 @@
 #define SCREEN_H 600
 #define GRID_MAX 8
 
-/* ---- the grid output ---- */
+/* ---- the grid output: a shared screen, on the output core ---- */
 
 struct gconn {
 	struct vd_output_conn base;
-	struct vd_output_conn *inner; /* headless */
 };
 
 struct grid {
 	struct vd_output base;
-	struct vd_output *inner;
 	struct vd_output_impl impl;
 	struct gconn *conns[GRID_MAX]; /* in the order they came */
 	uint32_t nconns;
@@ -76,40 +75,26 @@ static void grid_changed(struct grid *g)
 	vd_output_layout_changed(&g->base);
 }
 
-static int grid_conn_create(struct vd_output *out, const struct vd_output_conn_desc *d,
-			    struct vd_output_conn **ret)
+static int grid_conn_init(struct vd_output_conn *base, const struct vd_output_conn_desc *d)
 {
-	struct grid *g = grid_of(out);
-	struct gconn *c = calloc(1, sizeof(*c));
-	int r;
+	struct grid *g = grid_of(base->out);
 
-	assert_non_null(c);
 	assert_true(g->nconns < GRID_MAX);
-	r = g->inner->impl->conn_create(g->inner, d, &c->inner);
-	if (r < 0) {
-		free(c);
-		return r;
-	}
-	c->base.out = out;
-	g->conns[g->nconns++] = c;
+	g->conns[g->nconns++] = gconn_of(base);
 	grid_changed(g);
-	*ret = &c->base;
 	return 0;
 }
 
-static void grid_conn_destroy(struct vd_output_conn *base)
+static void grid_conn_finish(struct vd_output_conn *base)
 {
 	struct grid *g = grid_of(base->out);
-	struct gconn *c = gconn_of(base);
 	uint32_t i = 0;
 
-	while (i < g->nconns && g->conns[i] != c)
+	while (i < g->nconns && g->conns[i] != gconn_of(base))
 		i++;
 	assert_true(i < g->nconns);
 	memmove(&g->conns[i], &g->conns[i + 1], (g->nconns - i - 1) * sizeof(g->conns[0]));
 	g->nconns--;
-	g->inner->impl->conn_destroy(c->inner);
-	free(c);
 	grid_changed(g);
 }
 
@@ -128,87 +113,45 @@ static int grid_conn_layout(struct vd_output_conn *base, struct vd_rect *ret)
 	return -ENODATA;
 }
 
-static int grid_set_config(struct vd_output_conn *c, struct vd_output_fb *fb,
-			   const struct vd_rect *r)
+static int grid_fb_init(struct vd_output_fb *fb)
 {
-	struct grid *g = grid_of(c->out);
-
-	return g->inner->impl->conn_set_config(gconn_of(c)->inner, fb, r);
+	return vd_frame_src_valid(&fb->src, true) ? 0 : -EINVAL;
 }
 
-static int grid_flip(struct vd_output_conn *c, struct vd_output_fb *fb, uint64_t token)
+static void grid_fb_finish(struct vd_output_fb *fb)
 {
-	struct grid *g = grid_of(c->out);
-
-	return g->inner->impl->conn_flip(gconn_of(c)->inner, fb, token);
 }
 
-static int grid_screenshot(struct vd_output_conn *c, const char *path)
-{
-	struct grid *g = grid_of(c->out);
-
-	return g->inner->impl->conn_screenshot(gconn_of(c)->inner, path);
-}
-
-static struct grid *the_grid; /* fb_destroy gets no output: one grid per test */
-
-static int grid_fb_create(struct vd_output *out, const struct vd_frame_src *src,
-			  struct vd_output_fb **ret)
-{
-	return grid_of(out)->inner->impl->fb_create(grid_of(out)->inner, src, ret);
-}
-
-static void grid_fb_destroy(struct vd_output_fb *fb)
-{
-	the_grid->inner->impl->fb_destroy(fb);
-}
-
-static int grid_buffer_alloc(struct vd_output *out, uint64_t size, int *fd, void **map)
-{
-	return grid_of(out)->inner->impl->buffer_alloc(grid_of(out)->inner, size, fd, map);
-}
-
-static void grid_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size)
-{
-	grid_of(out)->inner->impl->buffer_free(grid_of(out)->inner, fd, map, size);
-}
-
-static void grid_get_stats(struct vd_output *out, struct vd_output_stats *ret)
-{
-	grid_of(out)->inner->impl->get_stats(grid_of(out)->inner, ret);
-}
+static struct grid *the_grid; /* one grid per test */
 
 static void grid_destroy(struct vd_output *out)
 {
-	struct grid *g = grid_of(out);
-
-	vd_output_destroy(g->inner);
-	free(g);
+	vd_output_finish(out);
+	free(grid_of(out));
 	the_grid = NULL;
 }
 
-static struct vd_output *grid_wrap(struct harness *h, struct vd_output *inner)
+/* The harness made a headless output: the grid replaces it. */
+static struct vd_output *grid_wrap(struct harness *h, struct vd_output *headless)
 {
+	struct vd_output_opts oo = {.refresh_mhz = 0}; /* as the harness's: flips at once */
 	struct grid *g = calloc(1, sizeof(*g));
 
 	assert_non_null(g);
-	g->inner = inner;
+	vd_output_destroy(headless);
 	g->impl = (struct vd_output_impl){
 		.name = "grid",
+		.pacing = VD_PACE_TIMER,
+		.conn_size = sizeof(struct gconn),
+		.fb_size = sizeof(struct vd_output_fb),
 		.destroy = grid_destroy,
-		.conn_create = grid_conn_create,
-		.conn_destroy = grid_conn_destroy,
-		.fb_create = grid_fb_create,
-		.fb_destroy = grid_fb_destroy,
-		.conn_set_config = grid_set_config,
-		.conn_flip = grid_flip,
-		.buffer_alloc = grid_buffer_alloc,
-		.buffer_free = grid_buffer_free,
-		.conn_screenshot = grid_screenshot,
-		.get_stats = grid_get_stats,
+		.conn_init = grid_conn_init,
+		.conn_finish = grid_conn_finish,
+		.fb_init = grid_fb_init,
+		.fb_finish = grid_fb_finish,
 		.conn_layout = grid_conn_layout,
 	};
-	g->base.impl = &g->impl;
+	assert_int_equal(vd_output_init(&g->base, &g->impl, h->loop, &oo), 0);
 	the_grid = g;
 	return &g->base;
 }
@@ -482,6 +425,8 @@ static void pointer_follows_the_layout(void **state)
 	fa = display(&c, "guest-a");
 	kbd(&c, "guest-a", vd_simfront_domid(fa));
 	wait_kbd_up(&c, c.k[0]);
+	/* A's display first: the grid lays connectors out in the order they come */
+	assert_true(h_run_until(&c.h, h_guest_connected, fa, TIMEOUT_MS));
 	fb = display(&c, "guest-b");
 	kbd(&c, "guest-b", vd_simfront_domid(fb));
 	wait_kbd_up(&c, c.k[1]);

@@ -220,19 +220,31 @@ struct shot {
 	struct wctx *c;
 	uint32_t conn;
 	const char *path;
-	int status;
+	int status; /* -EINPROGRESS while the output writes it */
 };
+
+static void on_shot(void *userdata, int status)
+{
+	((struct shot *)userdata)->status = status;
+}
 
 /* What `vdispctl screenshot` does: the output's screenshot of the connector. */
 static void take_shot(void *userdata, const struct vd_dev_info *info)
 {
 	struct shot *s = userdata;
 	struct vd_output_conn *oc;
+	int r;
 
 	if (info->domid != s->c->domid || s->conn >= info->nconn)
 		return;
 	oc = info->conns[s->conn].oconn;
-	s->status = oc ? s->c->h.out->impl->conn_screenshot(oc, s->path) : -ENODATA;
+	r = oc ? vd_output_conn_screenshot(oc, s->path, on_shot, s) : -ENODATA;
+	s->status = r < 0 ? r : -EINPROGRESS;
+}
+
+static bool shot_done(struct harness *h, void *arg)
+{
+	return ((struct shot *)arg)->status != -EINPROGRESS;
 }
 
 /*
@@ -251,6 +263,7 @@ static void assert_screenshot(struct wctx *c, uint32_t conn, uint32_t n, uint32_
 	assert_true(fd >= 0);
 	close(fd);
 	vd_backend_foreach_device(c->h.be, take_shot, &shot);
+	assert_true(h_run_until(&c->h, shot_done, &shot, 5000));
 	assert_int_equal(shot.status, 0);
 	got = png_read(path, &pw, &ph);
 	assert_int_equal(pw, CONN_W);

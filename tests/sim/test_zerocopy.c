@@ -23,55 +23,57 @@
 
 #include "harness.h"
 #include "log.h"
+#include "output/output_impl.h"
 
 #define FAST_VBLANK 2000000u
 #define LAG_MAX 64
 
+struct lag_fb {
+	struct vd_output_fb base;
+	int fd; /* our reference to the dma-buf, or -1 */
+};
+
 struct lag {
 	struct vd_output base;
-	struct vd_output *inner;
 	struct vd_output_impl impl;
-	struct {
-		struct vd_output_fb *fb;
-		int fd;
-	} live[LAG_MAX];
 	int held[LAG_MAX];
 	uint32_t nheld;
 	bool hold;
 };
 
-static struct lag *the_lag; /* fb_destroy gets no output: one lag per test */
+static struct lag *the_lag; /* one lag per test */
 
-static int lag_fb_create(struct vd_output *out, const struct vd_frame_src *src,
-			 struct vd_output_fb **ret)
+static int lag_conn_init(struct vd_output_conn *conn, const struct vd_output_conn_desc *d)
 {
-	struct lag *l = (struct lag *)out;
-	int r = l->inner->impl->fb_create(l->inner, src, ret);
-
-	for (int i = 0; r >= 0 && src->dmabuf_fd >= 0 && i < LAG_MAX; i++) {
-		if (!l->live[i].fb) {
-			l->live[i].fb = *ret;
-			l->live[i].fd = fcntl(src->dmabuf_fd, F_DUPFD_CLOEXEC, 3);
-			break;
-		}
-	}
-	return r;
+	return 0;
 }
 
-static void lag_fb_destroy(struct vd_output_fb *fb)
+static void lag_conn_finish(struct vd_output_conn *conn)
 {
-	struct lag *l = the_lag;
+}
 
-	for (int i = 0; i < LAG_MAX; i++) {
-		if (fb && l->live[i].fb == fb) {
-			if (l->hold && l->nheld < LAG_MAX)
-				l->held[l->nheld++] = l->live[i].fd;
-			else
-				close(l->live[i].fd);
-			l->live[i].fb = NULL;
-		}
-	}
-	l->inner->impl->fb_destroy(fb);
+static int lag_fb_init(struct vd_output_fb *base)
+{
+	struct lag_fb *fb = (struct lag_fb *)base;
+
+	if (!vd_frame_src_valid(&base->src, true))
+		return -EINVAL;
+	fb->fd = base->src.dmabuf_fd >= 0 ? fcntl(base->src.dmabuf_fd, F_DUPFD_CLOEXEC, 3) : -1;
+	return 0;
+}
+
+/* The fb goes; its dma-buf stays held while the test says hold. */
+static void lag_fb_finish(struct vd_output_fb *base)
+{
+	struct lag_fb *fb = (struct lag_fb *)base;
+	struct lag *l = (struct lag *)base->out;
+
+	if (fb->fd < 0)
+		return;
+	if (l->hold && l->nheld < LAG_MAX)
+		l->held[l->nheld++] = fb->fd;
+	else
+		close(fb->fd);
 }
 
 static void lag_release(struct lag *l)
@@ -80,63 +82,48 @@ static void lag_release(struct lag *l)
 		close(l->held[--l->nheld]);
 }
 
+static int lag_buffer_alloc(struct vd_output *out, uint64_t size, int *fd, void **map)
+{
+	return vd_output_shm_alloc(size, fd, map);
+}
+
+static void lag_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size)
+{
+	vd_output_shm_free(fd, map, size);
+}
+
 static void lag_destroy(struct vd_output *out)
 {
 	struct lag *l = (struct lag *)out;
 
 	lag_release(l);
-	for (int i = 0; i < LAG_MAX; i++)
-		if (l->live[i].fb)
-			close(l->live[i].fd);
-	vd_output_destroy(l->inner);
+	vd_output_finish(out);
 	the_lag = NULL;
 	free(l);
 }
 
-static int lag_conn_create(struct vd_output *out, const struct vd_output_conn_desc *d,
-			   struct vd_output_conn **ret)
+/* The harness made a headless output: lag, on the output core, replaces it. */
+static struct vd_output *lag_wrap(struct harness *h, struct vd_output *headless)
 {
-	struct lag *l = (struct lag *)out;
-
-	return l->inner->impl->conn_create(l->inner, d, ret);
-}
-
-static void lag_get_stats(struct vd_output *out, struct vd_output_stats *ret)
-{
-	struct lag *l = (struct lag *)out;
-
-	l->inner->impl->get_stats(l->inner, ret);
-}
-
-static int lag_buffer_alloc(struct vd_output *out, uint64_t size, int *fd, void **map)
-{
-	struct lag *l = (struct lag *)out;
-
-	return l->inner->impl->buffer_alloc(l->inner, size, fd, map);
-}
-
-static void lag_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size)
-{
-	struct lag *l = (struct lag *)out;
-
-	l->inner->impl->buffer_free(l->inner, fd, map, size);
-}
-
-static struct vd_output *lag_wrap(struct harness *h, struct vd_output *inner)
-{
+	struct vd_output_opts oo = {.refresh_mhz = FAST_VBLANK};
 	struct lag *l = calloc(1, sizeof(*l));
 
 	assert_non_null(l);
-	l->inner = inner;
-	l->impl = *inner->impl;
-	l->impl.destroy = lag_destroy;
-	l->impl.conn_create = lag_conn_create;
-	l->impl.fb_create = lag_fb_create;
-	l->impl.fb_destroy = lag_fb_destroy;
-	l->impl.get_stats = lag_get_stats;
-	l->impl.buffer_alloc = lag_buffer_alloc;
-	l->impl.buffer_free = lag_buffer_free;
-	l->base.impl = &l->impl;
+	vd_output_destroy(headless);
+	l->impl = (struct vd_output_impl){
+		.name = "lag",
+		.pacing = VD_PACE_TIMER,
+		.conn_size = sizeof(struct vd_output_conn),
+		.fb_size = sizeof(struct lag_fb),
+		.destroy = lag_destroy,
+		.conn_init = lag_conn_init,
+		.conn_finish = lag_conn_finish,
+		.fb_init = lag_fb_init,
+		.fb_finish = lag_fb_finish,
+		.buffer_alloc = lag_buffer_alloc,
+		.buffer_free = lag_buffer_free,
+	};
+	assert_int_equal(vd_output_init(&l->base, &l->impl, h->loop, &oo), 0);
 	the_lag = l;
 	return &l->base;
 }
@@ -178,7 +165,7 @@ static void exported_and_released(void **state)
 	assert_int_equal(h_stats(g).deferred_ends, 0);
 	assert_int_equal(dom_stats(&h, vd_simfront_domid(g)).dmabufs_exported, 0);
 	assert_int_equal(dom_stats(&h, vd_simfront_domid(g)).pages_mapped, 4); /* rings */
-	h.out->impl->get_stats(h.out, &os);
+	vd_output_get_stats(h.out, &os);
 	assert_int_equal(os.copies, 0);
 	assert_int_equal(be_stats(&h).gates.immediate, 4);
 	h_fini(&h);
@@ -346,7 +333,7 @@ static void six_hundred_frames_no_copy(void **state)
 	h_assert_clean(&h, a, 1, 600);
 	h_assert_clean(&h, b, 1, 600);
 	assert_true(h_stats(a).buffers_destroyed && h_stats(b).buffers_destroyed);
-	h.out->impl->get_stats(h.out, &os);
+	vd_output_get_stats(h.out, &os);
 	assert_int_equal(os.copies, 0);
 	assert_int_equal(os.flips, 1200);
 	assert_int_equal(dom_stats(&h, vd_simfront_domid(a)).dmabufs_exported, 0);

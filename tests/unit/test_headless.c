@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <png.h>
 
-#include "output/output.h"
+#include "output/output_impl.h"
 #include "output/png.h"
 
 #define FOURCC(a, b, c, d)                                                                         \
@@ -68,7 +68,7 @@ static void on_flip_done(void *userdata, uint64_t token)
 	rec->done_us[rec->n_done] = now_us();
 	rec->n_done++;
 	if (rec->destroy_in_flip_done) {
-		rec->out->impl->conn_destroy(rec->destroy_in_flip_done);
+		vd_output_conn_destroy(rec->destroy_in_flip_done);
 		rec->destroy_in_flip_done = NULL;
 	}
 }
@@ -88,6 +88,34 @@ static void run_until(sd_event *loop, const unsigned *count, unsigned want, unsi
 
 	while (*count < want && now_us() < end)
 		assert_true(sd_event_run(loop, 10000) >= 0);
+}
+
+struct shot_wait {
+	bool done;
+	int status;
+};
+
+static void on_shot(void *userdata, int status)
+{
+	struct shot_wait *w = userdata;
+
+	w->done = true;
+	w->status = status;
+}
+
+/* A screenshot as vdispctl takes it, waited for: the written PNG's status. */
+static int shot_sync(struct vd_output_conn *conn, const char *path)
+{
+	struct shot_wait w = {false, 0};
+	uint64_t end = now_us() + 5000000;
+	int r = vd_output_conn_screenshot(conn, path, on_shot, &w);
+
+	if (r < 0)
+		return r;
+	while (!w.done && now_us() < end)
+		assert_true(sd_event_run(conn->out->loop, 10000) >= 0);
+	assert_true(w.done);
+	return w.status;
 }
 
 /* Run the loop for ms, whatever happens. */
@@ -135,7 +163,7 @@ static void fx_open(struct fx *fx, const struct vd_output_opts *opts)
 
 	assert_int_equal(vd_output_create("headless", fx->loop, opts, &fx->out), 0);
 	fx->rec.out = fx->out;
-	assert_int_equal(fx->out->impl->conn_create(fx->out, &desc, &fx->conn), 0);
+	assert_int_equal(vd_output_conn_create(fx->out, &desc, &fx->conn), 0);
 }
 
 static int setup(void **state)
@@ -164,7 +192,7 @@ static struct vd_output_fb *fb_new(struct fx *fx)
 {
 	struct vd_output_fb *fb = NULL;
 
-	assert_int_equal(fx->out->impl->fb_create(fx->out, &fx->src, &fb), 0);
+	assert_int_equal(vd_output_fb_create(fx->out, &fx->src, &fb), 0);
 	return fb;
 }
 
@@ -172,7 +200,7 @@ static struct vd_output_stats stats_of(struct fx *fx)
 {
 	struct vd_output_stats st;
 
-	fx->out->impl->get_stats(fx->out, &st);
+	vd_output_get_stats(fx->out, &st);
 	return st;
 }
 
@@ -189,7 +217,7 @@ static void test_flips_in_order(void **state)
 	a = fb_new(fx);
 	b = fb_new(fx);
 	for (uint64_t t = 1; t <= 5; t++)
-		assert_int_equal(fx->out->impl->conn_flip(fx->conn, t % 2 ? a : b, t), 0);
+		assert_int_equal(vd_output_conn_flip(fx->conn, t % 2 ? a : b, t), 0);
 	assert_int_equal(fx->rec.n_done, 0); /* never synchronous */
 	run_until(fx->loop, &fx->rec.n_done, 5, 2000);
 	run_for(fx->loop, 20);
@@ -215,8 +243,8 @@ static void test_vblank_pacing_60hz(void **state)
 	fx_open(fx, &opts);
 	a = fb_new(fx);
 	queued = now_us();
-	assert_int_equal(fx->out->impl->conn_flip(fx->conn, a, 1), 0);
-	assert_int_equal(fx->out->impl->conn_flip(fx->conn, a, 2), 0);
+	assert_int_equal(vd_output_conn_flip(fx->conn, a, 1), 0);
+	assert_int_equal(vd_output_conn_flip(fx->conn, a, 2), 0);
 	run_until(fx->loop, &fx->rec.n_done, 2, 2000);
 	assert_int_equal(fx->rec.n_done, 2);
 	/* One flip per vblank: the second lands at least one grid step after queueing. */
@@ -235,7 +263,7 @@ static void test_refresh_zero_completes_next_iteration(void **state)
 	fx_open(fx, &opts);
 	a = fb_new(fx);
 	for (uint64_t t = 10; t < 13; t++)
-		assert_int_equal(fx->out->impl->conn_flip(fx->conn, a, t), 0);
+		assert_int_equal(vd_output_conn_flip(fx->conn, a, t), 0);
 	assert_int_equal(fx->rec.n_done, 0);
 	assert_true(sd_event_run(fx->loop, 0) > 0);
 	assert_int_equal(fx->rec.n_done, 1);
@@ -263,7 +291,7 @@ static void test_direct_mode_shows_guest_memory(void **state)
 	struct vd_output_stats st;
 
 	fx_open(fx, &opts);
-	assert_int_equal(fx->out->impl->conn_flip(fx->conn, fb_new(fx), 1), 0);
+	assert_int_equal(vd_output_conn_flip(fx->conn, fb_new(fx), 1), 0);
 	run_until(fx->loop, &fx->rec.n_done, 1, 1000);
 	assert_int_equal(fx->rec.n_shown, 1);
 	assert_ptr_equal(fx->rec.last.pixels, fx->mem + fx->src.offset);
@@ -275,35 +303,45 @@ static void test_direct_mode_shows_guest_memory(void **state)
 	assert_int_equal(st.bytes_copied, 0);
 }
 
-static void test_copy_mode_copies_at_flip_time(void **state)
+/*
+ * Copy mode copies a frame when it is presented (its vblank), into the
+ * connector's own two buffers: queued flips hold no copies, whatever the
+ * queue's length, and what is shown stays as it was at its vblank while
+ * the guest draws on.
+ */
+static void test_copy_mode_copies_when_presented(void **state)
 {
-	struct vd_output_opts opts = {.force_copy = true};
+	struct vd_output_opts opts = {.force_copy = true, .refresh_mhz = 20000}; /* 50 ms */
 	struct fx *fx = *state;
 	struct vd_output_stats st;
 	struct vd_output_fb *a;
-	uint8_t *before;
+	uint8_t *at_vblank;
 
 	fx_open(fx, &opts);
 	a = fb_new(fx);
-	before = malloc(fx->mem_size);
-	assert_non_null(before);
-	memcpy(before, fx->mem, fx->mem_size);
-	assert_int_equal(fx->out->impl->conn_flip(fx->conn, a, 1), 0);
-	memset(fx->mem, 0xee, fx->mem_size); /* the guest draws on after the flip */
+	for (uint64_t t = 1; t <= 4; t++)
+		assert_int_equal(vd_output_conn_flip(fx->conn, a, t), 0);
+	st = stats_of(fx);
+	assert_int_equal(st.copies, 0);
+	memset(fx->mem, 0x11, fx->mem_size); /* drawn before the vblank: shown */
 	run_until(fx->loop, &fx->rec.n_done, 1, 1000);
 	assert_int_equal(fx->rec.n_shown, 1);
 	assert_true(fx->rec.last.pixels < fx->mem || fx->rec.last.pixels >= fx->mem + fx->mem_size);
 	assert_int_equal(fx->rec.last.stride, 64 * 4);
-	assert_view_matches_src(&fx->rec.last, &fx->src, before, 0, 0);
-	for (uint64_t t = 2; t <= 4; t++)
-		assert_int_equal(fx->out->impl->conn_flip(fx->conn, a, t), 0);
+	assert_view_matches_src(&fx->rec.last, &fx->src, fx->mem, 0, 0);
+	assert_int_equal(stats_of(fx).copies, 1);
+	at_vblank = malloc(fx->mem_size);
+	assert_non_null(at_vblank);
+	memcpy(at_vblank, fx->mem, fx->mem_size);
+	memset(fx->mem, 0x22, fx->mem_size); /* drawn after: the copy stays */
+	assert_view_matches_src(&fx->rec.last, &fx->src, at_vblank, 0, 0);
 	run_until(fx->loop, &fx->rec.n_done, 4, 1000);
 	assert_view_matches_src(&fx->rec.last, &fx->src, fx->mem, 0, 0);
 	st = stats_of(fx);
 	assert_int_equal(st.flips, 4);
 	assert_int_equal(st.copies, 4);
 	assert_int_equal(st.bytes_copied, 4u * 64 * 32 * 4);
-	free(before);
+	free(at_vblank);
 }
 
 static void test_set_config_rect(void **state)
@@ -315,21 +353,21 @@ static void test_set_config_rect(void **state)
 
 	fx_open(fx, &opts);
 	a = fb_new(fx);
-	assert_int_equal(fx->out->impl->conn_set_config(fx->conn, a, &bad), -EINVAL);
+	assert_int_equal(vd_output_conn_set_config(fx->conn, a, &bad), -EINVAL);
 	assert_int_equal(fx->rec.n_shown, 0);
-	assert_int_equal(fx->out->impl->conn_set_config(fx->conn, a, &r), 0);
+	assert_int_equal(vd_output_conn_set_config(fx->conn, a, &r), 0);
 	assert_int_equal(fx->rec.n_shown, 1); /* at once, without the loop */
 	assert_int_equal(fx->rec.n_done, 0);
 	assert_ptr_equal(fx->rec.last.pixels, fx->mem + fx->src.offset + 2 * fx->src.stride + 3 * 4);
 	assert_int_equal(fx->rec.last.width, 10);
 	assert_int_equal(fx->rec.last.height, 5);
 	/* Flips keep the configured source rectangle. */
-	assert_int_equal(fx->out->impl->conn_flip(fx->conn, a, 1), 0);
+	assert_int_equal(vd_output_conn_flip(fx->conn, a, 1), 0);
 	run_until(fx->loop, &fx->rec.n_done, 1, 1000);
 	assert_int_equal(fx->rec.last.width, 10);
 	assert_view_matches_src(&fx->rec.last, &fx->src, fx->mem, 3, 2);
-	assert_int_equal(fx->out->impl->conn_set_config(fx->conn, NULL, NULL), 0);
-	assert_int_equal(fx->out->impl->conn_screenshot(fx->conn, "/nonexistent/x.png"), -ENODATA);
+	assert_int_equal(vd_output_conn_set_config(fx->conn, NULL, NULL), 0);
+	assert_int_equal(shot_sync(fx->conn, "/nonexistent/x.png"), -ENODATA);
 }
 
 static void test_set_config_rect_copy(void **state)
@@ -339,7 +377,7 @@ static void test_set_config_rect_copy(void **state)
 	struct fx *fx = *state;
 
 	fx_open(fx, &opts);
-	assert_int_equal(fx->out->impl->conn_set_config(fx->conn, fb_new(fx), &r), 0);
+	assert_int_equal(vd_output_conn_set_config(fx->conn, fb_new(fx), &r), 0);
 	assert_int_equal(fx->rec.last.width, 20);
 	assert_int_equal(fx->rec.last.stride, 20 * 4);
 	assert_view_matches_src(&fx->rec.last, &fx->src, fx->mem, 5, 7);
@@ -361,10 +399,10 @@ static void test_fb_destroy_while_shown_blanks(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	a = fb_new(fx);
-	assert_int_equal(fx->out->impl->conn_set_config(fx->conn, a, NULL), 0);
-	assert_int_equal(fx->out->impl->conn_screenshot(fx->conn, path), 0);
-	fx->out->impl->fb_destroy(a);
-	assert_int_equal(fx->out->impl->conn_screenshot(fx->conn, path), -ENODATA);
+	assert_int_equal(vd_output_conn_set_config(fx->conn, a, NULL), 0);
+	assert_int_equal(shot_sync(fx->conn, path), 0);
+	vd_output_fb_destroy(a);
+	assert_int_equal(shot_sync(fx->conn, path), -ENODATA);
 	unlink(path);
 }
 
@@ -376,15 +414,15 @@ static void fb_destroy_queued(struct fx *fx, bool copy)
 	fx_open(fx, &opts);
 	a = fb_new(fx);
 	b = fb_new(fx);
-	assert_int_equal(fx->out->impl->conn_flip(fx->conn, a, 1), 0);
-	assert_int_equal(fx->out->impl->conn_flip(fx->conn, b, 2), 0);
-	fx->out->impl->fb_destroy(a);
+	assert_int_equal(vd_output_conn_flip(fx->conn, a, 1), 0);
+	assert_int_equal(vd_output_conn_flip(fx->conn, b, 2), 0);
+	vd_output_fb_destroy(a);
 	run_until(fx->loop, &fx->rec.n_done, 1, 1000);
 	/* Still one flip_done for the flip of the destroyed fb, but a blank frame. */
 	assert_int_equal(fx->rec.n_done, 1);
 	assert_int_equal(fx->rec.tokens[0], 1);
 	assert_int_equal(fx->rec.n_shown, 0);
-	assert_int_equal(fx->out->impl->conn_screenshot(fx->conn, "/nonexistent/x.png"),
+	assert_int_equal(shot_sync(fx->conn, "/nonexistent/x.png"),
 			 -ENODATA);
 	run_until(fx->loop, &fx->rec.n_done, 2, 1000);
 	assert_int_equal(fx->rec.n_done, 2);
@@ -410,9 +448,9 @@ static void test_conn_destroy_drops_flips(void **state)
 
 	fx_open(fx, &opts);
 	a = fb_new(fx);
-	assert_int_equal(fx->out->impl->conn_flip(fx->conn, a, 1), 0);
-	assert_int_equal(fx->out->impl->conn_flip(fx->conn, a, 2), 0);
-	assert_int_equal(fx->out->impl->conn_flip(fx->conn, a, 3), 0);
+	assert_int_equal(vd_output_conn_flip(fx->conn, a, 1), 0);
+	assert_int_equal(vd_output_conn_flip(fx->conn, a, 2), 0);
+	assert_int_equal(vd_output_conn_flip(fx->conn, a, 3), 0);
 	/* flip_done of 1 destroys the connector: 2 and 3 never complete. */
 	fx->rec.destroy_in_flip_done = fx->conn;
 	run_for(fx->loop, 30);
@@ -498,7 +536,7 @@ static void assert_window_shot(struct fx *fx, struct vd_output_conn *conn, uint3
 	uint32_t w = 0, h = 0;
 	uint8_t *got, want[4];
 
-	assert_int_equal(fx->out->impl->conn_screenshot(conn, path), 0);
+	assert_int_equal(shot_sync(conn, path), 0);
 	got = png_read_rgba(path, &w, &h);
 	assert_non_null(got);
 	assert_int_equal(w, 32);
@@ -541,23 +579,23 @@ static void test_set_config_window(void **state)
 
 	fx_open(fx, &opts);
 	desc.userdata = &fx->rec;
-	assert_int_equal(fx->out->impl->conn_create(fx->out, &desc, &conn), 0);
+	assert_int_equal(vd_output_conn_create(fx->out, &desc, &conn), 0);
 	a = fb_new(fx);
-	assert_int_equal(fx->out->impl->conn_set_config(conn, a, &off), -EINVAL);
-	assert_int_equal(fx->out->impl->conn_set_config(conn, a, &win), 0);
+	assert_int_equal(vd_output_conn_set_config(conn, a, &off), -EINVAL);
+	assert_int_equal(vd_output_conn_set_config(conn, a, &win), 0);
 	assert_int_equal(fx->rec.last.width, 32);
 	assert_view_matches_src(&fx->rec.last, &fx->src, fx->mem, 16, 8);
 	assert_window_shot(fx, conn, 16, 8);
-	assert_int_equal(fx->out->impl->conn_flip(conn, a, 1), 0);
+	assert_int_equal(vd_output_conn_flip(conn, a, 1), 0);
 	run_until(fx->loop, &fx->rec.n_done, 1, 1000);
 	assert_view_matches_src(&fx->rec.last, &fx->src, fx->mem, 16, 8);
 	/* reaching past the fb: the part inside, at the connector's top-left */
-	assert_int_equal(fx->out->impl->conn_set_config(conn, a, &edge), 0);
+	assert_int_equal(vd_output_conn_set_config(conn, a, &edge), 0);
 	assert_int_equal(fx->rec.last.width, 24);
 	assert_int_equal(fx->rec.last.height, 8);
 	assert_view_matches_src(&fx->rec.last, &fx->src, fx->mem, 40, 24);
 	assert_window_shot(fx, conn, 40, 24);
-	fx->out->impl->conn_destroy(conn);
+	vd_output_conn_destroy(conn);
 }
 
 static void test_png_xrgb8888(void **state)
@@ -660,16 +698,22 @@ static void test_capture_dir(void **state)
 	fx_open(fx, &opts);
 	a = fb_new(fx);
 	fill_xrgb(fx, 0xff0000);
-	assert_int_equal(fx->out->impl->conn_set_config(fx->conn, a, NULL), 0);
+	assert_int_equal(vd_output_conn_set_config(fx->conn, a, NULL), 0);
 	end = now_us() + 2000000;
 	while (access(path, F_OK) != 0 && now_us() < end)
 		assert_true(sd_event_run(fx->loop, 10000) >= 0);
 	assert_int_equal(png_first_pixel(path), 0xff0000);
-	/* A frame shown just before the connector goes away is still captured. */
+	/*
+	 * A frame shown just before the connector goes away is still captured
+	 * (written off the loop: the output waits for it when it goes).
+	 */
 	fill_xrgb(fx, 0x0000ff);
-	assert_int_equal(fx->out->impl->conn_set_config(fx->conn, a, NULL), 0);
-	fx->out->impl->conn_destroy(fx->conn);
+	assert_int_equal(vd_output_conn_set_config(fx->conn, a, NULL), 0);
+	vd_output_conn_destroy(fx->conn);
 	fx->conn = NULL;
+	vd_output_fb_destroy(a);
+	vd_output_destroy(fx->out);
+	fx->out = NULL;
 	assert_int_equal(png_first_pixel(path), 0x0000ff);
 	unlink(path);
 	free(path);
@@ -697,24 +741,24 @@ static void test_fb_create_validates(void **state)
 	fx_open(fx, &opts);
 	s = fx->src;
 	s.map = NULL;
-	assert_int_equal(fx->out->impl->fb_create(fx->out, &s, &fb), -EINVAL);
+	assert_int_equal(vd_output_fb_create(fx->out, &s, &fb), -EINVAL);
 	/* The last row needs no stride padding, but every visible byte. */
 	s = fx->src;
 	s.size = s.offset + (uint64_t)(s.height - 1) * s.stride + s.width * 4;
-	assert_int_equal(fx->out->impl->fb_create(fx->out, &s, &fb), 0);
-	fx->out->impl->fb_destroy(fb);
+	assert_int_equal(vd_output_fb_create(fx->out, &s, &fb), 0);
+	vd_output_fb_destroy(fb);
 	fb = NULL;
 	s.size -= 1;
-	assert_int_equal(fx->out->impl->fb_create(fx->out, &s, &fb), -EINVAL);
+	assert_int_equal(vd_output_fb_create(fx->out, &s, &fb), -EINVAL);
 	s = fx->src;
 	s.stride = s.width * 4 - 1;
-	assert_int_equal(fx->out->impl->fb_create(fx->out, &s, &fb), -EINVAL);
+	assert_int_equal(vd_output_fb_create(fx->out, &s, &fb), -EINVAL);
 	s = fx->src;
 	s.bpp = 16; /* does not match XRGB8888 */
-	assert_int_equal(fx->out->impl->fb_create(fx->out, &s, &fb), -EINVAL);
+	assert_int_equal(vd_output_fb_create(fx->out, &s, &fb), -EINVAL);
 	s = fx->src;
 	s.offset = UINT32_MAX;
-	assert_int_equal(fx->out->impl->fb_create(fx->out, &s, &fb), -EINVAL);
+	assert_int_equal(vd_output_fb_create(fx->out, &s, &fb), -EINVAL);
 	assert_null(fb);
 	assert_int_equal(vd_output_create("no-such-output", fx->loop, &opts, &fx->out), -ENOENT);
 }
@@ -727,7 +771,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refresh_zero_completes_next_iteration, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_direct_mode_shows_guest_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_mode_copies_at_flip_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_mode_copies_when_presented, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_config_rect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_config_rect_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_config_window, setup, teardown),

@@ -122,76 +122,27 @@ static int add_event_source(struct kms_output *out)
 			       out);
 }
 
-static uint32_t lat_us(uint64_t from, uint64_t to)
+/* The output's own exit lines (the core prints the latency). */
+static void kms_report(struct vd_output *base)
 {
-	uint64_t d = to > from ? to - from : 0;
+	struct kms_output *out = kms_output_from(base);
 
-	return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	vd_info("kms: %llu page-flip events, %llu watchdog completions, %llu hotplug events",
+		(unsigned long long)out->events, (unsigned long long)out->watchdog_fired,
+		(unsigned long long)out->hotplugs);
+	vd_info("kms: plane use: direct=%llu overlay=%llu composed=%llu",
+		(unsigned long long)out->use_direct, (unsigned long long)out->use_overlay,
+		(unsigned long long)out->use_composed);
 }
 
-void kms_lat_record(struct kms_output *out, const struct kms_flip *flip)
-{
-	struct kms_lat *l;
-
-	if (!flip->t_commit)
-		return; /* completed blind: no commit carried it */
-	l = &out->lat[out->nlat % KMS_LAT_SAMPLES];
-	l->commit_us = lat_us(flip->t_req, flip->t_commit);
-	l->done_us = lat_us(flip->t_req, vd_now_us());
-	out->nlat++;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Percentiles p50 and p99 (nearest rank) of one field of the samples. */
-static void lat_percentiles(const struct kms_output *out, bool done, uint32_t ret[2])
-{
-	uint32_t v[KMS_LAT_SAMPLES];
-	size_t n = out->nlat < KMS_LAT_SAMPLES ? (size_t)out->nlat : KMS_LAT_SAMPLES;
-
-	ret[0] = ret[1] = 0;
-	if (!n)
-		return;
-	for (size_t i = 0; i < n; i++)
-		v[i] = done ? out->lat[i].done_us : out->lat[i].commit_us;
-	qsort(v, n, sizeof(v[0]), cmp_u32);
-	ret[0] = v[(50 * n + 99) / 100 - 1];
-	ret[1] = v[(99 * n + 99) / 100 - 1];
-}
-
-static void lat_log(const struct kms_output *out)
-{
-	uint32_t c[2], d[2];
-	double copies = out->stats.flips ? (double)out->stats.copies / (double)out->stats.flips : 0;
-
-	lat_percentiles(out, false, c);
-	lat_percentiles(out, true, d);
-	vd_info("kms: flip latency request->commit p50=%uus p99=%uus, "
-		"request->done p50=%uus p99=%uus, copies per flip=%.2f",
-		c[0], c[1], d[0], d[1], copies);
-}
-
-static void kms_get_stats(struct vd_output *base, struct vd_output_stats *ret)
-{
-	*ret = kms_output_from(base)->stats;
-}
-
-/* Connectors and fbs first (planes move off guest memory), then the display goes back. */
+/* The core took connectors and fbs down (planes off guest memory); the display goes back. */
 static void kms_destroy(struct vd_output *base)
 {
 	struct kms_output *out = kms_output_from(base);
 
-	while (out->conns)
-		kms_conn_destroy(&out->conns->base);
-	while (out->fbs)
-		kms_fb_destroy(&out->fbs->base);
 	if (out->fd >= 0) {
 		kms_heads_restore(out);
+		kms_zombies_release(out, true);
 		kms_heads_finish(out);
 		if (out->master)
 			drmDropMaster(out->fd);
@@ -199,32 +150,29 @@ static void kms_destroy(struct vd_output *base)
 	}
 	sd_event_source_disable_unref(out->drm_source);
 	kms_hotplug_finish(out);
-	lat_log(out);
-	vd_info("kms: %llu page-flip events, %llu watchdog completions, %llu hotplug events",
-		(unsigned long long)out->events, (unsigned long long)out->watchdog_fired,
-		(unsigned long long)out->hotplugs);
-	vd_info("kms: plane use: direct=%llu overlay=%llu composed=%llu",
-		(unsigned long long)out->use_direct, (unsigned long long)out->use_overlay,
-		(unsigned long long)out->use_composed);
+	vd_output_finish(base);
 	free(out);
 }
 
 static const struct vd_output_impl kms_impl = {
 	.name = "kms",
+	.pacing = VD_PACE_DEVICE,
+	.watchdog_us = KMS_WATCHDOG_US,
+	.conn_size = sizeof(struct kms_conn),
+	.fb_size = sizeof(struct kms_fb),
 	.destroy = kms_destroy,
-	.conn_create = kms_conn_create,
-	.conn_destroy = kms_conn_destroy,
-	.fb_create = kms_fb_create,
-	.fb_destroy = kms_fb_destroy,
-	.conn_set_config = kms_conn_set_config,
-	.conn_flip = kms_conn_flip,
+	.conn_init = kms_conn_init,
+	.conn_finish = kms_conn_finish,
+	.fb_init = kms_fb_init,
+	.fb_finish = kms_fb_finish,
+	.kick = kms_conn_kick,
+	.late = kms_conn_late,
 	.buffer_alloc = kms_buffer_alloc,
 	.buffer_free = kms_buffer_free,
-	.conn_screenshot = kms_conn_screenshot,
-	.get_stats = kms_get_stats,
 	.conn_layout = kms_conn_layout,
 	.conn_scanout = kms_conn_scanout,
 	.conn_get_edid = kms_conn_get_edid,
+	.report = kms_report,
 };
 
 int vd_output_kms_create(sd_event *loop, const struct vd_output_opts *opts,
@@ -235,11 +183,12 @@ int vd_output_kms_create(sd_event *loop, const struct vd_output_opts *opts,
 
 	if (!out)
 		return -ENOMEM;
-	out->base.impl = &kms_impl;
 	out->loop = loop;
 	out->fd = -1;
 	out->force_copy = opts && opts->force_copy;
-	r = open_device(out, opts ? opts->drm_device : NULL);
+	r = vd_output_init(&out->base, &kms_impl, loop, opts);
+	if (r >= 0)
+		r = open_device(out, opts ? opts->drm_device : NULL);
 	if (r >= 0)
 		r = kms_heads_init(out);
 	if (r >= 0)

@@ -120,8 +120,7 @@ static void copy_rect(struct kms_output *out, struct kms_dumb *buf, const struct
 
 	for (uint32_t y = 0; y < dst->height; y++)
 		memcpy(to + (size_t)y * buf->pitch, from + (size_t)y * s->stride, row);
-	out->stats.copies++;
-	out->stats.bytes_copied += row * dst->height;
+	vd_output_count_copy(&out->base, row * dst->height);
 }
 
 /* Drawn marker of a conn on a plane: its place is black in the composition. */
@@ -132,6 +131,7 @@ static void draw_cell(struct kms_head *head, struct kms_dumb *buf, uint32_t i, b
 {
 	struct kms_conn *conn = head->conns[i];
 	struct vd_rect cell, src, dst;
+	const struct kms_fb *fb;
 	bool visible;
 
 	/* A place is inside the mode and the buffer is the mode's size; clip anyway. */
@@ -142,17 +142,18 @@ static void draw_cell(struct kms_head *head, struct kms_dumb *buf, uint32_t i, b
 	visible = kms_conn_picture(conn, buf->width, buf->height, &cell, &src, &dst);
 	if (conn->plane != VD_KMS_PLANE_COMPOSED)
 		return;
-	if (!visible || !conn->fb || !copyable(&conn->fb->src)) {
+	fb = kms_conn_fb(conn);
+	if (!visible || !fb || !copyable(&fb->base.src)) {
 		if (!fresh)
 			fill_black(buf, &cell);
-		if (visible && conn->fb)
-			vd_log_rl(LOG_WARNING, "kms: %s: format %#x cannot be composed", conn->name,
-				  conn->fb->src.fourcc);
+		if (visible && fb)
+			vd_log_rl(LOG_WARNING, "kms: %s: format %#x cannot be composed",
+				  kms_conn_name(conn), fb->base.src.fourcc);
 		return;
 	}
 	if (!fresh)
 		fill_around(buf, &cell, &dst);
-	copy_rect(head->out, buf, &conn->fb->src, &src, &dst);
+	copy_rect(head->out, buf, &fb->base.src, &src, &dst);
 }
 
 /*
@@ -165,7 +166,7 @@ void kms_head_compose(struct kms_head *head, struct kms_dumb *buf, uint64_t *dra
 
 	for (uint32_t i = 0; i < head->nconns; i++) {
 		const struct kms_conn *conn = head->conns[i];
-		uint64_t want = conn->plane == VD_KMS_PLANE_COMPOSED ? conn->seq : DRAWN_HOLE;
+		uint64_t want = conn->plane == VD_KMS_PLANE_COMPOSED ? conn->base.seq : DRAWN_HOLE;
 
 		redraw[i] |= !drawn[i] || drawn[i] != want;
 		fresh[i] |= !drawn[i];
@@ -177,7 +178,7 @@ void kms_head_compose(struct kms_head *head, struct kms_dumb *buf, uint64_t *dra
 		if (!redraw[i])
 			continue;
 		draw_cell(head, buf, i, fresh[i]);
-		drawn[i] = head->conns[i]->plane == VD_KMS_PLANE_COMPOSED ? head->conns[i]->seq
+		drawn[i] = head->conns[i]->plane == VD_KMS_PLANE_COMPOSED ? head->conns[i]->base.seq
 									  : DRAWN_HOLE;
 	}
 }

@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "output/png.h"
 
 /* kms_output_from checks the output's impl: a connector of another output is caught. */
 static struct kms_conn *kms_conn_from(struct vd_output_conn *conn)
@@ -99,11 +98,11 @@ static struct kms_head *head_for_rect(struct kms_output *out, struct kms_conn *c
 	if (head)
 		vd_err("kms: %s: connector mapping %u,%u,%ux%u: that display has no room for "
 		       "another connector (displays: %s); placed by default",
-		       conn->name, r->x, r->y, r->width, r->height, names);
+		       kms_conn_name(conn), r->x, r->y, r->width, r->height, names);
 	else
 		vd_warn("kms: %s: connector mapping %u,%u,%ux%u: starts right of every display "
 			"(displays: %s); placed by default until a display connected later holds it",
-			conn->name, r->x, r->y, r->width, r->height, names);
+			kms_conn_name(conn), r->x, r->y, r->width, r->height, names);
 	return NULL;
 }
 
@@ -125,11 +124,11 @@ static struct kms_head *head_pick(struct kms_output *out, struct kms_conn *conn,
 			if (head_named(out, desc->mapping))
 				vd_err("kms: %s: connector mapping %s: that display has no room for "
 				       "another connector (displays: %s); placed by default",
-				       conn->name, desc->mapping, names);
+				       kms_conn_name(conn), desc->mapping, names);
 			else
 				vd_warn("kms: %s: connector mapping %s: no such display connected "
 					"(displays: %s); placed by default until it is",
-					conn->name, desc->mapping, names);
+					kms_conn_name(conn), desc->mapping, names);
 		}
 	}
 	if (!head) {
@@ -150,13 +149,13 @@ void kms_head_layout(struct kms_head *head)
 		if (conn->placed && !vd_kms_clip(&conn->want, sw, sh, &conn->place)) {
 			vd_err("kms: %s: rectangle %u,%u,%ux%u is off the %ux%u screen of %s; "
 			       "placed by default",
-			       conn->name, conn->want.x, conn->want.y, conn->want.width,
+			       kms_conn_name(conn), conn->want.x, conn->want.y, conn->want.width,
 			       conn->want.height, sw, sh, head->name);
 			conn->placed = false;
 		} else if (conn->placed && (conn->place.width != conn->want.width ||
 					    conn->place.height != conn->want.height)) {
 			vd_warn("kms: %s: rectangle %u,%u,%ux%u clipped to the %ux%u screen of %s",
-				conn->name, conn->want.x, conn->want.y, conn->want.width,
+				kms_conn_name(conn), conn->want.x, conn->want.y, conn->want.width,
 				conn->want.height, sw, sh, head->name);
 		}
 		n += !conn->placed;
@@ -172,7 +171,7 @@ static void head_insert(struct kms_head *head, struct kms_conn *conn)
 {
 	uint32_t i = 0;
 
-	while (i < head->nconns && strcmp(head->conns[i]->name, conn->name) <= 0)
+	while (i < head->nconns && strcmp(kms_conn_name(head->conns[i]), kms_conn_name(conn)) <= 0)
 		i++;
 	memmove(&head->conns[i + 1], &head->conns[i], (head->nconns - i) * sizeof(head->conns[0]));
 	head->conns[i] = conn;
@@ -185,7 +184,7 @@ static void head_add(struct kms_head *head, struct kms_conn *conn)
 
 	if (!head->enabled && !head->broken) {
 		r = conn->placed ? kms_head_enable(head, 0, 0)
-				 : kms_head_enable(head, conn->desc.width, conn->desc.height);
+				 : kms_head_enable(head, conn->base.desc.width, conn->base.desc.height);
 		if (r < 0) {
 			vd_err("kms: %s: cannot set a mode: %s; its guests flip blind", head->name,
 			       strerror(-r));
@@ -199,6 +198,7 @@ static void head_add(struct kms_head *head, struct kms_conn *conn)
 	else
 		kms_layout_changed(head->out); /* no mode: it has no place on the screen */
 	kms_head_invalidate(head);
+	kms_head_update_blind(head);
 	kms_head_kick(head);
 }
 
@@ -228,7 +228,7 @@ static void log_placement(struct kms_conn *conn)
 	if (vd_output_conn_layout(&conn->base, &s) < 0)
 		s = (struct vd_rect){0, 0, 0, 0};
 	vd_info("kms: %s on %s at %u,%u %ux%u%s, picture at %u,%u %ux%u of the screen",
-		conn->name, conn->head->name, conn->place.x, conn->place.y, conn->place.width,
+		kms_conn_name(conn), conn->head->name, conn->place.x, conn->place.y, conn->place.width,
 		conn->place.height, conn->placed ? " (configured)" : "", s.x, s.y, s.width,
 		s.height);
 }
@@ -256,7 +256,7 @@ static void conn_move(struct kms_conn *conn, struct kms_head *to)
 			why = "its configuration";
 	}
 	head_add(to, conn);
-	vd_notice("kms: %s: moved from %s%s to %s, where %s puts it", conn->name, from->name,
+	vd_notice("kms: %s: moved from %s%s to %s, where %s puts it", kms_conn_name(conn), from->name,
 		  from->unplugged || from->broken ? " (blind)" : "", to->name, why);
 }
 
@@ -264,7 +264,7 @@ static void conn_move(struct kms_conn *conn, struct kms_head *to)
 static void sort_by_name(struct kms_conn **v, uint32_t n)
 {
 	for (uint32_t i = 1; i < n; i++)
-		for (uint32_t j = i; j > 0 && strcmp(v[j - 1]->name, v[j]->name) > 0; j--) {
+		for (uint32_t j = i; j > 0 && strcmp(kms_conn_name(v[j - 1]), kms_conn_name(v[j])) > 0; j--) {
 			struct kms_conn *t = v[j];
 
 			v[j] = v[j - 1];
@@ -281,13 +281,15 @@ uint32_t kms_head_claim(struct kms_head *head)
 	bool take[MAX], left[KMS_MAX_HEADS] = {false};
 	const char *names[KMS_MAX_HEADS];
 	uint32_t widths[KMS_MAX_HEADS], n = 0, moved;
+	struct vd_output_conn *oc;
 
 	for (uint32_t i = 0; i < out->nheads; i++) {
 		names[i] = out->heads[i].name;
 		widths[i] = out->heads[i].pref_w;
 	}
-	for (struct kms_conn *conn = out->conns; conn && n < MAX; conn = conn->next)
-		which[n++] = conn;
+	vd_output_for_each_conn(oc, &out->base)
+		if (n < MAX)
+			which[n++] = kms_conn_from(oc);
 	if (!n)
 		return 0;
 	sort_by_name(which, n);
@@ -311,135 +313,42 @@ uint32_t kms_head_claim(struct kms_head *head)
 	return moved;
 }
 
-int kms_conn_create(struct vd_output *base, const struct vd_output_conn_desc *desc,
-		    struct vd_output_conn **ret_conn)
+int kms_conn_init(struct vd_output_conn *base, const struct vd_output_conn_desc *desc)
 {
-	struct kms_output *out = kms_output_from(base);
+	struct kms_conn *conn = kms_conn_from(base);
+	struct kms_output *out = kms_output_from(base->out);
 	struct kms_head *head;
-	struct kms_conn *conn;
 
-	if (!desc->name || !desc->flip_done || !desc->width || !desc->height)
-		return -EINVAL;
-	conn = calloc(1, sizeof(*conn));
-	if (!conn)
-		return -ENOMEM;
+	conn->out = out;
 	conn->plane = VD_KMS_PLANE_COMPOSED;
-	conn->name = strdup(desc->name);
 	conn->mapping = desc->mapping ? strdup(desc->mapping) : NULL;
 	conn->target = desc->target ? strdup(desc->target) : NULL;
-	if (!conn->name || (desc->mapping && !conn->mapping) || (desc->target && !conn->target)) {
-		kms_conn_free(conn);
+	if ((desc->mapping && !conn->mapping) || (desc->target && !conn->target)) {
+		kms_conn_finish(base);
 		return -ENOMEM;
 	}
 	head = head_pick(out, conn, desc);
 	if (!head) {
-		kms_conn_free(conn);
+		kms_conn_finish(base);
 		return -ENOSPC;
 	}
-	conn->base.out = base;
-	conn->out = out;
-	conn->desc = *desc;
-	conn->desc.name = conn->name;
-	conn->desc.target = NULL;
-	conn->desc.mapping = NULL;
-	conn->rect = conn->cfg = (struct vd_rect){0, 0, desc->width, desc->height};
-	conn->seq = 1;
-	VD_LIST_PUSH(&out->conns, conn);
 	head_add(head, conn);
 	log_placement(conn);
-	*ret_conn = &conn->base;
 	return 0;
 }
 
-void kms_conn_free(struct kms_conn *conn)
+/* The core dropped its flips; the others on the head are redrawn. */
+void kms_conn_finish(struct vd_output_conn *base)
 {
-	free(conn->name);
+	struct kms_conn *conn = kms_conn_from(base);
+
+	kms_conn_forget_commits(conn);
+	if (conn->head)
+		head_remove(conn->head, conn);
+	conn->head = NULL;
 	free(conn->mapping);
 	free(conn->target);
-	free(conn);
-}
-
-/* Pending flips are dropped without flip_done; the others on the head are redrawn. */
-void kms_conn_destroy(struct vd_output_conn *base)
-{
-	struct kms_conn *conn;
-
-	if (!base)
-		return;
-	conn = kms_conn_from(base);
-	kms_conn_drop_flips(conn);
-	head_remove(conn->head, conn);
-	VD_LIST_UNLINK(conn);
-	conn->destroyed = true;
-	if (!conn->dispatching)
-		kms_conn_free(conn);
-}
-
-/* Shown with the next commit (at once if none is in flight); no flip_done. */
-int kms_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_base,
-			const struct vd_rect *r)
-{
-	struct kms_conn *conn = kms_conn_from(base);
-	struct kms_fb *fb = fb_base ? kms_fb_from(fb_base) : NULL;
-	struct vd_rect whole;
-
-	if (fb) {
-		whole = (struct vd_rect){0, 0, conn->desc.width, conn->desc.height};
-		if (!r)
-			r = &whole;
-		if (!vd_rect_clip(r, fb->src.width, fb->src.height, &whole))
-			return -EINVAL;
-		if (memcmp(&conn->rect, r, sizeof(*r)) != 0)
-			kms_layout_changed(conn->out);
-		conn->rect = conn->cfg = *r;
-	}
-	conn->fb = fb;
-	conn->seq++;
-	conn->head->dirty = true;
-	kms_head_kick(conn->head);
-	return 0;
-}
-
-int kms_conn_flip(struct vd_output_conn *base, struct vd_output_fb *fb_base, uint64_t token)
-{
-	struct kms_conn *conn = kms_conn_from(base);
-	struct kms_flip *flip, **tail;
-
-	if (!fb_base)
-		return -EINVAL;
-	flip = calloc(1, sizeof(*flip));
-	if (!flip)
-		return -ENOMEM;
-	*flip = (struct kms_flip){
-		.conn = conn,
-		.fb = kms_fb_from(fb_base),
-		.rect = conn->cfg,
-		.token = token,
-		.t_req = vd_now_us(),
-	};
-	for (tail = &conn->q; *tail; tail = &(*tail)->next)
-		;
-	*tail = flip;
-	conn->out->stats.flips++;
-	if (conn->head->t_connected && conn->head->enabled) {
-		vd_info("kms: %s: first flip on it (%s) %.1f ms after the uevent that connected it",
-			conn->head->name, conn->name,
-			(double)(flip->t_req - conn->head->t_connected) / 1000.0);
-		conn->head->t_connected = 0;
-	}
-	kms_head_kick(conn->head);
-	return 0;
-}
-
-/* What the guest's buffer holds for the connector's window (the CPU view), black beyond the fb. */
-int kms_conn_screenshot(struct vd_output_conn *base, const char *path)
-{
-	struct kms_conn *conn = kms_conn_from(base);
-	struct vd_frame_view view;
-
-	if (!conn->fb || !vd_frame_view_of(&conn->fb->src, &conn->rect, &view))
-		return -ENODATA;
-	return vd_png_write_canvas(path, &view, conn->rect.width, conn->rect.height);
+	conn->mapping = conn->target = NULL;
 }
 
 /* The connector's frame in screen coordinates: the place, less the black around a smaller frame. */
@@ -450,7 +359,8 @@ int kms_conn_layout(struct vd_output_conn *base, struct vd_rect *ret)
 	struct vd_rect src, dst;
 
 	if (!head->enabled || head->broken ||
-	    !vd_kms_fit(&conn->place, conn->rect.width, conn->rect.height, false, &src, &dst))
+	    !vd_kms_fit(&conn->place, conn->base.desc.width, conn->base.desc.height, false, &src,
+			&dst))
 		return -ENODATA;
 	*ret = dst;
 	ret->x += head->desk_x;
@@ -463,7 +373,7 @@ int kms_conn_scanout(struct vd_output_conn *base, struct vd_scanout *ret)
 	const struct kms_head *head = conn->head;
 
 	*ret = (struct vd_scanout){.display = head->name, .path = VD_SCANOUT_NONE};
-	if (!head->enabled || head->broken || head->unplugged || !conn->fb)
+	if (!head->enabled || head->broken || head->unplugged || !conn->base.cur.fb)
 		return 0;
 	if (conn->plane == VD_KMS_PLANE_PRIMARY)
 		ret->path = VD_SCANOUT_PRIMARY;

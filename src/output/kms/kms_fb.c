@@ -5,8 +5,8 @@
  * (PRIME) into a DRM fb: zero copy when it is shown alone and at the
  * mode's size. Anything else, an import the driver refuses, or one whose
  * scan-out it refuses (kms_flip.c), is read through the CPU mapping by the
- * composition. fb_destroy takes a plane
- * off the fb (blocking commit) before dropping the fb and GEM handle.
+ * composition. A fb that goes while a plane shows it is removed once the
+ * next commit is on screen (kms_flip.c: zombies), never in a blocking commit.
  */
 #include "output/kms/kms_priv.h"
 
@@ -78,7 +78,7 @@ static bool format_ok(const struct kms_output *out, uint32_t fourcc)
 /* Try the zero-copy path; on any refusal the fb stays copy-only (logged once). */
 static void try_import(struct kms_output *out, struct kms_fb *fb)
 {
-	const struct vd_frame_src *s = &fb->src;
+	const struct vd_frame_src *s = &fb->base.src;
 	uint32_t handles[4] = {0}, pitches[4] = {s->stride}, offsets[4] = {s->offset};
 	static bool logged;
 	const char *why = "format not on the plane";
@@ -104,48 +104,49 @@ refused:
 }
 
 /* The mapping, if any, must cover every visible byte. */
-int kms_fb_create(struct vd_output *base, const struct vd_frame_src *src,
-		  struct vd_output_fb **ret_fb)
+int kms_fb_init(struct vd_output_fb *base)
 {
-	struct kms_output *out = kms_output_from(base);
-	struct kms_fb *fb;
+	struct kms_output *out = kms_output_from(base->out);
+	struct kms_fb *fb = kms_fb_from(base);
+	const struct vd_frame_src *src = &base->src;
 
 	if (!vd_frame_src_valid(src, false))
 		return -EINVAL;
-	fb = calloc(1, sizeof(*fb));
-	if (!fb)
-		return -ENOMEM;
-	fb->base.out = base;
 	fb->out = out;
-	fb->src = *src;
 	if (src->dmabuf_fd >= 0 && !out->force_copy)
 		try_import(out, fb);
-	if (!fb->fb_id && !src->map) {
-		free(fb);
+	if (!fb->fb_id && !src->map)
 		return -EINVAL;
-	}
-	VD_LIST_PUSH(&out->fbs, fb);
-	*ret_fb = &fb->base;
 	return 0;
 }
 
-void kms_fb_destroy(struct vd_output_fb *base)
+void kms_fb_release(struct kms_output *out, uint32_t fb_id, uint32_t handle)
 {
-	struct kms_output *out;
-	struct kms_fb *fb;
+	if (fb_id)
+		drmModeRmFB(out->fd, fb_id);
+	if (handle)
+		handle_unref(out, handle);
+}
 
-	if (!base)
+/*
+ * No conn shows fb any more (the core blanked them and their heads are
+ * kicked). A DRM fb still on a plane until that commit is on screen
+ * becomes a zombie: RmFB of a scanned-out fb would turn the plane off in
+ * a blocking commit inside the kernel.
+ */
+void kms_fb_finish(struct vd_output_fb *base)
+{
+	struct kms_fb *fb = kms_fb_from(base);
+	struct kms_output *out = fb->out;
+	struct kms_zombie *z;
+
+	if (fb->fb_id && (z = calloc(1, sizeof(*z)))) {
+		*z = (struct kms_zombie){.next = out->zombies, .fb_id = fb->fb_id, .handle = fb->handle};
+		out->zombies = z;
+		kms_zombies_release(out, false);
 		return;
-	fb = kms_fb_from(base);
-	out = fb->out;
-	for (uint32_t i = 0; i < out->nheads; i++)
-		kms_head_forget_fb(&out->heads[i], fb);
-	if (fb->fb_id)
-		drmModeRmFB(out->fd, fb->fb_id);
-	if (fb->handle)
-		handle_unref(out, fb->handle);
-	VD_LIST_UNLINK(fb);
-	free(fb);
+	}
+	kms_fb_release(out, fb->fb_id, fb->handle);
 }
 
 /* A dumb buffer of at least size bytes: its handle, or -errno. */

@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Flips and commits. One atomic commit is in flight per head at a time.
- * When none is, kms_head_kick takes the oldest queued flip of each
- * connector on the head (they become what the connectors show), builds
- * the plane state (direct scanout of one imported fb, or a composed
- * buffer) and commits it non-blocking with a page-flip event. The event
- * completes the commit's flips (flip_done, in order) and kicks again, so
- * flips that arrived meanwhile go out with the next vblank.
+ * When none is, kms_head_kick takes the oldest queued frame of each
+ * connector on the head (vd_output_conn_take: they become what the
+ * connectors show), builds the plane state (direct scanout of one imported
+ * fb, overlays, or a composed buffer) and commits it non-blocking with a
+ * page-flip event. The event presents the commit's frames (their flips
+ * complete, in order) and kicks again, so flips that arrived meanwhile go
+ * out with the next vblank.
  *
- * Without an event KMS_WATCHDOG_US after the commit, its flips are
- * completed anyway and the head is "stuck": further flips complete blind,
- * one per connector every KMS_BLIND_PERIOD_US, until the kernel's event
- * comes. A head that failed its modeset or a commit completes flips blind
- * too, so a guest always gets exactly one event per accepted flip.
+ * The output core's watchdog completes a commit's frames KMS_WATCHDOG_US
+ * after it without an event; the head is then "stuck" and its connectors
+ * flip blind (the core completes their flips at the vblank pace) until the
+ * kernel's event comes. A head with no display or mode, or whose commit
+ * failed (tried again after KMS_RETRY_US), flips blind too, so a guest
+ * always gets exactly one event per accepted flip.
+ *
+ * A guest fb taken off the screen is never waited for: its DRM fb becomes
+ * a zombie, removed once a commit without it is on screen.
  */
 #include "output/kms/kms_priv.h"
 
@@ -26,217 +31,100 @@
 #define TIMER_ACCURACY_US 1u
 #define WAIT_IDLE_MS 200
 
-static void list_append(struct kms_flip **list, struct kms_flip *flip)
+/* ---- the commit in flight: which conns' frames it carries ---- */
+
+static void committed_add(struct kms_head *head, struct kms_conn *conn)
 {
-	while (*list)
-		list = &(*list)->next;
-	flip->next = NULL;
-	*list = flip;
+	for (uint32_t i = 0; i < head->ncommitted; i++)
+		if (head->committed[i] == conn)
+			return;
+	if (head->ncommitted < KMS_MAX_CONNS_PER_HEAD)
+		head->committed[head->ncommitted++] = conn;
 }
 
-static struct kms_flip *list_pop(struct kms_flip **list)
+/* Their frames are on screen (or not, after all); the list empties first: callbacks may kick. */
+static void committed_present(struct kms_head *head, bool shown)
 {
-	struct kms_flip *flip = *list;
+	struct kms_conn *conns[KMS_MAX_CONNS_PER_HEAD];
+	uint32_t n = head->ncommitted;
 
-	if (flip)
-		*list = flip->next;
-	return flip;
+	memcpy(conns, head->committed, n * sizeof(conns[0]));
+	head->ncommitted = 0;
+	vd_output_present_begin(&head->out->base);
+	for (uint32_t i = 0; i < n; i++)
+		vd_output_conn_presented(&conns[i]->base, shown);
+	vd_output_present_end(&head->out->base);
 }
 
-/* Free the flips of conn in list (no flip_done). */
-static void list_drop_conn(struct kms_flip **list, const struct kms_conn *conn)
+void kms_conn_forget_commits(struct kms_conn *conn)
 {
-	while (*list) {
-		struct kms_flip *flip = *list;
+	struct kms_output *out = conn->out;
 
-		if (flip->conn != conn) {
-			list = &flip->next;
-			continue;
+	for (uint32_t h = 0; out && h < out->nheads; h++) {
+		struct kms_head *head = &out->heads[h];
+
+		for (uint32_t i = 0; i < head->ncommitted; i++) {
+			if (head->committed[i] != conn)
+				continue;
+			memmove(&head->committed[i], &head->committed[i + 1],
+				(head->ncommitted - i - 1) * sizeof(head->committed[0]));
+			head->ncommitted--;
+			break;
 		}
-		*list = flip->next;
-		free(flip);
 	}
 }
 
-static void list_forget_fb(struct kms_flip *list, const struct kms_fb *fb)
+/* ---- blind ---- */
+
+/* The head can show its conns' frames (a commit may be in flight). */
+static bool head_shows(const struct kms_head *head)
 {
-	for (; list; list = list->next)
-		if (list->fb == fb)
-			list->fb = NULL;
+	return head->enabled && !head->broken && !head->unplugged && !head->stuck && !head->failed;
 }
 
-void kms_conn_drop_flips(struct kms_conn *conn)
+static bool head_usable(const struct kms_head *head)
 {
-	list_drop_conn(&conn->q, conn);
-	/* every head: a conn that moved (a display connected later) may have some on the old one */
-	for (uint32_t i = 0; conn->out && i < conn->out->nheads; i++) {
-		list_drop_conn(&conn->out->heads[i].inflight, conn);
-		list_drop_conn(&conn->out->heads[i].done, conn);
-	}
+	return head_shows(head) && !head->pending;
 }
 
-/* ---- completion ---- */
-
-static void notify_shown(struct kms_conn *conn, const struct kms_fb *fb, const struct vd_rect *r)
+void kms_head_update_blind(struct kms_head *head)
 {
-	struct vd_frame_view view;
+	bool blind = !head_shows(head);
 
-	if (conn->desc.frame_shown && vd_frame_view_of(&fb->src, r, &view)) {
-		view.seq = conn->seq;
-		conn->desc.frame_shown(conn->desc.userdata, &view);
-	}
-}
-
-/* The callbacks may destroy conn (deferred) or queue new flips. */
-static void complete_one(struct kms_flip *flip, bool shown)
-{
-	struct kms_conn *conn = flip->conn;
-
-	kms_lat_record(conn->out, flip);
-	conn->dispatching = true;
-	if (shown && flip->fb) {
-		conn->out->stats.frames_shown++;
-		notify_shown(conn, flip->fb, &flip->rect);
-	}
-	if (!conn->destroyed)
-		conn->desc.flip_done(conn->desc.userdata, flip->token);
-	conn->dispatching = false;
-	free(flip);
-	if (conn->destroyed)
-		kms_conn_free(conn);
-}
-
-/* Complete what was in flight. conn_destroy from a callback removes its flips from done. */
-static void complete_inflight(struct kms_head *head, bool shown)
-{
-	struct kms_flip *flip;
-
-	while ((flip = list_pop(&head->inflight)))
-		list_append(&head->done, flip);
-	while ((flip = list_pop(&head->done)))
-		complete_one(flip, shown);
-}
-
-/* ---- blind completion (no display, stuck or failed commits) ---- */
-
-static int on_blind(sd_event_source *s, uint64_t usec, void *userdata);
-
-static void blind_arm(struct kms_head *head, uint64_t delay_us)
-{
-	struct kms_output *out = head->out;
-	int enabled = SD_EVENT_OFF;
-	uint64_t now = 0;
-	int r;
-
-	if (head->blind && sd_event_source_get_enabled(head->blind, &enabled) >= 0 &&
-	    enabled != SD_EVENT_OFF)
-		return; /* already due: keep the pace */
-	sd_event_now(out->loop, CLOCK_MONOTONIC, &now);
-	if (!head->blind)
-		r = sd_event_add_time(out->loop, &head->blind, CLOCK_MONOTONIC, now + delay_us,
-				      TIMER_ACCURACY_US, on_blind, head);
-	else
-		r = sd_event_source_set_time(head->blind, now + delay_us);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(head->blind, SD_EVENT_ONESHOT);
-	if (r < 0)
-		vd_log_rl(LOG_ERR, "kms: %s: cannot arm a timer: %s", head->name, strerror(-r));
-}
-
-static bool head_has_queued(const struct kms_head *head)
-{
+	vd_output_present_begin(&head->out->base);
 	for (uint32_t i = 0; i < head->nconns; i++)
-		if (head->conns[i]->q)
-			return true;
-	return false;
+		vd_output_conn_set_blind(&head->conns[i]->base, blind);
+	vd_output_present_end(&head->out->base);
 }
 
-/* Take the oldest queued flip of each conn: it is what the conn shows from now. */
+/*
+ * Take the oldest queued frame of each conn: it is what the conn shows
+ * from now. A conn whose last frame is still on another head's commit (it
+ * moved to a display connected later) waits for that one's event.
+ */
 static bool take_flips(struct kms_head *head)
 {
 	bool any = false;
 
 	for (uint32_t i = 0; i < head->nconns; i++) {
 		struct kms_conn *conn = head->conns[i];
-		struct kms_flip *flip = list_pop(&conn->q);
 
-		if (!flip)
+		if (conn->base.taken || !vd_output_conn_take(&conn->base))
 			continue;
-		conn->fb = flip->fb;
-		if (memcmp(&conn->rect, &flip->rect, sizeof(flip->rect)) != 0)
-			kms_layout_changed(head->out);
-		conn->rect = flip->rect;
-		conn->seq++;
-		list_append(&head->inflight, flip);
+		committed_add(head, conn);
 		any = true;
+		if (head->t_connected) {
+			vd_info("kms: %s: first flip on it (%s) %.1f ms after the uevent that "
+				"connected it",
+				head->name, kms_conn_name(conn),
+				(double)(vd_now_us() - head->t_connected) / 1000.0);
+			head->t_connected = 0;
+		}
 	}
 	return any;
 }
 
-static bool head_usable(const struct kms_head *head)
-{
-	return head->enabled && !head->broken && !head->pending;
-}
-
-static int on_blind(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	struct kms_head *head = userdata;
-
-	if (head->pending && !head->stuck)
-		return 0; /* a commit is in flight after all: its event completes */
-	complete_inflight(head, false);
-	if (head_usable(head)) {
-		kms_head_kick(head);
-		return 0;
-	}
-	take_flips(head);
-	head->dirty = true;
-	complete_inflight(head, false);
-	if (head_has_queued(head))
-		blind_arm(head, KMS_BLIND_PERIOD_US);
-	return 0;
-}
-
 /* ---- commits ---- */
-
-static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	struct kms_head *head = userdata;
-
-	if (!head->pending)
-		return 0;
-	head->stuck = true;
-	head->out->watchdog_fired++;
-	/*
-	 * A notice, not a warning: the watchdog is how flips go on when the
-	 * kernel is late (an emulated CPU) or silent (display off); the guest
-	 * sees no difference. watchdog_fired counts them for the status.
-	 */
-	vd_log_rl(LOG_NOTICE, "kms: %s: no page-flip event %u ms after a commit: completing by timer",
-		  head->name, KMS_WATCHDOG_US / 1000u);
-	complete_inflight(head, false);
-	if (head_has_queued(head))
-		blind_arm(head, KMS_BLIND_PERIOD_US);
-	return 0;
-}
-
-static void watchdog_arm(struct kms_head *head)
-{
-	struct kms_output *out = head->out;
-	uint64_t now = 0;
-	int r;
-
-	sd_event_now(out->loop, CLOCK_MONOTONIC, &now);
-	if (!head->watchdog)
-		r = sd_event_add_time(out->loop, &head->watchdog, CLOCK_MONOTONIC,
-				      now + KMS_WATCHDOG_US, TIMER_ACCURACY_US, on_watchdog, head);
-	else
-		r = sd_event_source_set_time(head->watchdog, now + KMS_WATCHDOG_US);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(head->watchdog, SD_EVENT_ONESHOT);
-	if (r < 0)
-		vd_log_rl(LOG_ERR, "kms: %s: cannot arm the flip watchdog", head->name);
-}
 
 /*
  * Where conn's picture goes on the screen: *ret_cell its (clipped) place,
@@ -249,14 +137,16 @@ static void watchdog_arm(struct kms_head *head)
 bool kms_conn_picture(const struct kms_conn *conn, uint32_t screen_w, uint32_t screen_h,
 		      struct vd_rect *ret_cell, struct vd_rect *ret_src, struct vd_rect *ret_dst)
 {
-	struct vd_rect pic = conn->rect;
+	const struct vd_rect *win = &conn->base.cur.window;
+	const struct kms_fb *fb = kms_conn_fb(conn);
+	struct vd_rect pic = *win;
 
-	if (conn->fb && !vd_rect_clip(&conn->rect, conn->fb->src.width, conn->fb->src.height, &pic))
+	if (fb && !vd_rect_clip(win, fb->base.src.width, fb->base.src.height, &pic))
 		return false;
 	if (!vd_kms_clip(&conn->place, screen_w, screen_h, ret_cell))
 		return false;
-	if (!vd_kms_fit_frame(ret_cell, conn->rect.width, conn->rect.height, pic.width, pic.height,
-			      ret_src, ret_dst))
+	if (!vd_kms_fit_frame(ret_cell, conn->base.desc.width, conn->base.desc.height, pic.width,
+			      pic.height, ret_src, ret_dst))
 		return false;
 	ret_src->x += pic.x;
 	ret_src->y += pic.y;
@@ -266,12 +156,12 @@ bool kms_conn_picture(const struct kms_conn *conn, uint32_t screen_w, uint32_t s
 /* Can conn's fb go onto a plane (primary or overlay: overlays need their format too)? */
 static bool scanout_ok(const struct kms_head *head, const struct kms_conn *conn, bool overlay)
 {
-	const struct kms_fb *fb = conn->fb;
+	const struct kms_fb *fb = kms_conn_fb(conn);
 
 	if (head->out->force_copy || !fb || !fb->fb_id || fb->no_direct)
 		return false;
 	return !overlay || (head->noverlays && !head->no_overlays &&
-			    kms_plane_can_scanout(&head->overlays[0], fb->src.fourcc));
+			    kms_plane_can_scanout(&head->overlays[0], fb->base.src.fourcc));
 }
 
 /*
@@ -314,9 +204,9 @@ static void count_use(struct kms_head *head)
 	for (uint32_t i = 0; i < head->nconns; i++) {
 		struct kms_conn *conn = head->conns[i];
 
-		if (!conn->fb || conn->counted_seq == conn->seq)
+		if (!conn->base.cur.fb || conn->counted_seq == conn->base.seq)
 			continue;
-		conn->counted_seq = conn->seq;
+		conn->counted_seq = conn->base.seq;
 		if (conn->plane == VD_KMS_PLANE_PRIMARY)
 			out->use_direct++;
 		else if (conn->plane > VD_KMS_PLANE_PRIMARY)
@@ -347,12 +237,12 @@ static uint32_t build(struct kms_head *head, drmModeAtomicReq *req, int *ret_buf
 		int k = conn->plane - 1;
 
 		if (conn->plane == VD_KMS_PLANE_PRIMARY) {
-			fb = conn->fb->fb_id;
+			fb = kms_conn_fb(conn)->fb_id;
 			kms_head_plane_full(req, head, fb, &src[i]);
 		} else if (conn->plane > VD_KMS_PLANE_PRIMARY) {
-			kms_plane_set(req, &head->overlays[k], head->crtc_id, conn->fb->fb_id,
+			kms_plane_set(req, &head->overlays[k], head->crtc_id, kms_conn_fb(conn)->fb_id,
 				      &src[i], &dst[i]);
-			head->overlay_fb[k] = conn->fb->fb_id;
+			head->overlay_fb[k] = kms_conn_fb(conn)->fb_id;
 			*ret_overlays = true;
 		}
 	}
@@ -375,7 +265,7 @@ static uint32_t build(struct kms_head *head, drmModeAtomicReq *req, int *ret_buf
  */
 static bool direct_refused(struct kms_head *head, int err, int buf, bool overlays)
 {
-	struct kms_fb *fb = buf < 0 ? head->conns[0]->fb : NULL;
+	struct kms_fb *fb = buf < 0 ? kms_conn_fb(head->conns[0]) : NULL;
 	static bool logged;
 
 	if (err == -EBUSY || err == -EAGAIN || err == -EINTR)
@@ -386,7 +276,7 @@ static bool direct_refused(struct kms_head *head, int err, int buf, bool overlay
 			head->name, strerror(-err));
 		return true;
 	}
-	if (!fb || !fb->src.map)
+	if (!fb || !fb->base.src.map)
 		return false;
 	fb->no_direct = true;
 	if (!logged)
@@ -423,14 +313,36 @@ static int commit(struct kms_head *head, uint32_t flags)
 	return 0;
 }
 
-/* The flips just taken go out with the commit issued now. */
-static void stamp_commit(struct kms_flip *list)
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
-	uint64_t now = vd_now_us();
+	struct kms_head *head = userdata;
 
-	for (; list; list = list->next)
-		if (!list->t_commit)
-			list->t_commit = now;
+	head->failed = false;
+	kms_head_update_blind(head);
+	kms_head_kick(head);
+	return 0;
+}
+
+/* The commit was refused: its frames were not shown; blind until a retry. */
+static void commit_failed(struct kms_head *head, int err)
+{
+	struct kms_output *out = head->out;
+	int r;
+
+	vd_log_rl(LOG_WARNING, "kms: %s: commit failed: %s", head->name, strerror(-err));
+	head->dirty = false;
+	head->failed = true;
+	committed_present(head, false);
+	kms_head_update_blind(head);
+	if (!head->retry)
+		r = sd_event_add_time_relative(out->loop, &head->retry, CLOCK_MONOTONIC,
+					       KMS_RETRY_US, TIMER_ACCURACY_US, on_retry, head);
+	else
+		r = sd_event_source_set_time_relative(head->retry, KMS_RETRY_US);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(head->retry, SD_EVENT_ONESHOT);
+	if (r < 0)
+		vd_log_rl(LOG_ERR, "kms: %s: cannot arm a timer: %s", head->name, strerror(-r));
 }
 
 void kms_head_kick(struct kms_head *head)
@@ -440,56 +352,84 @@ void kms_head_kick(struct kms_head *head)
 	/* Tearing down after the loop ended: no more frames, the display goes back. */
 	if (sd_event_get_state(head->out->loop) == SD_EVENT_FINISHED)
 		return;
-	if (!head_usable(head)) {
-		if ((!head->pending || head->stuck) && head_has_queued(head))
-			blind_arm(head, KMS_BLIND_PERIOD_US);
-		return;
-	}
+	if (!head_usable(head))
+		return; /* a commit in flight kicks at its event; blind conns are the core's */
 	if (!take_flips(head) && !head->dirty)
 		return;
 	r = commit(head, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT);
 	if (r < 0) {
-		vd_log_rl(LOG_WARNING, "kms: %s: commit failed: %s", head->name, strerror(-r));
-		head->dirty = false;
-		blind_arm(head, KMS_BLIND_PERIOD_US);
+		commit_failed(head, r);
 		return;
 	}
-	stamp_commit(head->inflight);
 	head->pending = true;
-	watchdog_arm(head);
 }
 
-/* Blocking: the plane is off guest memory when this returns. No event. */
-int kms_head_commit_sync(struct kms_head *head)
+/* The core: conn has a queued flip, or a new picture without one (set_config, blank). */
+void kms_conn_kick(struct vd_output_conn *base)
 {
-	return head->enabled ? commit(head, 0) : 0;
+	struct kms_conn *conn = (struct kms_conn *)base;
+
+	if (!vd_output_conn_has_queued(base))
+		conn->head->dirty = true;
+	kms_head_kick(conn->head);
 }
 
-void kms_head_forget_fb(struct kms_head *head, struct kms_fb *fb)
+/*
+ * The core's watchdog completed conn's frame: the page-flip event of the
+ * head that carries it is late (an emulated CPU) or will not come (display
+ * off). A notice, not a warning: the guest sees no difference.
+ */
+void kms_conn_late(struct vd_output_conn *base)
 {
-	bool on_plane = fb->fb_id && head->shown_fb == fb->fb_id;
-	int r;
+	struct kms_conn *conn = (struct kms_conn *)base;
+	struct kms_output *out = conn->out;
 
-	for (uint32_t k = 0; k < head->noverlays; k++)
-		on_plane |= fb->fb_id && head->overlay_fb[k] == fb->fb_id;
-	list_forget_fb(head->inflight, fb);
-	list_forget_fb(head->done, fb);
-	for (uint32_t i = 0; i < head->nconns; i++) {
-		struct kms_conn *conn = head->conns[i];
+	for (uint32_t h = 0; h < out->nheads; h++) {
+		struct kms_head *head = &out->heads[h];
+		bool carries = false;
 
-		list_forget_fb(conn->q, fb);
-		if (conn->fb != fb)
+		for (uint32_t i = 0; i < head->ncommitted; i++)
+			carries |= head->committed[i] == conn;
+		if (!carries || !head->pending || head->stuck)
 			continue;
-		conn->fb = NULL;
-		conn->seq++;
-		head->dirty = true;
+		head->stuck = true;
+		out->watchdog_fired++;
+		vd_log_rl(LOG_NOTICE,
+			  "kms: %s: no page-flip event %u ms after a commit: completing by timer",
+			  head->name, KMS_WATCHDOG_US / 1000u);
+		kms_head_update_blind(head);
 	}
-	if (!on_plane)
-		return;
-	r = kms_head_commit_sync(head);
-	if (r < 0)
-		vd_warn("kms: %s: cannot take a guest buffer off the screen: %s", head->name,
-			strerror(-r));
+}
+
+/* ---- zombies ---- */
+
+static bool on_a_plane(const struct kms_output *out, uint32_t fb_id)
+{
+	for (uint32_t h = 0; h < out->nheads; h++) {
+		const struct kms_head *head = &out->heads[h];
+
+		if (head->shown_fb == fb_id)
+			return true;
+		for (uint32_t k = 0; k < head->noverlays; k++)
+			if (head->overlay_fb[k] == fb_id)
+				return true;
+	}
+	return false;
+}
+
+void kms_zombies_release(struct kms_output *out, bool force)
+{
+	struct kms_zombie **p = &out->zombies, *z;
+
+	while ((z = *p)) {
+		if (!force && on_a_plane(out, z->fb_id)) {
+			p = &z->next;
+			continue;
+		}
+		*p = z->next;
+		kms_fb_release(out, z->fb_id, z->handle);
+		free(z);
+	}
 }
 
 /* ---- events ---- */
@@ -498,16 +438,22 @@ static void on_page_flip(int fd, unsigned int seq, unsigned int sec, unsigned in
 			 unsigned int crtc_id, void *data)
 {
 	struct kms_head *head = data;
+	bool was_stuck;
 
 	head->out->events++;
 	if (!head->pending)
 		return;
 	head->pending = false;
+	was_stuck = head->stuck;
 	head->stuck = false;
-	sd_event_source_set_enabled(head->watchdog, SD_EVENT_OFF);
 	if (head->out->quiet)
 		return;
-	complete_inflight(head, true);
+	vd_output_present_begin(&head->out->base);
+	committed_present(head, true);
+	if (was_stuck)
+		kms_head_update_blind(head);
+	vd_output_present_end(&head->out->base);
+	kms_zombies_release(head->out, false);
 	kms_head_kick(head);
 }
 

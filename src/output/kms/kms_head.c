@@ -528,8 +528,7 @@ void kms_heads_finish(struct kms_output *out)
 		struct kms_head *head = &out->heads[i];
 
 		head_release_bufs(head);
-		head->watchdog = sd_event_source_disable_unref(head->watchdog);
-		head->blind = sd_event_source_disable_unref(head->blind);
+		head->retry = sd_event_source_disable_unref(head->retry);
 		head_free(head);
 	}
 }
@@ -578,8 +577,10 @@ void kms_head_unplug(struct kms_head *head)
 	head->unplugged = true;
 	head->enabled = false;
 	head->shown_fb = 0;
+	memset(head->overlay_fb, 0, sizeof(head->overlay_fb));
 	kms_layout_changed(head->out); /* its conns are on no display now */
-	kms_head_kick(head);
+	kms_head_update_blind(head);
+	kms_zombies_release(head->out, false);
 }
 
 static void head_release_bufs(struct kms_head *head)
@@ -608,7 +609,7 @@ void kms_head_replug(struct kms_head *head)
 		placed |= head->conns[i]->placed || head->conns[i]->want.width;
 	head_release_bufs(head);
 	r = placed ? kms_head_enable(head, 0, 0)
-		   : kms_head_enable(head, head->conns[0]->desc.width, head->conns[0]->desc.height);
+		   : kms_head_enable(head, head->conns[0]->base.desc.width, head->conns[0]->base.desc.height);
 	if (r < 0) {
 		vd_err("kms: %s: cannot set a mode after replug: %s; its guests flip blind",
 		       head->name, strerror(-r));
@@ -616,6 +617,7 @@ void kms_head_replug(struct kms_head *head)
 		kms_layout_changed(out);
 	}
 	kms_head_invalidate(head);
+	kms_head_update_blind(head);
 	kms_head_kick(head);
 }
 

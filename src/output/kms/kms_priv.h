@@ -13,20 +13,28 @@
  *              a time is in flight per head.
  *  kms_conn    one virtual connector (a guest's), placed on a head: on a
  *              rectangle of the screen from the guest's configuration, or
- *              in a cell of the default layout; its queue of flips; what
- *              it shows now. A head's conns are kept in name order, which
- *              is also their stacking order where rectangles overlap (the
- *              later name on top). It remembers its mapping and unique-id
- *              target: a display connected later takes the connectors that
- *              belong there (vd_kms_claim), with their queued flips; flips
- *              in flight on the old head complete there.
+ *              in a cell of the default layout. Its queue of flips and what
+ *              it shows now are the output core's (base). A head's conns
+ *              are kept in name order, which is also their stacking order
+ *              where rectangles overlap (the later name on top). It
+ *              remembers its mapping and unique-id target: a display
+ *              connected later takes the connectors that belong there
+ *              (vd_kms_claim), with their queued flips; a frame in flight
+ *              on the old head is presented there first.
  *  kms_fb      a guest framebuffer: the guest's memory (borrowed) and, if
  *              its dma-buf was imported, a DRM fb the plane can scan out
  *              directly. Otherwise frames are copied into the head's
  *              composition buffers (dumb buffers) when a commit is built.
- *  kms_flip    one accepted PG_FLIP: queued on its conn, then in flight on
- *              the head's commit, then completed (flip_done) by the
- *              page-flip event, by the watchdog, or blind (no display).
+ *  zombie      a DRM fb whose guest fb is gone but which a plane still
+ *              shows: removed (RmFB) once a commit without it is on screen,
+ *              so taking a buffer off the screen never blocks the loop.
+ *
+ * Flips: the core calls kms_conn_kick; the head takes one frame of each of
+ * its conns (vd_output_conn_take) into one atomic commit, non-blocking with
+ * a page-flip event, whose event presents them (vd_output_conn_presented).
+ * The core's watchdog completes them if the event is late; the head is then
+ * "stuck" and its conns flip blind (core-paced) until the event comes. A
+ * head without a display, a mode, or whose commit failed flips blind too.
  *
  * The primary plane shows either one fb directly (one conn on the head,
  * imported, exactly the mode's size: zero copy) or a composition buffer;
@@ -44,6 +52,7 @@
 #include <xf86drmMode.h>
 
 #include "output/kms.h"
+#include "output/output_impl.h"
 #include "output/kms/kms_logic.h"
 
 #define KMS_MAX_CONNS_PER_HEAD 4u
@@ -51,10 +60,8 @@
 #define KMS_MAX_HEADS 8u
 /* No page-flip event this long after a commit: complete its flips anyway. */
 #define KMS_WATCHDOG_US 100000u
-/* Pace of flips completed without a display (blind). */
-#define KMS_BLIND_PERIOD_US 16667u
-/* Flip latency samples kept per output (the last ones). */
-#define KMS_LAT_SAMPLES 4096u
+/* A failed commit is tried again after this (flips complete blind meanwhile). */
+#define KMS_RETRY_US 16667u
 
 /* A dumb buffer: CPU-mapped, scanout-capable. */
 struct kms_dumb {
@@ -87,18 +94,10 @@ struct kms_saved {
 	uint32_t conn_crtc; /* CRTC the connector was on, 0: none */
 };
 
-struct kms_flip {
-	struct kms_flip *next;
-	struct kms_conn *conn;
-	struct kms_fb *fb; /* NULL once the fb is destroyed: completes blank */
-	struct vd_rect rect;
-	uint64_t token;
-	uint64_t t_req, t_commit; /* CLOCK_MONOTONIC us: conn_flip, its commit (0: none) */
-};
-
-/* One flip's latency: from conn_flip to its commit and to its flip_done. */
-struct kms_lat {
-	uint32_t commit_us, done_us;
+/* A DRM fb a plane still shows after its guest fb went: released by a later commit. */
+struct kms_zombie {
+	struct kms_zombie *next;
+	uint32_t fb_id, handle;
 };
 
 struct kms_head {
@@ -140,39 +139,30 @@ struct kms_head {
 	bool dirty; /* a commit is due without a flip (layout, set_config) */
 
 	uint32_t shown_fb;  /* DRM fb on the plane (or pending) */
-	bool pending, stuck; /* commit in flight; its watchdog fired */
-	struct kms_flip *inflight; /* on the commit in flight, in order */
-	struct kms_flip *done;     /* being completed (flip_done) now */
-	sd_event_source *watchdog, *blind;
+	bool pending, stuck; /* commit in flight; the core's watchdog fired for it */
+	bool failed;         /* the last commit failed: blind until retry */
+	/* conns with a frame on the commit in flight (they may move heads meanwhile) */
+	struct kms_conn *committed[KMS_MAX_CONNS_PER_HEAD];
+	uint32_t ncommitted;
+	sd_event_source *retry; /* after a failed commit */
 };
 
 struct kms_conn {
-	struct vd_output_conn base;
+	struct vd_output_conn base; /* cur: what it shows now (fb NULL: blank) */
 	struct kms_output *out;
 	struct kms_head *head;
-	struct kms_conn *next, **pprev;
-	struct vd_output_conn_desc desc; /* desc.name is name */
-	char *name;
-	struct kms_fb *fb; /* what it shows now; NULL: blank */
-	struct vd_rect rect; /* the part of fb shown now */
-	struct vd_rect cfg;  /* the rectangle of the last set_config: for new flips */
 	bool placed;         /* want comes from the configuration (a rectangle) */
 	bool by_name;        /* on its head because its mapping or unique-id names it */
 	char *mapping, *target; /* copies of desc's (NULL: none), for a display connected later */
 	struct vd_rect want; /* that rectangle, in its head's coordinates, unclipped */
 	struct vd_rect place; /* where it is on the head's screen now (clipped or a cell) */
 	int plane;            /* VD_KMS_PLANE_*: how it is shown by the last commit built */
-	uint64_t counted_seq; /* seq last counted in the output's plane use */
-	uint64_t seq; /* bumped whenever what it shows changes */
-	struct kms_flip *q;
-	bool dispatching, destroyed; /* conn_destroy from a callback: freed after it */
+	uint64_t counted_seq; /* base.seq last counted in the output's plane use */
 };
 
 struct kms_fb {
-	struct vd_output_fb base;
+	struct vd_output_fb base; /* src: borrowed guest memory, valid until fb_finish */
 	struct kms_output *out;
-	struct kms_fb *next, **pprev;
-	struct vd_frame_src src; /* borrowed guest memory: valid until fb_destroy */
 	uint32_t handle, fb_id;  /* imported dma-buf; 0: copy only */
 	/*
 	 * The driver took the import (AddFB2) but refused to scan it out (a
@@ -196,10 +186,8 @@ struct kms_output {
 	sd_event_source *drm_source;
 	struct kms_head heads[KMS_MAX_HEADS];
 	uint32_t nheads;
-	struct kms_conn *conns;
-	struct kms_fb *fbs;
 	struct kms_handle_ref *handles;
-	struct vd_output_stats stats;
+	struct kms_zombie *zombies;
 	uint64_t events, watchdog_fired, hotplugs;
 	/* Connector frames shown directly on the primary plane, on overlays, composed. */
 	uint64_t use_direct, use_overlay, use_composed;
@@ -209,9 +197,17 @@ struct kms_output {
 	uint32_t refused[KMS_MAX_HEADS]; /* connectors without a free CRTC/plane: not tried again */
 	uint32_t nrefused;
 	bool quiet; /* tearing down: events complete nothing */
-	struct kms_lat lat[KMS_LAT_SAMPLES]; /* ring: the last flips that had a commit */
-	uint64_t nlat;                        /* samples ever recorded */
 };
+
+static inline struct kms_fb *kms_conn_fb(const struct kms_conn *conn)
+{
+	return (struct kms_fb *)conn->base.cur.fb;
+}
+
+static inline const char *kms_conn_name(const struct kms_conn *conn)
+{
+	return conn->base.desc.name;
+}
 
 struct udev;
 struct udev_monitor;
@@ -229,8 +225,6 @@ static inline void kms_layout_changed(struct kms_output *out)
 /* kms.c */
 struct kms_output *kms_output_from(struct vd_output *out);
 uint32_t kms_prop_id(int fd, uint32_t obj, uint32_t type, const char *name);
-/* A flip completes now: record its latency if a commit carried it. */
-void kms_lat_record(struct kms_output *out, const struct kms_flip *flip);
 
 /* kms_head.c */
 int kms_heads_init(struct kms_output *out);
@@ -266,12 +260,16 @@ uint32_t kms_head_claim(struct kms_head *head);
 bool kms_conn_picture(const struct kms_conn *conn, uint32_t screen_w, uint32_t screen_h,
 		      struct vd_rect *ret_cell, struct vd_rect *ret_src, struct vd_rect *ret_dst);
 void kms_head_kick(struct kms_head *head);
-int kms_head_commit_sync(struct kms_head *head);
 int kms_on_drm_event(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-void kms_head_flips_complete(struct kms_head *head);
-void kms_conn_drop_flips(struct kms_conn *conn);
-void kms_conn_free(struct kms_conn *conn);
-void kms_head_forget_fb(struct kms_head *head, struct kms_fb *fb);
+/* The core's operations: something to show on conn; its frame's watchdog fired. */
+void kms_conn_kick(struct vd_output_conn *conn);
+void kms_conn_late(struct vd_output_conn *conn);
+/* conn goes: no head's commit in flight names it any more. */
+void kms_conn_forget_commits(struct kms_conn *conn);
+/* Blind (core-paced) while the head cannot show its conns; the head's kicks follow. */
+void kms_head_update_blind(struct kms_head *head);
+/* RmFB the zombies no plane shows any more; all of them when force. */
+void kms_zombies_release(struct kms_output *out, bool force);
 /* Wait (bounded) for the commit in flight, handling its event without callbacks. */
 void kms_head_wait_idle(struct kms_head *head);
 
@@ -282,21 +280,16 @@ void kms_head_compose(struct kms_head *head, struct kms_dumb *buf, uint64_t *dra
 void kms_head_invalidate(struct kms_head *head);
 
 /* kms_fb.c */
-int kms_fb_create(struct vd_output *out, const struct vd_frame_src *src,
-		  struct vd_output_fb **ret_fb);
-void kms_fb_destroy(struct vd_output_fb *fb);
+int kms_fb_init(struct vd_output_fb *fb);
+void kms_fb_finish(struct vd_output_fb *fb);
+void kms_fb_release(struct kms_output *out, uint32_t fb_id, uint32_t handle);
 int kms_buffer_alloc(struct vd_output *out, uint64_t size, int *ret_fd, void **ret_map);
 void kms_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size);
 struct kms_fb *kms_fb_from(struct vd_output_fb *fb);
 
 /* kms_conn.c */
-int kms_conn_create(struct vd_output *out, const struct vd_output_conn_desc *desc,
-		    struct vd_output_conn **ret_conn);
-void kms_conn_destroy(struct vd_output_conn *conn);
-int kms_conn_set_config(struct vd_output_conn *conn, struct vd_output_fb *fb,
-			const struct vd_rect *r);
-int kms_conn_flip(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
-int kms_conn_screenshot(struct vd_output_conn *conn, const char *path);
+int kms_conn_init(struct vd_output_conn *conn, const struct vd_output_conn_desc *desc);
+void kms_conn_finish(struct vd_output_conn *conn);
 int kms_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
 int kms_conn_scanout(struct vd_output_conn *conn, struct vd_scanout *ret);
 int kms_conn_get_edid(struct vd_output_conn *conn, void *buf, size_t size);

@@ -45,6 +45,10 @@ static void shmbuf_release(void *data, struct wl_buffer *buffer)
 	struct wlo_shmbuf *b = data;
 
 	b->busy = false;
+	if (b->conn->starved) {
+		b->conn->starved = false;
+		wlo_conn_kick(&b->conn->base);
+	}
 	if (b->conn->stale)
 		conn_redraw(b->conn);
 }
@@ -69,8 +73,8 @@ static void shmbuf_destroy(struct wlo_shmbuf *b)
 static int shmbuf_create(struct wlo_conn *conn, struct wlo_shmbuf *b, uint32_t format,
 			 uint32_t bpp)
 {
-	uint32_t stride = ((conn->desc.width * bpp / 8) + 3) & ~3u;
-	size_t size = (size_t)stride * conn->desc.height;
+	uint32_t stride = ((conn->base.desc.width * bpp / 8) + 3) & ~3u;
+	size_t size = (size_t)stride * conn->base.desc.height;
 	struct wl_shm_pool *pool;
 	int fd, r = 0;
 
@@ -88,8 +92,8 @@ static int shmbuf_create(struct wlo_conn *conn, struct wlo_shmbuf *b, uint32_t f
 		goto close_fd;
 	}
 	pool = wl_shm_create_pool(conn->out->shm, fd, (int32_t)size);
-	b->buffer = wl_shm_pool_create_buffer(pool, 0, (int32_t)conn->desc.width,
-					      (int32_t)conn->desc.height, (int32_t)stride, format);
+	b->buffer = wl_shm_pool_create_buffer(pool, 0, (int32_t)conn->base.desc.width,
+					      (int32_t)conn->base.desc.height, (int32_t)stride, format);
 	wl_shm_pool_destroy(pool);
 	wl_buffer_add_listener(b->buffer, &shmbuf_listener, b);
 	b->conn = conn;
@@ -128,7 +132,7 @@ static struct wlo_shmbuf *shmbuf_get(struct wlo_conn *conn, uint32_t format, uin
 static void frame_copy(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct wlo_fb *fb,
 		       const struct vd_rect *r, const struct wlo_shm_choice *how)
 {
-	const struct vd_frame_src *s = &fb->src;
+	const struct vd_frame_src *s = &fb->base.src;
 	struct vd_rect c;
 	uint32_t w, h, row;
 
@@ -137,10 +141,10 @@ static void frame_copy(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct
 		return;
 	w = c.width;
 	h = c.height;
-	if (w > conn->desc.width)
-		w = conn->desc.width;
-	if (h > conn->desc.height)
-		h = conn->desc.height;
+	if (w > conn->base.desc.width)
+		w = conn->base.desc.width;
+	if (h > conn->base.desc.height)
+		h = conn->base.desc.height;
 	row = w * (b->bpp / 8);
 	for (uint32_t y = 0; y < h; y++) {
 		const uint8_t *src = (const uint8_t *)s->map + s->offset + (size_t)(r->y + y) * s->stride;
@@ -151,8 +155,7 @@ static void frame_copy(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct
 		else
 			memcpy(dst, src + (size_t)r->x * (s->bpp / 8), row);
 	}
-	conn->out->stats.copies++;
-	conn->out->stats.bytes_copied += (uint64_t)row * h;
+	vd_output_count_copy(&conn->out->base, (uint64_t)row * h);
 	if (how->convert)
 		conn->out->conversions++;
 }
@@ -173,15 +176,15 @@ static struct wl_buffer *frame_buffer(struct wlo_conn *conn, struct wlo_fb *fb,
 	struct wlo_shmbuf *b;
 
 	if (fb && fb->import == WLO_IMPORT_OK && !out->force_copy && r->x == 0 && r->y == 0 &&
-	    fb->src.width == conn->desc.width && fb->src.height == conn->desc.height) {
+	    fb->base.src.width == conn->base.desc.width && fb->base.src.height == conn->base.desc.height) {
 		conn->attached_dmabuf = fb;
 		out->zero_copy++;
 		return fb->buffer;
 	}
-	if (fb && (!fb->src.map || wlo_shm_choose(out->shm_formats, out->nshm_formats,
-						  fb->src.fourcc, fb->src.bpp, &how) < 0)) {
-		vd_log_rl(LOG_WARNING, "wayland %s: cannot show format %#x", conn->name,
-			  fb->src.fourcc);
+	if (fb && (!fb->base.src.map || wlo_shm_choose(out->shm_formats, out->nshm_formats,
+						  fb->base.src.fourcc, fb->base.src.bpp, &how) < 0)) {
+		vd_log_rl(LOG_WARNING, "wayland %s: cannot show format %#x", conn->base.desc.name,
+			  fb->base.src.fourcc);
 		fb = NULL;
 		how = (struct wlo_shm_choice){WL_SHM_FORMAT_XRGB8888, 32, false};
 	}
@@ -206,7 +209,8 @@ static const struct wl_callback_listener frame_listener = {
 /* Attach what the connector shows now and commit; a frame callback if asked. */
 static bool conn_draw(struct wlo_conn *conn, bool want_frame)
 {
-	struct wl_buffer *buffer = frame_buffer(conn, conn->fb, &conn->rect);
+	struct wl_buffer *buffer = frame_buffer(conn, (struct wlo_fb *)conn->base.cur.fb,
+						&conn->base.cur.window);
 
 	if (!buffer)
 		return false;
@@ -229,7 +233,7 @@ static bool conn_draw(struct wlo_conn *conn, bool want_frame)
 static void conn_redraw(struct wlo_conn *conn)
 {
 	conn->stale = false;
-	if (!window_ready(conn) || conn->inflight)
+	if (!window_ready(conn) || conn->base.taken)
 		return;
 	if (!conn_draw(conn, false))
 		conn->stale = true;
@@ -237,158 +241,69 @@ static void conn_redraw(struct wlo_conn *conn)
 
 /* ---- flips ---- */
 
-static void arm_timer(struct wlo_conn *conn, uint64_t delay_us)
-{
-	sd_event_source_set_time(conn->timer, wlo_now(conn->out) + delay_us);
-	sd_event_source_set_enabled(conn->timer, SD_EVENT_ONESHOT);
-}
-
-static void conn_free(struct wlo_conn *conn);
-
-/* Commit the oldest queued flip (none in flight). */
-static void conn_kick(struct wlo_conn *conn)
-{
-	struct wlo_flip *flip = conn->q;
-
-	if (conn->inflight || !flip)
-		return;
-	conn->q = flip->next;
-	if (!conn->q)
-		conn->qtail = &conn->q;
-	flip->next = NULL;
-	conn->inflight = flip;
-	conn->fb = flip->fb;
-	conn->rect = flip->rect;
-	if (window_ready(conn)) {
-		if (conn_draw(conn, true)) {
-			arm_timer(conn, WLO_FALLBACK_US);
-			return;
-		}
-		conn->out->dropped++; /* both buffers held: this frame is not shown */
-	}
-	arm_timer(conn, WLO_BLIND_PERIOD_US);
-}
-
-/* The flip in flight is on screen (or given up on): tell the guest, commit the next. */
-static void conn_complete(struct wlo_conn *conn)
-{
-	struct wlo_flip *flip = conn->inflight;
-
-	conn->inflight = NULL;
-	if (conn->frame_cb)
-		wl_callback_destroy(conn->frame_cb);
-	conn->frame_cb = NULL;
-	sd_event_source_set_enabled(conn->timer, SD_EVENT_OFF);
-	if (flip->fb)
-		conn->out->stats.frames_shown++;
-	conn->dispatching = true;
-	conn->desc.flip_done(conn->desc.userdata, flip->token);
-	conn->dispatching = false;
-	free(flip);
-	if (conn->destroyed) {
-		conn_free(conn);
-		return;
-	}
-	conn_kick(conn);
-	if (conn->stale)
-		conn_redraw(conn);
-}
-
 static void frame_done(void *data, struct wl_callback *cb, uint32_t time)
 {
 	struct wlo_conn *conn = data;
 
 	conn->out->callbacks++;
-	conn_complete(conn);
+	wl_callback_destroy(conn->frame_cb);
+	conn->frame_cb = NULL;
+	vd_output_conn_presented(&conn->base, true);
+	wlo_conn_kick(&conn->base);
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	struct wlo_conn *conn = userdata;
-
-	if (!conn->inflight)
-		return 0;
-	if (conn->frame_cb)
-		conn->out->fallbacks++;
-	else
-		conn->out->blind++;
-	conn_complete(conn);
-	return 0;
-}
-
-int wlo_conn_flip(struct vd_output_conn *base, struct vd_output_fb *fb_base, uint64_t token)
+/*
+ * The core: conn has a queued flip or a new picture. One frame at a time
+ * is committed; the next waits for its frame callback (or the watchdog).
+ * Without a window the core completes the flips (blind).
+ */
+void wlo_conn_kick(struct vd_output_conn *base)
 {
 	struct wlo_conn *conn = wlo_conn_from(base);
-	struct wlo_flip *flip;
 
-	if (!fb_base)
-		return -EINVAL;
-	assert(fb_base->out == base->out);
-	flip = calloc(1, sizeof(*flip));
-	if (!flip)
-		return -ENOMEM;
-	flip->fb = wlo_fb_from(fb_base);
-	flip->rect = conn->rect.width ? conn->rect
-				      : (struct vd_rect){0, 0, conn->desc.width, conn->desc.height};
-	flip->token = token;
-	*conn->qtail = flip;
-	conn->qtail = &flip->next;
-	conn->out->stats.flips++;
-	conn_kick(conn);
-	return 0;
-}
-
-/* r NULL: the window at 0,0. Shown at once if there is a window; no flip_done. */
-int wlo_conn_set_config(struct vd_output_conn *base, struct vd_output_fb *fb_base,
-			const struct vd_rect *r)
-{
-	struct wlo_conn *conn = wlo_conn_from(base);
-	struct wlo_fb *fb = fb_base ? wlo_fb_from(fb_base) : NULL;
-	struct vd_rect whole;
-
-	if (fb) {
-		whole = (struct vd_rect){0, 0, conn->desc.width, conn->desc.height};
-		if (!r)
-			r = &whole;
-		if (!vd_rect_clip(r, fb->src.width, fb->src.height, &whole))
-			return -EINVAL;
-		conn->rect = *r;
+	if (base->destroyed || base->taken)
+		return;
+	if (!window_ready(conn) || conn->starved) {
+		vd_output_conn_set_blind(base, true);
+		return;
 	}
-	conn->fb = fb;
-	conn_redraw(conn);
-	return 0;
+	vd_output_conn_set_blind(base, false);
+	if (!vd_output_conn_has_queued(base)) {
+		if (conn->stale)
+			conn_redraw(conn);
+		return;
+	}
+	vd_output_conn_take(base);
+	if (conn_draw(conn, true))
+		return;
+	/* both buffers held: this frame is not shown; blind until one comes back */
+	conn->out->dropped++;
+	conn->starved = true;
+	vd_output_conn_presented(base, false);
+	vd_output_conn_set_blind(base, true);
 }
 
-/* The last frame we gave the compositor, as the guest drew it, black beyond the fb. */
-int wlo_conn_screenshot(struct vd_output_conn *base, const char *path)
+/* The core's watchdog: the compositor withholds the frame callback (hidden surface). */
+void wlo_conn_late(struct vd_output_conn *base)
 {
 	struct wlo_conn *conn = wlo_conn_from(base);
-	struct vd_frame_view view;
 
-	if (!conn->fb || !vd_frame_view_of(&conn->fb->src, &conn->rect, &view))
-		return -ENODATA;
-	return vd_png_write_canvas(path, &view, conn->desc.width, conn->desc.height);
+	conn->out->fallbacks++;
+	if (conn->frame_cb)
+		wl_callback_destroy(conn->frame_cb);
+	conn->frame_cb = NULL;
+	wlo_conn_kick(base);
 }
 
 void wlo_conn_forget_fb(struct wlo_conn *conn, const struct wlo_fb *fb)
 {
-	for (struct wlo_flip *f = conn->q; f; f = f->next)
-		if (f->fb == fb)
-			f->fb = NULL;
-	if (conn->inflight && conn->inflight->fb == fb)
-		conn->inflight->fb = NULL;
-	/*
-	 * Blank where fb is shown: its copy must not outlive it, and the
-	 * compositor must let go of fb's own buffer (attach black instead).
-	 */
-	if (conn->fb == fb || conn->attached_dmabuf == fb) {
-		conn->fb = conn->fb == fb ? NULL : conn->fb;
-		conn->attached_dmabuf = NULL;
-		if (window_ready(conn)) {
-			conn->stale = true;
-			if (!conn->inflight)
-				conn_redraw(conn);
-		}
+	if (conn->attached_dmabuf != fb)
+		return;
+	conn->attached_dmabuf = NULL;
+	if (window_ready(conn)) {
+		conn->stale = true;
+		if (!conn->base.taken)
+			conn_redraw(conn);
 	}
 }
 
@@ -402,8 +317,10 @@ static void xdg_surface_configure(void *data, struct xdg_surface *xs, uint32_t s
 	xdg_surface_ack_configure(xs, serial);
 	conn->configured = true;
 	/* The first buffer maps the window; later configures change nothing we draw. */
-	if (first)
+	if (first) {
 		conn_redraw(conn);
+		wlo_conn_kick(&conn->base);
+	}
 }
 
 static const struct xdg_surface_listener xdg_surface_listener = {
@@ -421,7 +338,7 @@ static void toplevel_close(void *data, struct xdg_toplevel *t)
 
 	/* The guest owns the connector; closing its window is not ours to do. */
 	vd_log_rl(LOG_NOTICE, "wayland %s: the compositor asked to close the window; ignored",
-		  conn->name);
+		  conn->base.desc.name);
 }
 
 static const struct xdg_toplevel_listener toplevel_listener = {
@@ -448,7 +365,7 @@ static void ivi_configure(void *data, struct ivi_surface *s, int32_t w, int32_t 
 	struct wlo_conn *conn = data;
 
 	/* The guest's resolution is the buffer size; the controller scales if it wants. */
-	vd_debug("wayland %s: the IVI controller suggests %dx%d", conn->name, w, h);
+	vd_debug("wayland %s: the IVI controller suggests %dx%d", conn->base.desc.name, w, h);
 }
 
 static const struct ivi_surface_listener ivi_surface_listener = {
@@ -458,9 +375,14 @@ static const struct ivi_surface_listener ivi_surface_listener = {
 /* Another of our connectors has the id: asking for it again is a protocol error. */
 static bool ivi_id_taken(const struct wlo_conn *conn)
 {
-	for (const struct wlo_conn *c = conn->out->conns; c; c = c->next)
+	const struct vd_output_conn *b;
+
+	vd_output_for_each_conn(b, &conn->out->base) {
+		const struct wlo_conn *c = (const struct wlo_conn *)b;
+
 		if (c != conn && c->ivi_surface && c->ivi_id == conn->ivi_id)
 			return true;
+	}
 	return false;
 }
 
@@ -473,7 +395,7 @@ static bool window_create_ivi(struct wlo_conn *conn)
 	struct wlo_output *out = conn->out;
 
 	if (!conn->ivi_id || ivi_id_taken(conn)) {
-		vd_log_rl(LOG_WARNING, "wayland %s: IVI surface id %" PRIu32 " %s; %s", conn->name,
+		vd_log_rl(LOG_WARNING, "wayland %s: IVI surface id %" PRIu32 " %s; %s", conn->base.desc.name,
 			  conn->ivi_id, conn->ivi_id ? "is taken" : "is invalid",
 			  out->wm_base ? "using xdg-shell" : "no window");
 		return false;
@@ -481,9 +403,10 @@ static bool window_create_ivi(struct wlo_conn *conn)
 	conn->ivi_surface = ivi_application_surface_create(out->ivi_application, conn->ivi_id,
 							    conn->surface);
 	ivi_surface_add_listener(conn->ivi_surface, &ivi_surface_listener, conn);
-	vd_info("wayland %s: IVI surface id %" PRIu32, conn->name, conn->ivi_id);
+	vd_info("wayland %s: IVI surface id %" PRIu32, conn->base.desc.name, conn->ivi_id);
 	conn->configured = true;
 	conn_redraw(conn);
+	wlo_conn_kick(&conn->base);
 	return true;
 }
 
@@ -502,12 +425,12 @@ void wlo_conn_window_create(struct wlo_conn *conn)
 	xdg_surface_add_listener(conn->xdg_surface, &xdg_surface_listener, conn);
 	conn->toplevel = xdg_surface_get_toplevel(conn->xdg_surface);
 	xdg_toplevel_add_listener(conn->toplevel, &toplevel_listener, conn);
-	xdg_toplevel_set_title(conn->toplevel, conn->name);
+	xdg_toplevel_set_title(conn->toplevel, conn->base.desc.name);
 	xdg_toplevel_set_app_id(conn->toplevel, "vdispld");
-	xdg_toplevel_set_min_size(conn->toplevel, (int32_t)conn->desc.width,
-				  (int32_t)conn->desc.height);
-	xdg_toplevel_set_max_size(conn->toplevel, (int32_t)conn->desc.width,
-				  (int32_t)conn->desc.height);
+	xdg_toplevel_set_min_size(conn->toplevel, (int32_t)conn->base.desc.width,
+				  (int32_t)conn->base.desc.height);
+	xdg_toplevel_set_max_size(conn->toplevel, (int32_t)conn->base.desc.width,
+				  (int32_t)conn->base.desc.height);
 	if (conn->fullscreen) {
 		struct wlo_head *h = wlo_head_find(out, conn->fullscreen);
 
@@ -515,7 +438,7 @@ void wlo_conn_window_create(struct wlo_conn *conn)
 			xdg_toplevel_set_fullscreen(conn->toplevel, h->output);
 		else
 			vd_log_rl(LOG_WARNING, "wayland %s: no output named %s; not fullscreen",
-				  conn->name, conn->fullscreen);
+				  conn->base.desc.name, conn->fullscreen);
 	}
 	wl_surface_commit(conn->surface);
 }
@@ -543,84 +466,40 @@ void wlo_conn_window_destroy(struct wlo_conn *conn)
 	conn->surface = NULL;
 	conn->configured = false;
 	conn->attached_dmabuf = NULL;
+	conn->starved = false;
+	vd_output_conn_set_blind(&conn->base, true);
 }
 
 /* ---- connectors ---- */
 
-static void conn_free(struct wlo_conn *conn)
+void wlo_conn_finish(struct vd_output_conn *base)
 {
-	struct wlo_flip *f;
+	struct wlo_conn *conn = wlo_conn_from(base);
 
-	while ((f = conn->q)) {
-		conn->q = f->next;
-		free(f);
-	}
-	free(conn->inflight);
-	sd_event_source_disable_unref(conn->timer);
-	free(conn->fullscreen);
-	free(conn->name);
-	free(conn);
-}
-
-/* Pending flips are dropped without flip_done. */
-void wlo_conn_destroy(struct vd_output_conn *base)
-{
-	struct wlo_conn *conn;
-
-	if (!base)
-		return;
-	conn = wlo_conn_from(base);
 	wlo_conn_window_destroy(conn);
-	VD_LIST_UNLINK(conn);
 	if (conn->out->display)
 		wl_display_flush(conn->out->display);
-	if (conn->dispatching)
-		conn->destroyed = true;
-	else
-		conn_free(conn);
+	free(conn->fullscreen);
+	conn->fullscreen = NULL;
 }
 
-int wlo_conn_create(struct vd_output *base, const struct vd_output_conn_desc *desc,
-		    struct vd_output_conn **ret_conn)
+int wlo_conn_init(struct vd_output_conn *base, const struct vd_output_conn_desc *desc)
 {
-	struct wlo_output *out = wlo_output_from(base);
-	struct wlo_conn *conn;
-	int r;
+	struct wlo_conn *conn = wlo_conn_from(base);
 
-	if (!desc->width || !desc->height || desc->width > 16384 || desc->height > 16384)
+	if (desc->width > 16384 || desc->height > 16384)
 		return -EINVAL;
-	conn = calloc(1, sizeof(*conn));
-	if (!conn)
-		return -ENOMEM;
-	conn->base.out = base;
-	conn->out = out;
-	conn->desc = *desc;
-	conn->name = strdup(desc->name ? desc->name : "?");
-	conn->desc.name = conn->name;
+	conn->out = wlo_output_from(base->out);
 	conn->ivi_id = wlo_ivi_id(desc->mapping, desc->domid, desc->index);
 	/* A name (not an IVI id, not a rectangle): the output to be fullscreen on. */
 	if (desc->mapping && desc->mapping[0] && !strchr(desc->mapping, ',') &&
 	    !(desc->mapping[0] >= '0' && desc->mapping[0] <= '9')) {
 		conn->fullscreen = strdup(desc->mapping);
-		if (!conn->fullscreen) {
-			free(conn->name);
-			free(conn);
+		if (!conn->fullscreen)
 			return -ENOMEM;
-		}
 	}
-	conn->desc.target = conn->desc.mapping = NULL; /* borrowed for the call only */
-	conn->qtail = &conn->q;
-	r = conn->name ? sd_event_add_time(out->loop, &conn->timer, CLOCK_MONOTONIC, 0, 1,
-					   on_timer, conn) :
-			 -ENOMEM;
-	if (r >= 0)
-		r = sd_event_source_set_enabled(conn->timer, SD_EVENT_OFF);
-	if (r < 0) {
-		conn_free(conn);
-		return r;
-	}
-	VD_LIST_PUSH(&out->conns, conn);
 	wlo_conn_window_create(conn);
-	*ret_conn = &conn->base;
+	if (!window_ready(conn))
+		vd_output_conn_set_blind(base, true);
 	return 0;
 }

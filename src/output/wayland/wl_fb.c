@@ -36,8 +36,8 @@ static void params_created(void *data, struct zwp_linux_buffer_params_v1 *params
 	fb->params = NULL;
 	fb->buffer = buffer;
 	fb->import = WLO_IMPORT_OK;
-	vd_debug("wayland: fb %ux%u shown zero-copy through linux-dmabuf", fb->src.width,
-		 fb->src.height);
+	vd_debug("wayland: fb %ux%u shown zero-copy through linux-dmabuf", fb->base.src.width,
+		 fb->base.src.height);
 }
 
 static void params_failed(void *data, struct zwp_linux_buffer_params_v1 *params)
@@ -58,7 +58,7 @@ static const struct zwp_linux_buffer_params_v1_listener params_listener = {
 void wlo_fb_import(struct wlo_fb *fb)
 {
 	struct wlo_output *out = fb->out;
-	const struct vd_frame_src *s = &fb->src;
+	const struct vd_frame_src *s = &fb->base.src;
 	uint64_t mod;
 
 	if (fb->dmabuf < 0 || fb->import != WLO_IMPORT_NONE || !out->ready ||
@@ -92,49 +92,42 @@ static bool src_valid(const struct vd_frame_src *s)
 	return vd_frame_src_valid(s, false) && s->width <= 16384 && s->height <= 16384;
 }
 
-int wlo_fb_create(struct vd_output *base, const struct vd_frame_src *src,
-		  struct vd_output_fb **ret_fb)
+int wlo_fb_init(struct vd_output_fb *base)
 {
-	struct wlo_output *out = wlo_output_from(base);
-	struct wlo_fb *fb;
+	struct wlo_fb *fb = wlo_fb_from(base);
+	const struct vd_frame_src *src = &base->src;
 
 	if (!src_valid(src))
 		return -EINVAL;
-	fb = calloc(1, sizeof(*fb));
-	if (!fb)
-		return -ENOMEM;
-	fb->base.out = base;
-	fb->out = out;
-	fb->src = *src;
-	fb->dmabuf = src->dmabuf_fd >= 0 ? fcntl(src->dmabuf_fd, F_DUPFD_CLOEXEC, 3) : -1;
-	VD_LIST_PUSH(&out->fbs, fb);
+	fb->out = wlo_output_from(base->out);
+	fb->dmabuf = -1;
+	if (src->dmabuf_fd >= 0) {
+		fb->dmabuf = fcntl(src->dmabuf_fd, F_DUPFD_CLOEXEC, 3);
+		if (fb->dmabuf < 0)
+			return -errno;
+	}
 	wlo_fb_import(fb);
-	*ret_fb = &fb->base;
 	return 0;
 }
 
 /*
- * Connectors let go first (one showing fb's own wl_buffer attaches black),
- * then the wl_buffer and our dma-buf reference go.
+ * The core blanked the connectors showing fb; one whose window still has
+ * fb's own wl_buffer attached attaches black first, then the wl_buffer
+ * and our dma-buf reference go.
  */
-void wlo_fb_destroy(struct vd_output_fb *base)
+void wlo_fb_finish(struct vd_output_fb *base)
 {
-	struct wlo_output *out;
-	struct wlo_fb *fb;
+	struct wlo_fb *fb = wlo_fb_from(base);
+	struct wlo_output *out = fb->out;
+	struct vd_output_conn *c;
 
-	if (!base)
-		return;
-	fb = wlo_fb_from(base);
-	out = fb->out;
-	for (struct wlo_conn *conn = out->conns; conn; conn = conn->next)
-		wlo_conn_forget_fb(conn, fb);
+	vd_output_for_each_conn(c, &out->base)
+		wlo_conn_forget_fb((struct wlo_conn *)c, fb);
 	wlo_fb_forget_import(fb);
 	if (out->display)
 		wl_display_flush(out->display);
-	VD_LIST_UNLINK(fb);
 	if (fb->dmabuf >= 0)
 		close(fb->dmabuf);
-	free(fb);
 }
 
 /* be-alloc: shared memory the compositor-facing copy path can read. */

@@ -163,8 +163,8 @@ static void feedback_done(void *data, struct zwp_linux_dmabuf_feedback_v1 *f)
 	out->fb_got_done = true;
 	vd_debug("wayland: linux-dmabuf feedback: %u format/modifier pairs", out->ndmabuf_formats);
 	if (out->ready)
-		for (struct wlo_fb *fb = out->fbs; fb; fb = fb->next)
-			wlo_fb_import(fb);
+		for (struct vd_output_fb *fb = out->base.fbs; fb; fb = fb->next)
+			wlo_fb_import((struct wlo_fb *)fb);
 }
 
 static const struct zwp_linux_dmabuf_feedback_v1_listener feedback_listener = {
@@ -407,10 +407,10 @@ static void sync_done(void *data, struct wl_callback *cb, uint32_t serial)
 		out->ivi_application ? "IVI" : "xdg-shell");
 	for (uint32_t i = 0; i < out->nshm_formats; i++)
 		vd_debug("wayland: wl_shm format %#x", out->shm_formats[i]);
-	for (struct wlo_fb *fb = out->fbs; fb; fb = fb->next)
-		wlo_fb_import(fb);
-	for (struct wlo_conn *conn = out->conns; conn; conn = conn->next)
-		wlo_conn_window_create(conn);
+	for (struct vd_output_fb *fb = out->base.fbs; fb; fb = fb->next)
+		wlo_fb_import((struct wlo_fb *)fb);
+	for (struct vd_output_conn *conn = out->base.conns; conn; conn = conn->next)
+		wlo_conn_window_create((struct wlo_conn *)conn);
 }
 
 static const struct wl_callback_listener sync_listener = {
@@ -543,10 +543,10 @@ void wlo_disconnect(struct wlo_output *out)
 	err = wl_display_get_error(out->display);
 	vd_warn("wayland: lost the compositor (%s); reconnecting every second",
 		err ? strerror(err) : "hang-up");
-	for (struct wlo_conn *conn = out->conns; conn; conn = conn->next)
-		wlo_conn_window_destroy(conn);
-	for (struct wlo_fb *fb = out->fbs; fb; fb = fb->next)
-		wlo_fb_forget_import(fb);
+	for (struct vd_output_conn *conn = out->base.conns; conn; conn = conn->next)
+		wlo_conn_window_destroy((struct wlo_conn *)conn);
+	for (struct vd_output_fb *fb = out->base.fbs; fb; fb = fb->next)
+		wlo_fb_forget_import((struct wlo_fb *)fb);
 	globals_destroy(out);
 	if (out->read_prepared)
 		wl_display_cancel_read(out->display);
@@ -588,20 +588,27 @@ static int connect_display(struct wlo_output *out)
 
 /* ---- the output ---- */
 
-static void wlo_get_stats(struct vd_output *base, struct vd_output_stats *ret)
+/* The output's own exit line (the core prints the latency). */
+static void wlo_report(struct vd_output *base)
 {
-	*ret = wlo_output_from(base)->stats;
+	struct wlo_output *out = wlo_output_from(base);
+
+	/* a frame dropped for want of a free buffer completes unshown, blind */
+	vd_info("wayland: %llu frame callbacks, %llu fallback completions, %llu blind, "
+		"%llu zero-copy frames, %llu wl_shm copies, %llu dropped, %llu connection(s), "
+		"%llu converted",
+		(unsigned long long)out->callbacks, (unsigned long long)out->fallbacks,
+		(unsigned long long)(base->blind + out->dropped), (unsigned long long)out->zero_copy,
+		(unsigned long long)base->stats.copies, (unsigned long long)out->dropped,
+		(unsigned long long)out->connects, (unsigned long long)out->conversions);
 }
 
+/* The core took connectors and fbs down first. */
 static void wlo_destroy(struct vd_output *base)
 {
 	struct wlo_output *out = wlo_output_from(base);
 
 	wlo_seat_forget_source(out);
-	while (out->conns)
-		wlo_conn_destroy(&out->conns->base);
-	while (out->fbs)
-		wlo_fb_destroy(&out->fbs->base);
 	if (out->display) {
 		globals_destroy(out);
 		if (out->read_prepared)
@@ -611,30 +618,27 @@ static void wlo_destroy(struct vd_output *base)
 	}
 	sd_event_source_disable_unref(out->io);
 	sd_event_source_disable_unref(out->reconnect);
-	vd_info("wayland: %llu frame callbacks, %llu fallback completions, %llu blind, "
-		"%llu zero-copy frames, %llu wl_shm copies, %llu dropped, %llu connection(s), "
-		"%llu converted",
-		(unsigned long long)out->callbacks, (unsigned long long)out->fallbacks,
-		(unsigned long long)out->blind, (unsigned long long)out->zero_copy,
-		(unsigned long long)out->stats.copies, (unsigned long long)out->dropped,
-		(unsigned long long)out->connects, (unsigned long long)out->conversions);
+	vd_output_finish(base);
 	free(out);
 }
 
 static const struct vd_output_impl wlo_impl = {
 	.name = "wayland",
+	.pacing = VD_PACE_DEVICE,
+	.watchdog_us = WLO_FALLBACK_US,
+	.conn_size = sizeof(struct wlo_conn),
+	.fb_size = sizeof(struct wlo_fb),
 	.destroy = wlo_destroy,
-	.conn_create = wlo_conn_create,
-	.conn_destroy = wlo_conn_destroy,
-	.fb_create = wlo_fb_create,
-	.fb_destroy = wlo_fb_destroy,
-	.conn_set_config = wlo_conn_set_config,
-	.conn_flip = wlo_conn_flip,
+	.conn_init = wlo_conn_init,
+	.conn_finish = wlo_conn_finish,
+	.fb_init = wlo_fb_init,
+	.fb_finish = wlo_fb_finish,
+	.kick = wlo_conn_kick,
+	.late = wlo_conn_late,
 	.buffer_alloc = wlo_buffer_alloc,
 	.buffer_free = wlo_buffer_free,
-	.conn_screenshot = wlo_conn_screenshot,
-	.get_stats = wlo_get_stats,
 	.input_source = wlo_input_source,
+	.report = wlo_report,
 };
 
 int vd_output_wayland_create(sd_event *loop, const struct vd_output_opts *opts,
@@ -645,10 +649,12 @@ int vd_output_wayland_create(sd_event *loop, const struct vd_output_opts *opts,
 
 	if (!out)
 		return -ENOMEM;
-	out->base.impl = &wlo_impl;
 	out->loop = loop;
 	out->force_copy = opts && opts->force_copy;
-	r = sd_event_add_time(loop, &out->reconnect, CLOCK_MONOTONIC, 0, 1, on_reconnect, out);
+	r = vd_output_init(&out->base, &wlo_impl, loop, opts);
+	if (r >= 0)
+		r = sd_event_add_time(loop, &out->reconnect, CLOCK_MONOTONIC, 0, 1, on_reconnect,
+				      out);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(out->reconnect, SD_EVENT_OFF);
 	if (r < 0) {

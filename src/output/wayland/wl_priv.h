@@ -8,11 +8,13 @@
  *              reconnecting, the connectors and fbs. Lives from create to
  *              destroy; the connection comes and goes with the compositor.
  *  wlo_conn    one virtual connector: an xdg toplevel "<guest>:<n>" while
- *              connected, its two wl_shm buffers, its queue of flips. At
- *              most one flip is committed and waiting for the surface's
- *              frame callback; a fallback timer completes it when the
- *              compositor withholds callbacks (hidden surface, no
- *              compositor), so a guest never waits for its own watchdog.
+ *              connected, and its two wl_shm buffers. Its flips are the
+ *              output core's: at most one frame is taken, committed and
+ *              waiting for the surface's frame callback; the core's
+ *              watchdog (WLO_FALLBACK_US) completes it when the compositor
+ *              withholds callbacks (hidden surface), and the core paces the
+ *              connector blind while it has no window, so a guest never
+ *              waits for its own watchdog.
  *  wlo_fb      a guest framebuffer: the guest's memory (borrowed) and, if
  *              the compositor took its dma-buf through zwp_linux_dmabuf_v1,
  *              a wl_buffer made of it (zero copy). Otherwise frames are
@@ -29,13 +31,12 @@
 
 #include <wayland-client.h>
 
+#include "output/output_impl.h"
 #include "output/wayland/wayland.h"
 
 #define WLO_NBUF 2u
 /* No frame callback this long after a commit: complete the flip anyway. */
 #define WLO_FALLBACK_US 50000u
-/* Pace of flips completed without a compositor. */
-#define WLO_BLIND_PERIOD_US 16667u
 #define WLO_RECONNECT_US 1000000u
 #define WLO_MAX_FORMATS 128u
 
@@ -62,19 +63,9 @@ struct wlo_shmbuf {
 	bool busy;
 };
 
-struct wlo_flip {
-	struct wlo_flip *next;
-	struct wlo_fb *fb; /* NULL once the fb is destroyed: completes blank */
-	struct vd_rect rect;
-	uint64_t token;
-};
-
 struct wlo_conn {
-	struct vd_output_conn base;
+	struct vd_output_conn base; /* cur: what it shows (set_config or the last flip) */
 	struct wlo_output *out;
-	struct wlo_conn *next, **pprev;
-	struct vd_output_conn_desc desc; /* desc.name is name */
-	char *name;
 
 	struct wl_surface *surface; /* NULL: no window (not connected) */
 	struct xdg_surface *xdg_surface;
@@ -84,26 +75,17 @@ struct wlo_conn {
 	char *fullscreen;                /* output name to be fullscreen on, or NULL */
 	bool configured; /* the first configure is acked: buffers may be attached */
 	bool stale;      /* a redraw without a flip found no free buffer: due at release */
+	bool starved;    /* a frame found no free buffer: blind until one is released */
 	struct wlo_shmbuf bufs[WLO_NBUF];
-
-	struct wlo_fb *fb;   /* what it shows (set_config or the last flip); NULL: blank */
-	struct vd_rect rect; /* the part of fb shown */
 	struct wlo_fb *attached_dmabuf; /* fb whose own wl_buffer is attached, or NULL */
-
-	struct wlo_flip *q, **qtail; /* accepted, not yet committed */
-	struct wlo_flip *inflight;   /* committed, waiting for its frame callback */
-	struct wl_callback *frame_cb;
-	sd_event_source *timer;      /* fallback (connected) or blind pacing */
-	bool dispatching, destroyed; /* conn_destroy from flip_done: freed after it */
+	struct wl_callback *frame_cb;   /* for the frame taken, committed */
 };
 
 enum wlo_import { WLO_IMPORT_NONE, WLO_IMPORT_PENDING, WLO_IMPORT_OK, WLO_IMPORT_FAILED };
 
 struct wlo_fb {
-	struct vd_output_fb base;
+	struct vd_output_fb base; /* src: borrowed guest memory, valid until fb_finish */
 	struct wlo_output *out;
-	struct wlo_fb *next, **pprev;
-	struct vd_frame_src src; /* borrowed guest memory: valid until fb_destroy */
 	int dmabuf;              /* our reference to the guest's dma-buf, or -1 */
 	enum wlo_import import;
 	struct zwp_linux_buffer_params_v1 *params; /* while PENDING */
@@ -164,9 +146,6 @@ struct wlo_output {
 	struct wl_touch *touch;
 	struct wlo_seat_src *input; /* the input source made of the seat, or NULL */
 
-	struct wlo_conn *conns;
-	struct wlo_fb *fbs;
-	struct vd_output_stats stats;
 	/* how flips completed, and through which buffers */
 	uint64_t callbacks, fallbacks, blind, zero_copy, dropped, connects;
 	uint64_t conversions; /* wl_shm copies converted: the compositor lacks the format */
@@ -180,24 +159,20 @@ struct wlo_head *wlo_head_find(struct wlo_output *out, const char *name);
 /* The connection failed: drop it (from outside any wayland callback). */
 void wlo_disconnect(struct wlo_output *out);
 
-/* wl_conn.c */
-int wlo_conn_create(struct vd_output *out, const struct vd_output_conn_desc *desc,
-		    struct vd_output_conn **ret_conn);
-void wlo_conn_destroy(struct vd_output_conn *conn);
-int wlo_conn_set_config(struct vd_output_conn *conn, struct vd_output_fb *fb,
-			const struct vd_rect *r);
-int wlo_conn_flip(struct vd_output_conn *conn, struct vd_output_fb *fb, uint64_t token);
-int wlo_conn_screenshot(struct vd_output_conn *conn, const char *path);
+/* wl_conn.c: the core's operations */
+int wlo_conn_init(struct vd_output_conn *conn, const struct vd_output_conn_desc *desc);
+void wlo_conn_finish(struct vd_output_conn *conn);
+void wlo_conn_kick(struct vd_output_conn *conn);
+void wlo_conn_late(struct vd_output_conn *conn);
 /* Make the connector's window (connected and ready) or forget it (disconnected). */
 void wlo_conn_window_create(struct wlo_conn *conn);
 void wlo_conn_window_destroy(struct wlo_conn *conn);
-/* fb is going away: show blank where it is shown, complete its flips blank. */
+/* fb is going away: the compositor must let go of its own wl_buffer (black instead). */
 void wlo_conn_forget_fb(struct wlo_conn *conn, const struct wlo_fb *fb);
 
 /* wl_fb.c */
-int wlo_fb_create(struct vd_output *out, const struct vd_frame_src *src,
-		  struct vd_output_fb **ret_fb);
-void wlo_fb_destroy(struct vd_output_fb *fb);
+int wlo_fb_init(struct vd_output_fb *fb);
+void wlo_fb_finish(struct vd_output_fb *fb);
 struct wlo_fb *wlo_fb_from(struct vd_output_fb *fb);
 /* Offer fb's dma-buf to the compositor (connected and ready). */
 void wlo_fb_import(struct wlo_fb *fb);

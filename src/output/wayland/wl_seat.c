@@ -134,9 +134,11 @@ static struct wlo_conn *conn_of(struct wlo_output *out, struct wl_surface *surfa
 {
 	if (!surface)
 		return NULL;
-	for (struct wlo_conn *c = out->conns; c; c = c->next)
-		if (c->surface == surface)
-			return c;
+	struct vd_output_conn *b;
+
+	vd_output_for_each_conn(b, &out->base)
+		if (((struct wlo_conn *)b)->surface == surface)
+			return (struct wlo_conn *)b;
 	return NULL;
 }
 
@@ -161,8 +163,8 @@ static void kb_enter(void *data, struct wl_keyboard *kb, uint32_t serial,
 	/* Keys already down (keys) were pressed elsewhere: their presses are not ours to send. */
 	if (c) {
 		s->keys.focus = true;
-		s->keys.domid = c->desc.domid;
-		vd_debug("wayland: keyboard focus -> %s", c->name);
+		s->keys.domid = c->base.desc.domid;
+		vd_debug("wayland: keyboard focus -> %s", c->base.desc.name);
 	}
 }
 
@@ -248,10 +250,10 @@ static void ptr_enter(void *data, struct wl_pointer *p, uint32_t serial, struct 
 	if (!c)
 		return;
 	s->buttons.focus = true;
-	s->buttons.domid = c->desc.domid;
-	s->ptr_w = c->desc.width;
-	s->ptr_h = c->desc.height;
-	vd_debug("wayland: pointer focus -> %s", c->name);
+	s->buttons.domid = c->base.desc.domid;
+	s->ptr_w = c->base.desc.width;
+	s->ptr_h = c->base.desc.height;
+	vd_debug("wayland: pointer focus -> %s", c->base.desc.name);
 	ptr_motion_to(s, x, y);
 }
 
@@ -378,7 +380,7 @@ static void touch_down(void *data, struct wl_touch *wt, uint32_t serial, uint32_
 			t = &s->touches[i];
 	if (!t)
 		return; /* more fingers than we track */
-	*t = (struct wlo_touch){true, id, c->desc.domid, c->desc.width, c->desc.height};
+	*t = (struct wlo_touch){true, id, c->base.desc.domid, c->base.desc.width, c->base.desc.height};
 	touch_send(s, VD_INPUT_TOUCH_DOWN, t, x, y);
 }
 
