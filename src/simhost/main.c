@@ -365,6 +365,7 @@ int main(int argc, char **argv)
 	};
 	int r;
 
+	vd_log_set_ident("vdispl-simhost");
 	if (parse_args(argc, argv, &h.o) < 0)
 		return 2;
 	r = setup(&h);

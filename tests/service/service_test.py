@@ -184,7 +184,7 @@ finally:
 err.seek(0)
 log = err.read()
 for line in log.splitlines():
-    if line.startswith("<3>") and "connector.9" not in line and "previous configuration" not in line:
+    if " vdispld: error: " in line and "connector.9" not in line and "previous configuration" not in line:
         fail(f"unexpected error logged: {line}")
 subprocess.run(["rm", "-rf", work])
 print("service: all checks passed")

@@ -72,7 +72,7 @@ echo "input options: checked"
 [ "$(grep -c 'backend-allocated dma-bufs' "$work/err")" -eq 2 ] || fail "be-alloc: $(cat "$work/err")"
 grep -Eq '^summary: flips=[1-9][0-9]* .* copies=0 .* errors=0 guests=2' "$work/out" ||
   fail "be-alloc summary: $(grep summary "$work/out")"
-grep -Eq '^cpu: user=[0-9.]+s system=[0-9.]+s, [0-9.]+ us per flip \(the simulated guests' "'"'drawing included\)$' "$work/out" ||
+grep -Eq '^cpu: user=[0-9.]+s system=[0-9.]+s, [0-9.]+ us per flip \(the simulated guests'"'"' drawing included\)$' "$work/out" ||
   fail "no cpu line: $(tail -n 2 "$work/out")"
 echo "be-alloc option and cpu line: checked"
 
@@ -87,4 +87,11 @@ fi
 rc=$?
 [ $rc -eq 1 ] && grep -q 'cannot open hypervisor "simhost": No such file' "$work/err" ||
   fail "simhost without a simhost: rc=$rc $(cat "$work/err")"
+# stderr is a file, not the journal: the time of day, no <N> prefix (JOURNAL_STREAM
+# names another stream: systemd's, handed down to a shell that redirected it).
+grep -Eq '^[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3} vdispld: error: cannot open hypervisor' "$work/err" &&
+  ! grep -q '^<' "$work/err" || fail "log lines on a file: $(cat "$work/err")"
+JOURNAL_STREAM=1:1 "$VDISPLD" --hypervisor simhost --sim-socket "$work/none.sock" >/dev/null 2>"$work/err"
+grep -Eq '^[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3} vdispld: error: ' "$work/err" ||
+  fail "log lines with a stale JOURNAL_STREAM: $(cat "$work/err")"
 echo "cli: all checks passed"
