@@ -14,6 +14,7 @@
 #define VD_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buffers/buffers.h"
@@ -36,7 +37,7 @@ struct vd_guest_conf {
 };
 
 struct vd_global_conf {
-	char hypervisor[8];      /* "xen" or "sim" */
+	char hypervisor[8];      /* "xen", "sim" or "simhost" */
 	char output[32];
 	char drm_device[256];    /* "" the output's choice */
 	char capture_dir[256];   /* "" no capture */
@@ -81,6 +82,16 @@ int vd_config_load(const char *path, bool must_exist, vd_config_err_fn err, void
 		   struct vd_config **ret_cfg);
 /* Built-in defaults only. */
 int vd_config_new_default(struct vd_config **ret_cfg);
+/*
+ * A global setting from the command line, put over what the files said,
+ * checked as in a file: key as in the file ("output"), value as text;
+ * option names it in an error ("--output: expected ..."). 0, -EINVAL
+ * (reported to err, NULL: the log), -ENOENT for a key that is not global.
+ */
+int vd_config_override(struct vd_config *cfg, const char *option, const char *key,
+		       const char *value, vd_config_err_fn err, void *userdata);
+/* A global key's value as the file would say it ("yes", "60"); -ENOENT for no such key. */
+int vd_config_global_value(const struct vd_config *cfg, const char *key, char *buf, size_t size);
 void vd_config_free(struct vd_config *cfg); /* NULL ok */
 
 /* The settings of the guest named name (NULL: unnamed): its file's, or the defaults. Borrowed. */

@@ -231,6 +231,8 @@ int vd_output_input_source(struct vd_output *out, struct vd_input_source **ret_s
 /* Create by name ("headless", ...). -ENOENT for an unknown name. Borrows loop. */
 int vd_output_create(const char *name, sd_event *loop, const struct vd_output_opts *opts,
 		     struct vd_output **ret_out);
+/* The i-th name vd_output_create knows, NULL past the last (configuration checks). */
+const char *vd_output_name(size_t i);
 void vd_output_destroy(struct vd_output *out);
 
 /*
