@@ -82,14 +82,20 @@ int vd_config_load(const char *path, bool must_exist, vd_config_err_fn err, void
 		   struct vd_config **ret_cfg);
 /* Built-in defaults only. */
 int vd_config_new_default(struct vd_config **ret_cfg);
+/* A global setting from the command line. */
+struct vd_config_override {
+	const char *option; /* names it in messages: "--output" */
+	const char *key;    /* as in the file: "output" */
+	const char *value;  /* as text: "kms", "yes", "60" */
+};
 /*
- * A global setting from the command line, put over what the files said,
- * checked as in a file: key as in the file ("output"), value as text;
- * option names it in an error ("--output: expected ..."). 0, -EINVAL
- * (reported to err, NULL: the log), -ENOENT for a key that is not global.
+ * Put ov[0..n) over what the files said, in order, checked as in a file
+ * ("--output: expected headless, kms or wayland, got ..."). 0, -EINVAL
+ * (each error reported to err, NULL: the log), -ENOENT for a key that is
+ * not a global one (a programmer's error).
  */
-int vd_config_override(struct vd_config *cfg, const char *option, const char *key,
-		       const char *value, vd_config_err_fn err, void *userdata);
+int vd_config_override(struct vd_config *cfg, const struct vd_config_override *ov, size_t n,
+		       vd_config_err_fn err, void *userdata);
 /* A global key's value as the file would say it ("yes", "60"); -ENOENT for no such key. */
 int vd_config_global_value(const struct vd_config *cfg, const char *key, char *buf, size_t size);
 void vd_config_free(struct vd_config *cfg); /* NULL ok */

@@ -417,12 +417,15 @@ int vd_config_global_value(const struct vd_config *cfg, const char *key, char *b
 	return 0;
 }
 
-int vd_config_override(struct vd_config *cfg, const char *option, const char *key,
-		       const char *value, vd_config_err_fn err, void *userdata)
+int vd_config_override(struct vd_config *cfg, const struct vd_config_override *ov, size_t n,
+		       vd_config_err_fn err, void *userdata)
 {
-	struct parse p = {.cfg = cfg, .option = option, .err = err, .userdata = userdata};
+	struct parse p = {.cfg = cfg, .err = err, .userdata = userdata};
 
-	if (vd_config_global_key(&p, key, value) == -ENOENT)
-		return -ENOENT;
+	for (size_t i = 0; i < n; i++) {
+		p.option = ov[i].option;
+		if (vd_config_global_key(&p, ov[i].key, ov[i].value) == -ENOENT)
+			return -ENOENT;
+	}
 	return p.errors ? -EINVAL : 0;
 }

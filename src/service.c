@@ -97,6 +97,12 @@ static void reload(struct vd_service *svc)
 
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
 	r = vd_config_load(svc->opts->config_path, svc->opts->config_required, NULL, NULL, &cfg);
+	/* The command line still wins (checked at start: cannot fail but for a group gone since) */
+	if (r >= 0 && vd_config_override(cfg, svc->opts->overrides, svc->opts->noverrides, NULL,
+					 NULL) < 0) {
+		vd_config_free(cfg);
+		r = -EINVAL;
+	}
 	if (r < 0) {
 		vd_err("reload: %s has errors (see above): keeping the previous configuration",
 		       svc->opts->config_path ? svc->opts->config_path : VD_CONFIG_DEFAULT_PATH);

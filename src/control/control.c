@@ -371,7 +371,7 @@ static int set_access(const char *path, const char *group)
 		return chmod(path, 0600) < 0 ? -errno : 0;
 	gr = getgrnam(group);
 	if (!gr)
-		return -ENOENT;
+		return -ENOENT; /* checked with the configuration: the group went since */
 	if (chown(path, 0, gr->gr_gid) < 0 && chown(path, (uid_t)-1, gr->gr_gid) < 0)
 		return -errno;
 	return chmod(path, 0660) < 0 ? -errno : 0;
@@ -395,12 +395,16 @@ static int listen_on(const char *path, const char *group)
 	old = umask(0177); /* nobody but us between bind and chmod */
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
 	umask(old);
-	if (r >= 0)
-		r = set_access(path, group);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	r = set_access(path, group);
 	if (r >= 0 && listen(fd, (int)MAX_CLIENTS) < 0)
 		r = -errno;
 	if (r < 0) {
 		close(fd);
+		unlink(path); /* ours since bind: no socket file without a listener */
 		return r;
 	}
 	return fd;
