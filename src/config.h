@@ -97,7 +97,8 @@ struct vd_config_override {
 int vd_config_override(struct vd_config *cfg, const struct vd_config_override *ov, size_t n,
 		       vd_config_err_fn err, void *userdata);
 /* A global key's value as the file would say it ("yes", "60"); -ENOENT for no such key. */
-int vd_config_global_value(const struct vd_config *cfg, const char *key, char *buf, size_t size);
+int vd_config_global_value(const struct vd_global_conf *g, const char *key, char *buf,
+			   size_t size);
 void vd_config_free(struct vd_config *cfg); /* NULL ok */
 
 /* The settings of the guest named name (NULL: unnamed): its file's, or the defaults. Borrowed. */

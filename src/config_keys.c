@@ -400,14 +400,15 @@ bool vd_config_is_global_key(const char *key)
 	return global_index(key) >= 0;
 }
 
-int vd_config_global_value(const struct vd_config *cfg, const char *key, char *buf, size_t size)
+int vd_config_global_value(const struct vd_global_conf *g, const char *key, char *buf,
+			   size_t size)
 {
 	int i = global_index(key);
 	const char *field;
 
 	if (i < 0)
 		return i;
-	field = (const char *)&cfg->global + global_table[i].off;
+	field = (const char *)g + global_table[i].off;
 	switch (global_table[i].type) {
 	case G_STR: snprintf(buf, size, "%s", field); break;
 	case G_BOOL: snprintf(buf, size, "%s", *(const bool *)field ? "yes" : "no"); break;

@@ -41,12 +41,16 @@ struct vd_daemon_opts {
 };
 
 struct vd_summary {
+	bool started; /* set up and served: false after a start-up failure (logged) */
 	uint64_t flips, events, copies, requests, errors;
 	uint32_t guests;
 	double seconds;
 };
 
-/* Runs until SIGTERM/SIGINT or run_for. Returns 0 or -errno. */
+/*
+ * Runs until SIGTERM/SIGINT or run_for. Returns 0 or -errno; a start-up
+ * failure (started false) is logged already.
+ */
 int vd_daemon_run(const struct vd_daemon_opts *opts, struct vd_summary *ret_summary);
 
 #endif

@@ -420,6 +420,8 @@ int main(int argc, char **argv)
 	/* o's strings are the configuration's: read them before it goes */
 	sim = strcmp(cl.o.hypervisor, "sim") == 0;
 	vd_config_free(cfg);
+	if (!s.started)
+		return 1; /* said why; nothing ran to sum up */
 	printf("summary: flips=%llu events=%llu copies=%llu requests=%llu errors=%llu guests=%u "
 	       "seconds=%.1f\n",
 	       (unsigned long long)s.flips, (unsigned long long)s.events,

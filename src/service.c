@@ -18,6 +18,7 @@ struct vd_service {
 	sd_event *loop;
 	const struct vd_daemon_opts *opts;
 	const struct vd_config *cfg; /* in effect: opts->config or owned */
+	struct vd_global_conf running; /* as at start: what a reload cannot change */
 	struct vd_config *owned;     /* loaded by a reload */
 	struct vd_control *ctl;
 	sd_event_source *hup_src;
@@ -54,6 +55,7 @@ int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
 		}
 		svc->cfg = svc->owned;
 	}
+	svc->running = svc->cfg->global;
 	*ret_svc = svc;
 	return 0;
 }
@@ -76,38 +78,100 @@ void vd_service_guest_lookup(void *userdata, uint32_t domid, const char *name,
 
 /* ---- reload ---- */
 
-/* Global settings are read once; say which changes wait for a restart. */
-static void note_restart_only(const struct vd_config *old, const struct vd_config *cfg)
-{
-	const struct vd_global_conf *a = &old->global, *b = &cfg->global;
+/* Global settings read once, at start: a reload can only say that a change waits. */
+static const char *const restart_keys[] = {
+	"hypervisor", "output", "drm-device", "capture-dir", "control-socket", "control-group",
+	"copy", "refresh", "status-interval", "input-source", "seat", "cycle-hotkey",
+	"focus-follows-pointer", NULL};
 
-	if (strcmp(a->hypervisor, b->hypervisor) || strcmp(a->output, b->output) ||
-	    strcmp(a->drm_device, b->drm_device) || strcmp(a->capture_dir, b->capture_dir) ||
-	    strcmp(a->control_socket, b->control_socket) ||
-	    strcmp(a->control_group, b->control_group) || a->copy != b->copy ||
-	    a->refresh_mhz != b->refresh_mhz || a->status_interval_s != b->status_interval_s)
-		vd_notice("reload: hypervisor, output, drm-device, capture-dir, control-*, copy, "
-			  "refresh and status-interval take effect at the next restart");
+/* The command-line option that sets key, or NULL. */
+static const char *override_of(const struct vd_daemon_opts *o, const char *key)
+{
+	const char *opt = NULL;
+
+	for (uint32_t i = 0; i < o->noverrides; i++)
+		if (!strcmp(o->overrides[i].key, key))
+			opt = o->overrides[i].option;
+	return opt;
+}
+
+/* Setting names for a message. */
+struct names {
+	char v[16][80];
+	uint32_t n;
+};
+
+static void names_add(struct names *l, const char *key, const char *opt)
+{
+	if (l->n < 16)
+		snprintf(l->v[l->n++], sizeof(l->v[0]), opt ? "%s (%s)" : "%s", key, opt);
+}
+
+/* "a", "a and b", "a, b and c" */
+static const char *names_join(const struct names *l, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < l->n; i++) {
+		size_t len = strlen(buf);
+
+		snprintf(buf + len, size - len, "%s%s", !i ? "" : i + 1 == l->n ? " and " : ", ",
+			 l->v[i]);
+	}
+	return buf;
+}
+
+/*
+ * Each restart-only setting the reload changed against the running one
+ * (none after a change reverted), and each the file now sets in vain
+ * because the command line sets it. file: the file's values, before the
+ * command line went over them.
+ */
+static void note_restart_only(struct vd_service *svc, const struct vd_global_conf *file,
+			      const struct vd_global_conf *now)
+{
+	struct names changed = {0}, ignored = {0};
+	char a[300], b[300], list[1024];
+
+	for (const char *const *k = restart_keys; *k; k++) {
+		const char *opt = override_of(svc->opts, *k);
+
+		vd_config_global_value(opt ? file : now, *k, a, sizeof(a));
+		vd_config_global_value(opt ? now : &svc->running, *k, b, sizeof(b));
+		if (strcmp(a, b))
+			names_add(opt ? &ignored : &changed, *k, opt);
+	}
+	if (changed.n)
+		vd_notice("reload: %s changed: %s at the next restart",
+			  names_join(&changed, list, sizeof(list)),
+			  changed.n > 1 ? "they take effect" : "it takes effect");
+	if (ignored.n)
+		vd_notice("reload: the command line sets %s: the file's value%s no effect",
+			  names_join(&ignored, list, sizeof(list)), ignored.n > 1 ? "s have" : " has");
 }
 
 static void reload(struct vd_service *svc)
 {
+	struct vd_global_conf file;
 	struct vd_config *cfg;
 	int r;
 
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
 	r = vd_config_load(svc->opts->config_path, svc->opts->config_required, NULL, NULL, &cfg);
 	/* The command line still wins (checked at start: cannot fail but for a group gone since) */
-	if (r >= 0 && vd_config_override(cfg, svc->opts->overrides, svc->opts->noverrides, NULL,
-					 NULL) < 0) {
-		vd_config_free(cfg);
-		r = -EINVAL;
+	if (r >= 0) {
+		file = cfg->global;
+		if (vd_config_override(cfg, svc->opts->overrides, svc->opts->noverrides, NULL,
+				       NULL) < 0) {
+			vd_config_free(cfg);
+			r = -EINVAL;
+		}
 	}
+	/* Each error above names its file and line: a guest file's as much as the main one's. */
 	if (r < 0) {
-		vd_err("reload: %s has errors (see above): keeping the previous configuration",
-		       svc->opts->config_path ? svc->opts->config_path : VD_CONFIG_DEFAULT_PATH);
+		vd_err("reload: the configuration has errors (above): keeping the previous "
+		       "configuration");
 	} else {
-		note_restart_only(svc->cfg, cfg);
+		note_restart_only(svc, &file, &cfg->global);
 		vd_config_free(svc->owned);
 		svc->cfg = svc->owned = cfg;
 		svc->reloads++;

@@ -163,6 +163,10 @@ try:
         fail("the refused reload does not say why")
     if not guest(status(), "sim-guest-2")["settings"].endswith("/vdispld.conf"):
         fail("a bad file was applied")
+    # The error is the guest file's: the refusal must not name the main file.
+    refusal = [l for l in open(err.name).read().splitlines() if "keeping the previous" in l]
+    if len(refusal) != 1 or "vdispld.conf" in refusal[0]:
+        fail(f"the refused reload names the wrong file: {refusal}")
     # ... and with a good one: applies to new connections (status shows the lookup).
     put(g2conf, "max-buffers = 8\nconnector.0 = DP-1\n")
     d.send_signal(signal.SIGHUP)
@@ -171,6 +175,34 @@ try:
     if d.poll() is not None:
         fail("daemon died on reload")
     print("reload: ok")
+
+    # 5b. Restart-only settings: the reload names the one that changed against what
+    # runs (none once a change is reverted), and one the command line sets (--refresh).
+    def reload_log():
+        start = len(open(err.name).read())
+        d.send_signal(signal.SIGHUP)
+        def done():
+            t = open(err.name).read()[start:]
+            return t if "loaded (" in t or "keeping the previous" in t else None
+        return wait_for(done, "the reload")
+    main_conf = open(conf).read()
+    put(conf, main_conf.replace("status-interval = 0", "status-interval = 7"))
+    t = reload_log()
+    notes = [l.split("notice: ", 1)[1] for l in t.splitlines() if "notice: reload: " in l]
+    want = "reload: status-interval changed: it takes effect at the next restart"
+    if want not in notes or len(notes) != 2:
+        fail(f"restart notice for status-interval: {notes}")
+    put(conf, main_conf)
+    t = reload_log()
+    if "restart" in t or "command line" in t:
+        fail(f"a notice after reverting to the running value: {t}")
+    put(conf, main_conf.replace("status-interval = 0", "status-interval = 0\nrefresh = 30"))
+    t = reload_log()
+    want = "reload: the command line sets refresh (--refresh): the file's value has no effect"
+    if want not in t or "changed:" in t:
+        fail(f"a setting the command line overrides: {t}")
+    put(conf, main_conf)
+    print("reload notices: ok")
 
     # 6. SIGTERM: clean exit, socket gone.
     d.send_signal(signal.SIGTERM)

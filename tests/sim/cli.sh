@@ -103,17 +103,29 @@ grep -Eq '^cpu: user=[0-9.]+s system=[0-9.]+s, [0-9.]+ us per flip \(the simulat
   fail "no cpu line: $(tail -n 2 "$work/out")"
 echo "be-alloc option and cpu line: checked"
 
-# 5. No Xen on this host: a clear error, not a crash.
+# 5. No Xen on this host: a clear error, not a crash; where to look; and nothing
+# after it (no summary of a run that never ran, no second "exiting" error).
+# start_failure WANT ARGS...: exit 1, WANT on stderr, no more than 3 lines, nothing on stdout.
+start_failure() {
+  local want=$1; shift
+  "$VDISPLD" "$@" --control-socket "" >"$work/out" 2>"$work/err"; rc=$?
+  [ $rc -eq 1 ] && grep -qF -- "$want" "$work/err" && [ "$(wc -l <"$work/err")" -le 3 ] &&
+    [ ! -s "$work/out" ] && ! grep -q 'exiting' "$work/err" ||
+    fail "$*: rc=$rc: $(cat "$work/err" "$work/out")"
+}
 if [ ! -e /dev/xen/xenbus ] && [ ! -e /proc/xen/xenbus ]; then
-  "$VDISPLD" --hypervisor xen --run-for 1 >/dev/null 2>"$work/err"; rc=$?
-  [ $rc -eq 1 ] && grep -q 'cannot open hypervisor "xen"' "$work/err" || fail "xen without Xen: rc=$rc"
+  start_failure 'cannot open hypervisor "xen"' --hypervisor xen --run-for 1
+  grep -q 'is this Dom0 or a driver domain' "$work/err" && grep -q 'is xenstored running?' "$work/err" &&
+    grep -q -- '--hypervisor sim runs without Xen' "$work/err" || fail "no hint without Xen: $(cat "$work/err")"
 fi
+# A file that is no DRM device: said so; no statistics of a KMS output that never was.
+start_failure 'kms: /dev/null: not a DRM device' --hypervisor sim --output kms --drm-device /dev/null
 
 # 6. simhost with no vdispl-simhost at the socket: the same clear error.
-"$VDISPLD" --hypervisor simhost --sim-socket "$work/none.sock" --run-for 1 >/dev/null 2>"$work/err"
-rc=$?
-[ $rc -eq 1 ] && grep -q 'cannot open hypervisor "simhost": No such file' "$work/err" ||
-  fail "simhost without a simhost: rc=$rc $(cat "$work/err")"
+start_failure 'cannot open hypervisor "simhost": No such file' --hypervisor simhost \
+  --sim-socket "$work/none.sock" --run-for 1
+grep -q 'is vdispl-simhost running on that socket?' "$work/err" || fail "no simhost hint: $(cat "$work/err")"
+echo "start-up failures: checked"
 # stderr is a file, not the journal: the time of day, no <N> prefix (JOURNAL_STREAM
 # names another stream: systemd's, handed down to a shell that redirected it).
 grep -Eq '^[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3} vdispld: error: cannot open hypervisor' "$work/err" &&

@@ -68,8 +68,16 @@ static int open_card(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 
+	drmVersionPtr v;
+
 	if (fd < 0)
 		return -errno;
+	v = drmGetVersion(fd); /* an ioctl only a DRM device answers */
+	drmFreeVersion(v);
+	if (!v) {
+		close(fd);
+		return -ENODEV;
+	}
 	if (drmSetClientCap(fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0 ||
 	    drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1) < 0) {
 		close(fd);
@@ -103,7 +111,7 @@ static int open_device(struct kms_output *out, const char *path)
 	fd = path ? open_card(path) : open_default(buf, sizeof(buf));
 	if (fd < 0) {
 		vd_err("kms: %s: %s", path ? path : "no /dev/dri/card* with a connected display",
-		       strerror(-fd));
+		       path && fd == -ENODEV ? "not a DRM device" : strerror(-fd));
 		return fd;
 	}
 	out->fd = fd;
@@ -199,6 +207,10 @@ static void kms_destroy(struct vd_output *base)
 	}
 	sd_event_source_disable_unref(out->drm_source);
 	kms_hotplug_finish(out);
+	if (!out->stats.flips && !out->events && !out->hotplugs) {
+		free(out); /* nothing shown (a start-up failure): no all-zero statistics */
+		return;
+	}
 	lat_log(out);
 	vd_info("kms: %llu page-flip events, %llu watchdog completions, %llu hotplug events",
 		(unsigned long long)out->events, (unsigned long long)out->watchdog_fired,
