@@ -294,7 +294,7 @@ static int setup(struct daemon *d)
 		r = start_sim_guests(d);
 	if (r >= 0)
 		r = add_timers(d);
-	return r < 0 ? r : vd_service_start(d->svc, d->be, d->out);
+	return r < 0 ? r : vd_service_start(d->svc, d->be, d->out, d->input);
 }
 
 static void summarise(struct daemon *d, struct vd_summary *ret)

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "control/control.h"
+#include "daemon_input.h"
 #include "log.h"
 #include "notify.h"
 
@@ -21,6 +22,7 @@ struct vd_service {
 	struct vd_global_conf running; /* as at start: what a reload cannot change */
 	struct vd_config *owned;     /* loaded by a reload */
 	struct vd_control *ctl;
+	struct vd_dinput *input; /* borrowed: the input router's focus; or NULL */
 	sd_event_source *hup_src;
 	uint32_t reloads;
 	struct vd_notify reloaded; /* vd_service_on_reload */
@@ -198,6 +200,25 @@ static const struct vd_config *current_config(void *userdata)
 	return svc->cfg;
 }
 
+static int focus_get(void *userdata, uint32_t *ret_domid, char *name, size_t size)
+{
+	struct vd_service *svc = userdata;
+	uint32_t domid = vd_dinput_focused(svc->input, name, size);
+
+	if (domid == VD_ROUTER_NO_FOCUS)
+		return -ENOENT;
+	*ret_domid = domid;
+	return 0;
+}
+
+static int focus_set(void *userdata, const char *guest, uint32_t *ret_domid, char *name,
+		     size_t size)
+{
+	struct vd_service *svc = userdata;
+
+	return vd_dinput_focus(svc->input, guest, ret_domid, name, size);
+}
+
 static void start_control(struct vd_service *svc, struct vd_backend *be, struct vd_output *out)
 {
 	const struct vd_daemon_opts *o = svc->opts;
@@ -207,6 +228,8 @@ static void start_control(struct vd_service *svc, struct vd_backend *be, struct 
 		.hypervisor = o->hypervisor,
 		.output = o->output,
 		.config = current_config,
+		.focus_get = svc->input ? focus_get : NULL,
+		.focus_set = svc->input ? focus_set : NULL,
 		.userdata = svc,
 	};
 	int r;
@@ -223,10 +246,12 @@ static void start_control(struct vd_service *svc, struct vd_backend *be, struct 
 		       strerror(-r));
 }
 
-int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_output *out)
+int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_output *out,
+		     struct vd_dinput *input)
 {
 	int r;
 
+	svc->input = input;
 	start_control(svc, be, out);
 	r = sd_event_add_signal(svc->loop, &svc->hup_src, SIGHUP | SD_EVENT_SIGNAL_PROCMASK,
 				on_sighup, svc);

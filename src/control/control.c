@@ -29,6 +29,7 @@ struct client {
 	size_t inlen;
 	struct vd_sbuf out;
 	size_t sent;
+	char err[256]; /* an error message naming what the request named */
 	int pass_fd; /* sent with the first byte of the answer, then closed; -1 none */
 };
 
@@ -41,7 +42,6 @@ struct vd_control {
 	struct client *clients;
 	uint32_t nclients;
 	struct vd_rates rates;
-	char focus[128];
 };
 
 /* ---- clients ---- */
@@ -205,18 +205,49 @@ static int cmd_screenshot(struct client *c, char *arg, bool json, const char **r
 	return 0;
 }
 
+struct find_guest {
+	const char *guest;
+	bool found;
+};
+
+static void find_dev(void *userdata, const struct vd_dev_info *d)
+{
+	struct find_guest *f = userdata;
+
+	f->found = f->found || guest_matches(d, f->guest);
+}
+
+/* The router's focus moves, or the request is refused: it names no guest that takes input. */
 static int cmd_focus(struct client *c, const char *arg, bool json, const char **ret_err)
 {
-	if (!arg || !arg[0] || strlen(arg) >= sizeof(c->ctl->focus))
+	const struct vd_control_env *env = &c->ctl->env;
+	struct find_guest f = {.guest = arg};
+	char name[128];
+	uint32_t domid;
+	int r;
+
+	if (!arg || !arg[0])
 		return (*ret_err = "usage: focus GUEST"), -EINVAL;
-	snprintf(c->ctl->focus, sizeof(c->ctl->focus), "%s", arg);
-	vd_info("control: focus on %s", arg);
+	r = env->focus_set ? env->focus_set(env->userdata, arg, &domid, name, sizeof(name))
+			   : -EOPNOTSUPP;
+	if (r == -ENOENT) {
+		vd_backend_foreach_device(env->be, find_dev, &f);
+		snprintf(c->err, sizeof(c->err),
+			 f.found ? "guest \"%.128s\" has no vkb device: it takes no input"
+				 : "no such guest \"%.128s\"",
+			 arg);
+		*ret_err = c->err;
+	} else if (r == -EOPNOTSUPP) {
+		*ret_err = "no input here: nothing to focus";
+	}
+	if (r < 0)
+		return r;
 	if (json) {
 		vd_sbuf_printf(&c->out, "{\"focus\":");
-		vd_sbuf_json_str(&c->out, arg);
-		vd_sbuf_printf(&c->out, "}\n");
+		vd_sbuf_json_str(&c->out, name[0] ? name : NULL);
+		vd_sbuf_printf(&c->out, ",\"domid\":%u}\n", domid);
 	} else {
-		vd_sbuf_printf(&c->out, "focus: %s\n", arg);
+		vd_sbuf_printf(&c->out, "focus: %s (dom%u)\n", name[0] ? name : "-", domid);
 	}
 	return 0;
 }
@@ -231,7 +262,7 @@ static void handle(struct client *c, char *line)
 	if (arg)
 		*arg++ = '\0';
 	if (!strcmp(cmd, "status") && !arg) {
-		vd_render_status(&c->out, json, &c->ctl->env, &c->ctl->rates, c->ctl->focus);
+		vd_render_status(&c->out, json, &c->ctl->env, &c->ctl->rates);
 		r = c->out.oom ? -ENOMEM : 0;
 	} else if (!strcmp(cmd, "screenshot")) {
 		r = cmd_screenshot(c, arg, json, &err);
@@ -467,9 +498,4 @@ void vd_control_destroy(struct vd_control *ctl)
 	vd_rates_free(&ctl->rates);
 	free(ctl->path);
 	free(ctl);
-}
-
-const char *vd_control_focus(const struct vd_control *ctl)
-{
-	return ctl->focus;
 }

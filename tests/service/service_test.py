@@ -84,7 +84,7 @@ print("check-config: ok")
 # 2. The daemon with two guests; the command line overrides the file (refresh).
 err = open(os.path.join(work, "err"), "w+")
 d = subprocess.Popen([VDISPLD, "--config", conf, "--sim-guests", "2", "--sim-resolution", "320x240",
-                      "--refresh", "60"], stdout=subprocess.DEVNULL, stderr=err)
+                      "--refresh", "60", "--sim-vkb"], stdout=subprocess.DEVNULL, stderr=err)
 try:
     wait_for(lambda: os.path.exists(sock), "the control socket")
     mode = stat.S_IMODE(os.stat(sock).st_mode)
@@ -144,11 +144,23 @@ try:
     if p.returncode != 1 or "error" not in json.loads(p.stdout):
         fail(f"screenshot of a missing connector: {p.returncode} {p.stdout}")
 
-    # 4. Focus is stored and reported.
-    if json.loads(ctl("--json", "focus", "sim-guest-1").stdout) != {"focus": "sim-guest-1"}:
+    # 4. Focus: the input router's (the first guest's to begin with), moved by name,
+    # refused for a guest nobody has (what the guests' vkbs then receive: control_focus).
+    wait_for(lambda: status()["focus"] == "sim-guest-1", "the first guest to have the focus")
+    p = ctl("focus", "nosuch", ok=False)
+    if p.returncode != 1 or 'no such guest "nosuch"' not in p.stderr or p.stdout:
+        fail(f"focus on no guest: {p.returncode} {p.stdout!r} {p.stderr!r}")
+    st = status()
+    if st["focus"] != "sim-guest-1" or st["focus_domid"] != g1["domid"]:
+        fail(f"status after a refused focus: {st['focus']} {st['focus_domid']}")
+    if json.loads(ctl("--json", "focus", "sim-guest-2").stdout) != \
+            {"focus": "sim-guest-2", "domid": g2["domid"]}:
         fail("focus answer")
-    if status()["focus"] != "sim-guest-1":
-        fail("focus not in status")
+    st = status()
+    if st["focus"] != "sim-guest-2" or st["focus_domid"] != g2["domid"]:
+        fail(f"focus not the router's: {st['focus']} {st['focus_domid']}")
+    if f"focus sim-guest-2 (dom{g2['domid']})" not in ctl("status").stdout:
+        fail("text status: focus")
     print("screenshot, focus: ok")
 
     # 5. SIGHUP with a bad file: the old configuration stays, the log says why.
