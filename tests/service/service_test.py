@@ -163,6 +163,40 @@ try:
         fail("text status: focus")
     print("screenshot, focus: ok")
 
+    # 4b. vdispctl's own errors. A user without access is told why, not "is it running?".
+    if os.geteuid() == 0:
+        os.chmod(work, 0o755)  # the socket's own 0600 is what keeps nobody out
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            VDISPCTL, "-s", sock, "status"], capture_output=True, text=True)
+        os.chmod(work, 0o700)
+    else:
+        os.chmod(sock, 0)
+        p = ctl("status", ok=False)
+        os.chmod(sock, 0o600)
+    if p.returncode != 1 or "Permission denied" not in p.stderr or \
+            "is vdispld running" in p.stderr or "control-group" not in p.stderr:
+        fail(f"vdispctl without access: {p.returncode} {p.stderr!r}")
+    # --json: every error is one JSON object on stdout, nothing on stderr.
+    for args, rc, errno_ in ((["-s", os.path.join(work, "none"), "--json", "status"], 1, 2),
+                             (["--json", "focus", "nosuch"], 1, 2),
+                             (["--json", "frobnicate"], 2, 22),
+                             (["--json", "--frobnicate", "status"], 2, 22)):
+        p = subprocess.run([VDISPCTL, "-s", sock, *args], capture_output=True, text=True)
+        try:
+            obj = json.loads(p.stdout)
+        except ValueError:
+            fail(f"vdispctl {args}: not JSON: {p.stdout!r} {p.stderr!r}")
+        if p.returncode != rc or p.stderr or set(obj) != {"error", "errno"} or obj["errno"] != errno_:
+            fail(f"vdispctl {args}: {p.returncode} {obj} {p.stderr!r}")
+    # A usage error says what was wrong and where to look, not the whole usage.
+    for args, want in (([], "no command"), (["--frobnicate", "status"], "unknown option --frobnicate"),
+                       (["focus"], "usage: focus GUEST"), (["status", "x"], "status takes no arguments")):
+        p = subprocess.run([VDISPCTL, "-s", sock, *args], capture_output=True, text=True)
+        if p.returncode != 2 or want not in p.stderr or "Try 'vdispctl --help'" not in p.stderr or \
+                len(p.stderr.splitlines()) != 2 or p.stdout:
+            fail(f"vdispctl {args}: {p.returncode} {p.stderr!r}")
+    print("vdispctl errors: ok")
+
     # 5. SIGHUP with a bad file: the old configuration stays, the log says why.
     g2conf = os.path.join(gdir, "sim-guest-2.conf")
     put(g2conf, "max-buffers = 8\nconnector.9 = DP-1\n")
