@@ -44,7 +44,8 @@ enum {
 static void usage(FILE *f)
 {
 	fputs("Usage: vdispld [OPTIONS]\n"
-	      "Xen para-virtual display backend (displif, xl 'vdispl' devices).\n\n"
+	      "Xen para-virtual display backend (displif, xl 'vdispl' devices).\n"
+	      "Options that are settings of " VD_CONFIG_DEFAULT_PATH " override it.\n\n"
 	      "  --hypervisor xen|sim|simhost\n"
 	      "                         hypervisor to serve (default: xen; sim: simulated, with\n"
 	      "                         its guests, in this process; simhost: the simulated Xen\n"
@@ -55,7 +56,8 @@ static void usage(FILE *f)
 	      "  --drm-device PATH      kms: the card to drive (default: the first with a display)\n"
 	      "  --copy                 copy every flipped frame into an output buffer\n"
 	      "  --refresh HZ           headless vblank rate (default: 60; 0: no wait)\n"
-	      "  --capture-dir DIR      write one PNG per connector, refreshed\n"
+	      "  --capture-dir DIR      write one PNG per connector into DIR, refreshed each\n"
+	      "                         second (headless)\n"
 	      "  --run-for SECONDS      exit after SECONDS (default: run until a signal)\n"
 	      "  --status-interval S    log a status line every S seconds (default: 5; 0: off)\n"
 	      "  --sim-guests N         simulated guests to start (sim only; default: 2)\n"
@@ -79,9 +81,8 @@ static void usage(FILE *f)
 	      "                         YUYV (default: XR24)\n"
 	      "  --config PATH          configuration file (default: " VD_CONFIG_DEFAULT_PATH ")\n"
 	      "  --check-config         validate the configuration and exit (0 good, 1 errors)\n"
-	      "  --control-socket PATH  control socket for vdispctl (default: " VD_CONFIG_DEFAULT_SOCKET
-	      ";\n"
-	      "                         \"\": none)\n"
+	      "  --control-socket PATH  control socket for vdispctl, an absolute path (default:\n"
+	      "                         " VD_CONFIG_DEFAULT_SOCKET "; \"\": none)\n"
 	      "  --control-group GROUP  group allowed on the control socket (default: root only)\n"
 	      "  -v, --verbose          more logging (repeat for debug)\n"
 	      "  -q, --quiet            errors only\n"
