@@ -345,7 +345,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (c != '?')
 				fprintf(stderr, "vdispl-simhost: invalid argument \"%s\"\n",
 					optarg);
-			usage(stderr);
+			fputs("Try 'vdispl-simhost --help' for more information.\n", stderr);
 			return -EINVAL;
 		}
 	}
