@@ -64,6 +64,7 @@ struct vd_config {
 	char dir[256];    /* where guests.d/ is looked for */
 	bool found;       /* the global file existed */
 	struct vd_global_conf global;
+	uint32_t global_in_file; /* which global keys the file set (vd_config_global_in_file) */
 	struct vd_guest_conf defaults; /* for guests without a file of their own */
 	struct vd_guest_entry *guests;
 	uint32_t nguests;
@@ -96,6 +97,8 @@ struct vd_config_override {
  */
 int vd_config_override(struct vd_config *cfg, const struct vd_config_override *ov, size_t n,
 		       vd_config_err_fn err, void *userdata);
+/* The global file set key (not the built-in default, not only the command line). */
+bool vd_config_global_in_file(const struct vd_config *cfg, const char *key);
 /* A global key's value as the file would say it ("yes", "60"); -ENOENT for no such key. */
 int vd_config_global_value(const struct vd_global_conf *g, const char *key, char *buf,
 			   size_t size);

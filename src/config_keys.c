@@ -335,7 +335,7 @@ static int global_str_key(struct parse *p, struct vd_global_conf *gl, const char
 	return -ENOENT;
 }
 
-int vd_config_global_key(struct parse *p, const char *key, const char *val)
+static int global_key(struct parse *p, const char *key, const char *val)
 {
 	struct vd_global_conf *gl = &p->cfg->global;
 	uint32_t hz = 0;
@@ -398,6 +398,22 @@ static int global_index(const char *key)
 bool vd_config_is_global_key(const char *key)
 {
 	return global_index(key) >= 0;
+}
+
+int vd_config_global_key(struct parse *p, const char *key, const char *val)
+{
+	int r = global_key(p, key, val), i = global_index(key);
+
+	if (r > 0 && !p->option && i >= 0)
+		p->cfg->global_in_file |= 1u << i;
+	return r;
+}
+
+bool vd_config_global_in_file(const struct vd_config *cfg, const char *key)
+{
+	int i = global_index(key);
+
+	return i >= 0 && (cfg->global_in_file & 1u << i);
 }
 
 int vd_config_global_value(const struct vd_global_conf *g, const char *key, char *buf,

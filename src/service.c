@@ -126,10 +126,10 @@ static const char *names_join(const struct names *l, char *buf, size_t size)
  * Each restart-only setting the reload changed against the running one
  * (none after a change reverted), and each the file now sets in vain
  * because the command line sets it. file: the file's values, before the
- * command line went over them.
+ * command line went over them (cfg).
  */
 static void note_restart_only(struct vd_service *svc, const struct vd_global_conf *file,
-			      const struct vd_global_conf *now)
+			      const struct vd_config *cfg)
 {
 	struct names changed = {0}, ignored = {0};
 	char a[300], b[300], list[1024];
@@ -137,8 +137,10 @@ static void note_restart_only(struct vd_service *svc, const struct vd_global_con
 	for (const char *const *k = restart_keys; *k; k++) {
 		const char *opt = override_of(svc->opts, *k);
 
-		vd_config_global_value(opt ? file : now, *k, a, sizeof(a));
-		vd_config_global_value(opt ? now : &svc->running, *k, b, sizeof(b));
+		if (opt && !vd_config_global_in_file(cfg, *k))
+			continue; /* the command line's, and the file says nothing */
+		vd_config_global_value(opt ? file : &cfg->global, *k, a, sizeof(a));
+		vd_config_global_value(opt ? &cfg->global : &svc->running, *k, b, sizeof(b));
 		if (strcmp(a, b))
 			names_add(opt ? &ignored : &changed, *k, opt);
 	}
@@ -173,7 +175,7 @@ static void reload(struct vd_service *svc)
 		vd_err("reload: the configuration has errors (above): keeping the previous "
 		       "configuration");
 	} else {
-		note_restart_only(svc, &file, &cfg->global);
+		note_restart_only(svc, &file, cfg);
 		vd_config_free(svc->owned);
 		svc->cfg = svc->owned = cfg;
 		svc->reloads++;

@@ -84,7 +84,8 @@ print("check-config: ok")
 # 2. The daemon with two guests; the command line overrides the file (refresh).
 err = open(os.path.join(work, "err"), "w+")
 d = subprocess.Popen([VDISPLD, "--config", conf, "--sim-guests", "2", "--sim-resolution", "320x240",
-                      "--refresh", "60", "--sim-vkb"], stdout=subprocess.DEVNULL, stderr=err)
+                      "--refresh", "60", "--sim-vkb", "--seat", "seat9"],
+                     stdout=subprocess.DEVNULL, stderr=err)
 try:
     wait_for(lambda: os.path.exists(sock), "the control socket")
     mode = stat.S_IMODE(os.stat(sock).st_mode)
@@ -223,7 +224,8 @@ try:
     print("reload: ok")
 
     # 5b. Restart-only settings: the reload names the one that changed against what
-    # runs (none once a change is reverted), and one the command line sets (--refresh).
+    # runs (none once a change is reverted), and one the command line sets (--refresh),
+    # but not one only the command line sets (--seat: the file says nothing of it).
     def reload_log():
         start = len(open(err.name).read())
         d.send_signal(signal.SIGHUP)

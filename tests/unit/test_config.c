@@ -423,6 +423,50 @@ static void test_hints_and_names(void **state)
 	put("vdispld.conf", "output = headless\n");
 }
 
+/* The command line over the file: the file's checks, its messages; what the file itself set. */
+static void test_overrides(void **state)
+{
+	const struct vd_config_override good[] = {
+		{"--output", "output", "kms"},
+		{"--refresh", "refresh", "30"},
+		{"--copy", "copy", "yes"},
+		{"--hypervisor", "hypervisor", "simhost"},
+	};
+	const struct vd_config_override bad[] = {
+		{"--output", "output", "kmss"},
+		{"--control-socket", "control-socket", "ctl.sock"},
+		{"--control-group", "control-group", "no-such-group-vdispld"},
+		{"--seat", "seat", "a b"},
+	};
+	struct vd_config *cfg = NULL;
+	char v[64];
+	struct errs e;
+
+	put("vdispld.conf", "output = headless\nstatus-interval = 7\n");
+	assert_int_equal(load(&cfg, &e), 0);
+	assert_int_equal(vd_config_override(cfg, good, 4, collect, &e), 0);
+	assert_string_equal(cfg->global.output, "kms");
+	assert_int_equal(cfg->global.refresh_mhz, 30000);
+	assert_true(cfg->global.copy);
+	assert_string_equal(cfg->global.hypervisor, "simhost");
+	assert_true(vd_config_global_in_file(cfg, "output"));
+	assert_true(vd_config_global_in_file(cfg, "status-interval"));
+	assert_false(vd_config_global_in_file(cfg, "refresh")); /* the command line's only */
+	assert_int_equal(vd_config_global_value(&cfg->global, "refresh", v, sizeof(v)), 0);
+	assert_string_equal(v, "30");
+	assert_int_equal(vd_config_global_value(&cfg->global, "copy", v, sizeof(v)), 0);
+	assert_string_equal(v, "yes");
+	assert_int_equal(vd_config_override(cfg, bad, 4, collect, &e), -EINVAL);
+	show(&e);
+	assert_true(has_err(&e, "--output: expected headless, kms or wayland, got \"kmss\""));
+	assert_true(has_err(&e, "--control-socket: expected an absolute path, got \"ctl.sock\""));
+	assert_true(has_err(&e, "--control-group: no group \"no-such-group-vdispld\" on this system"));
+	assert_true(has_err(&e, "--seat: expected a seat name, got \"a b\""));
+	assert_int_equal(e.n, 4);
+	vd_config_free(cfg);
+	put("vdispld.conf", "output = headless\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_directories),
 		cmocka_unit_test(test_hotkeys),
 		cmocka_unit_test(test_hints_and_names),
+		cmocka_unit_test(test_overrides),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
