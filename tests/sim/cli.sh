@@ -3,7 +3,7 @@
 # a timed run with capture, SIGTERM with guests connected, bad arguments,
 # and the error on a host without Xen.
 set -uo pipefail
-VDISPLD=$1
+VDISPLD=$(realpath "$1")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -70,6 +70,10 @@ usage_error '--refresh: expected a number 0..1000, got "fast"' --refresh fast
 usage_error '--control-group: no group "no-such-group-vdispld" on this system' --hypervisor sim \
   --control-socket "$work/ctl.sock" --control-group no-such-group-vdispld --run-for 1
 [ ! -e "$work/ctl.sock" ] || fail "--control-group of no group left the socket file"
+# A relative --capture-dir is the current directory's (the quick start's "captures").
+(cd "$work" && "${VDISPLD_NOCTL[@]}" --hypervisor sim --sim-guests 1 --sim-resolution 64x48 \
+  --run-for 2 --capture-dir rel -q >/dev/null 2>&1) || fail "relative --capture-dir: exit $?"
+[ -s "$work/rel/sim-guest-1_0.png" ] || fail "relative --capture-dir: no $work/rel/sim-guest-1_0.png"
 # --check-config checks the command line over the file; simhost is a hypervisor in both.
 printf 'hypervisor = simhost\noutput = kms\n' >"$work/good.conf"
 "$VDISPLD" --config "$work/good.conf" --check-config >"$work/out" 2>"$work/err" ||
