@@ -280,7 +280,8 @@ int vd_dinput_focus(struct vd_dinput *di, const char *guest, uint32_t *ret_domid
 		r = vd_router_focus(di->router, di->known[i]);
 		if (r < 0)
 			return r;
-		vd_info("input: focus on %s (dom%u) by request", di->known_name[i], di->known[i]);
+		vd_info("input: focus on %s%sdom%u%s by request", di->known_name[i],
+			di->known_name[i][0] ? " (" : "", di->known[i], di->known_name[i][0] ? ")" : "");
 		*ret_domid = di->known[i];
 		snprintf(name, size, "%s", di->known_name[i]);
 		return 0;
