@@ -1,45 +1,32 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Reading the files: lines, sections, duplicates, guests.d, layering. What
+ * each key means and accepts is config_keys.c's.
+ */
 #include "config.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <ini.h>
 
-#include "input/router.h"
+#include "config_priv.h"
 #include "log.h"
-
-#define PAGE_SIZE_ 4096u
-
-/* One file being parsed. */
-struct parse {
-	struct vd_config *cfg;
-	const char *file;
-	FILE *f;
-	unsigned line;
-	bool line_done;    /* the last read ended a line */
-	bool guest_file;   /* guests.d/: no sections, no global keys */
-	struct vd_guest_conf *guest; /* where guest keys go */
-	bool inputs_set;   /* this file set input= already (replaces, not appends) */
-	unsigned errors;
-	vd_config_err_fn err;
-	void *userdata;
-};
 
 static const struct vd_guest_conf guest_defaults = {
 	.zero_copy = true,
 	.caps = VD_CAPS_DEFAULT,
 };
 
-static void report(vd_config_err_fn err, void *userdata, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void report(vd_config_err_fn err, void *userdata, const char *fmt, ...)
+void vd_config_report(vd_config_err_fn err, void *userdata, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -53,10 +40,17 @@ static void report(vd_config_err_fn err, void *userdata, const char *fmt, ...)
 		vd_err("%s", msg);
 }
 
-/* "FILE:LINE: KEY: what" */
-static int bad(struct parse *p, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int bad(struct parse *p, const char *key, const char *fmt, ...)
+/* inih ends a value at " ;" only: "3 # comment" is the value "3 # comment". */
+static const char *comment_hint(const struct parse *p)
+{
+	const char *hash = p->val ? strchr(p->val, '#') : NULL;
+
+	if (!hash || hash == p->val || (hash[-1] != ' ' && hash[-1] != '\t'))
+		return "";
+	return " (\"#\" starts a comment only at the start of a line; after a value use \";\")";
+}
+
+int vd_config_bad(struct parse *p, const char *key, const char *fmt, ...)
 {
 	char what[384];
 	va_list ap;
@@ -64,324 +58,116 @@ static int bad(struct parse *p, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	report(p->err, p->userdata, "%s:%u: %s: %s", p->file, p->line, key, what);
+	if (p->option)
+		vd_config_report(p->err, p->userdata, "%s: %s", p->option, what);
+	else
+		vd_config_report(p->err, p->userdata, "%s:%u: %s: %s%s", p->file, p->line, key,
+				 what, comment_hint(p));
 	p->errors++;
 	return 0;
 }
 
-/* ---- values ---- */
-
-static int parse_num(const char *s, uint64_t *ret)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
-static int get_u32(struct parse *p, const char *key, const char *val, uint32_t min,
-		   uint32_t max, uint32_t *ret)
-{
-	uint64_t v;
-
-	if (parse_num(val, &v) < 0 || v < min || v > max)
-		return bad(p, key, "expected a number %u..%u, got \"%s\"", min, max, val);
-	*ret = (uint32_t)v;
-	return 1;
-}
-
-static int get_bool(struct parse *p, const char *key, const char *val, bool *ret)
-{
-	static const char *const yes[] = {"yes", "on", "true", "1"};
-	static const char *const no[] = {"no", "off", "false", "0"};
-
-	for (size_t i = 0; i < 4; i++) {
-		if (!strcasecmp(val, yes[i]) || !strcasecmp(val, no[i])) {
-			*ret = !strcasecmp(val, yes[i]);
-			return 1;
-		}
-	}
-	return bad(p, key, "expected yes/no (on/off, true/false, 1/0), got \"%s\"", val);
-}
-
-/* 64M, 1G, 512K or plain bytes; 1 MiB .. 64 GiB. */
-static int get_bytes(struct parse *p, const char *key, const char *val, uint64_t *ret_pages)
-{
-	static const char units[] = "KMG";
-	uint64_t v, mul = 1;
-	char num[32];
-	size_t len = strlen(val);
-	const char *u;
-
-	if (len == 0 || len >= sizeof(num))
-		goto fail;
-	memcpy(num, val, len + 1);
-	u = strchr(units, toupper((unsigned char)num[len - 1]));
-	if (u && *u) {
-		mul = 1ull << (10 * (u - units + 1));
-		num[len - 1] = '\0';
-	}
-	if (parse_num(num, &v) < 0 || v > (64ull << 30) / mul || v * mul < (1ull << 20))
-		goto fail;
-	*ret_pages = (v * mul + PAGE_SIZE_ - 1) / PAGE_SIZE_;
-	return 1;
-fail:
-	return bad(p, key, "expected a size 1M..64G (bytes, or with K, M or G), got \"%s\"", val);
-}
-
-static int get_str(struct parse *p, const char *key, const char *val, char *dst, size_t size)
-{
-	if (strlen(val) >= size)
-		return bad(p, key, "longer than %zu characters", size - 1);
-	memcpy(dst, val, strlen(val) + 1);
-	return 1;
-}
-
-static int get_path(struct parse *p, const char *key, const char *val, char *dst, size_t size,
-		    bool empty_ok)
-{
-	if (!val[0] && empty_ok)
-		return get_str(p, key, val, dst, size);
-	if (val[0] != '/')
-		return bad(p, key, "expected an absolute path, got \"%s\"", val);
-	return get_str(p, key, val, dst, size);
-}
-
-static bool is_word(const char *s, const char *extra)
-{
-	if (!isalpha((unsigned char)*s))
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
-			return false;
-	return true;
-}
-
-/* Modifiers and a key joined by '+' (vd_hotkey_parse), or "" for none. */
-static int get_hotkey(struct parse *p, const char *key, const char *val, char *dst, size_t size)
-{
-	struct vd_hotkey hk;
-
-	if (vd_hotkey_parse(val, &hk) < 0)
-		return bad(p, key,
-			   "expected modifiers (ctrl, alt, shift, meta) and one key joined by '+' "
-			   "(e.g. ctrl+alt+f1), got \"%s\"",
-			   val);
-	return get_str(p, key, val, dst, size);
-}
+/* ---- sections and keys ---- */
 
 /*
- * A physical connector name (HDMI-A-1), a screen rectangle X,Y,WxH, or an
- * IVI surface id 1..4294967295 (the Wayland output on an IVI compositor).
+ * A section header, at its own line (inih tells the handler only of keys,
+ * so an empty section would go unnoticed). Only [default], once, and only
+ * in the main file; the keys of a refused section are skipped, not
+ * reported one by one.
  */
-static int get_mapping(struct parse *p, const char *key, const char *val, char *dst, size_t size)
+static void on_section(struct parse *p, const char *name, size_t len)
 {
-	unsigned x, y, w, h;
-	uint64_t id;
-	char tail;
+	char hdr[80];
 
-	if (is_word(val, "-_"))
-		return get_str(p, key, val, dst, size);
-	if (isdigit((unsigned char)val[0]) && !strchr(val, ',') && parse_num(val, &id) == 0 &&
-	    id >= 1 && id <= UINT32_MAX)
-		return get_str(p, key, val, dst, size);
-	if (sscanf(val, "%u,%u,%ux%u%c", &x, &y, &w, &h, &tail) == 4 && isdigit((unsigned char)val[0]) &&
-	    x <= 16384 && y <= 16384 && w >= 1 && h >= 1 && w <= 8192 && h <= 8192)
-		return get_str(p, key, val, dst, size);
-	return bad(p, key,
-		   "expected a connector name (e.g. HDMI-A-1), a rectangle X,Y,WxH "
-		   "(e.g. 0,0,1920x1080) or an IVI surface id (e.g. 4711), got \"%s\"",
-		   val);
-}
-
-/* ---- keys ---- */
-
-static int guest_connector(struct parse *p, const char *key, const char *val)
-{
-	const char *n = key + strlen("connector.");
-	uint64_t idx;
-
-	if (parse_num(n, &idx) < 0 || idx >= VD_CONF_MAX_CONNECTORS)
-		return bad(p, key, "connector index must be 0..%u", VD_CONF_MAX_CONNECTORS - 1);
-	return get_mapping(p, key, val, p->guest->connector[idx], sizeof(p->guest->connector[0]));
-}
-
-static int guest_input(struct parse *p, const char *key, const char *val)
-{
-	struct vd_guest_conf *g = p->guest;
-
-	if (!p->inputs_set) {
-		g->ninputs = 0;
-		p->inputs_set = true;
-	}
-	if (g->ninputs == VD_CONF_MAX_INPUTS)
-		return bad(p, key, "more than %u input devices", VD_CONF_MAX_INPUTS);
-	if (vd_input_rule_check(val) < 0)
-		return bad(p, key,
-			   "expected a device path (/dev/input/...), name=GLOB or "
-			   "UDEV_PROPERTY=GLOB (e.g. ID_PATH=pci-0000:00:14.0-usb-0:1:1.0), got \"%s\"",
-			   val);
-	if (!get_str(p, key, val, g->input[g->ninputs], sizeof(g->input[0])))
-		return 0;
-	g->ninputs++;
-	return 1;
-}
-
-static int guest_key(struct parse *p, const char *key, const char *val)
-{
-	struct vd_guest_conf *g = p->guest;
-	int r;
-
-	if (!strcmp(key, "zero-copy"))
-		r = get_bool(p, key, val, &g->zero_copy);
-	else if (!strcmp(key, "max-buffers"))
-		r = get_u32(p, key, val, 1, 4096, &g->caps.max_dbufs);
-	else if (!strcmp(key, "max-framebuffers"))
-		r = get_u32(p, key, val, 1, 8192, &g->caps.max_fbs);
-	else if (!strcmp(key, "max-bytes"))
-		r = get_bytes(p, key, val, &g->caps.max_pages);
-	else if (!strncmp(key, "connector.", 10))
-		r = guest_connector(p, key, val);
-	else if (!strcmp(key, "input"))
-		r = guest_input(p, key, val);
-	else if (!strcmp(key, "hotkey"))
-		r = get_hotkey(p, key, val, g->hotkey, sizeof(g->hotkey));
+	snprintf(hdr, sizeof(hdr), "[%.*s]", (int)(len < 64 ? len : 64), name);
+	p->section_bad = true;
+	if (p->guest_file)
+		vd_config_bad(p, hdr, "sections are not used in guest files");
+	else if (len != 7 || strncmp(name, "default", 7))
+		vd_config_bad(p, hdr, "unknown section (only [default])");
+	else if (p->default_line)
+		vd_config_bad(p, hdr, "a second [default] (the first is at line %u)",
+			      p->default_line);
 	else
-		return -ENOENT;
-	if (r)
-		snprintf(g->source, sizeof(g->source), "%s", p->file);
-	return r;
+		p->section_bad = false;
+	if (!p->section_bad)
+		p->default_line = p->line;
 }
 
-static int global_str_key(struct parse *p, struct vd_global_conf *gl, const char *key,
-			  const char *val)
+/* A key set twice in one file: the first line, else 0 (and the key is noted). */
+static unsigned seen_before(struct parse *p, bool in_section, const char *key)
 {
-	if (!strcmp(key, "hypervisor"))
-		return strcmp(val, "xen") && strcmp(val, "sim")
-			       ? bad(p, key, "expected xen or sim, got \"%s\"", val)
-			       : get_str(p, key, val, gl->hypervisor, sizeof(gl->hypervisor));
-	if (!strcmp(key, "output"))
-		return is_word(val, "-_") ? get_str(p, key, val, gl->output, sizeof(gl->output))
-					  : bad(p, key, "expected an output name, got \"%s\"", val);
-	if (!strcmp(key, "drm-device"))
-		return get_path(p, key, val, gl->drm_device, sizeof(gl->drm_device), true);
-	if (!strcmp(key, "capture-dir"))
-		return get_path(p, key, val, gl->capture_dir, sizeof(gl->capture_dir), true);
-	if (!strcmp(key, "control-socket"))
-		return get_path(p, key, val, gl->control_socket, sizeof(gl->control_socket), true);
-	if (!strcmp(key, "input-source"))
-		return strcmp(val, "auto") && strcmp(val, "libinput") && strcmp(val, "wayland") &&
-				       strcmp(val, "none")
-			       ? bad(p, key, "expected auto, libinput, wayland or none, got \"%s\"",
-				     val)
-			       : get_str(p, key, val, gl->input_source, sizeof(gl->input_source));
-	if (!strcmp(key, "seat"))
-		return is_word(val, "-_") ? get_str(p, key, val, gl->seat, sizeof(gl->seat))
-					  : bad(p, key, "expected a seat name, got \"%s\"", val);
-	if (!strcmp(key, "cycle-hotkey"))
-		return get_hotkey(p, key, val, gl->cycle_hotkey, sizeof(gl->cycle_hotkey));
-	if (!strcmp(key, "control-group")) {
-		if (val[0] && !getgrnam(val))
-			return bad(p, key, "no group \"%s\" on this system", val);
-		return get_str(p, key, val, gl->control_group, sizeof(gl->control_group));
+	struct seen_key *s;
+
+	if (strlen(key) >= sizeof(s->key))
+		return 0; /* no known key is that long */
+	for (size_t i = 0; i < p->nseen; i++)
+		if (p->seen[i].in_section == in_section && !strcmp(p->seen[i].key, key))
+			return p->seen[i].line;
+	if (p->nseen == p->seen_cap) {
+		size_t cap = p->seen_cap ? 2 * p->seen_cap : 16;
+
+		s = realloc(p->seen, cap * sizeof(*s));
+		if (!s)
+			return 0; /* only the check is lost */
+		p->seen = s;
+		p->seen_cap = cap;
 	}
-	return -ENOENT;
-}
-
-static int global_key(struct parse *p, const char *key, const char *val)
-{
-	struct vd_global_conf *gl = &p->cfg->global;
-	uint32_t hz = 0;
-	int r = global_str_key(p, gl, key, val);
-
-	if (r != -ENOENT)
-		return r;
-	if (!strcmp(key, "refresh")) {
-		r = get_u32(p, key, val, 0, 1000, &hz);
-		gl->refresh_mhz = r ? hz * 1000 : gl->refresh_mhz;
-		return r;
-	}
-	if (!strcmp(key, "destroy-timeout-ms"))
-		return get_u32(p, key, val, 1, 2900, &gl->destroy_timeout_ms);
-	if (!strcmp(key, "status-interval"))
-		return get_u32(p, key, val, 0, 86400, &gl->status_interval_s);
-	if (!strcmp(key, "zero-copy"))
-		return get_bool(p, key, val, &gl->zero_copy);
-	if (!strcmp(key, "copy"))
-		return get_bool(p, key, val, &gl->copy);
-	if (!strcmp(key, "focus-follows-pointer"))
-		return get_bool(p, key, val, &gl->focus_follows_pointer);
-	return -ENOENT;
-}
-
-static bool in_list(const char *key, const char *const *list)
-{
-	for (; *list; list++)
-		if (!strcmp(key, *list))
-			return true;
-	return false;
-}
-
-static const char *const global_keys[] = {
-	"hypervisor", "output", "drm-device", "capture-dir", "control-socket", "control-group",
-	"refresh", "destroy-timeout-ms", "status-interval", "zero-copy", "copy", "input-source",
-	"seat", "cycle-hotkey", "focus-follows-pointer", NULL};
-static const char *const guest_keys[] = {"zero-copy", "max-buffers", "max-framebuffers",
-					 "max-bytes", "input", "hotkey", NULL};
-
-static bool is_guest_key(const char *key)
-{
-	return in_list(key, guest_keys) || !strncmp(key, "connector.", 10);
+	s = &p->seen[p->nseen++];
+	snprintf(s->key, sizeof(s->key), "%s", key);
+	s->in_section = in_section;
+	s->line = p->line;
+	return 0;
 }
 
 /* Where a key that is not allowed here belongs, for the message. */
 static void misplaced(struct parse *p, const char *section, const char *key)
 {
-	if (!p->guest_file && !section[0] && is_guest_key(key))
-		bad(p, key, "a guest setting: put it in [default] or a guest file");
-	else if ((p->guest_file || section[0]) && in_list(key, global_keys))
-		bad(p, key, "a global setting: put it at the top of vdispld.conf");
+	if (!p->guest_file && !section[0] && vd_config_is_guest_key(key))
+		vd_config_bad(p, key, "a guest setting: put it in [default] or a guest file");
+	else if ((p->guest_file || section[0]) && vd_config_is_global_key(key))
+		vd_config_bad(p, key, "a global setting: put it at the top of vdispld.conf");
 	else
-		bad(p, key, "unknown key");
+		vd_config_bad(p, key, "unknown key");
 }
 
 static int on_key(void *user, const char *section, const char *key, const char *val)
 {
 	struct parse *p = user;
 	bool guest = p->guest_file || section[0];
+	unsigned first;
 
-	if (p->guest_file && section[0])
-		bad(p, key, "sections are not used in guest files (found [%s])", section);
-	else if (!p->guest_file && section[0] && strcmp(section, "default"))
-		bad(p, key, "unknown section [%s] (only [default])", section);
-	else if (guest ? !is_guest_key(key) : !in_list(key, global_keys))
+	if (section[0] && p->section_bad)
+		return 1; /* reported at the header */
+	if (guest ? !vd_config_is_guest_key(key) : !vd_config_is_global_key(key)) {
 		misplaced(p, section, key);
+		return 1;
+	}
+	first = strcmp(key, "input") ? seen_before(p, section[0], key) : 0;
+	p->val = val;
+	if (first)
+		vd_config_bad(p, key, "set again (first at line %u): one value per key", first);
 	else if (guest)
-		guest_key(p, key, val);
+		vd_config_guest_key(p, key, val);
 	else
-		global_key(p, key, val);
+		vd_config_global_key(p, key, val);
+	p->val = NULL;
 	/*
-	 * Errors are counted by bad(). Returning 1 keeps inih going and
-	 * leaves its return value to syntax errors alone.
+	 * Errors are counted by vd_config_bad(). Returning 1 keeps inih going
+	 * and leaves its return value to syntax errors alone.
 	 */
 	return 1;
 }
 
 /*
- * fgets for inih that counts lines (inih's handler gets no line number)
- * and strips leading blanks, so that an indented key is a key and not
- * the continuation of the previous value.
+ * fgets for inih that counts lines (inih's handler gets no line number),
+ * sees section headers, and strips leading blanks, so that an indented key
+ * is a key and not the continuation of the previous value.
  */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct parse *p = stream;
+	const char *end;
 	char *s;
 	size_t len, lead;
 	int c;
@@ -394,7 +180,7 @@ static char *read_line(char *str, int num, void *stream)
 	len = strlen(s);
 	p->line_done = true;
 	if (len && s[len - 1] != '\n' && !feof(p->f)) {
-		bad(p, "(line)", "longer than %d characters", num - 2);
+		vd_config_bad(p, "(line)", "longer than %d characters", num - 2);
 		while ((c = fgetc(p->f)) != EOF && c != '\n')
 			;
 		s[0] = '\0';
@@ -402,26 +188,67 @@ static char *read_line(char *str, int num, void *stream)
 	}
 	lead = strspn(s, " \t");
 	memmove(s, s + lead, len - lead + 1);
+	/* As inih reads a header: the name up to the first ']' (none: its syntax error). */
+	if (s[0] == '[' && (end = strchr(s + 1, ']')))
+		on_section(p, s + 1, (size_t)(end - s - 1));
 	return s;
+}
+
+/* /dev/null: the idiom for "no settings" (--config /dev/null). */
+static bool is_dev_null(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && major(st->st_rdev) == 1 && minor(st->st_rdev) == 3;
+}
+
+/*
+ * Opened for parsing: a regular file. A directory reads as empty, a FIFO
+ * would block the loop (O_NONBLOCK: not even the open waits for a writer).
+ */
+static int open_file(struct parse *p)
+{
+	struct stat st;
+	int fd = open(p->file, O_RDONLY | O_CLOEXEC | O_NONBLOCK), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode) && !is_dev_null(&st))
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	else if (!(p->f = fdopen(fd, "r")))
+		r = -errno;
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
+/* Why a file could not be parsed (-errno of parse_file). */
+static const char *file_error(int r)
+{
+	return r == -EINVAL ? "not a regular file" : strerror(-r);
 }
 
 static int parse_file(struct parse *p)
 {
-	int r;
+	int r = open_file(p);
 
-	p->f = fopen(p->file, "re");
-	if (!p->f)
-		return -errno;
+	if (r < 0)
+		return r;
 	p->line = 0;
 	p->line_done = true;
+	p->default_line = 0;
+	p->section_bad = false;
+	p->nseen = 0;
 	r = ini_parse_stream(read_line, p, on_key, p);
+	if (r >= 0 && ferror(p->f))
+		r = -EIO;
 	fclose(p->f);
 	p->f = NULL;
 	if (r > 0) {
 		p->line = (unsigned)r;
-		bad(p, "syntax", "expected \"key = value\", \"[section]\" or a comment");
+		vd_config_bad(p, "syntax", "expected \"key = value\", \"[section]\" or a comment");
 	}
-	return r < 0 ? -ENOMEM : 0;
+	return r == -EIO ? r : r < 0 ? -ENOMEM : 0;
 }
 
 /* ---- guests.d ---- */
@@ -439,7 +266,7 @@ static int add_guest(struct parse *p, const char *name, char *path)
 	struct vd_guest_entry *g;
 
 	if (strlen(name) >= sizeof(g->name)) {
-		report(p->err, p->userdata, "%s: guest name longer than %zu characters", path,
+		vd_config_report(p->err, p->userdata, "%s: guest name longer than %zu characters", path,
 		       sizeof(g->name) - 1);
 		p->errors++;
 		return 0;
@@ -469,11 +296,12 @@ static int parse_guest_file(struct parse *p, const char *dir, const char *fname,
 	if (r > 0) {
 		p->file = path;
 		p->inputs_set = false;
+		p->default_file = is_default;
 		if (!is_default)
 			snprintf(p->guest->source, sizeof(p->guest->source), "%s", path);
 		r = parse_file(p);
 		if (r < 0) {
-			report(p->err, p->userdata, "%s: %s", path, strerror(-r));
+			vd_config_report(p->err, p->userdata, "%s: %s", path, file_error(r));
 			p->errors++;
 			r = 0;
 		}
@@ -495,7 +323,7 @@ static int parse_guests_dir(struct parse *p)
 	if (n < 0) {
 		r = errno == ENOENT ? 0 : -errno;
 		if (r < 0)
-			report(p->err, p->userdata, "%s: %s", dir, strerror(-r));
+			vd_config_report(p->err, p->userdata, "%s: %s", dir, strerror(-r));
 		free(dir);
 		return r;
 	}
@@ -564,7 +392,7 @@ static int load_main(struct parse *p, bool must_exist)
 	if (r == -ENOENT && !must_exist)
 		return 0;
 	if (r < 0) {
-		report(p->err, p->userdata, "%s: %s", p->cfg->path, strerror(-r));
+		vd_config_report(p->err, p->userdata, "%s: %s", p->cfg->path, file_error(r));
 		return r;
 	}
 	p->cfg->found = true;
@@ -584,13 +412,14 @@ int vd_config_load(const char *path, bool must_exist, vd_config_err_fn err, void
 	p.cfg = cfg;
 	r = set_paths(cfg, path ? path : VD_CONFIG_DEFAULT_PATH);
 	if (r < 0)
-		report(err, userdata, "%s: %s", path, strerror(-r));
+		vd_config_report(err, userdata, "%s: %s", path, strerror(-r));
 	if (r >= 0)
 		r = load_main(&p, must_exist);
 	if (r >= 0) {
 		p.guest_file = true;
 		r = parse_guests_dir(&p);
 	}
+	free(p.seen);
 	if (r >= 0 && p.errors)
 		r = -EINVAL;
 	if (r < 0) {

@@ -14,6 +14,7 @@
 #define VD_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buffers/buffers.h"
@@ -36,7 +37,7 @@ struct vd_guest_conf {
 };
 
 struct vd_global_conf {
-	char hypervisor[8];      /* "xen" or "sim" */
+	char hypervisor[8];      /* "xen", "sim" or "simhost" */
 	char output[32];
 	char drm_device[256];    /* "" the output's choice */
 	char capture_dir[256];   /* "" no capture */
@@ -63,6 +64,7 @@ struct vd_config {
 	char dir[256];    /* where guests.d/ is looked for */
 	bool found;       /* the global file existed */
 	struct vd_global_conf global;
+	uint32_t global_in_file; /* which global keys the file set (vd_config_global_in_file) */
 	struct vd_guest_conf defaults; /* for guests without a file of their own */
 	struct vd_guest_entry *guests;
 	uint32_t nguests;
@@ -81,6 +83,25 @@ int vd_config_load(const char *path, bool must_exist, vd_config_err_fn err, void
 		   struct vd_config **ret_cfg);
 /* Built-in defaults only. */
 int vd_config_new_default(struct vd_config **ret_cfg);
+/* A global setting from the command line. */
+struct vd_config_override {
+	const char *option; /* names it in messages: "--output" */
+	const char *key;    /* as in the file: "output" */
+	const char *value;  /* as text: "kms", "yes", "60" */
+};
+/*
+ * Put ov[0..n) over what the files said, in order, checked as in a file
+ * ("--output: expected headless, kms or wayland, got ..."). 0, -EINVAL
+ * (each error reported to err, NULL: the log), -ENOENT for a key that is
+ * not a global one (a programmer's error).
+ */
+int vd_config_override(struct vd_config *cfg, const struct vd_config_override *ov, size_t n,
+		       vd_config_err_fn err, void *userdata);
+/* The global file set key (not the built-in default, not only the command line). */
+bool vd_config_global_in_file(const struct vd_config *cfg, const char *key);
+/* A global key's value as the file would say it ("yes", "60"); -ENOENT for no such key. */
+int vd_config_global_value(const struct vd_global_conf *g, const char *key, char *buf,
+			   size_t size);
 void vd_config_free(struct vd_config *cfg); /* NULL ok */
 
 /* The settings of the guest named name (NULL: unnamed): its file's, or the defaults. Borrowed. */

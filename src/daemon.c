@@ -233,6 +233,18 @@ static int start_input(struct daemon *d)
 	return vd_dinput_create(&deps, "none", seat, &d->input);
 }
 
+/* Where to look when the hypervisor cannot be opened: the usual causes. */
+static void hv_hint(const char *hypervisor)
+{
+	if (!strcmp(hypervisor, "xen"))
+		vd_notice("is this Dom0 or a driver domain (/dev/xen/xenbus, /dev/xen/gntdev)? "
+			  "is xenstored running? (--hypervisor sim runs without Xen, with "
+			  "simulated guests)");
+	else if (!strcmp(hypervisor, "simhost"))
+		vd_notice("is vdispl-simhost running on that socket? (--sim-socket, "
+			  "$VDISPL_SIM_SOCKET)");
+}
+
 static int setup(struct daemon *d)
 {
 	const struct vd_daemon_opts *o = d->opts;
@@ -253,6 +265,7 @@ static int setup(struct daemon *d)
 	r = vd_hv_create(o->hypervisor, &d->hv);
 	if (r < 0) {
 		vd_err("cannot open hypervisor \"%s\": %s", o->hypervisor, strerror(-r));
+		hv_hint(o->hypervisor);
 		return r;
 	}
 	r = vd_output_create(o->output, d->loop, &oo, &d->out);
@@ -282,7 +295,7 @@ static int setup(struct daemon *d)
 		r = start_sim_guests(d);
 	if (r >= 0)
 		r = add_timers(d);
-	return r < 0 ? r : vd_service_start(d->svc, d->be, d->out);
+	return r < 0 ? r : vd_service_start(d->svc, d->be, d->out, d->input);
 }
 
 static void summarise(struct daemon *d, struct vd_summary *ret)
@@ -295,6 +308,7 @@ static void summarise(struct daemon *d, struct vd_summary *ret)
 	if (d->out)
 		vd_output_get_stats(d->out, &os);
 	*ret = (struct vd_summary){
+		.started = ret->started,
 		.flips = bs.flips,
 		.events = bs.events,
 		.copies = os.copies,
@@ -327,12 +341,16 @@ int vd_daemon_run(const struct vd_daemon_opts *opts, struct vd_summary *ret_summ
 	struct daemon d = {.opts = opts};
 	int r;
 
+	ret_summary->started = false;
 	d.start_us = d.last_us = vd_now_us();
 	r = sd_event_new(&d.loop);
-	if (r < 0)
+	if (r < 0) {
+		vd_err("cannot create the event loop: %s", strerror(-r));
 		return r;
+	}
 	r = setup(&d);
 	if (r >= 0) {
+		ret_summary->started = true;
 		vd_info("running: hypervisor %s, output %s%s", opts->hypervisor, opts->output,
 			opts->force_copy ? " (copy)" : "");
 		r = sd_event_loop(d.loop);

@@ -38,6 +38,7 @@ struct vd_dinput {
 	struct vd_listener layout; /* on the output's layout changes */
 	struct vd_input_source *script; /* the scripted source, owned by the router; or NULL */
 	uint32_t known[MAX_TRACKED];	/* domids given to the router */
+	char known_name[MAX_TRACKED][128]; /* their domain names, "" unknown */
 	uint32_t nknown;
 	uint32_t seen[MAX_TRACKED]; /* in this sync, by domid */
 	char seen_name[MAX_TRACKED][128];
@@ -129,6 +130,7 @@ static void sync_router(struct vd_dinput *di)
 	for (uint32_t i = 0; i < di->nseen; i++)
 		sync_guest(di, di->seen[i], di->seen_name[i]);
 	memcpy(di->known, di->seen, sizeof(di->known));
+	memcpy(di->known_name, di->seen_name, sizeof(di->known_name));
 	di->nknown = di->nseen;
 	/* All devices feed the focus: the first guest has it until someone moves it. */
 	if (vd_router_focused(di->router) == VD_ROUTER_NO_FOCUS && di->nknown)
@@ -251,6 +253,59 @@ void vd_dinput_destroy(struct vd_dinput *di)
 	sd_event_source_disable_unref(di->sync);
 	vd_router_destroy(di->router);
 	free(di);
+}
+
+/* A change told and not yet seen by the router: see it now (a request must not race it). */
+static void sync_pending(struct vd_dinput *di)
+{
+	int state = SD_EVENT_OFF;
+
+	if (!di->sync || sd_event_source_get_enabled(di->sync, &state) < 0 || state == SD_EVENT_OFF)
+		return;
+	sd_event_source_set_enabled(di->sync, SD_EVENT_OFF);
+	sync_router(di);
+}
+
+static bool guest_named(struct vd_dinput *di, uint32_t i, const char *guest)
+{
+	char dom[16];
+
+	snprintf(dom, sizeof(dom), "dom%u", di->known[i]);
+	return (di->known_name[i][0] && !strcmp(di->known_name[i], guest)) || !strcmp(dom, guest);
+}
+
+int vd_dinput_focus(struct vd_dinput *di, const char *guest, uint32_t *ret_domid, char *name,
+		    size_t size)
+{
+	int r;
+
+	sync_pending(di);
+	for (uint32_t i = 0; i < di->nknown; i++) {
+		if (!guest_named(di, i, guest))
+			continue;
+		r = vd_router_focus(di->router, di->known[i]);
+		if (r < 0)
+			return r;
+		vd_info("input: focus on %s%sdom%u%s by request", di->known_name[i],
+			di->known_name[i][0] ? " (" : "", di->known[i], di->known_name[i][0] ? ")" : "");
+		*ret_domid = di->known[i];
+		snprintf(name, size, "%s", di->known_name[i]);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+uint32_t vd_dinput_focused(struct vd_dinput *di, char *name, size_t size)
+{
+	uint32_t focus;
+
+	sync_pending(di);
+	focus = vd_router_focused(di->router);
+	name[0] = '\0';
+	for (uint32_t i = 0; i < di->nknown; i++)
+		if (di->known[i] == focus)
+			snprintf(name, size, "%s", di->known_name[i]);
+	return focus;
 }
 
 struct vd_router *vd_dinput_router(struct vd_dinput *di)

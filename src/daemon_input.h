@@ -40,6 +40,15 @@ int vd_dinput_create(const struct vd_dinput_deps *deps, const char *kind, const 
 		     struct vd_dinput **ret_di);
 void vd_dinput_destroy(struct vd_dinput *di); /* NULL ok */
 struct vd_router *vd_dinput_router(struct vd_dinput *di);
+/*
+ * Give the input focus to guest (its domain name or "domN") among those
+ * taking input (a connected vkb): its domid and name ("" unknown) in the
+ * ret_ values. -ENOENT if no such guest takes input.
+ */
+int vd_dinput_focus(struct vd_dinput *di, const char *guest, uint32_t *ret_domid, char *name,
+		    size_t size);
+/* The guest with the focus: its domid and name ("" unknown), or VD_ROUTER_NO_FOCUS. */
+uint32_t vd_dinput_focused(struct vd_dinput *di, char *name, size_t size);
 /* The scripted source when kind was "script", else NULL. Borrowed. */
 struct vd_input_source *vd_dinput_script(struct vd_dinput *di);
 /*

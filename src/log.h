@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Logging to stderr with syslog <N> prefixes so that journald keeps the
- * levels. Anything a guest can trigger goes through vd_log_ratelimited.
+ * Logging to stderr: "<N>vdispld: level: message" when stderr is the
+ * journal (JOURNAL_STREAM), so that journald keeps the levels; else
+ * "HH:MM:SS.mmm vdispld: level: message" (a terminal, a file).
+ * Anything a guest can trigger goes through vd_log_rl.
  */
 #ifndef VD_LOG_H
 #define VD_LOG_H
@@ -11,6 +13,10 @@
 #include <syslog.h>
 
 void vd_log_set_level(int level); /* LOG_ERR .. LOG_DEBUG; default LOG_INFO */
+/* The program's name in each line (default "vdispld"); borrowed, must outlive the logging. */
+void vd_log_set_ident(const char *ident);
+/* stderr is the journal's stream (systemd's JOURNAL_STREAM names it). */
+bool vd_log_to_journal(void);
 int vd_log_get_level(void);
 void vd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -12,8 +13,6 @@
 #include "displif_proto.h"
 #include "log.h"
 #include "parse.h"
-
-#define UNSET UINT32_MAX /* not given on the command line: the config file decides */
 
 enum {
 	OPT_HYPERVISOR = 256,
@@ -46,7 +45,8 @@ enum {
 static void usage(FILE *f)
 {
 	fputs("Usage: vdispld [OPTIONS]\n"
-	      "Xen para-virtual display backend (displif, xl 'vdispl' devices).\n\n"
+	      "Xen para-virtual display backend (displif, xl 'vdispl' devices).\n"
+	      "Options that are settings of " VD_CONFIG_DEFAULT_PATH " override it.\n\n"
 	      "  --hypervisor xen|sim|simhost\n"
 	      "                         hypervisor to serve (default: xen; sim: simulated, with\n"
 	      "                         its guests, in this process; simhost: the simulated Xen\n"
@@ -57,7 +57,8 @@ static void usage(FILE *f)
 	      "  --drm-device PATH      kms: the card to drive (default: the first with a display)\n"
 	      "  --copy                 copy every flipped frame into an output buffer\n"
 	      "  --refresh HZ           headless vblank rate (default: 60; 0: no wait)\n"
-	      "  --capture-dir DIR      write one PNG per connector, refreshed\n"
+	      "  --capture-dir DIR      write one PNG per connector into DIR, refreshed each\n"
+	      "                         second (headless)\n"
 	      "  --run-for SECONDS      exit after SECONDS (default: run until a signal)\n"
 	      "  --status-interval S    log a status line every S seconds (default: 5; 0: off)\n"
 	      "  --sim-guests N         simulated guests to start (sim only; default: 2)\n"
@@ -83,9 +84,8 @@ static void usage(FILE *f)
 	      "                         YUYV (default: XR24)\n"
 	      "  --config PATH          configuration file (default: " VD_CONFIG_DEFAULT_PATH ")\n"
 	      "  --check-config         validate the configuration and exit (0 good, 1 errors)\n"
-	      "  --control-socket PATH  control socket for vdispctl (default: " VD_CONFIG_DEFAULT_SOCKET
-	      ";\n"
-	      "                         \"\": none)\n"
+	      "  --control-socket PATH  control socket for vdispctl, an absolute path (default:\n"
+	      "                         " VD_CONFIG_DEFAULT_SOCKET "; \"\": none)\n"
 	      "  --control-group GROUP  group allowed on the control socket (default: root only)\n"
 	      "  -v, --verbose          more logging (repeat for debug)\n"
 	      "  -q, --quiet            errors only\n"
@@ -94,12 +94,30 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int parse_u32(const char *arg, const char *what, uint32_t max, uint32_t *ret)
+/* Settings the file also has: checked and applied as the file's (vd_config_override). */
+#define MAX_OVERRIDES 32u
+
+struct cmdline {
+	struct vd_daemon_opts o;
+	struct vd_config_override ov[MAX_OVERRIDES];
+	char ov_option[MAX_OVERRIDES][64]; /* ov[i].option */
+	uint32_t nov;
+	bool check;
+	int verbosity;
+	char capture_dir[4096]; /* --capture-dir made absolute */
+};
+
+static void try_help(void)
+{
+	fputs("Try 'vdispld --help' for more information.\n", stderr);
+}
+
+static int parse_u32(const char *arg, const char *what, uint32_t min, uint32_t max, uint32_t *ret)
 {
 	uint32_t v;
 
-	if (vd_parse_u32(arg, &v) < 0 || v > max) {
-		fprintf(stderr, "vdispld: invalid %s \"%s\" (expected 0..%u)\n", what, arg, max);
+	if (vd_parse_u32(arg, &v) < 0 || v < min || v > max) {
+		fprintf(stderr, "vdispld: invalid %s \"%s\" (expected %u..%u)\n", what, arg, min, max);
 		return -EINVAL;
 	}
 	*ret = v;
@@ -140,100 +158,137 @@ static int parse_fourcc(const char *arg, uint32_t *ret)
 	return -EINVAL;
 }
 
-static int parse_one(int c, const char *arg, struct vd_daemon_opts *o, int *verbosity)
+static int add_override(struct cmdline *cl, const char *option, const char *key,
+			const char *value)
 {
-	uint32_t hz;
+	if (cl->nov == MAX_OVERRIDES) {
+		fprintf(stderr, "vdispld: more than %u settings on the command line\n",
+			MAX_OVERRIDES);
+		return -E2BIG;
+	}
+	snprintf(cl->ov_option[cl->nov], sizeof(cl->ov_option[0]), "%s", option);
+	cl->ov[cl->nov] = (struct vd_config_override){cl->ov_option[cl->nov], key, value};
+	cl->nov++;
+	return 0;
+}
 
+/*
+ * On the command line a relative directory is the current directory's (the
+ * quick start's --capture-dir captures); the file wants absolute paths.
+ */
+static int capture_dir(struct cmdline *cl, const char *arg)
+{
+	char cwd[2048];
+
+	if (arg[0] == '/' || !arg[0])
+		return add_override(cl, "--capture-dir", "capture-dir", arg);
+	if (!getcwd(cwd, sizeof(cwd))) {
+		fprintf(stderr, "vdispld: --capture-dir %s: %s\n", arg, strerror(errno));
+		return -errno;
+	}
+	snprintf(cl->capture_dir, sizeof(cl->capture_dir), "%s/%s", cwd, arg);
+	return add_override(cl, "--capture-dir", "capture-dir", cl->capture_dir);
+}
+
+/* Options that are settings of the file: the key they set, else NULL. */
+static const char *setting_of(int c)
+{
 	switch (c) {
-	case OPT_HYPERVISOR:
-		if (strcmp(arg, "xen") && strcmp(arg, "sim") && strcmp(arg, "simhost")) {
-			fprintf(stderr, "vdispld: unknown hypervisor \"%s\" (xen, sim or simhost)\n",
-				arg);
-			return -EINVAL;
-		}
-		o->hypervisor = arg;
-		return 0;
-	case OPT_OUTPUT: o->output = arg; return 0;
-	case OPT_DRM_DEVICE: o->drm_device = arg; return 0;
+	case OPT_HYPERVISOR: return "hypervisor";
+	case OPT_OUTPUT: return "output";
+	case OPT_DRM_DEVICE: return "drm-device";
+	case OPT_CONTROL_SOCKET: return "control-socket";
+	case OPT_CONTROL_GROUP: return "control-group";
+	case OPT_REFRESH: return "refresh";
+	case OPT_STATUS_INTERVAL: return "status-interval";
+	case OPT_INPUT: return "input-source";
+	case OPT_SEAT: return "seat";
+	default: return NULL;
+	}
+}
+
+static int parse_one(int c, const char *opt, const char *arg, struct cmdline *cl)
+{
+	struct vd_daemon_opts *o = &cl->o;
+	const char *key = setting_of(c);
+
+	if (key)
+		return add_override(cl, opt, key, arg);
+	switch (c) {
+	case OPT_CAPTURE_DIR: return capture_dir(cl, arg);
+	case OPT_COPY: return add_override(cl, "--copy", "copy", "yes");
 	case OPT_CONFIG: o->config_path = arg; o->config_required = true; return 0;
-	case OPT_CONTROL_SOCKET: o->control_socket = arg; return 0;
-	case OPT_CONTROL_GROUP: o->control_group = arg; return 0;
-	case OPT_COPY: o->force_copy = true; return 0;
 	case OPT_SIM_VKB: o->sim_vkb = true; return 0;
-	case OPT_SEAT: o->seat = arg; return 0;
-	case OPT_INPUT:
-		if (strcmp(arg, "auto") && strcmp(arg, "libinput") && strcmp(arg, "wayland") &&
-		    strcmp(arg, "none") && strcmp(arg, "script")) {
-			fprintf(stderr,
-				"vdispld: unknown input \"%s\" (auto, libinput, wayland or none)\n",
-				arg);
-			return -EINVAL;
-		}
-		o->input = arg;
-		return 0;
-	case OPT_CAPTURE_DIR: o->capture_dir = arg; return 0;
-	case OPT_SIM_GUESTS: return parse_u32(arg, "number of guests", 64, &o->sim_guests);
+	case OPT_SIM_GUESTS: return parse_u32(arg, "number of guests", 0, 64, &o->sim_guests);
 	case OPT_SIM_CONNECTORS:
-		if (parse_u32(arg, "number of connectors", 4, &o->sim_connectors) < 0)
-			return -EINVAL;
-		return o->sim_connectors ? 0 : (fprintf(stderr, "vdispld: 1-4 connectors\n"), -EINVAL);
+		return parse_u32(arg, "number of connectors", 1, 4, &o->sim_connectors);
 	case OPT_SIM_RESOLUTION: return parse_resolution(arg, o);
-	case OPT_SIM_FRAMES: return parse_u32(arg, "number of frames", UINT32_MAX, &o->sim_frames);
+	case OPT_SIM_FRAMES:
+		return parse_u32(arg, "number of frames", 0, UINT32_MAX, &o->sim_frames);
 	case OPT_SIM_SOCKET: return vd_hv_simhost_set_socket(arg);
 	case OPT_SIM_GET_EDID: o->sim_get_edid = true; return 0;
 	case OPT_SIM_BE_ALLOC: o->sim_be_alloc = true; return 0;
 	case OPT_SIM_SPAN: o->sim_span = true; return 0;
 	case OPT_SIM_FORMAT: return parse_fourcc(arg, &o->sim_fourcc);
-	case OPT_RUN_FOR: return parse_u32(arg, "run time", 86400 * 365, &o->run_for_s);
-	case OPT_STATUS_INTERVAL:
-		return parse_u32(arg, "status interval", 86400, &o->status_interval_s);
-	case OPT_REFRESH:
-		if (parse_u32(arg, "refresh rate", 1000, &hz) < 0)
-			return -EINVAL;
-		o->refresh_mhz = hz * 1000;
-		return 0;
-	case 'v': (*verbosity)++; return 0;
-	case 'q': *verbosity = -1; return 0;
+	case OPT_RUN_FOR: return parse_u32(arg, "run time", 0, 86400 * 365, &o->run_for_s);
+	case OPT_CHECK_CONFIG: cl->check = true; return 0;
+	case 'v': cl->verbosity++; return 0;
+	case 'q': cl->verbosity = -1; return 0;
 	default: return -EINVAL;
 	}
 }
 
-static int parse_args(int argc, char **argv, struct vd_daemon_opts *o, bool *ret_check)
-{
-	static const struct option longopts[] = {
-		{"hypervisor", required_argument, NULL, OPT_HYPERVISOR},
-		{"output", required_argument, NULL, OPT_OUTPUT},
-		{"sim-guests", required_argument, NULL, OPT_SIM_GUESTS},
-		{"sim-connectors", required_argument, NULL, OPT_SIM_CONNECTORS},
-		{"sim-resolution", required_argument, NULL, OPT_SIM_RESOLUTION},
-		{"sim-frames", required_argument, NULL, OPT_SIM_FRAMES},
-		{"sim-socket", required_argument, NULL, OPT_SIM_SOCKET},
-		{"sim-get-edid", no_argument, NULL, OPT_SIM_GET_EDID},
-		{"sim-be-alloc", no_argument, NULL, OPT_SIM_BE_ALLOC},
-		{"sim-span", no_argument, NULL, OPT_SIM_SPAN},
-		{"sim-format", required_argument, NULL, OPT_SIM_FORMAT},
-		{"capture-dir", required_argument, NULL, OPT_CAPTURE_DIR},
-		{"run-for", required_argument, NULL, OPT_RUN_FOR},
-		{"drm-device", required_argument, NULL, OPT_DRM_DEVICE},
-		{"config", required_argument, NULL, OPT_CONFIG},
-		{"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
-		{"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
-		{"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
-		{"copy", no_argument, NULL, OPT_COPY},
-		{"input", required_argument, NULL, OPT_INPUT},
-		{"seat", required_argument, NULL, OPT_SEAT},
-		{"sim-vkb", no_argument, NULL, OPT_SIM_VKB},
-		{"refresh", required_argument, NULL, OPT_REFRESH},
-		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{0},
-	};
-	int c, verbosity = 0;
+static const struct option longopts[] = {
+	{"hypervisor", required_argument, NULL, OPT_HYPERVISOR},
+	{"output", required_argument, NULL, OPT_OUTPUT},
+	{"sim-guests", required_argument, NULL, OPT_SIM_GUESTS},
+	{"sim-connectors", required_argument, NULL, OPT_SIM_CONNECTORS},
+	{"sim-resolution", required_argument, NULL, OPT_SIM_RESOLUTION},
+	{"sim-frames", required_argument, NULL, OPT_SIM_FRAMES},
+	{"sim-socket", required_argument, NULL, OPT_SIM_SOCKET},
+	{"sim-get-edid", no_argument, NULL, OPT_SIM_GET_EDID},
+	{"sim-be-alloc", no_argument, NULL, OPT_SIM_BE_ALLOC},
+	{"sim-span", no_argument, NULL, OPT_SIM_SPAN},
+	{"sim-format", required_argument, NULL, OPT_SIM_FORMAT},
+	{"capture-dir", required_argument, NULL, OPT_CAPTURE_DIR},
+	{"run-for", required_argument, NULL, OPT_RUN_FOR},
+	{"drm-device", required_argument, NULL, OPT_DRM_DEVICE},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+	{"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
+	{"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
+	{"copy", no_argument, NULL, OPT_COPY},
+	{"input", required_argument, NULL, OPT_INPUT},
+	{"seat", required_argument, NULL, OPT_SEAT},
+	{"sim-vkb", no_argument, NULL, OPT_SIM_VKB},
+	{"refresh", required_argument, NULL, OPT_REFRESH},
+	{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{0},
+};
 
-	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
+/* The option as the user typed it, for messages ("--output"). */
+static const char *option_name(int c, int longindex)
+{
+	static char buf[48];
+
+	if (longindex >= 0) {
+		snprintf(buf, sizeof(buf), "--%s", longopts[longindex].name);
+		return buf;
+	}
+	snprintf(buf, sizeof(buf), "-%c", c);
+	return buf;
+}
+
+/* Bad usage: what was wrong is said (here, by getopt or by parse_one), not the whole usage. */
+static int parse_args(int argc, char **argv, struct cmdline *cl)
+{
+	int c, longindex = -1;
+
+	while ((c = getopt_long(argc, argv, "vqh", longopts, &longindex)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			exit(0);
@@ -242,42 +297,19 @@ static int parse_args(int argc, char **argv, struct vd_daemon_opts *o, bool *ret
 			puts("vdispld " VD_VERSION);
 			exit(0);
 		}
-		if (c == OPT_CHECK_CONFIG) {
-			*ret_check = true;
-			continue;
-		}
-		if (c == '?' || parse_one(c, optarg, o, &verbosity) < 0) {
-			usage(stderr);
+		if (c == '?' || parse_one(c, option_name(c, longindex), optarg, cl) < 0) {
+			try_help();
 			return -EINVAL;
 		}
+		longindex = -1;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "vdispld: unexpected argument \"%s\"\n", argv[optind]);
+		try_help();
 		return -EINVAL;
 	}
-	vd_log_set_level(verbosity < 0 ? LOG_ERR : verbosity == 0 ? LOG_INFO : LOG_DEBUG);
+	vd_log_set_level(cl->verbosity < 0 ? LOG_ERR : cl->verbosity == 0 ? LOG_INFO : LOG_DEBUG);
 	return 0;
-}
-
-/* The command line wins over the file: only what it left unset comes from cfg. */
-static void apply_config(struct vd_daemon_opts *o, const struct vd_config *cfg)
-{
-	const struct vd_global_conf *g = &cfg->global;
-
-	o->config = cfg;
-	o->hypervisor = o->hypervisor ? o->hypervisor : g->hypervisor;
-	o->output = o->output ? o->output : g->output;
-	if (!o->drm_device && g->drm_device[0])
-		o->drm_device = g->drm_device;
-	if (!o->capture_dir && g->capture_dir[0])
-		o->capture_dir = g->capture_dir;
-	o->control_socket = o->control_socket ? o->control_socket : g->control_socket;
-	o->control_group = o->control_group ? o->control_group : g->control_group;
-	o->force_copy = o->force_copy || g->copy;
-	if (o->refresh_mhz == UNSET)
-		o->refresh_mhz = g->refresh_mhz;
-	if (o->status_interval_s == UNSET)
-		o->status_interval_s = g->status_interval_s;
 }
 
 static void print_error(void *userdata, const char *msg)
@@ -285,13 +317,65 @@ static void print_error(void *userdata, const char *msg)
 	fprintf(stderr, "vdispld: %s\n", msg);
 }
 
-/* --check-config: 0 if every file is good. */
-static int check_config(const struct vd_daemon_opts *o)
+/* The command line's settings, checked before any file is read: bad ones are bad usage. */
+static int check_overrides(const struct cmdline *cl)
 {
 	struct vd_config *cfg;
-	int r = vd_config_load(o->config_path, o->config_required, print_error, NULL, &cfg);
+	int r = vd_config_new_default(&cfg);
+
+	if (r >= 0)
+		r = vd_config_override(cfg, cl->ov, cl->nov, print_error, NULL);
+	vd_config_free(cfg);
+	if (r < 0)
+		try_help();
+	return r;
+}
+
+/* The files, then the command line over them. err NULL: errors to the log. */
+static int load_config(const struct cmdline *cl, vd_config_err_fn err, struct vd_config **ret)
+{
+	struct vd_config *cfg;
+	int r = vd_config_load(cl->o.config_path, cl->o.config_required, err, NULL, &cfg);
 
 	if (r < 0)
+		return r;
+	r = vd_config_override(cfg, cl->ov, cl->nov, err, NULL);
+	if (r < 0) {
+		vd_config_free(cfg);
+		return r;
+	}
+	*ret = cfg;
+	return 0;
+}
+
+/* The daemon runs on the configuration as the command line left it. */
+static void apply_config(struct cmdline *cl, const struct vd_config *cfg)
+{
+	struct vd_daemon_opts *o = &cl->o;
+	const struct vd_global_conf *g = &cfg->global;
+
+	o->config = cfg;
+	o->overrides = cl->ov;
+	o->noverrides = cl->nov;
+	o->hypervisor = g->hypervisor;
+	o->output = g->output;
+	o->drm_device = g->drm_device[0] ? g->drm_device : NULL;
+	o->capture_dir = g->capture_dir[0] ? g->capture_dir : NULL;
+	o->control_socket = g->control_socket;
+	o->control_group = g->control_group;
+	o->force_copy = g->copy;
+	o->refresh_mhz = g->refresh_mhz;
+	o->status_interval_s = g->status_interval_s;
+	o->input = g->input_source;
+	o->seat = g->seat;
+}
+
+/* --check-config: 0 if every file is good (with the command line over it). */
+static int check_config(const struct cmdline *cl)
+{
+	struct vd_config *cfg;
+
+	if (load_config(cl, print_error, &cfg) < 0)
 		return 1;
 	printf("%s: %s, %u guest file(s) in %s/guests.d\n", cfg->path,
 	       cfg->found ? "ok" : "absent (built-in defaults)", cfg->nguests, cfg->dir);
@@ -316,32 +400,34 @@ static void print_cpu(bool sim, uint64_t flips)
 
 int main(int argc, char **argv)
 {
-	struct vd_daemon_opts o = {
-		.refresh_mhz = UNSET,
-		.sim_guests = 2,
-		.sim_connectors = 1,
-		.sim_width = 1024,
-		.sim_height = 768,
-		.status_interval_s = UNSET,
+	struct cmdline cl = {
+		.o = {
+			.sim_guests = 2,
+			.sim_connectors = 1,
+			.sim_width = 1024,
+			.sim_height = 768,
+		},
 	};
 	struct vd_config *cfg;
 	struct vd_summary s;
-	bool check = false, sim;
+	bool sim;
 	int r;
 
-	if (parse_args(argc, argv, &o, &check) < 0)
+	if (parse_args(argc, argv, &cl) < 0 || check_overrides(&cl) < 0)
 		return 2;
-	if (check)
-		return check_config(&o);
-	if (vd_config_load(o.config_path, o.config_required, NULL, NULL, &cfg) < 0) {
+	if (cl.check)
+		return check_config(&cl);
+	if (load_config(&cl, NULL, &cfg) < 0) {
 		vd_err("the configuration has errors: not starting");
 		return 1;
 	}
-	apply_config(&o, cfg);
-	r = vd_daemon_run(&o, &s);
-	/* o's strings may be the configuration's: read them before it goes */
-	sim = o.hypervisor && strcmp(o.hypervisor, "sim") == 0;
+	apply_config(&cl, cfg);
+	r = vd_daemon_run(&cl.o, &s);
+	/* o's strings are the configuration's: read them before it goes */
+	sim = strcmp(cl.o.hypervisor, "sim") == 0;
 	vd_config_free(cfg);
+	if (!s.started)
+		return 1; /* said why; nothing ran to sum up */
 	printf("summary: flips=%llu events=%llu copies=%llu requests=%llu errors=%llu guests=%u "
 	       "seconds=%.1f\n",
 	       (unsigned long long)s.flips, (unsigned long long)s.events,

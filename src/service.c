@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "control/control.h"
+#include "daemon_input.h"
 #include "log.h"
 #include "notify.h"
 
@@ -18,8 +19,10 @@ struct vd_service {
 	sd_event *loop;
 	const struct vd_daemon_opts *opts;
 	const struct vd_config *cfg; /* in effect: opts->config or owned */
+	struct vd_global_conf running; /* as at start: what a reload cannot change */
 	struct vd_config *owned;     /* loaded by a reload */
 	struct vd_control *ctl;
+	struct vd_dinput *input; /* borrowed: the input router's focus; or NULL */
 	sd_event_source *hup_src;
 	uint32_t reloads;
 	struct vd_notify reloaded; /* vd_service_on_reload */
@@ -54,6 +57,7 @@ int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
 		}
 		svc->cfg = svc->owned;
 	}
+	svc->running = svc->cfg->global;
 	*ret_svc = svc;
 	return 0;
 }
@@ -76,32 +80,102 @@ void vd_service_guest_lookup(void *userdata, uint32_t domid, const char *name,
 
 /* ---- reload ---- */
 
-/* Global settings are read once; say which changes wait for a restart. */
-static void note_restart_only(const struct vd_config *old, const struct vd_config *cfg)
-{
-	const struct vd_global_conf *a = &old->global, *b = &cfg->global;
+/* Global settings read once, at start: a reload can only say that a change waits. */
+static const char *const restart_keys[] = {
+	"hypervisor", "output", "drm-device", "capture-dir", "control-socket", "control-group",
+	"copy", "refresh", "status-interval", "input-source", "seat", "cycle-hotkey",
+	"focus-follows-pointer", NULL};
 
-	if (strcmp(a->hypervisor, b->hypervisor) || strcmp(a->output, b->output) ||
-	    strcmp(a->drm_device, b->drm_device) || strcmp(a->capture_dir, b->capture_dir) ||
-	    strcmp(a->control_socket, b->control_socket) ||
-	    strcmp(a->control_group, b->control_group) || a->copy != b->copy ||
-	    a->refresh_mhz != b->refresh_mhz || a->status_interval_s != b->status_interval_s)
-		vd_notice("reload: hypervisor, output, drm-device, capture-dir, control-*, copy, "
-			  "refresh and status-interval take effect at the next restart");
+/* The command-line option that sets key, or NULL. */
+static const char *override_of(const struct vd_daemon_opts *o, const char *key)
+{
+	const char *opt = NULL;
+
+	for (uint32_t i = 0; i < o->noverrides; i++)
+		if (!strcmp(o->overrides[i].key, key))
+			opt = o->overrides[i].option;
+	return opt;
+}
+
+/* Setting names for a message. */
+struct names {
+	char v[16][80];
+	uint32_t n;
+};
+
+static void names_add(struct names *l, const char *key, const char *opt)
+{
+	if (l->n < 16)
+		snprintf(l->v[l->n++], sizeof(l->v[0]), opt ? "%s (%s)" : "%s", key, opt);
+}
+
+/* "a", "a and b", "a, b and c" */
+static const char *names_join(const struct names *l, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < l->n; i++) {
+		size_t len = strlen(buf);
+
+		snprintf(buf + len, size - len, "%s%s", !i ? "" : i + 1 == l->n ? " and " : ", ",
+			 l->v[i]);
+	}
+	return buf;
+}
+
+/*
+ * Each restart-only setting the reload changed against the running one
+ * (none after a change reverted), and each the file now sets in vain
+ * because the command line sets it. file: the file's values, before the
+ * command line went over them (cfg).
+ */
+static void note_restart_only(struct vd_service *svc, const struct vd_global_conf *file,
+			      const struct vd_config *cfg)
+{
+	struct names changed = {0}, ignored = {0};
+	char a[300], b[300], list[1024];
+
+	for (const char *const *k = restart_keys; *k; k++) {
+		const char *opt = override_of(svc->opts, *k);
+
+		if (opt && !vd_config_global_in_file(cfg, *k))
+			continue; /* the command line's, and the file says nothing */
+		vd_config_global_value(opt ? file : &cfg->global, *k, a, sizeof(a));
+		vd_config_global_value(opt ? &cfg->global : &svc->running, *k, b, sizeof(b));
+		if (strcmp(a, b))
+			names_add(opt ? &ignored : &changed, *k, opt);
+	}
+	if (changed.n)
+		vd_notice("reload: %s changed: %s at the next restart",
+			  names_join(&changed, list, sizeof(list)),
+			  changed.n > 1 ? "they take effect" : "it takes effect");
+	if (ignored.n)
+		vd_notice("reload: the command line sets %s: the file's value%s no effect",
+			  names_join(&ignored, list, sizeof(list)), ignored.n > 1 ? "s have" : " has");
 }
 
 static void reload(struct vd_service *svc)
 {
+	struct vd_global_conf file;
 	struct vd_config *cfg;
 	int r;
 
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
 	r = vd_config_load(svc->opts->config_path, svc->opts->config_required, NULL, NULL, &cfg);
+	/* The command line still wins (checked at start: cannot fail but for a group gone since) */
+	if (r >= 0) {
+		file = cfg->global;
+		if (vd_config_override(cfg, svc->opts->overrides, svc->opts->noverrides, NULL,
+				       NULL) < 0) {
+			vd_config_free(cfg);
+			r = -EINVAL;
+		}
+	}
+	/* Each error above names its file and line: a guest file's as much as the main one's. */
 	if (r < 0) {
-		vd_err("reload: %s has errors (see above): keeping the previous configuration",
-		       svc->opts->config_path ? svc->opts->config_path : VD_CONFIG_DEFAULT_PATH);
+		vd_err("reload: the configuration has errors (above): keeping the previous "
+		       "configuration");
 	} else {
-		note_restart_only(svc->cfg, cfg);
+		note_restart_only(svc, &file, cfg);
 		vd_config_free(svc->owned);
 		svc->cfg = svc->owned = cfg;
 		svc->reloads++;
@@ -128,6 +202,25 @@ static const struct vd_config *current_config(void *userdata)
 	return svc->cfg;
 }
 
+static int focus_get(void *userdata, uint32_t *ret_domid, char *name, size_t size)
+{
+	struct vd_service *svc = userdata;
+	uint32_t domid = vd_dinput_focused(svc->input, name, size);
+
+	if (domid == VD_ROUTER_NO_FOCUS)
+		return -ENOENT;
+	*ret_domid = domid;
+	return 0;
+}
+
+static int focus_set(void *userdata, const char *guest, uint32_t *ret_domid, char *name,
+		     size_t size)
+{
+	struct vd_service *svc = userdata;
+
+	return vd_dinput_focus(svc->input, guest, ret_domid, name, size);
+}
+
 static void start_control(struct vd_service *svc, struct vd_backend *be, struct vd_output *out)
 {
 	const struct vd_daemon_opts *o = svc->opts;
@@ -137,6 +230,8 @@ static void start_control(struct vd_service *svc, struct vd_backend *be, struct 
 		.hypervisor = o->hypervisor,
 		.output = o->output,
 		.config = current_config,
+		.focus_get = svc->input ? focus_get : NULL,
+		.focus_set = svc->input ? focus_set : NULL,
 		.userdata = svc,
 	};
 	int r;
@@ -153,10 +248,12 @@ static void start_control(struct vd_service *svc, struct vd_backend *be, struct 
 		       strerror(-r));
 }
 
-int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_output *out)
+int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_output *out,
+		     struct vd_dinput *input)
 {
 	int r;
 
+	svc->input = input;
 	start_control(svc, be, out);
 	r = sd_event_add_signal(svc->loop, &svc->hup_src, SIGHUP | SD_EVENT_SIGNAL_PROCMASK,
 				on_sighup, svc);

@@ -13,6 +13,7 @@
 #include <systemd/sd-event.h>
 
 #include "daemon.h"
+#include "daemon_input.h"
 #include "output/output.h"
 #include "xenbus/backend.h"
 
@@ -27,9 +28,11 @@ void vd_service_guest_lookup(void *userdata, uint32_t domid, const char *name,
 /*
  * The backend is up and existing guests are picked up: open the control
  * socket, feed the watchdog, handle SIGHUP, tell systemd READY=1.
- * Borrows be and out until vd_service_destroy.
+ * Borrows be, out and input (whose router's focus vdispctl shows and
+ * moves; NULL: none) until vd_service_destroy.
  */
-int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_output *out);
+int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_output *out,
+		     struct vd_dinput *input);
 /* STOPPING=1, closes the control socket. NULL ok. Call before the backend goes. */
 void vd_service_destroy(struct vd_service *svc);
 /* The configuration in effect (replaced by a reload: do not keep it). */

@@ -33,6 +33,7 @@ struct client {
 	size_t inlen;
 	struct vd_sbuf out;
 	size_t sent;
+	char err[256]; /* an error message naming what the request named */
 	int pass_fd; /* sent with the first byte of the answer, then closed; -1 none */
 	struct shot *shot; /* a screenshot being taken: the answer waits for it */
 };
@@ -46,7 +47,6 @@ struct vd_control {
 	struct client *clients;
 	uint32_t nclients;
 	struct vd_rates rates;
-	char focus[128];
 };
 
 /* ---- clients ---- */
@@ -265,18 +265,49 @@ static int cmd_screenshot(struct client *c, char *arg, bool json, const char **r
 	return 1;
 }
 
+struct find_guest {
+	const char *guest;
+	bool found;
+};
+
+static void find_dev(void *userdata, const struct vd_dev_info *d)
+{
+	struct find_guest *f = userdata;
+
+	f->found = f->found || guest_matches(d, f->guest);
+}
+
+/* The router's focus moves, or the request is refused: it names no guest that takes input. */
 static int cmd_focus(struct client *c, const char *arg, bool json, const char **ret_err)
 {
-	if (!arg || !arg[0] || strlen(arg) >= sizeof(c->ctl->focus))
+	const struct vd_control_env *env = &c->ctl->env;
+	struct find_guest f = {.guest = arg};
+	char name[128];
+	uint32_t domid;
+	int r;
+
+	if (!arg || !arg[0])
 		return (*ret_err = "usage: focus GUEST"), -EINVAL;
-	snprintf(c->ctl->focus, sizeof(c->ctl->focus), "%s", arg);
-	vd_info("control: focus on %s", arg);
+	r = env->focus_set ? env->focus_set(env->userdata, arg, &domid, name, sizeof(name))
+			   : -EOPNOTSUPP;
+	if (r == -ENOENT) {
+		vd_backend_foreach_device(env->be, find_dev, &f);
+		snprintf(c->err, sizeof(c->err),
+			 f.found ? "guest \"%.128s\" has no vkb device: it takes no input"
+				 : "no such guest \"%.128s\"",
+			 arg);
+		*ret_err = c->err;
+	} else if (r == -EOPNOTSUPP) {
+		*ret_err = "no input here: nothing to focus";
+	}
+	if (r < 0)
+		return r;
 	if (json) {
 		vd_sbuf_printf(&c->out, "{\"focus\":");
-		vd_sbuf_json_str(&c->out, arg);
-		vd_sbuf_printf(&c->out, "}\n");
+		vd_sbuf_json_str(&c->out, name[0] ? name : NULL);
+		vd_sbuf_printf(&c->out, ",\"domid\":%u}\n", domid);
 	} else {
-		vd_sbuf_printf(&c->out, "focus: %s\n", arg);
+		vd_sbuf_printf(&c->out, "focus: %s (dom%u)\n", name[0] ? name : "-", domid);
 	}
 	return 0;
 }
@@ -291,7 +322,7 @@ static void handle(struct client *c, char *line)
 	if (arg)
 		*arg++ = '\0';
 	if (!strcmp(cmd, "status") && !arg) {
-		vd_render_status(&c->out, json, &c->ctl->env, &c->ctl->rates, c->ctl->focus);
+		vd_render_status(&c->out, json, &c->ctl->env, &c->ctl->rates);
 		r = c->out.oom ? -ENOMEM : 0;
 	} else if (!strcmp(cmd, "screenshot")) {
 		r = cmd_screenshot(c, arg, json, &err);
@@ -434,7 +465,7 @@ static int set_access(const char *path, const char *group)
 		return chmod(path, 0600) < 0 ? -errno : 0;
 	gr = getgrnam(group);
 	if (!gr)
-		return -ENOENT;
+		return -ENOENT; /* checked with the configuration: the group went since */
 	if (chown(path, 0, gr->gr_gid) < 0 && chown(path, (uid_t)-1, gr->gr_gid) < 0)
 		return -errno;
 	return chmod(path, 0660) < 0 ? -errno : 0;
@@ -458,12 +489,16 @@ static int listen_on(const char *path, const char *group)
 	old = umask(0177); /* nobody but us between bind and chmod */
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
 	umask(old);
-	if (r >= 0)
-		r = set_access(path, group);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	r = set_access(path, group);
 	if (r >= 0 && listen(fd, (int)MAX_CLIENTS) < 0)
 		r = -errno;
 	if (r < 0) {
 		close(fd);
+		unlink(path); /* ours since bind: no socket file without a listener */
 		return r;
 	}
 	return fd;
@@ -526,9 +561,4 @@ void vd_control_destroy(struct vd_control *ctl)
 	vd_rates_free(&ctl->rates);
 	free(ctl->path);
 	free(ctl);
-}
-
-const char *vd_control_focus(const struct vd_control *ctl)
-{
-	return ctl->focus;
 }

@@ -5,7 +5,7 @@
  *
  *     [json ]status
  *     [json ]screenshot GUEST[:CONNECTOR]
- *     [json ]focus GUEST
+ *     [json ]focus GUEST        (the input router's focus; refused: no such guest)
  *
  * The answer is a line "ok" or "error MESSAGE", then a body (text, or
  * one JSON object with "json"), then the daemon closes the connection.
@@ -35,6 +35,15 @@ struct vd_control_env {
 	const char *hypervisor, *output;
 	/* The configuration in effect now (it changes on reload). */
 	const struct vd_config *(*config)(void *userdata);
+	/*
+	 * The input focus, the input router's (NULL: no input). focus_get: the
+	 * guest with it, -ENOENT for none. focus_set: give it to guest (a
+	 * domain name or "domN"), -ENOENT if no such guest takes input. Both
+	 * write its domid and domain name ("" unknown).
+	 */
+	int (*focus_get)(void *userdata, uint32_t *ret_domid, char *name, size_t size);
+	int (*focus_set)(void *userdata, const char *guest, uint32_t *ret_domid, char *name,
+			 size_t size);
 	void *userdata;
 };
 
@@ -46,8 +55,6 @@ int vd_control_create(sd_event *loop, const char *path, const char *group,
 		      const struct vd_control_env *env, struct vd_control **ret_ctl);
 /* Closes every client and removes the socket file. NULL ok. */
 void vd_control_destroy(struct vd_control *ctl);
-/* The guest named by the last "focus" request, "" none (for the input router). */
-const char *vd_control_focus(const struct vd_control *ctl);
 
 /* ---- internal: render.c ---- */
 
@@ -76,6 +83,6 @@ void vd_rates_sample(struct vd_rates *rates, struct vd_backend *be);
 void vd_rates_free(struct vd_rates *rates);
 
 void vd_render_status(struct vd_sbuf *sb, bool json, const struct vd_control_env *env,
-		      const struct vd_rates *rates, const char *focus);
+		      const struct vd_rates *rates);
 
 #endif

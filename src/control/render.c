@@ -392,18 +392,37 @@ static void render_gates(struct render *r)
 	}
 }
 
-static void render_head(struct render *r, const char *focus)
+/* The input router's focus: "NAME (domN)" ("domN" unnamed), "" none; *ret_domid. */
+static void focus_of(const struct vd_control_env *env, char *buf, size_t size, uint32_t *ret_domid)
+{
+	char name[128];
+
+	buf[0] = '\0';
+	if (!env->focus_get || env->focus_get(env->userdata, ret_domid, name, sizeof(name)) < 0)
+		return;
+	if (name[0])
+		snprintf(buf, size, "%s", name);
+	else
+		snprintf(buf, size, "dom%u", *ret_domid);
+}
+
+static void render_head(struct render *r)
 {
 	struct vd_backend_stats st;
+	char focus[160], text[200] = "-";
+	uint32_t domid = 0;
 
 	vd_backend_get_stats(r->env->be, &st);
+	focus_of(r->env, focus, sizeof(focus), &domid);
+	if (focus[0])
+		snprintf(text, sizeof(text), "%s (dom%u)", focus, domid);
 	if (!r->json) {
 		vd_sbuf_printf(r->sb,
 			       "vdispld %s: hypervisor %s, output %s, config %s%s, focus %s\n"
 			       "%u device(s), %u connected, %llu flips, %llu events, %llu errors\n",
 			       VD_VERSION, r->env->hypervisor, r->env->output,
 			       r->cfg->path[0] ? r->cfg->path : "-",
-			       r->cfg->found ? "" : " (absent: defaults)", focus[0] ? focus : "-",
+			       r->cfg->found ? "" : " (absent: defaults)", text,
 			       st.devices, st.connected, (unsigned long long)st.flips,
 			       (unsigned long long)st.events, (unsigned long long)st.errors);
 		return;
@@ -416,6 +435,10 @@ static void render_head(struct render *r, const char *focus)
 	vd_sbuf_json_str(r->sb, r->cfg->path[0] ? r->cfg->path : NULL);
 	vd_sbuf_printf(r->sb, ",\"config_found\":%s,\"focus\":", r->cfg->found ? "true" : "false");
 	vd_sbuf_json_str(r->sb, focus[0] ? focus : NULL);
+	if (focus[0])
+		vd_sbuf_printf(r->sb, ",\"focus_domid\":%u", domid);
+	else
+		vd_sbuf_printf(r->sb, ",\"focus_domid\":null");
 	vd_sbuf_printf(r->sb,
 		       ",\"totals\":{\"devices\":%u,\"connected\":%u,\"requests\":%llu,"
 		       "\"errors\":%llu,\"flips\":%llu,\"events\":%llu,\"protocol_errors\":%llu}",
@@ -425,7 +448,7 @@ static void render_head(struct render *r, const char *focus)
 }
 
 void vd_render_status(struct vd_sbuf *sb, bool json, const struct vd_control_env *env,
-		      const struct vd_rates *rates, const char *focus)
+		      const struct vd_rates *rates)
 {
 	struct render r = {
 		.sb = sb,
@@ -435,7 +458,7 @@ void vd_render_status(struct vd_sbuf *sb, bool json, const struct vd_control_env
 		.rates = rates,
 	};
 
-	render_head(&r, focus);
+	render_head(&r);
 	if (json)
 		vd_sbuf_printf(sb, ",\"guests\":[");
 	render_guests(&r);

@@ -702,8 +702,10 @@ void vd_output_destroy(struct vd_output *out)
 		vd_output_conn_destroy(out->conns);
 	while (out->fbs)
 		vd_output_fb_destroy(out->fbs);
-	lat_log(out);
-	if (out->impl->report)
-		out->impl->report(out);
+	if (out->stats.flips) { /* else (a start-up failure): no all-zero statistics */
+		lat_log(out);
+		if (out->impl->report)
+			out->impl->report(out);
+	}
 	out->impl->destroy(out);
 }

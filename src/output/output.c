@@ -31,6 +31,11 @@ int vd_output_create(const char *name, sd_event *loop, const struct vd_output_op
 	return -ENOENT;
 }
 
+const char *vd_output_table_name(size_t i)
+{
+	return i < sizeof(output_table) / sizeof(output_table[0]) ? output_table[i].name : NULL;
+}
+
 const char *vd_scanout_path_name(enum vd_scanout_path path)
 {
 	switch (path) {

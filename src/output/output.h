@@ -239,6 +239,9 @@ void vd_output_add_layout_listener(struct vd_output *out, struct vd_listener *l)
  */
 int vd_output_input_source(struct vd_output *out, struct vd_input_source **ret_src);
 
+/* The i-th name vd_output_create knows, NULL past the last (configuration checks). */
+const char *vd_output_table_name(size_t i);
+
 /* ---- geometry helpers ---- */
 
 /*

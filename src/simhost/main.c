@@ -345,7 +345,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (c != '?')
 				fprintf(stderr, "vdispl-simhost: invalid argument \"%s\"\n",
 					optarg);
-			usage(stderr);
+			fputs("Try 'vdispl-simhost --help' for more information.\n", stderr);
 			return -EINVAL;
 		}
 	}
@@ -365,6 +365,7 @@ int main(int argc, char **argv)
 	};
 	int r;
 
+	vd_log_set_ident("vdispl-simhost");
 	if (parse_args(argc, argv, &h.o) < 0)
 		return 2;
 	r = setup(&h);

@@ -84,7 +84,8 @@ print("check-config: ok")
 # 2. The daemon with two guests; the command line overrides the file (refresh).
 err = open(os.path.join(work, "err"), "w+")
 d = subprocess.Popen([VDISPLD, "--config", conf, "--sim-guests", "2", "--sim-resolution", "320x240",
-                      "--refresh", "60"], stdout=subprocess.DEVNULL, stderr=err)
+                      "--refresh", "60", "--sim-vkb", "--seat", "seat9"],
+                     stdout=subprocess.DEVNULL, stderr=err)
 try:
     wait_for(lambda: os.path.exists(sock), "the control socket")
     mode = stat.S_IMODE(os.stat(sock).st_mode)
@@ -144,12 +145,58 @@ try:
     if p.returncode != 1 or "error" not in json.loads(p.stdout):
         fail(f"screenshot of a missing connector: {p.returncode} {p.stdout}")
 
-    # 4. Focus is stored and reported.
-    if json.loads(ctl("--json", "focus", "sim-guest-1").stdout) != {"focus": "sim-guest-1"}:
+    # 4. Focus: the input router's (the first guest's to begin with), moved by name,
+    # refused for a guest nobody has (what the guests' vkbs then receive: control_focus).
+    wait_for(lambda: status()["focus"] == "sim-guest-1", "the first guest to have the focus")
+    p = ctl("focus", "nosuch", ok=False)
+    if p.returncode != 1 or 'no such guest "nosuch"' not in p.stderr or p.stdout:
+        fail(f"focus on no guest: {p.returncode} {p.stdout!r} {p.stderr!r}")
+    st = status()
+    if st["focus"] != "sim-guest-1" or st["focus_domid"] != g1["domid"]:
+        fail(f"status after a refused focus: {st['focus']} {st['focus_domid']}")
+    if json.loads(ctl("--json", "focus", "sim-guest-2").stdout) != \
+            {"focus": "sim-guest-2", "domid": g2["domid"]}:
         fail("focus answer")
-    if status()["focus"] != "sim-guest-1":
-        fail("focus not in status")
+    st = status()
+    if st["focus"] != "sim-guest-2" or st["focus_domid"] != g2["domid"]:
+        fail(f"focus not the router's: {st['focus']} {st['focus_domid']}")
+    if f"focus sim-guest-2 (dom{g2['domid']})" not in ctl("status").stdout:
+        fail("text status: focus")
     print("screenshot, focus: ok")
+
+    # 4b. vdispctl's own errors. A user without access is told why, not "is it running?".
+    if os.geteuid() == 0:
+        os.chmod(work, 0o755)  # the socket's own 0600 is what keeps nobody out
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            VDISPCTL, "-s", sock, "status"], capture_output=True, text=True)
+        os.chmod(work, 0o700)
+    else:
+        os.chmod(sock, 0)
+        p = ctl("status", ok=False)
+        os.chmod(sock, 0o600)
+    if p.returncode != 1 or "Permission denied" not in p.stderr or \
+            "is vdispld running" in p.stderr or "control-group" not in p.stderr:
+        fail(f"vdispctl without access: {p.returncode} {p.stderr!r}")
+    # --json: every error is one JSON object on stdout, nothing on stderr.
+    for args, rc, errno_ in ((["-s", os.path.join(work, "none"), "--json", "status"], 1, 2),
+                             (["--json", "focus", "nosuch"], 1, 2),
+                             (["--json", "frobnicate"], 2, 22),
+                             (["--json", "--frobnicate", "status"], 2, 22)):
+        p = subprocess.run([VDISPCTL, "-s", sock, *args], capture_output=True, text=True)
+        try:
+            obj = json.loads(p.stdout)
+        except ValueError:
+            fail(f"vdispctl {args}: not JSON: {p.stdout!r} {p.stderr!r}")
+        if p.returncode != rc or p.stderr or set(obj) != {"error", "errno"} or obj["errno"] != errno_:
+            fail(f"vdispctl {args}: {p.returncode} {obj} {p.stderr!r}")
+    # A usage error says what was wrong and where to look, not the whole usage.
+    for args, want in (([], "no command"), (["--frobnicate", "status"], "unknown option --frobnicate"),
+                       (["focus"], "usage: focus GUEST"), (["status", "x"], "status takes no arguments")):
+        p = subprocess.run([VDISPCTL, "-s", sock, *args], capture_output=True, text=True)
+        if p.returncode != 2 or want not in p.stderr or "Try 'vdispctl --help'" not in p.stderr or \
+                len(p.stderr.splitlines()) != 2 or p.stdout:
+            fail(f"vdispctl {args}: {p.returncode} {p.stderr!r}")
+    print("vdispctl errors: ok")
 
     # 5. SIGHUP with a bad file: the old configuration stays, the log says why.
     g2conf = os.path.join(gdir, "sim-guest-2.conf")
@@ -163,6 +210,10 @@ try:
         fail("the refused reload does not say why")
     if not guest(status(), "sim-guest-2")["settings"].endswith("/vdispld.conf"):
         fail("a bad file was applied")
+    # The error is the guest file's: the refusal must not name the main file.
+    refusal = [l for l in open(err.name).read().splitlines() if "keeping the previous" in l]
+    if len(refusal) != 1 or "vdispld.conf" in refusal[0]:
+        fail(f"the refused reload names the wrong file: {refusal}")
     # ... and with a good one: applies to new connections (status shows the lookup).
     put(g2conf, "max-buffers = 8\nconnector.0 = DP-1\n")
     d.send_signal(signal.SIGHUP)
@@ -171,6 +222,35 @@ try:
     if d.poll() is not None:
         fail("daemon died on reload")
     print("reload: ok")
+
+    # 5b. Restart-only settings: the reload names the one that changed against what
+    # runs (none once a change is reverted), and one the command line sets (--refresh),
+    # but not one only the command line sets (--seat: the file says nothing of it).
+    def reload_log():
+        start = len(open(err.name).read())
+        d.send_signal(signal.SIGHUP)
+        def done():
+            t = open(err.name).read()[start:]
+            return t if "loaded (" in t or "keeping the previous" in t else None
+        return wait_for(done, "the reload")
+    main_conf = open(conf).read()
+    put(conf, main_conf.replace("status-interval = 0", "status-interval = 7"))
+    t = reload_log()
+    notes = [l.split("notice: ", 1)[1] for l in t.splitlines() if "notice: reload: " in l]
+    want = "reload: status-interval changed: it takes effect at the next restart"
+    if want not in notes or len(notes) != 2:
+        fail(f"restart notice for status-interval: {notes}")
+    put(conf, main_conf)
+    t = reload_log()
+    if "restart" in t or "command line" in t:
+        fail(f"a notice after reverting to the running value: {t}")
+    put(conf, main_conf.replace("status-interval = 0", "status-interval = 0\nrefresh = 30"))
+    t = reload_log()
+    want = "reload: the command line sets refresh (--refresh): the file's value has no effect"
+    if want not in t or "changed:" in t:
+        fail(f"a setting the command line overrides: {t}")
+    put(conf, main_conf)
+    print("reload notices: ok")
 
     # 6. SIGTERM: clean exit, socket gone.
     d.send_signal(signal.SIGTERM)
@@ -184,7 +264,7 @@ finally:
 err.seek(0)
 log = err.read()
 for line in log.splitlines():
-    if line.startswith("<3>") and "connector.9" not in line and "previous configuration" not in line:
+    if " vdispld: error: " in line and "connector.9" not in line and "previous configuration" not in line:
         fail(f"unexpected error logged: {line}")
 subprocess.run(["rm", "-rf", work])
 print("service: all checks passed")

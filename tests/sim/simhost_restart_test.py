@@ -14,7 +14,7 @@ under the daemon, which must log it and still shut down cleanly.
 With --be-alloc the guests use backend-allocated buffers: the daemon's
 memory, granted to the guests (dmabuf_imp_to_refs with the daemon's memfd
 passed over), must be ungranted when it dies."""
-import os, signal, socket, struct, subprocess, sys, tempfile, time
+import os, re, signal, socket, struct, subprocess, sys, tempfile, time
 
 SIMHOST, VDISPLD, VDISPCTL, SHOTCHECK = sys.argv[1:5]
 BE_ALLOC = sys.argv[5:] == ["--be-alloc"]
@@ -202,6 +202,11 @@ text = open(os.path.join(work, "vdispld.log")).read()
 if rc != 0 or "connection lost" not in text:
     fail(f"vdispld after the simhost died: exit {rc}, logged loss: {'connection lost' in text}")
 hlog.flush()
+# Each program logs under its own name, with the time (stderr is not the journal).
+htext = open(os.path.join(work, "simhost.log")).read()
+if not re.search(r"^\d\d:\d\d:\d\d\.\d{3} vdispl-simhost: info: serving 3 simulated guest", htext, re.M) \
+        or " vdispld: " in htext or re.search(r"^<\d>", htext, re.M):
+    fail(f"the simhost's log lines: {htext[:300]!r}")
 for name in ("vdispld.log", "simhost.log"):
     text = open(os.path.join(work, name)).read()
     if "Sanitizer" in text or "runtime error" in text:

@@ -50,6 +50,14 @@ static void put(const char *rel, const char *text)
 	fclose(f);
 }
 
+static char *path_of(const char *rel)
+{
+	static char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return path;
+}
+
 static int setup(void **state)
 {
 	char path[128];
@@ -143,7 +151,8 @@ static void test_broken_guest_file(void **state)
 	assert_true(has_err(&e, "guests.d/web.conf:9: connector.7: connector index must be 0..3"));
 	assert_true(has_err(&e, "guests.d/web.conf:10: connector.0: expected a connector name"));
 	assert_true(has_err(&e, "guests.d/web.conf:11: colour: unknown key"));
-	assert_true(has_err(&e, "guests.d/web.conf:13: zero-copy: sections are not used"));
+	/* At the header, not at a key under it (whose value is not checked then). */
+	assert_true(has_err(&e, "guests.d/web.conf:12: [x]: sections are not used in guest files"));
 	assert_int_equal(e.n, 6);
 	put("guests.d/web.conf", "max-buffers = 2\n");
 }
@@ -174,7 +183,9 @@ static void test_input_keys(void **state)
 
 	put("vdispld.conf", "input-source = evdev\ncycle-hotkey = ctrl+\nseat = a b\n");
 	put("guests.d/web.conf", "input = event3\ninput = id_path=x\ninput = name=\n"
-				 "hotkey = ctrl+ctrl+f1\nhotkey = hyper+f1\nhotkey = ctrl+f25\n");
+				 "hotkey = ctrl+ctrl+f1\n");
+	put("guests.d/web2.conf", "hotkey = hyper+f1\n");
+	put("guests.d/web3.conf", "hotkey = ctrl+f25\n");
 	assert_int_equal(load(&cfg, &e), -EINVAL);
 	for (unsigned i = 0; i < e.n; i++)
 		print_message("%s\n", e.msg[i]);
@@ -185,9 +196,11 @@ static void test_input_keys(void **state)
 	assert_true(has_err(&e, "guests.d/web.conf:2: input: expected a device path"));
 	assert_true(has_err(&e, "guests.d/web.conf:3: input: expected a device path"));
 	assert_true(has_err(&e, "guests.d/web.conf:4: hotkey: expected modifiers"));
-	assert_true(has_err(&e, "guests.d/web.conf:5: hotkey: expected modifiers"));
-	assert_true(has_err(&e, "guests.d/web.conf:6: hotkey: expected modifiers"));
+	assert_true(has_err(&e, "guests.d/web2.conf:1: hotkey: expected modifiers"));
+	assert_true(has_err(&e, "guests.d/web3.conf:1: hotkey: expected modifiers"));
 	assert_int_equal(e.n, 9);
+	unlink(path_of("guests.d/web2.conf"));
+	unlink(path_of("guests.d/web3.conf"));
 	put("guests.d/web.conf", "max-buffers = 2\n");
 	put("vdispld.conf", "output = headless\n");
 }
@@ -204,12 +217,12 @@ static void test_broken_global(void **state)
 	assert_int_equal(load(&cfg, &e), -EINVAL);
 	for (unsigned i = 0; i < e.n; i++)
 		print_message("%s\n", e.msg[i]);
-	assert_true(has_err(&e, "vdispld.conf:1: hypervisor: expected xen or sim, got \"kvm\""));
+	assert_true(has_err(&e, "vdispld.conf:1: hypervisor: expected xen, sim or simhost, got \"kvm\""));
 	assert_true(has_err(&e, "vdispld.conf:2: refresh: expected a number 0..1000"));
 	assert_true(has_err(&e, "vdispld.conf:3: max-buffers: a guest setting"));
 	assert_true(has_err(&e, "vdispld.conf:4: control-socket: expected an absolute path"));
 	assert_true(has_err(&e, "vdispld.conf:5: syntax:"));
-	assert_true(has_err(&e, "vdispld.conf:7: foo: unknown section [screens]"));
+	assert_true(has_err(&e, "vdispld.conf:6: [screens]: unknown section (only [default])"));
 	assert_true(has_err(&e, "vdispld.conf:9: zero-copy: expected yes/no"));
 	assert_true(has_err(&e, "vdispld.conf:10: destroy-timeout-ms: a global setting"));
 	assert_true(has_err(&e, "vdispld.conf:11: control-group: a global setting"));
@@ -255,6 +268,205 @@ static void test_long_line(void **state)
 	assert_int_equal(e.n, 2);
 }
 
+/* Errors in order, for the record. */
+static void show(const struct errs *e)
+{
+	for (unsigned i = 0; i < e->n && i < 16; i++)
+		print_message("%s\n", e->msg[i]);
+}
+
+/* A repeated key or section is an error, not "the last one wins"; so is an empty unknown section. */
+static void test_sections_and_duplicates(void **state)
+{
+	struct vd_config *cfg = NULL;
+	struct errs e;
+
+	put("vdispld.conf", "output = headless\nrefresh = 30\nrefresh = 50\n[defualt]\n"
+			    "[default]\nmax-buffers = 8\nmax-buffers = 9\nzero-copy = no\n"
+			    "[default]\nmax-framebuffers = 4\n");
+	put("guests.d/web.conf", "zero-copy = no\nzero-copy = yes\ninput = /dev/input/event1\n"
+				 "input = /dev/input/event2\n[x]\n");
+	assert_int_equal(load(&cfg, &e), -EINVAL);
+	show(&e);
+	assert_true(has_err(&e, "vdispld.conf:3: refresh: set again (first at line 2)"));
+	assert_true(has_err(&e, "vdispld.conf:4: [defualt]: unknown section (only [default])"));
+	assert_true(has_err(&e, "vdispld.conf:7: max-buffers: set again (first at line 6)"));
+	assert_true(has_err(&e, "vdispld.conf:9: [default]: a second [default] (the first is at line 5)"));
+	assert_true(has_err(&e, "guests.d/web.conf:2: zero-copy: set again (first at line 1)"));
+	assert_true(has_err(&e, "guests.d/web.conf:5: [x]: sections are not used in guest files"));
+	assert_int_equal(e.n, 6);
+	/* zero-copy at the top and in [default] are two settings; input repeats. */
+	put("vdispld.conf", "zero-copy = yes\n[default]\nzero-copy = no\n");
+	put("guests.d/web.conf", "input = /dev/input/event1\ninput = /dev/input/event2\n");
+	assert_int_equal(load(&cfg, &e), 0);
+	assert_int_equal(vd_config_guest(cfg, "web")->ninputs, 2);
+	vd_config_free(cfg);
+	put("guests.d/web.conf", "max-buffers = 2\n");
+}
+
+/* A directory where a file should be is an error, not an empty file. */
+static void test_directories(void **state)
+{
+	struct vd_config *cfg = NULL;
+	struct errs e;
+
+	put("vdispld.conf", "output = headless\n");
+	assert_int_equal(mkdir(path_of("guests.d/dir.conf"), 0755), 0);
+	assert_int_equal(load(&cfg, &e), -EINVAL);
+	show(&e);
+	assert_true(has_err(&e, "guests.d/dir.conf: Is a directory"));
+	assert_int_equal(e.n, 1);
+	assert_int_equal(rmdir(path_of("guests.d/dir.conf")), 0);
+	assert_int_equal(unlink(path_of("vdispld.conf")), 0);
+	assert_int_equal(mkdir(path_of("vdispld.conf"), 0755), 0);
+	assert_true(load(&cfg, &e) < 0);
+	show(&e);
+	assert_true(has_err(&e, "vdispld.conf: Is a directory"));
+	/* Absent is fine where absence is (the default path); a directory never. */
+	memset(&e, 0, sizeof(e));
+	assert_true(vd_config_load(path_of("vdispld.conf"), false, collect, &e, &cfg) < 0);
+	assert_true(has_err(&e, "vdispld.conf: Is a directory"));
+	assert_int_equal(rmdir(path_of("vdispld.conf")), 0);
+	assert_int_equal(mkfifo(path_of("vdispld.conf"), 0600), 0); /* no writer: must not wait */
+	assert_true(load(&cfg, &e) < 0);
+	assert_true(has_err(&e, "vdispld.conf: not a regular file"));
+	assert_int_equal(unlink(path_of("vdispld.conf")), 0);
+	/* /dev/null: no settings, the usual idiom */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(vd_config_load("/dev/null", true, collect, &e, &cfg), 0);
+	assert_true(cfg->found);
+	vd_config_free(cfg);
+	put("vdispld.conf", "output = headless\n");
+}
+
+/*
+ * Hotkeys that cannot work: a key alone (taken from every guest), two
+ * guests on one chord (or one chord inside another: the router matches
+ * the modifiers held, not only them), a guest's equal to the cycle-hotkey,
+ * a "guest" hotkey for every guest.
+ */
+static void test_hotkeys(void **state)
+{
+	struct vd_config *cfg = NULL;
+	struct errs e;
+
+	put("vdispld.conf", "cycle-hotkey = ctrl+alt+f12\n[default]\nhotkey = ctrl+f9\n");
+	put("guests.d/default.conf", "hotkey = ctrl+f3\n");
+	put("guests.d/a.conf", "hotkey = f1\n");
+	put("guests.d/b.conf", "hotkey = ctrl+alt+f2\n");
+	put("guests.d/c.conf", "hotkey = Ctrl+Alt+F2\n");
+	put("guests.d/d.conf", "hotkey = alt+f12\n");
+	put("guests.d/e.conf", "hotkey = scrolllock\n");
+	put("guests.d/f.conf", "hotkey = shift+alt+ctrl+f2\n");
+	put("guests.d/web.conf", "hotkey = meta+f2\n");
+	assert_int_equal(load(&cfg, &e), -EINVAL);
+	show(&e);
+	assert_true(has_err(&e, "vdispld.conf:3: hotkey: a hotkey gives one guest the focus: set "
+				"it in that guest's file"));
+	assert_true(has_err(&e, "guests.d/default.conf:1: hotkey: a hotkey gives one guest"));
+	assert_true(has_err(&e, "guests.d/a.conf:1: hotkey: \"f1\" alone would never reach a "
+				"guest again: add modifiers (e.g. ctrl+alt+f1;"));
+	assert_true(has_err(&e, "guests.d/c.conf:1: hotkey: \"Ctrl+Alt+F2\" clashes with guest "
+				"b's hotkey \"ctrl+alt+f2\""));
+	assert_true(has_err(&e, "guests.d/d.conf:1: hotkey: \"alt+f12\" clashes with the "
+				"cycle-hotkey \"ctrl+alt+f12\""));
+	assert_true(has_err(&e, "guests.d/f.conf:1: hotkey: \"shift+alt+ctrl+f2\" clashes with "
+				"guest b's hotkey"));
+	assert_int_equal(e.n, 6);
+	put("vdispld.conf", "cycle-hotkey = f12\n");
+	unlink(path_of("guests.d/default.conf"));
+	for (const char *f = "acdf"; *f; f++) {
+		char rel[32];
+
+		snprintf(rel, sizeof(rel), "guests.d/%c.conf", *f);
+		unlink(path_of(rel));
+	}
+	assert_int_equal(load(&cfg, &e), -EINVAL);
+	show(&e);
+	assert_true(has_err(&e, "vdispld.conf:1: cycle-hotkey: \"f12\" alone would never"));
+	assert_int_equal(e.n, 1);
+	put("vdispld.conf", "cycle-hotkey = scrolllock\n");
+	assert_int_equal(load(&cfg, &e), -EINVAL);
+	assert_true(has_err(&e, "guests.d/e.conf:1: hotkey: \"scrolllock\" clashes with the "
+				"cycle-hotkey \"scrolllock\""));
+	assert_int_equal(e.n, 1);
+	put("vdispld.conf", "cycle-hotkey = pause\n");
+	assert_int_equal(load(&cfg, &e), 0);
+	assert_string_equal(vd_config_guest(cfg, "b")->hotkey, "ctrl+alt+f2");
+	vd_config_free(cfg);
+	unlink(path_of("guests.d/b.conf"));
+	unlink(path_of("guests.d/e.conf"));
+	put("guests.d/web.conf", "max-buffers = 2\n");
+	put("vdispld.conf", "output = headless\n");
+}
+
+/* "3 # comment" is a value: say why it is wrong. An output no table has is an error. */
+static void test_hints_and_names(void **state)
+{
+	struct vd_config *cfg = NULL;
+	struct errs e;
+
+	put("vdispld.conf", "output = kmss\nhypervisor = simhost\n[default]\n"
+			    "max-buffers = 3 # comment\nmax-framebuffers = 9 ; comment\n");
+	assert_int_equal(load(&cfg, &e), -EINVAL);
+	show(&e);
+	assert_true(has_err(&e, "vdispld.conf:1: output: expected headless, kms or wayland, got "
+				"\"kmss\""));
+	assert_true(has_err(&e, "vdispld.conf:4: max-buffers: expected a number 1..4096, got "
+				"\"3 # comment\" (\"#\" starts a comment only at the start of a "
+				"line; after a value use \";\")"));
+	assert_int_equal(e.n, 2);
+	put("vdispld.conf", "output = wayland\nhypervisor = simhost\n");
+	assert_int_equal(load(&cfg, &e), 0);
+	assert_string_equal(cfg->global.hypervisor, "simhost");
+	vd_config_free(cfg);
+	put("vdispld.conf", "output = headless\n");
+}
+
+/* The command line over the file: the file's checks, its messages; what the file itself set. */
+static void test_overrides(void **state)
+{
+	const struct vd_config_override good[] = {
+		{"--output", "output", "kms"},
+		{"--refresh", "refresh", "30"},
+		{"--copy", "copy", "yes"},
+		{"--hypervisor", "hypervisor", "simhost"},
+	};
+	const struct vd_config_override bad[] = {
+		{"--output", "output", "kmss"},
+		{"--control-socket", "control-socket", "ctl.sock"},
+		{"--control-group", "control-group", "no-such-group-vdispld"},
+		{"--seat", "seat", "a b"},
+	};
+	struct vd_config *cfg = NULL;
+	char v[64];
+	struct errs e;
+
+	put("vdispld.conf", "output = headless\nstatus-interval = 7\n");
+	assert_int_equal(load(&cfg, &e), 0);
+	assert_int_equal(vd_config_override(cfg, good, 4, collect, &e), 0);
+	assert_string_equal(cfg->global.output, "kms");
+	assert_int_equal(cfg->global.refresh_mhz, 30000);
+	assert_true(cfg->global.copy);
+	assert_string_equal(cfg->global.hypervisor, "simhost");
+	assert_true(vd_config_global_in_file(cfg, "output"));
+	assert_true(vd_config_global_in_file(cfg, "status-interval"));
+	assert_false(vd_config_global_in_file(cfg, "refresh")); /* the command line's only */
+	assert_int_equal(vd_config_global_value(&cfg->global, "refresh", v, sizeof(v)), 0);
+	assert_string_equal(v, "30");
+	assert_int_equal(vd_config_global_value(&cfg->global, "copy", v, sizeof(v)), 0);
+	assert_string_equal(v, "yes");
+	assert_int_equal(vd_config_override(cfg, bad, 4, collect, &e), -EINVAL);
+	show(&e);
+	assert_true(has_err(&e, "--output: expected headless, kms or wayland, got \"kmss\""));
+	assert_true(has_err(&e, "--control-socket: expected an absolute path, got \"ctl.sock\""));
+	assert_true(has_err(&e, "--control-group: no group \"no-such-group-vdispld\" on this system"));
+	assert_true(has_err(&e, "--seat: expected a seat name, got \"a b\""));
+	assert_int_equal(e.n, 4);
+	vd_config_free(cfg);
+	put("vdispld.conf", "output = headless\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +476,11 @@ int main(void)
 		cmocka_unit_test(test_input_keys),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_sections_and_duplicates),
+		cmocka_unit_test(test_directories),
+		cmocka_unit_test(test_hotkeys),
+		cmocka_unit_test(test_hints_and_names),
+		cmocka_unit_test(test_overrides),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

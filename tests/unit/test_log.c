@@ -4,6 +4,8 @@
  * which level it reports what it suppressed. libinput's debug chatter
  * (-v -v) once came back as "N similar messages suppressed" at warning
  * level, a warning nothing had warned about (seen in the Xen-in-QEMU test).
+ * And the form of a line: <N> prefixes for the journal only (JOURNAL_STREAM
+ * names stderr), the time of day elsewhere; the program's own name.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,25 +14,49 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <regex.h>
 
 #include "log.h"
 
-/* stderr into a temporary file while fn runs; what was written, in buf. */
-static void capture(void (*fn)(void), char *buf, size_t len)
+/* JOURNAL_STREAM naming the file open as fd (the journal's stream, as systemd sets it). */
+static void journal_is(int fd)
 {
-	FILE *tmp = tmpfile();
+	struct stat st;
+	char v[64];
+
+	assert_int_equal(fstat(fd, &st), 0);
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	assert_int_equal(setenv("JOURNAL_STREAM", v, 1), 0);
+}
+
+enum target { TO_JOURNAL, TO_FILE, TO_OTHER_JOURNAL };
+
+/* stderr into a temporary file while fn runs; what was written, in buf. */
+static void capture_to(enum target t, void (*fn)(void), char *buf, size_t len)
+{
+	FILE *tmp = tmpfile(), *other = tmpfile();
 	int saved;
 	size_t n;
 
 	assert_non_null(tmp);
+	assert_non_null(other);
 	fflush(stderr);
 	saved = dup(2);
 	assert_true(saved >= 0);
 	assert_true(dup2(fileno(tmp), 2) >= 0);
+	if (t == TO_JOURNAL)
+		journal_is(2);
+	else if (t == TO_OTHER_JOURNAL) /* systemd's stream, handed down, but not our stderr now */
+		journal_is(fileno(other));
+	else
+		unsetenv("JOURNAL_STREAM");
 	fn();
+	unsetenv("JOURNAL_STREAM");
 	fflush(stderr);
 	assert_true(dup2(saved, 2) >= 0);
 	close(saved);
@@ -38,6 +64,12 @@ static void capture(void (*fn)(void), char *buf, size_t len)
 	n = fread(buf, 1, len - 1, tmp);
 	buf[n] = '\0';
 	fclose(tmp);
+	fclose(other);
+}
+
+static void capture(void (*fn)(void), char *buf, size_t len)
+{
+	capture_to(TO_JOURNAL, fn, buf, len);
 }
 
 /* A short interval: the test waits it out instead of 5 s. */
@@ -172,9 +204,56 @@ static void many_guests(void **state)
 	vd_log_set_level(LOG_INFO);
 }
 
+static void two_lines(void)
+{
+	vd_err("cannot open %s", "it");
+	vd_info("running");
+}
+
+static bool matches(const char *s, const char *pattern)
+{
+	regex_t re;
+	bool ok;
+
+	assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+	ok = regexec(&re, s, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+/* On a terminal or in a file: the time, no <N> (only the journal reads those). */
+static void time_not_prefix_off_the_journal(void **state)
+{
+	static const char *const want =
+		"^[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\\.[0-9]{3} vdispld: error: cannot open it\n"
+		"[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\\.[0-9]{3} vdispld: info: running\n$";
+	char out[1024];
+
+	capture_to(TO_FILE, two_lines, out, sizeof(out));
+	print_message("%s", out);
+	assert_true(matches(out, want));
+	capture_to(TO_OTHER_JOURNAL, two_lines, out, sizeof(out));
+	assert_true(matches(out, want));
+	capture_to(TO_JOURNAL, two_lines, out, sizeof(out));
+	assert_string_equal(out, "<3>vdispld: error: cannot open it\n<6>vdispld: info: running\n");
+}
+
+static void ident_is_the_program(void **state)
+{
+	char out[1024];
+
+	vd_log_set_ident("vdispl-simhost");
+	capture_to(TO_JOURNAL, two_lines, out, sizeof(out));
+	vd_log_set_ident("vdispld");
+	assert_string_equal(out, "<3>vdispl-simhost: error: cannot open it\n"
+				 "<6>vdispl-simhost: info: running\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(time_not_prefix_off_the_journal),
+	    cmocka_unit_test(ident_is_the_program),
 	    cmocka_unit_test(debug_stays_debug),
 	    cmocka_unit_test(most_severe_suppressed_wins),
 	    cmocka_unit_test(below_level_not_counted),

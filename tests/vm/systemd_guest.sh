@@ -78,6 +78,7 @@ mkdir -p /etc/vdispld/guests.d
 cat >/etc/vdispld/vdispld.conf <<'EOF'
 # written by the VM test: restart-only and per-guest settings
 status-interval = 3
+refresh = 30
 [default]
 max-buffers = 64
 EOF

@@ -439,7 +439,10 @@ def assert_report(r):
     find(r"^vdispld: info: running: hypervisor sim", 6)
     find(r"^vdispld: notice: reload: configuration /etc/vdispld/vdispld.conf loaded "
          r"\(1 guest file", 5)
-    find(r"^vdispld: notice: reload: .*take effect at the next restart", 5)
+    # refresh changed; status-interval is the command line's (ExecStart of vm-test.conf)
+    find(r"^vdispld: notice: reload: refresh changed: it takes effect at the next restart$", 5)
+    find(r"^vdispld: notice: reload: the command line sets status-interval "
+         r"\(--status-interval\): the file's value has no effect$", 5)
     find(r"guests.d/sim-guest-2.conf:1: max-buffers", 3)
     find(r"^vdispld: error: reload: .* has errors .*keeping the previous configuration", 3)
     find(r"^vdispld: notice: Terminated: shutting down", 5, pid=sp["pid"])

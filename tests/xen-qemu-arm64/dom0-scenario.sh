@@ -48,6 +48,9 @@ dt() { echo "$1 $2" | awk '{printf "%.1f", $1 - $2}'; }
 step() { echo "VDTEST-STEP $1 budget=$2 uptime=$(up)"; }
 check() { echo "VDTEST-CHECK $1 $2 $3"; }
 field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
+# A warning or worse in vdispld's log (stderr to a file: "HH:MM:SS.mmm vdispld: LEVEL: ...")
+VD_WARN_RE=' vdispld: (emerg|alert|crit|error|warning): '
+
 
 # ---- vkms ----
 step vkms 60
@@ -368,8 +371,8 @@ measure m4kbe 1 7680 256
 step vdispld-logs 30
 W=0
 for f in "$R"/vdispld.*.log; do
-    n=$(grep -cE '^<[0-4]>' "$f")
-    [ "$n" = 0 ] || { W=$((W + n)); echo "VDTEST-INFO $f:"; grep -E '^<[0-4]>' "$f" | head -n 5; }
+    n=$(grep -cE "$VD_WARN_RE" "$f")
+    [ "$n" = 0 ] || { W=$((W + n)); echo "VDTEST-INFO $f:"; grep -E "$VD_WARN_RE" "$f" | head -n 5; }
 done
 if [ $W = 0 ]; then
     check e_vdispld_log PASS "no warning or error in $VRUN vdispld runs"

@@ -51,6 +51,9 @@ emit() {
 
 # ---- vdispld ----
 vd_log() { echo "$R/vdispld.$VRUN.log"; }
+# A warning or worse in its log (stderr to a file: "HH:MM:SS.mmm vdispld: LEVEL: ...")
+VD_WARN_RE=' vdispld: (emerg|alert|crit|error|warning): '
+
 start_vdispld() {
     VRUN=$((VRUN + 1))
     # shellcheck disable=SC2086
@@ -177,14 +180,14 @@ finish() {
     # flips anyway (i_kms_flips, i_kms_guest_dmesg). Their count is reported.
     if [ "$VRUN" -gt 0 ]; then
         KW=0
-        [ -n "$KRUN" ] && KW=$(grep -cE "^<5>vdispld: notice: kms: [^:]*: no page-flip event" "$R/vdispld.$KRUN.log")
-        W=$(cat "$R"/vdispld.*.log | grep -cE '^<[0-4]>')
+        [ -n "$KRUN" ] && KW=$(grep -cE " vdispld: notice: kms: [^:]*: no page-flip event" "$R/vdispld.$KRUN.log")
+        W=$(cat "$R"/vdispld.*.log | grep -cE "$VD_WARN_RE")
         S=$(grep '^summary:' "$(vd_log)" | tail -n 1)
         if [ "$W" = 0 ] && [ -n "$S" ] && ! vd_alive; then
             check h_vdispld_log PASS "runs=$VRUN kms_late_flip_events=$KW last: $S"
         else
             check h_vdispld_log FAIL "warnings/errors=$W summary=\"$S\" alive=$(vd_alive && echo yes || echo no)"
-            cat "$R"/vdispld.*.log | grep -E '^<[0-4]>' | head -n 20
+            cat "$R"/vdispld.*.log | grep -E "$VD_WARN_RE" | head -n 20
         fi
     fi
     xl list >"$R/xl-list.log" 2>&1

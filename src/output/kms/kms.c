@@ -68,8 +68,16 @@ static int open_card(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 
+	drmVersionPtr v;
+
 	if (fd < 0)
 		return -errno;
+	v = drmGetVersion(fd); /* an ioctl only a DRM device answers */
+	drmFreeVersion(v);
+	if (!v) {
+		close(fd);
+		return -ENODEV;
+	}
 	if (drmSetClientCap(fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0 ||
 	    drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1) < 0) {
 		close(fd);
@@ -103,7 +111,7 @@ static int open_device(struct kms_output *out, const char *path)
 	fd = path ? open_card(path) : open_default(buf, sizeof(buf));
 	if (fd < 0) {
 		vd_err("kms: %s: %s", path ? path : "no /dev/dri/card* with a connected display",
-		       strerror(-fd));
+		       path && fd == -ENODEV ? "not a DRM device" : strerror(-fd));
 		return fd;
 	}
 	out->fd = fd;
