@@ -230,6 +230,8 @@ int vd_shot_start(struct vd_shot_service *svc, vd_shot_source read, void *source
 	r = shot->path && shot->copy ? 0 : -ENOMEM;
 	if (r >= 0)
 		r = sd_event_add_defer(svc->loop, &shot->slice, on_slice, shot);
+	if (r >= 0) /* a defer source fires once by default: a slice every turn instead */
+		r = sd_event_source_set_enabled(shot->slice, SD_EVENT_ON);
 	if (r >= 0)
 		r = sd_event_source_set_priority(shot->slice, SD_EVENT_PRIORITY_IDLE);
 	if (r < 0) {

@@ -720,6 +720,65 @@ static void test_capture_dir(void **state)
 	assert_int_equal(rmdir(dir), 0); /* nothing else left behind */
 }
 
+/*
+ * A picture bigger than one slice of the copy (VD_SHOT_SLICE_BYTES) is
+ * copied over several loop turns, then encoded off the loop: every pixel
+ * arrives; a connector blanked during the copy ends it with -ENODATA.
+ */
+static void test_screenshot_over_many_turns(void **state)
+{
+	const uint32_t w = 1024, h = 700; /* 2.8 MiB: three slices */
+	struct vd_output_conn_desc desc = {
+		.name = "dom1:1", .width = w, .height = h, .flip_done = on_flip_done,
+	};
+	struct vd_output_opts opts = {0};
+	struct fx *fx = *state;
+	struct vd_output_conn *conn = NULL;
+	struct vd_output_fb *fb = NULL;
+	struct vd_frame_src src;
+	char *path = tmp_png_path();
+	uint32_t pw = 0, ph = 0, *mem = malloc((size_t)w * h * 4);
+	uint8_t *got;
+	struct shot_wait wait = {false, 0};
+
+	assert_non_null(mem);
+	for (uint32_t i = 0; i < w * h; i++)
+		mem[i] = (i * 2654435761u) & 0xffffff;
+	src = (struct vd_frame_src){.map = mem, .dmabuf_fd = -1, .size = (uint64_t)w * h * 4,
+				    .stride = w * 4, .width = w, .height = h,
+				    .fourcc = XRGB8888, .bpp = 32};
+	fx_open(fx, &opts);
+	desc.userdata = &fx->rec;
+	assert_int_equal(vd_output_conn_create(fx->out, &desc, &conn), 0);
+	assert_int_equal(vd_output_fb_create(fx->out, &src, &fb), 0);
+	assert_int_equal(vd_output_conn_set_config(conn, fb, NULL), 0);
+	assert_int_equal(shot_sync(conn, path), 0);
+	got = png_read_rgba(path, &pw, &ph);
+	assert_non_null(got);
+	assert_int_equal(pw, w);
+	assert_int_equal(ph, h);
+	for (uint32_t i = 0; i < w * h; i++) {
+		uint8_t want[4] = {(uint8_t)(mem[i] >> 16), (uint8_t)(mem[i] >> 8), (uint8_t)mem[i],
+				   0xff};
+
+		if (memcmp(got + (size_t)i * 4, want, 4) != 0)
+			fail_msg("pixel %u of %u", i, w * h);
+	}
+	free(got);
+	/* blank during the copy: the first slice was taken, the second finds nothing */
+	assert_int_equal(vd_output_conn_screenshot(conn, path, on_shot, &wait), 0);
+	assert_true(sd_event_run(fx->loop, 0) >= 0);
+	assert_int_equal(vd_output_conn_set_config(conn, NULL, NULL), 0);
+	while (!wait.done)
+		assert_true(sd_event_run(fx->loop, 10000) >= 0);
+	assert_int_equal(wait.status, -ENODATA);
+	vd_output_conn_destroy(conn);
+	vd_output_fb_destroy(fb);
+	unlink(path);
+	free(path);
+	free(mem);
+}
+
 static void test_capture_dir_missing(void **state)
 {
 	struct vd_output_opts opts = {.capture_dir = "/nonexistent/vd-capture"};
@@ -786,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_png_unknown_format),
 		cmocka_unit_test_setup_teardown(test_capture_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_dir_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_screenshot_over_many_turns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fb_create_validates, setup, teardown),
 	};
 
