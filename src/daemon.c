@@ -166,6 +166,7 @@ static int start_sim_guests(struct daemon *d)
 		.get_edid = o->sim_get_edid,
 		.be_alloc = o->sim_be_alloc,
 		.span = o->sim_span,
+		.churn = o->sim_churn,
 		.fourcc = o->sim_fourcc,
 	};
 

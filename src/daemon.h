@@ -24,6 +24,7 @@ struct vd_daemon_opts {
 	bool sim_get_edid;        /* simulated guests send GET_EDID and log the answer */
 	bool sim_be_alloc;        /* simulated guests ask for backend-allocated buffers */
 	bool sim_span;            /* one fb spans a simulated guest's connectors */
+	bool sim_churn;           /* simulated guests: a fresh buffer every frame */
 	uint32_t sim_fourcc;      /* buffer format of simulated guests, 0: XRGB8888 */
 	uint32_t status_interval_s;
 	/* Input */

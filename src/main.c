@@ -25,6 +25,7 @@ enum {
 	OPT_SIM_GET_EDID,
 	OPT_SIM_BE_ALLOC,
 	OPT_SIM_SPAN,
+	OPT_SIM_CHURN,
 	OPT_SIM_FORMAT,
 	OPT_CAPTURE_DIR,
 	OPT_RUN_FOR,
@@ -72,6 +73,8 @@ static void usage(FILE *f)
 	      "                         (be-alloc: kms dumb buffers, headless shared memory)\n"
 	      "  --sim-span             one framebuffer spans each simulated guest's connectors,\n"
 	      "                         side by side, each showing its own window of it\n"
+	      "  --sim-churn            simulated guests make a fresh buffer for every frame and\n"
+	      "                         take the previous one down while it is still on screen\n"
 	      "  --sim-vkb              each simulated guest gets a vkb too; what they receive\n"
 	      "                         is printed at exit\n"
 	      "  --input auto|libinput|wayland|none\n"
@@ -229,6 +232,7 @@ static int parse_one(int c, const char *opt, const char *arg, struct cmdline *cl
 	case OPT_SIM_GET_EDID: o->sim_get_edid = true; return 0;
 	case OPT_SIM_BE_ALLOC: o->sim_be_alloc = true; return 0;
 	case OPT_SIM_SPAN: o->sim_span = true; return 0;
+	case OPT_SIM_CHURN: o->sim_churn = true; return 0;
 	case OPT_SIM_FORMAT: return parse_fourcc(arg, &o->sim_fourcc);
 	case OPT_RUN_FOR: return parse_u32(arg, "run time", 0, 86400 * 365, &o->run_for_s);
 	case OPT_CHECK_CONFIG: cl->check = true; return 0;
@@ -249,6 +253,7 @@ static const struct option longopts[] = {
 	{"sim-get-edid", no_argument, NULL, OPT_SIM_GET_EDID},
 	{"sim-be-alloc", no_argument, NULL, OPT_SIM_BE_ALLOC},
 	{"sim-span", no_argument, NULL, OPT_SIM_SPAN},
+	{"sim-churn", no_argument, NULL, OPT_SIM_CHURN},
 	{"sim-format", required_argument, NULL, OPT_SIM_FORMAT},
 	{"capture-dir", required_argument, NULL, OPT_CAPTURE_DIR},
 	{"run-for", required_argument, NULL, OPT_RUN_FOR},

@@ -303,7 +303,8 @@ static int init_front(struct vd_simfront *f, const char *name, const struct vd_s
 	f->width = o->width;
 	f->height = o->height;
 	f->stats.buffers_destroyed = true;
-	if (o->nconn == 0 || o->nconn > SF_MAX_CONN || o->width < 4 || o->height == 0)
+	if (o->nconn == 0 || o->nconn > SF_MAX_CONN || o->width < 4 || o->height == 0 ||
+	    (o->span && o->churn))
 		return -EINVAL;
 	r = fourcc_bpp(f->fourcc, &f->bpp);
 	if (r < 0)

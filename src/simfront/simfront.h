@@ -41,6 +41,12 @@ struct vd_simfront_opts {
 	 * test pattern and frame numbers.
 	 */
 	bool span;
+	/*
+	 * A fresh buffer every frame, the previous one detached and destroyed
+	 * as soon as the new frame's flip is accepted, while it is still on
+	 * screen (not with span).
+	 */
+	bool churn;
 	uint32_t frames;        /* flips per connector, then stop; 0: forever */
 	bool no_client;         /* connect only: tests drive requests themselves */
 	/*
@@ -78,6 +84,7 @@ struct vd_simfront_stats {
 	bool destroyed;         /* xl destroy: the toolstack removed the device */
 	uint64_t toolstack_timeouts; /* the backend did not say Closed within 10 s */
 	bool buffers_destroyed; /* destroy_at_end completed with success statuses */
+	uint64_t errors_churn;  /* churn: FB_DETACH or DBUF_DESTROY answered with an error */
 };
 
 /* Create a domain named name with one vdispl device and start its frontend. */

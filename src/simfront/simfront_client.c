@@ -10,6 +10,12 @@
  * x = index * width, as multi-head KMS programs do (modetest -s A -s B,
  * X11's modesetting): connector 0's client owns them, every connector
  * draws and flips its own window and its own frame numbers.
+ *
+ * With opts.churn a connector's client makes a fresh buffer for every
+ * frame (DBUF_CREATE, FB_ATTACH, draw, PG_FLIP) and takes the previous
+ * one down (FB_DETACH, DBUF_DESTROY) as soon as the flip is accepted,
+ * while that buffer is still on screen until the new frame's vblank: as
+ * a DRM program that removes an fb right after flipping away from it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -200,6 +206,8 @@ static void all_created(struct sf_client *c)
 	sf_chan_send(&f->chans[c->idx], &req, on_set_config, c);
 }
 
+static void send_flip(struct sf_client *c, struct sf_buffer *b);
+
 static void on_fb_attach(void *userdata, const struct xendispl_resp *rsp)
 {
 	struct sf_buffer *b = userdata;
@@ -207,6 +215,10 @@ static void on_fb_attach(void *userdata, const struct xendispl_resp *rsp)
 
 	if (!rsp || rsp->status) {
 		vd_warn("simfront %s: FB_ATTACH failed: %d", c->front->name, rsp ? rsp->status : -1);
+		return;
+	}
+	if (c->front->opts.churn && c->frame) {
+		send_flip(c, b); /* this frame's fresh buffer */
 		return;
 	}
 	if (++c->created < c->nbufs)
@@ -289,6 +301,53 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* churn: a buffer on its way out, off its slot (which the next frames reuse). */
+struct sf_gone {
+	struct sf_client *client;
+	struct vd_simfront_buf *mem;
+	uint64_t dbuf_cookie;
+};
+
+static void churn_destroyed(void *userdata, const struct xendispl_resp *rsp)
+{
+	struct sf_gone *g = userdata;
+
+	if (!rsp || rsp->status)
+		g->client->front->stats.errors_churn++;
+	vd_simfront_buf_free(g->client->front, g->mem);
+	free(g);
+}
+
+static void churn_detached(void *userdata, const struct xendispl_resp *rsp)
+{
+	struct sf_gone *g = userdata;
+	struct xendispl_req req;
+
+	if (!rsp || rsp->status)
+		g->client->front->stats.errors_churn++;
+	vd_simfront_buf_unmap_backend(g->client->front, g->mem);
+	memset(&req, 0, sizeof(req));
+	req.operation = XENDISPL_OP_DBUF_DESTROY;
+	req.op.dbuf_destroy.dbuf_cookie = g->dbuf_cookie;
+	sf_chan_send(ring0(g->client), &req, churn_destroyed, g);
+}
+
+/* churn: b's frame was flipped away from; it goes at once (FB_DETACH, DBUF_DESTROY). */
+static void take_down(struct sf_client *c, struct sf_buffer *b)
+{
+	struct xendispl_req req;
+	struct sf_gone *g;
+
+	if (!b->mem || !(g = malloc(sizeof(*g))))
+		return;
+	*g = (struct sf_gone){c, b->mem, b->dbuf_cookie};
+	b->mem = NULL;
+	memset(&req, 0, sizeof(req));
+	req.operation = XENDISPL_OP_FB_DETACH;
+	req.op.fb_detach.fb_cookie = b->fb_cookie;
+	sf_chan_send(ring0(c), &req, churn_detached, g);
+}
+
 static void on_flip(void *userdata, const struct xendispl_resp *rsp)
 {
 	struct sf_client *c = userdata;
@@ -300,6 +359,8 @@ static void on_flip(void *userdata, const struct xendispl_resp *rsp)
 	}
 	c->front->stats.flips++;
 	c->flip_acked = true;
+	if (c->front->opts.churn)
+		take_down(c, &c->bufs[(c->frame + 1) % c->nbufs]); /* the one still shown */
 	if (c->event_seen)
 		sf_client_frame_done(c);
 }
@@ -310,7 +371,6 @@ static void flip_next(struct sf_client *c)
 {
 	struct vd_simfront *f = c->front;
 	struct sf_buffer *b;
-	struct xendispl_req req;
 
 	if (f->removing)
 		return;
@@ -320,6 +380,20 @@ static void flip_next(struct sf_client *c)
 	}
 	c->frame++;
 	b = buf_of(c, (uint32_t)(c->frame % c->nbufs));
+	if (f->opts.churn) {
+		/* a fresh buffer: flipped once it is attached (on_fb_attach) */
+		if (create_buffer(c, b) < 0)
+			vd_warn("simfront %s: cannot allocate a buffer", f->name);
+		return;
+	}
+	send_flip(c, b);
+}
+
+static void send_flip(struct sf_client *c, struct sf_buffer *b)
+{
+	struct vd_simfront *f = c->front;
+	struct xendispl_req req;
+
 	draw_frame(c, b, c->frame);
 	memset(&req, 0, sizeof(req));
 	req.operation = XENDISPL_OP_PG_FLIP;
@@ -424,8 +498,12 @@ static void destroy_buffers(struct sf_client *c)
 {
 	struct xendispl_req req;
 
-	c->destroy_pending = c->nbufs;
+	c->destroy_pending = 0;
+	for (uint32_t i = 0; i < c->nbufs; i++)
+		c->destroy_pending += c->bufs[i].mem != NULL;
 	for (uint32_t i = 0; i < c->nbufs; i++) {
+		if (!c->bufs[i].mem)
+			continue; /* churn: already taken down */
 		memset(&req, 0, sizeof(req));
 		req.operation = XENDISPL_OP_FB_DETACH;
 		req.op.fb_detach.fb_cookie = c->bufs[i].fb_cookie;
@@ -490,6 +568,15 @@ void sf_client_start(struct vd_simfront *f, struct sf_client *c, uint32_t idx)
 		sd_event_source_set_enabled(c->watchdog_src, SD_EVENT_OFF);
 	if (f->opts.span && idx != 0)
 		return; /* connector 0's client makes the shared buffers */
+	if (f->opts.churn) {
+		c->nbufs = 2; /* the one shown and the next one; only the first made now */
+		c->bufs[0].client = c->bufs[1].client = c;
+		c->bufs[1].index = 1;
+		if (create_buffer(c, &c->bufs[0]) < 0)
+			vd_warn("simfront %s: cannot allocate a buffer", f->name);
+		c->created = 1;
+		return;
+	}
 	for (uint32_t i = 0; i < c->nbufs; i++) {
 		c->bufs[i].client = c;
 		c->bufs[i].index = i;

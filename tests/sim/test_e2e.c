@@ -132,6 +132,31 @@ static void one_fb_spans_connectors(void **state)
 	}
 }
 
+/*
+ * A fresh buffer every frame, the previous one detached and destroyed
+ * while it is still on screen (until the new frame's vblank): every frame
+ * pixel-exact, every request answered with success, direct and copied.
+ */
+static void churn_every_frame(void **state)
+{
+	for (int copy = 0; copy < 2; copy++) {
+		struct harness h;
+		struct vd_simfront_opts o = {.nconn = 2, .width = 256, .height = 160,
+					     .frames = 80, .churn = true};
+		struct vd_simfront *g;
+
+		h_init(&h, copy, FAST_VBLANK);
+		g = h_guest(&h, "churn", &o);
+		assert_true(h_run_until(&h, h_all_finished, NULL, 20000));
+		h_assert_clean(&h, g, 2, 80);
+		assert_int_equal(h_stats(g).errors_churn, 0);
+		assert_int_equal(h_stats(g).deferred_ends, 0);
+		/* 81 buffers per connector came and went but the last */
+		assert_int_equal(h_stats(g).requests, 2u * (1 + 81 * 2 + 80 + 80 * 2));
+		h_fini(&h);
+	}
+}
+
 /* The client exits: disable, detach, destroy; nothing stays mapped. */
 static void destroy_releases_everything(void **state)
 {
@@ -353,6 +378,7 @@ int main(void)
 		cmocka_unit_test(formats_and_strides),
 		cmocka_unit_test(destroy_releases_everything),
 		cmocka_unit_test(one_fb_spans_connectors),
+		cmocka_unit_test(churn_every_frame),
 		cmocka_unit_test(backend_restart_reconnects),
 		cmocka_unit_test(frontend_reprobe_reconnects),
 		cmocka_unit_test(guest_destroyed_mid_flip),

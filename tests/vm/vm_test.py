@@ -298,6 +298,8 @@ def build_initramfs(args, work, kver):
         vargs += ["--sim-connectors", str(args.connectors)]
     if args.span:
         vargs.append("--sim-span")
+    if args.churn:
+        vargs.append("--sim-churn")
     if args.edid:
         vargs.append("--sim-get-edid")
     if args.be_alloc:
@@ -770,6 +772,9 @@ def main():
     ap.add_argument("--hotplug", action="store_true")
     ap.add_argument("--be-alloc", action="store_true")
     ap.add_argument("--connectors", type=int, default=1, help="per guest (--sim-connectors)")
+    ap.add_argument("--churn", action="store_true",
+                    help="guests make a fresh buffer every frame and take the shown one "
+                         "down at once (--sim-churn)")
     ap.add_argument("--span", action="store_true",
                     help="one framebuffer spans each guest's connectors (--sim-span)")
     ap.add_argument("--late-on")
@@ -790,6 +795,19 @@ def main():
     finally:
         vm.stop()
     say("PASS in %.1f s" % (time.time() - t0))
+
+
+def check_never_blocked(log):
+    """--churn: fbs taken down while on screen cost no commit that waits: the only
+    blocking commit is the display's one modeset."""
+    m = re.search(r"kms: \d+ page-flip events, \d+ watchdog completions, \d+ hotplug events, "
+                  r"(\d+) blocking commits", log)
+    if not m:
+        fail("no count of blocking commits")
+    if int(m.group(1)) != 1:
+        fail("%s blocking commits: a guest's fb going off the screen waited for the display"
+             % m.group(1))
+    say("fbs removed while on screen: 1 blocking commit (the modeset), none for them")
 
 
 def check_zero_copy(log, copies):
@@ -862,6 +880,8 @@ def run(vm, args, t0):
     report_latency(vm.log)
     if args.be_alloc:
         check_zero_copy(vm.log, copies)
+    if args.churn:
+        check_never_blocked(vm.log)
     if args.hotplug:
         hp = re.search(r"(\d+) hotplug events", vm.log)
         if not hp or int(hp.group(1)) < 2:

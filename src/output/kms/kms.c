@@ -135,9 +135,10 @@ static void kms_report(struct vd_output *base)
 {
 	struct kms_output *out = kms_output_from(base);
 
-	vd_info("kms: %llu page-flip events, %llu watchdog completions, %llu hotplug events",
+	vd_info("kms: %llu page-flip events, %llu watchdog completions, %llu hotplug events, "
+		"%llu blocking commits",
 		(unsigned long long)out->events, (unsigned long long)out->watchdog_fired,
-		(unsigned long long)out->hotplugs);
+		(unsigned long long)out->hotplugs, (unsigned long long)out->blocking_commits);
 	vd_info("kms: plane use: direct=%llu overlay=%llu composed=%llu",
 		(unsigned long long)out->use_direct, (unsigned long long)out->use_overlay,
 		(unsigned long long)out->use_composed);

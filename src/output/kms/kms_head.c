@@ -422,9 +422,21 @@ void kms_head_overlays_off(drmModeAtomicReq *req, struct kms_head *head)
 	}
 }
 
+/*
+ * A modeset, switching a display off or giving it back: the only commits
+ * that wait for the display (a vblank or two), counted for the exit line.
+ * None of them is ever caused by a guest's request after its connector is
+ * placed: frames and fbs going off the screen never wait.
+ */
+int kms_commit_blocking(struct kms_output *out, drmModeAtomicReq *req)
+{
+	out->blocking_commits++;
+	return drmModeAtomicCommit(out->fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET, NULL) < 0 ? -errno
+											  : 0;
+}
+
 static int modeset(struct kms_head *head)
 {
-	int fd = head->out->fd;
 	drmModeAtomicReq *req = drmModeAtomicAlloc();
 	int r;
 
@@ -436,7 +448,7 @@ static int modeset(struct kms_head *head)
 	kms_head_plane_full(req, head, head->bufs[0].fb_id,
 			    &(struct vd_rect){0, 0, head->bufs[0].width, head->bufs[0].height});
 	kms_head_overlays_off(req, head);
-	r = drmModeAtomicCommit(fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET, NULL) < 0 ? -errno : 0;
+	r = kms_commit_blocking(head->out, req);
 	drmModeAtomicFree(req);
 	return r;
 }
@@ -498,9 +510,7 @@ static int restore_one(struct kms_head *head, bool off)
 	if (!off && s->valid && s->mode_valid && s->fb_id)
 		drmModeCreatePropertyBlob(head->out->fd, &s->mode, sizeof(s->mode), &blob);
 	add_saved(req, head, blob);
-	r = drmModeAtomicCommit(head->out->fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET, NULL) < 0
-		    ? -errno
-		    : 0;
+	r = kms_commit_blocking(head->out, req);
 	drmModeAtomicFree(req);
 	if (blob)
 		drmModeDestroyPropertyBlob(head->out->fd, blob);
@@ -559,9 +569,7 @@ static int head_off(struct kms_head *head)
 	drmModeAtomicAddProperty(req, head->crtc_id, head->prop_active, 0);
 	kms_head_plane_full(req, head, 0, &(struct vd_rect){0, 0, 0, 0});
 	kms_head_overlays_off(req, head);
-	r = drmModeAtomicCommit(head->out->fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET, NULL) < 0
-		    ? -errno
-		    : 0;
+	r = kms_commit_blocking(head->out, req);
 	drmModeAtomicFree(req);
 	return r;
 }

@@ -188,7 +188,7 @@ struct kms_output {
 	uint32_t nheads;
 	struct kms_handle_ref *handles;
 	struct kms_zombie *zombies;
-	uint64_t events, watchdog_fired, hotplugs;
+	uint64_t events, watchdog_fired, hotplugs, blocking_commits;
 	/* Connector frames shown directly on the primary plane, on overlays, composed. */
 	uint64_t use_direct, use_overlay, use_composed;
 	struct udev *udev;
@@ -228,6 +228,7 @@ uint32_t kms_prop_id(int fd, uint32_t obj, uint32_t type, const char *name);
 
 /* kms_head.c */
 int kms_heads_init(struct kms_output *out);
+int kms_commit_blocking(struct kms_output *out, drmModeAtomicReq *req);
 int kms_head_enable(struct kms_head *head, uint32_t width, uint32_t height);
 void kms_heads_restore(struct kms_output *out);
 void kms_heads_finish(struct kms_output *out);
