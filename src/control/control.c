@@ -132,7 +132,7 @@ struct shot {
 	bool json;
 	char dir[32], path[64];
 	char arg[128];
-	struct vd_output_conn *oconn; /* while the output takes it */
+	struct vd_output_screenshot *taking; /* while the output takes it */
 	int status; /* -ENOENT until the connector is found */
 	uint32_t domid, width, height;
 };
@@ -160,8 +160,8 @@ static void shot_dev(void *userdata, const struct vd_dev_info *d)
 	s->domid = d->domid;
 	s->width = d->conns[s->idx].width;
 	s->height = d->conns[s->idx].height;
-	s->oconn = d->conns[s->idx].oconn;
-	s->status = vd_output_conn_screenshot(s->oconn, s->path, shot_done, s);
+	s->status = vd_output_conn_screenshot(d->conns[s->idx].oconn, s->path, shot_done, s,
+					      &s->taking);
 }
 
 static const char *shot_error(int r)
@@ -216,7 +216,7 @@ static void shot_abandon(struct client *c)
 {
 	if (!c->shot)
 		return;
-	vd_output_conn_screenshot_cancel(c->shot->oconn);
+	vd_output_screenshot_cancel(c->shot->taking);
 	shot_free(c->shot);
 	c->shot = NULL;
 }

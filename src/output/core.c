@@ -10,9 +10,10 @@
  * vblank pace itself. Every accepted flip gets exactly one flip_done,
  * unless its connector is destroyed first.
  *
- * One timer per connector serves its vblank, its watchdog and its blind
- * pace, armed only while something waits: an idle connector costs no
- * wake-ups. Callbacks may call back into the output, including destroying
+ * One timer serves the vblank of every connector the core paces (one grid
+ * per output, so connectors flipping together wake the loop once), and a
+ * timer per connector its watchdog; both are armed only while something
+ * waits: an idle connector costs no wake-ups. Callbacks may call back into the output, including destroying
  * the connector being dispatched: destroyed connectors are freed from a
  * deferred source, after the dispatch that destroyed them.
  */
@@ -176,7 +177,7 @@ static void make_current(struct vd_output_conn *conn, const struct vd_output_fli
 	conn->seq++;
 }
 
-/* ---- the timer: vblank, watchdog, blind pace ---- */
+/* ---- pacing: one vblank for the whole output, a watchdog per connector ---- */
 
 static bool paced_by_core(const struct vd_output_conn *conn)
 {
@@ -188,49 +189,50 @@ static bool paced_by_core(const struct vd_output_conn *conn)
  * iteration time: a flip queued after a long idle spell must not land on
  * a grid point that has already passed.
  */
-static uint64_t next_vblank(const struct vd_output_conn *conn)
+static uint64_t next_vblank(const struct vd_output *out)
 {
-	uint64_t period = conn->out->period_us, now;
+	uint64_t period = out->period_us, now;
 
 	if (!period)
 		return 0;
 	now = vd_now_us();
-	if (now < conn->epoch_us)
-		now = conn->epoch_us;
-	return conn->epoch_us + ((now - conn->epoch_us) / period + 1) * period;
+	if (now < out->epoch_us)
+		now = out->epoch_us;
+	return out->epoch_us + ((now - out->epoch_us) / period + 1) * period;
 }
 
-static void timer_set(struct vd_output_conn *conn, uint64_t at)
+static void source_arm(sd_event_source *s, uint64_t at, const char *what)
 {
-	int r = sd_event_source_set_time(conn->timer, at);
+	int r = sd_event_source_set_time(s, at);
 
 	if (r >= 0)
-		r = sd_event_source_set_enabled(conn->timer, SD_EVENT_ONESHOT);
+		r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	if (r < 0)
-		vd_log_rl(LOG_ERR, "%s: cannot arm a timer: %s", conn->desc.name, strerror(-r));
+		vd_log_rl(LOG_ERR, "%s: cannot arm a timer: %s", what, strerror(-r));
 }
 
-static bool timer_armed(const struct vd_output_conn *conn)
+static bool source_armed(sd_event_source *s)
 {
 	int enabled = SD_EVENT_OFF;
 
-	sd_event_source_get_enabled(conn->timer, &enabled);
+	sd_event_source_get_enabled(s, &enabled);
 	return enabled != SD_EVENT_OFF;
 }
 
-/* What the timer waits for now: the watchdog of taken frames, else a vblank for queued ones. */
+/*
+ * conn waits for the output's next vblank if it has queued flips the core
+ * paces; its own timer is only the watchdog of frames taken by the device.
+ */
 static void timer_update(struct vd_output_conn *conn)
 {
-	if (conn->destroyed)
-		return;
-	if (conn->taken)
+	struct vd_output *out = conn->out;
+
+	if (conn->destroyed || conn->taken)
 		return; /* the watchdog set at the first take stays */
-	if (conn->q && paced_by_core(conn)) {
-		if (!timer_armed(conn))
-			timer_set(conn, next_vblank(conn));
-		return;
-	}
 	sd_event_source_set_enabled(conn->timer, SD_EVENT_OFF);
+	conn->vblank_due = conn->q && paced_by_core(conn);
+	if (conn->vblank_due && !source_armed(out->vblank))
+		source_arm(out->vblank, next_vblank(out), out->impl->name);
 }
 
 static void complete_taken(struct vd_output_conn *conn, bool shown)
@@ -260,21 +262,42 @@ static void vblank(struct vd_output_conn *conn)
 	complete(conn, flip, shown);
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+/*
+ * One wake-up for every connector due at this vblank: each shows (and
+ * completes) its oldest flip. A connector destroyed by a callback keeps
+ * its memory, and its place in the list, until the reap after this.
+ */
+static int on_vblank(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct vd_output *out = userdata;
+	struct vd_output_conn *conn, *next;
+
+	vd_output_present_begin(out);
+	for (conn = out->conns; conn; conn = next) {
+		next = conn->next;
+		if (!conn->vblank_due || conn->destroyed)
+			continue;
+		conn->vblank_due = false;
+		conn->dispatching = true;
+		vblank(conn);
+		conn->dispatching = false;
+		timer_update(conn);
+	}
+	vd_output_present_end(out);
+	return 0;
+}
+
+/* The watchdog: the device is late or silent; the guest must not wait. */
+static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct vd_output_conn *conn = userdata;
 	struct vd_output *out = conn->out;
 
 	vd_output_present_begin(out);
 	conn->dispatching = true;
-	if (conn->taken) {
-		/* the watchdog: the device is late or silent; the guest must not wait */
-		complete_taken(conn, false);
-		if (!conn->destroyed && out->impl->late)
-			out->impl->late(conn);
-	} else if (paced_by_core(conn)) {
-		vblank(conn);
-	}
+	complete_taken(conn, false);
+	if (!conn->destroyed && out->impl->late)
+		out->impl->late(conn);
 	conn->dispatching = false;
 	timer_update(conn);
 	vd_output_present_end(out);
@@ -314,7 +337,7 @@ const struct vd_output_frame *vd_output_conn_take(struct vd_output_conn *conn)
 		return NULL;
 	flip->t_take = vd_now_us();
 	if (!conn->taken && wd)
-		timer_set(conn, flip->t_take + wd);
+		source_arm(conn->timer, flip->t_take + wd, conn->desc.name);
 	flist_append(&conn->ttail, flip);
 	make_current(conn, flip);
 	return &conn->cur;
@@ -367,8 +390,8 @@ void vd_output_conn_set_blind(struct vd_output_conn *conn, bool blind)
 	if (conn->blind == blind || conn->destroyed)
 		return;
 	conn->blind = blind;
-	if (!blind && !conn->taken)
-		sd_event_source_set_enabled(conn->timer, SD_EVENT_OFF);
+	if (!blind)
+		conn->vblank_due = false;
 	if (conn->q)
 		schedule(conn);
 }
@@ -381,13 +404,15 @@ void vd_output_count_copy(struct vd_output *out, uint64_t bytes)
 
 /* ---- connectors ---- */
 
+static void screenshot_orphan(struct vd_output_conn *conn);
+
 static int reap(sd_event_source *s, void *userdata)
 {
 	struct vd_output *out = userdata;
 	struct vd_output_conn *conn;
 
 	while ((conn = out->dead)) {
-		out->dead = conn->next;
+		out->dead = conn->dead_next;
 		free(conn->name);
 		free(conn);
 	}
@@ -414,11 +439,10 @@ int vd_output_conn_create(struct vd_output *out, const struct vd_output_conn_des
 	conn->cur.window = conn->window;
 	conn->qtail = &conn->q;
 	conn->ttail = &conn->taken;
-	conn->epoch_us = vd_now_us();
 	r = conn->name ? 0 : -ENOMEM;
 	if (r >= 0)
 		r = sd_event_add_time(out->loop, &conn->timer, CLOCK_MONOTONIC, 0, TIMER_ACCURACY_US,
-				      on_timer, conn);
+				      on_watchdog, conn);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(conn->timer, SD_EVENT_OFF);
 	if (r >= 0)
@@ -445,11 +469,10 @@ void vd_output_conn_destroy(struct vd_output_conn *conn)
 	flist_free(&conn->q, &conn->qtail);
 	flist_free(&conn->taken, &conn->ttail);
 	conn->timer = sd_event_source_disable_unref(conn->timer);
-	vd_shot_source_gone(conn->shot, -ENODEV);
-	conn->shot = NULL;
+	screenshot_orphan(conn);
 	out->impl->conn_finish(conn);
-	VD_LIST_UNLINK(conn);
-	conn->next = out->dead;
+	VD_LIST_UNLINK(conn); /* conn->next stays: an iteration over the list may be on it */
+	conn->dead_next = out->dead;
 	out->dead = conn;
 	sd_event_source_set_enabled(out->reap, SD_EVENT_ONESHOT);
 }
@@ -572,6 +595,18 @@ void vd_output_buffer_free(struct vd_output *out, int fd, void *map, uint64_t si
 
 /* ---- screenshots ---- */
 
+/*
+ * A screenshot for a user: lives until its done callback or its cancel,
+ * whichever comes first, and outlives its connector if need be (an
+ * encoding in progress finishes; the user is told).
+ */
+struct vd_output_screenshot {
+	struct vd_output_conn *conn; /* NULL once the connector is gone */
+	struct vd_output_shot *shot;
+	vd_output_shot_done done;
+	void *userdata;
+};
+
 static bool shot_read(void *source, struct vd_frame_view *ret)
 {
 	return vd_output_conn_view(source, ret);
@@ -579,37 +614,59 @@ static bool shot_read(void *source, struct vd_frame_view *ret)
 
 static void shot_done(void *userdata, int status)
 {
-	struct vd_output_conn *conn = userdata;
-	vd_output_shot_done done = conn->shot_done;
+	struct vd_output_screenshot *ss = userdata;
 
-	conn->shot = NULL;
-	conn->shot_done = NULL;
-	done(conn->shot_userdata, status);
+	if (ss->conn)
+		ss->conn->screenshot = NULL;
+	ss->done(ss->userdata, status);
+	free(ss);
 }
 
 int vd_output_conn_screenshot(struct vd_output_conn *conn, const char *path,
-			      vd_output_shot_done done, void *userdata)
+			      vd_output_shot_done done, void *userdata,
+			      struct vd_output_screenshot **ret)
 {
+	struct vd_output_screenshot *ss;
 	int r;
 
-	if (conn->shot)
+	if (conn->screenshot)
 		return -EBUSY;
-	conn->shot_done = done;
-	conn->shot_userdata = userdata;
+	ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return -ENOMEM;
+	*ss = (struct vd_output_screenshot){.conn = conn, .done = done, .userdata = userdata};
 	r = vd_shot_start(conn->out->shots, shot_read, conn, conn->desc.width, conn->desc.height,
-			  path, shot_done, conn, &conn->shot);
-	if (r < 0)
-		conn->shot_done = NULL;
-	return r;
+			  path, shot_done, ss, &ss->shot);
+	if (r < 0) {
+		free(ss);
+		return r;
+	}
+	conn->screenshot = ss;
+	if (ret)
+		*ret = ss;
+	return 0;
 }
 
-void vd_output_conn_screenshot_cancel(struct vd_output_conn *conn)
+void vd_output_screenshot_cancel(struct vd_output_screenshot *ss)
 {
-	if (!conn || !conn->shot)
+	if (!ss)
 		return;
-	vd_shot_cancel(conn->shot);
-	conn->shot = NULL;
-	conn->shot_done = NULL;
+	if (ss->conn)
+		ss->conn->screenshot = NULL;
+	vd_shot_cancel(ss->shot);
+	free(ss);
+}
+
+/* The connector goes: a shot still copying ends (-ENODEV); one encoding finishes. */
+static void screenshot_orphan(struct vd_output_conn *conn)
+{
+	struct vd_output_screenshot *ss = conn->screenshot;
+
+	if (!ss)
+		return;
+	conn->screenshot = NULL;
+	ss->conn = NULL;
+	vd_shot_source_gone(ss->shot, -ENODEV);
 }
 
 /* ---- optional operations ---- */
@@ -666,9 +723,15 @@ int vd_output_init(struct vd_output *out, const struct vd_output_impl *impl, sd_
 		out->period_us = 1000000000ull / opts->refresh_mhz;
 	else if (!opts)
 		out->period_us = 1000000000ull / 60000u;
+	out->epoch_us = vd_now_us();
 	r = sd_event_add_defer(loop, &out->reap, reap, out);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(out->reap, SD_EVENT_OFF);
+	if (r >= 0)
+		r = sd_event_add_time(loop, &out->vblank, CLOCK_MONOTONIC, 0, TIMER_ACCURACY_US,
+				      on_vblank, out);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(out->vblank, SD_EVENT_OFF);
 	if (r >= 0)
 		r = vd_shot_service_create(loop, &out->shots);
 	return r;
@@ -681,6 +744,7 @@ void vd_output_finish(struct vd_output *out)
 	if (out->reap)
 		reap(out->reap, out);
 	out->reap = sd_event_source_disable_unref(out->reap);
+	out->vblank = sd_event_source_disable_unref(out->vblank);
 }
 
 const char *vd_output_name(const struct vd_output *out)

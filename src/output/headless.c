@@ -259,12 +259,20 @@ static void capture_last(struct hl_conn *conn)
 
 	if (!conn->capture)
 		return;
-	if (conn->capture_dirty && !conn->capture_shot && vd_output_conn_view(&conn->base, &v) &&
+	/*
+	 * No callback may come after the connector: a capture in progress is
+	 * cancelled (one encoding still writes its file), the last one too
+	 * once its copy is taken (the worker writes it, in order).
+	 */
+	vd_shot_cancel(conn->capture_shot);
+	conn->capture_shot = NULL;
+	if (conn->capture_dirty && vd_output_conn_view(&conn->base, &v) &&
 	    (size_t)v.width * (v.bpp / 8) * v.height <= LAST_CAPTURE_MAX_BYTES &&
-	    capture_start(conn))
+	    capture_start(conn)) {
 		vd_shot_copy_now(conn->capture_shot);
-	if (conn->capture_shot)
-		vd_shot_source_gone(conn->capture_shot, -ENODEV);
+		vd_shot_cancel(conn->capture_shot);
+		conn->capture_shot = NULL;
+	}
 	conn->capture = sd_event_source_disable_unref(conn->capture);
 }
 

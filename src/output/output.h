@@ -190,10 +190,17 @@ int vd_output_conn_scanout(struct vd_output_conn *conn, struct vd_scanout *ret);
  * -ENODATA if conn shows nothing readable now.
  */
 typedef void (*vd_output_shot_done)(void *userdata, int status);
+struct vd_output_screenshot;
+/*
+ * *ret (may be NULL) names it for vd_output_screenshot_cancel; it stays
+ * valid until done is called or it is cancelled, even if the connector
+ * goes first (an encoding in progress then finishes and done says so).
+ */
 int vd_output_conn_screenshot(struct vd_output_conn *conn, const char *path,
-			      vd_output_shot_done done, void *userdata);
-/* No done callback after this. NULL, or none in progress: a no-op. */
-void vd_output_conn_screenshot_cancel(struct vd_output_conn *conn);
+			      vd_output_shot_done done, void *userdata,
+			      struct vd_output_screenshot **ret);
+/* No done callback after this. NULL is a no-op. */
+void vd_output_screenshot_cancel(struct vd_output_screenshot *shot);
 
 /* ---- framebuffers and backend-allocated buffers ---- */
 

@@ -116,7 +116,9 @@ struct vd_output {
 	struct vd_output_conn *conns;
 	struct vd_output_fb *fbs;
 	struct vd_output_conn *dead;   /* destroyed, freed by reap */
-	sd_event_source *reap, *kick;  /* deferred frees; kicks deferred during a present batch */
+	sd_event_source *reap;         /* deferred frees */
+	sd_event_source *vblank;       /* the grid epoch_us + k * period_us, for all connectors */
+	uint64_t epoch_us;
 	uint32_t batch;                /* vd_output_present_begin depth */
 	struct vd_shot_service *shots;
 	struct vd_output_lat lat[VD_OUTPUT_LAT_SAMPLES];
@@ -126,6 +128,7 @@ struct vd_output {
 struct vd_output_conn {
 	struct vd_output *out;
 	struct vd_output_conn *next, **pprev;
+	struct vd_output_conn *dead_next; /* destroyed, until reaped */
 	struct vd_output_conn_desc desc; /* name is name; target and mapping NULL */
 	char *name;                      /* owned */
 	struct vd_rect window;           /* of the last set_config: for new flips */
@@ -133,14 +136,12 @@ struct vd_output_conn {
 	uint64_t seq;                    /* bumped whenever cur changes */
 	struct vd_output_flip *q, **qtail; /* accepted, not taken */
 	struct vd_output_flip *taken, **ttail; /* taken by the output, not presented */
-	sd_event_source *timer; /* vblank, watchdog or blind pace */
-	uint64_t epoch_us;      /* of its vblank grid */
+	sd_event_source *timer; /* the watchdog of frames taken by the device */
+	bool vblank_due;        /* waits for the output's next vblank */
 	bool blind;             /* no display: the core paces and completes */
 	bool kick_pending;      /* a kick deferred by a present batch */
 	bool dispatching, destroyed;
-	struct vd_output_shot *shot; /* vd_output_conn_screenshot in progress, or NULL */
-	vd_output_shot_done shot_done;
-	void *shot_userdata;
+	struct vd_output_screenshot *screenshot; /* in progress, or NULL */
 };
 
 struct vd_output_fb {

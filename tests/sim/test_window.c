@@ -238,7 +238,7 @@ static void take_shot(void *userdata, const struct vd_dev_info *info)
 	if (info->domid != s->c->domid || s->conn >= info->nconn)
 		return;
 	oc = info->conns[s->conn].oconn;
-	r = oc ? vd_output_conn_screenshot(oc, s->path, on_shot, s) : -ENODATA;
+	r = oc ? vd_output_conn_screenshot(oc, s->path, on_shot, s, NULL) : -ENODATA;
 	s->status = r < 0 ? r : -EINPROGRESS;
 }
 

@@ -108,7 +108,7 @@ static int shot_sync(struct vd_output_conn *conn, const char *path)
 {
 	struct shot_wait w = {false, 0};
 	uint64_t end = now_us() + 5000000;
-	int r = vd_output_conn_screenshot(conn, path, on_shot, &w);
+	int r = vd_output_conn_screenshot(conn, path, on_shot, &w, NULL);
 
 	if (r < 0)
 		return r;
@@ -766,7 +766,7 @@ static void test_screenshot_over_many_turns(void **state)
 	}
 	free(got);
 	/* blank during the copy: the first slice was taken, the second finds nothing */
-	assert_int_equal(vd_output_conn_screenshot(conn, path, on_shot, &wait), 0);
+	assert_int_equal(vd_output_conn_screenshot(conn, path, on_shot, &wait, NULL), 0);
 	assert_true(sd_event_run(fx->loop, 0) >= 0);
 	assert_int_equal(vd_output_conn_set_config(conn, NULL, NULL), 0);
 	while (!wait.done)
