@@ -235,5 +235,7 @@ int wlo_dmabuf_modifier(const struct wlo_format *f, uint32_t n, uint32_t fourcc,
  */
 void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t row_w, uint32_t x0, uint32_t w,
 		     uint32_t *dst);
+/* Pixel x of such a row as XRGB8888 (ARGB8888 with alpha). */
+uint32_t wlo_convert_px(uint32_t fourcc, const uint8_t *src, uint32_t row_w, uint32_t x);
 
 #endif
