@@ -425,7 +425,7 @@ def case_show(vdispld, weston):
 def case_idle(vdispld, weston):
     weston.idle_time = 1
     weston.start()
-    time.sleep(2.5)  # weston is asleep now: no repaints, no frame callbacks
+    time.sleep(3.5)  # weston is asleep now (its shell started, 1 s idle): no frame callbacks
     proc = start_vdispld(vdispld, weston, 0, 4)
     res = finish_vdispld(proc, weston)
     rate = res["flips"] / res["seconds"]
