@@ -53,6 +53,9 @@ what a user would notice:
            windows found in a screenshot), the left button, the keys'
            evdev codes, the wheel; nothing meant for the other.
 
+  big, sway  windows sized by the compositor, pictures scaled into them,
+           buffers sized by what is shown: see wayland_fit.py.
+
 Usage: wayland_test.py VDISPLD CASE
 """
 import os
@@ -347,11 +350,12 @@ class Weston:
         return read_png(path)
 
 
-def start_vdispld(vdispld, weston, frames, run_for, extra=(), guests=1, err_name="vdispld.err"):
+def start_vdispld(vdispld, weston, frames, run_for, extra=(), guests=1, err_name="vdispld.err",
+                  size=(WIDTH, HEIGHT)):
     err = open(os.path.join(weston.run_dir, err_name), "wb")
     return subprocess.Popen(
         [vdispld, "--hypervisor", "sim", "--output", "wayland", "--sim-guests", str(guests),
-         "--sim-frames", str(frames), "--sim-resolution", "%dx%d" % (WIDTH, HEIGHT),
+         "--sim-frames", str(frames), "--sim-resolution", "%dx%d" % size,
          "--run-for", str(run_for), "--control-socket", "", "--status-interval", "0"] +
         list(extra),
         env=weston.env(), stdout=subprocess.PIPE, stderr=err, cwd=weston.run_dir)
@@ -376,6 +380,10 @@ def finish_vdispld(proc, weston, err_name="vdispld.err"):
                     "connections", "converted"), map(int, s.groups())))
     res["err"] = err
     res["out"] = out
+    # the copies' cost (not printed before the buffers were sized by what is shown)
+    c = re.search(r"wl_shm buffers: at most (\d+) bytes a connector; ([\d.]+) us a copy", err)
+    if c:
+        res["shm_peak"], res["copy_us"] = int(c.group(1)), float(c.group(2))
     say("summary: " + ", ".join("%s=%s" % (k, v) for k, v in res.items() if k not in ("err", "out")))
     return res
 
@@ -425,7 +433,7 @@ def case_show(vdispld, weston):
 def case_idle(vdispld, weston):
     weston.idle_time = 1
     weston.start()
-    time.sleep(2.5)  # weston is asleep now: no repaints, no frame callbacks
+    time.sleep(3.5)  # weston is asleep now (its shell started, 1 s idle): no frame callbacks
     proc = start_vdispld(vdispld, weston, 0, 4)
     res = finish_vdispld(proc, weston)
     rate = res["flips"] / res["seconds"]
@@ -628,6 +636,8 @@ def case_formats(vdispld, weston):
                 fmt, res["converted"]))
 
 
+
+
 class XWeston(Weston):
     """weston on the x11 backend: one X window, the output, at 0,0 of the Xvfb screen."""
 
@@ -779,6 +789,10 @@ class Killer:
 
 
 def main():
+    global wayland_fit
+    # the cases in wayland_fit.py use this module's helpers and NESTED: one copy of it
+    sys.modules.setdefault("wayland_test", sys.modules[__name__])
+    import wayland_fit
     if len(sys.argv) != 3:
         fail(__doc__)
     vdispld, case = sys.argv[1], sys.argv[2]
@@ -792,7 +806,8 @@ def main():
     try:
         {"show": case_show, "idle": case_idle, "restart": case_restart,
          "formats": case_formats, "ivi": case_ivi, "fullscreen": case_fullscreen,
-         "seat": case_seat}[case](vdispld, weston)
+         "seat": case_seat, "big": wayland_fit.case_big,
+         "sway": wayland_fit.case_sway}[case](vdispld, weston)
         ok = True
     finally:
         for w in NESTED:

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Connectors of the Wayland output: one xdg toplevel each, and their flips.
+ * Connectors of the Wayland output: one window each (an xdg toplevel or an
+ * IVI surface), its size, and their flips.
  *
- * A flip is committed when the previous one has completed: the guest's
- * frame is attached (its own wl_buffer when the dma-buf was imported, else
- * a copy in one of the connector's two wl_shm buffers), damaged and
- * committed with a frame callback. The callback completes it (flip_done);
- * so does the fallback timer if the compositor withholds the callback
+ * The compositor sizes the window (xdg_toplevel.configure, the IVI
+ * controller's configure; else the connector's resolution, shrunk to fit
+ * the largest output); wl_draw.c fits the picture into it. A flip is
+ * committed when the previous one has completed: the guest's frame is
+ * attached (its own wl_buffer when the dma-buf was imported, else a copy
+ * in one of the connector's two wl_shm buffers), damaged and committed
+ * with a frame callback on the window's surface. The callback completes
+ * it (flip_done); so does the fallback timer if the compositor withholds the callback
  * (hidden or minimised surface, compositor asleep or gone). Without a
  * window the flip completes after a blind period instead. Either way each
  * accepted flip gets exactly one flip_done, in order.
@@ -20,10 +24,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "ivi-application-client-protocol.h"
@@ -36,168 +39,11 @@ static struct wlo_conn *wlo_conn_from(struct vd_output_conn *conn)
 	return (struct wlo_conn *)conn;
 }
 
-/* ---- wl_shm buffers ---- */
-
-static void conn_redraw(struct wlo_conn *conn);
-
-static void shmbuf_release(void *data, struct wl_buffer *buffer)
-{
-	struct wlo_shmbuf *b = data;
-
-	b->busy = false;
-	if (b->conn->starved) {
-		b->conn->starved = false;
-		wlo_conn_kick(&b->conn->base);
-	}
-	if (b->conn->stale)
-		conn_redraw(b->conn);
-}
-
-static const struct wl_buffer_listener shmbuf_listener = {
-	.release = shmbuf_release,
-};
-
-static void shmbuf_destroy(struct wlo_shmbuf *b)
-{
-	if (b->buffer)
-		wl_buffer_destroy(b->buffer);
-	if (b->map)
-		munmap(b->map, b->size);
-	*b = (struct wlo_shmbuf){0};
-}
-
-/*
- * A buffer of the connector's size in format (bpp bits a pixel, rows
- * 4-byte aligned as pixman wants); owns its memfd only while making it.
- */
-static int shmbuf_create(struct wlo_conn *conn, struct wlo_shmbuf *b, uint32_t format,
-			 uint32_t bpp)
-{
-	uint32_t stride = ((conn->base.desc.width * bpp / 8) + 3) & ~3u;
-	size_t size = (size_t)stride * conn->base.desc.height;
-	struct wl_shm_pool *pool;
-	int fd, r = 0;
-
-	fd = memfd_create("vdispld-wl-shm", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0) {
-		r = -errno;
-		goto close_fd;
-	}
-	b->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (b->map == MAP_FAILED) {
-		b->map = NULL;
-		r = -errno;
-		goto close_fd;
-	}
-	pool = wl_shm_create_pool(conn->out->shm, fd, (int32_t)size);
-	b->buffer = wl_shm_pool_create_buffer(pool, 0, (int32_t)conn->base.desc.width,
-					      (int32_t)conn->base.desc.height, (int32_t)stride, format);
-	wl_shm_pool_destroy(pool);
-	wl_buffer_add_listener(b->buffer, &shmbuf_listener, b);
-	b->conn = conn;
-	b->size = size;
-	b->stride = stride;
-	b->format = format;
-	b->bpp = bpp;
-close_fd:
-	close(fd);
-	return r;
-}
-
-/* A buffer the compositor does not hold, made or remade for format; NULL if none. */
-static struct wlo_shmbuf *shmbuf_get(struct wlo_conn *conn, uint32_t format, uint32_t bpp)
-{
-	for (uint32_t i = 0; i < WLO_NBUF; i++) {
-		struct wlo_shmbuf *b = &conn->bufs[i];
-
-		if (b->busy)
-			continue;
-		if (b->buffer && (b->format != format || b->bpp != bpp))
-			shmbuf_destroy(b);
-		if (!b->buffer && shmbuf_create(conn, b, format, bpp) < 0) {
-			shmbuf_destroy(b);
-			return NULL;
-		}
-		return b;
-	}
-	return NULL;
-}
-
-/*
- * Copy the part r of fb (clipped) into b, as is or converted (how); the
- * rest of b is black.
- */
-static void frame_copy(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct wlo_fb *fb,
-		       const struct vd_rect *r, const struct wlo_shm_choice *how)
-{
-	const struct vd_frame_src *s = &fb->base.src;
-	struct vd_rect c;
-	uint32_t w, h, row;
-
-	memset(b->map, 0, b->size);
-	if (!vd_rect_clip(r, s->width, s->height, &c))
-		return;
-	w = c.width;
-	h = c.height;
-	if (w > conn->base.desc.width)
-		w = conn->base.desc.width;
-	if (h > conn->base.desc.height)
-		h = conn->base.desc.height;
-	row = w * (b->bpp / 8);
-	for (uint32_t y = 0; y < h; y++) {
-		const uint8_t *src = (const uint8_t *)s->map + s->offset + (size_t)(r->y + y) * s->stride;
-		uint8_t *dst = b->map + (size_t)y * b->stride;
-
-		if (how->convert)
-			wlo_convert_row(s->fourcc, src, s->width, r->x, w, (uint32_t *)(void *)dst);
-		else
-			memcpy(dst, src + (size_t)r->x * (s->bpp / 8), row);
-	}
-	vd_output_count_copy(&conn->out->base, (uint64_t)row * h);
-	if (how->convert)
-		conn->out->conversions++;
-}
-
 /* ---- drawing ---- */
 
 static bool window_ready(const struct wlo_conn *conn)
 {
 	return conn->surface && conn->configured;
-}
-
-/* The wl_buffer showing fb's part r: its own (zero copy) or a copy; NULL: none free. */
-static struct wl_buffer *frame_buffer(struct wlo_conn *conn, struct wlo_fb *fb,
-				      const struct vd_rect *r)
-{
-	struct wlo_output *out = conn->out;
-	struct wlo_shm_choice how = {WL_SHM_FORMAT_XRGB8888, 32, false};
-	struct wlo_shmbuf *b;
-
-	if (fb && fb->import == WLO_IMPORT_OK && !out->force_copy && r->x == 0 && r->y == 0 &&
-	    fb->base.src.width == conn->base.desc.width && fb->base.src.height == conn->base.desc.height) {
-		conn->attached_dmabuf = fb;
-		out->zero_copy++;
-		return fb->buffer;
-	}
-	if (fb && (!fb->base.src.map || wlo_shm_choose(out->shm_formats, out->nshm_formats,
-						  fb->base.src.fourcc, fb->base.src.bpp, &how) < 0)) {
-		vd_log_rl(LOG_WARNING, "wayland %s: cannot show format %#x", conn->base.desc.name,
-			  fb->base.src.fourcc);
-		fb = NULL;
-		how = (struct wlo_shm_choice){WL_SHM_FORMAT_XRGB8888, 32, false};
-	}
-	b = shmbuf_get(conn, how.format, how.bpp);
-	if (!b)
-		return NULL;
-	if (fb)
-		frame_copy(conn, b, fb, r, &how);
-	else
-		memset(b->map, 0, b->size);
-	b->busy = true;
-	conn->attached_dmabuf = NULL;
-	return b->buffer;
 }
 
 static void frame_done(void *data, struct wl_callback *cb, uint32_t time);
@@ -206,36 +52,31 @@ static const struct wl_callback_listener frame_listener = {
 	.done = frame_done,
 };
 
-/* Attach what the connector shows now and commit; a frame callback if asked. */
+/* Show what the connector shows now and commit; a frame callback if asked. */
 static bool conn_draw(struct wlo_conn *conn, bool want_frame)
 {
-	struct wl_buffer *buffer = frame_buffer(conn, (struct wlo_fb *)conn->base.cur.fb,
-						&conn->base.cur.window);
-
-	if (!buffer)
+	if (!wlo_draw(conn))
 		return false;
-	wl_surface_attach(conn->surface, buffer, 0, 0);
-	wl_surface_damage_buffer(conn->surface, 0, 0, INT32_MAX, INT32_MAX);
 	if (want_frame) {
 		conn->frame_cb = wl_surface_frame(conn->surface);
 		wl_callback_add_listener(conn->frame_cb, &frame_listener, conn);
 	}
 	wl_surface_commit(conn->surface);
 	conn->stale = false;
+	conn->drawn_seq = conn->base.seq;
 	return true;
 }
 
 /*
- * Show what the connector shows now (set_config, blanking) without a flip.
- * A flip in flight will show it when it completes; with no free buffer it
- * is done when the compositor releases one.
+ * Show what the connector shows now (set_config, blanking, a new window
+ * size) without a flip. With a flip in flight, or no free buffer, it is
+ * due when the flip completes or the compositor releases a buffer.
  */
 static void conn_redraw(struct wlo_conn *conn)
 {
-	conn->stale = false;
-	if (!window_ready(conn) || conn->base.taken)
+	if (!window_ready(conn))
 		return;
-	if (!conn_draw(conn, false))
+	if (conn->base.taken || !conn_draw(conn, false))
 		conn->stale = true;
 }
 
@@ -269,7 +110,7 @@ void wlo_conn_kick(struct vd_output_conn *base)
 	}
 	vd_output_conn_set_blind(base, false);
 	if (!vd_output_conn_has_queued(base)) {
-		if (conn->stale)
+		if (conn->stale || conn->drawn_seq != base->seq)
 			conn_redraw(conn);
 		return;
 	}
@@ -309,6 +150,51 @@ void wlo_conn_forget_fb(struct wlo_conn *conn, const struct wlo_fb *fb)
 
 /* ---- windows ---- */
 
+/* Logical size of the largest output the compositor has (0x0: none known). */
+static void largest_output(const struct wlo_output *out, uint32_t *ret_w, uint32_t *ret_h)
+{
+	uint64_t best = 0;
+
+	*ret_w = *ret_h = 0;
+	for (const struct wlo_head *h = out->heads; h; h = h->next) {
+		int32_t scale = h->scale > 0 ? h->scale : 1;
+		uint32_t w = h->mode_w > 0 ? (uint32_t)(h->mode_w / scale) : 0;
+		uint32_t hh = h->mode_h > 0 ? (uint32_t)(h->mode_h / scale) : 0;
+
+		if ((uint64_t)w * hh > best) {
+			best = (uint64_t)w * hh;
+			*ret_w = w;
+			*ret_h = hh;
+		}
+	}
+}
+
+/*
+ * The window is w x h from now, as the compositor says (0: ours to
+ * choose: the connector's resolution, shrunk to fit the largest output).
+ * A plain window cannot scale: it stays the connector's size. true if
+ * the size changed.
+ */
+static bool window_resize(struct wlo_conn *conn, int32_t w, int32_t h)
+{
+	const struct vd_output_conn_desc *d = &conn->base.desc;
+	uint32_t nw = d->width, nh = d->height, mw, mh;
+
+	if (wlo_scaled(conn->out) && w > 0 && h > 0) {
+		nw = (uint32_t)w < WLO_MAX_WINDOW ? (uint32_t)w : WLO_MAX_WINDOW;
+		nh = (uint32_t)h < WLO_MAX_WINDOW ? (uint32_t)h : WLO_MAX_WINDOW;
+	} else if (wlo_scaled(conn->out)) {
+		largest_output(conn->out, &mw, &mh);
+		wlo_default_size(d->width, d->height, mw, mh, &nw, &nh);
+	}
+	if (nw == conn->win_w && nh == conn->win_h)
+		return false;
+	vd_debug("wayland %s: window %ux%u", d->name, nw, nh);
+	conn->win_w = nw;
+	conn->win_h = nh;
+	return true;
+}
+
 static void xdg_surface_configure(void *data, struct xdg_surface *xs, uint32_t serial)
 {
 	struct wlo_conn *conn = data;
@@ -316,20 +202,25 @@ static void xdg_surface_configure(void *data, struct xdg_surface *xs, uint32_t s
 
 	xdg_surface_ack_configure(xs, serial);
 	conn->configured = true;
-	/* The first buffer maps the window; later configures change nothing we draw. */
-	if (first) {
+	/* The first buffer maps the window; a new size is drawn at once. */
+	if (window_resize(conn, conn->pend_w, conn->pend_h) || first)
 		conn_redraw(conn);
+	if (first)
 		wlo_conn_kick(&conn->base);
-	}
 }
 
 static const struct xdg_surface_listener xdg_surface_listener = {
 	.configure = xdg_surface_configure,
 };
 
+/* A size for the xdg_surface.configure that follows (0x0: ours to choose). */
 static void toplevel_configure(void *data, struct xdg_toplevel *t, int32_t w, int32_t h,
 			       struct wl_array *states)
 {
+	struct wlo_conn *conn = data;
+
+	conn->pend_w = w > 0 ? (uint32_t)w : 0;
+	conn->pend_h = h > 0 ? (uint32_t)h : 0;
 }
 
 static void toplevel_close(void *data, struct xdg_toplevel *t)
@@ -364,8 +255,10 @@ static void ivi_configure(void *data, struct ivi_surface *s, int32_t w, int32_t 
 {
 	struct wlo_conn *conn = data;
 
-	/* The guest's resolution is the buffer size; the controller scales if it wants. */
+	/* The controller's size is the window's (a plain window keeps the connector's). */
 	vd_debug("wayland %s: the IVI controller suggests %dx%d", conn->base.desc.name, w, h);
+	if (w > 0 && h > 0 && window_resize(conn, w, h))
+		conn_redraw(conn);
 }
 
 static const struct ivi_surface_listener ivi_surface_listener = {
@@ -405,9 +298,28 @@ static bool window_create_ivi(struct wlo_conn *conn)
 	ivi_surface_add_listener(conn->ivi_surface, &ivi_surface_listener, conn);
 	vd_info("wayland %s: IVI surface id %" PRIu32, conn->base.desc.name, conn->ivi_id);
 	conn->configured = true;
+	window_resize(conn, 0, 0);
 	conn_redraw(conn);
 	wlo_conn_kick(&conn->base);
 	return true;
+}
+
+/*
+ * "vdispld.<guest>.<connector>" (the name's last ':' a '.'), so that
+ * compositor rules (sway's for_window [app_id=...]) can place a guest's
+ * window.
+ */
+static void set_app_id(struct wlo_conn *conn)
+{
+	const char *name = conn->base.desc.name;
+	const char *colon = strrchr(name, ':');
+	char id[256];
+
+	if (colon)
+		snprintf(id, sizeof(id), "vdispld.%.*s.%s", (int)(colon - name), name, colon + 1);
+	else
+		snprintf(id, sizeof(id), "vdispld.%s", name);
+	xdg_toplevel_set_app_id(conn->toplevel, id);
 }
 
 void wlo_conn_window_create(struct wlo_conn *conn)
@@ -417,6 +329,7 @@ void wlo_conn_window_create(struct wlo_conn *conn)
 	if (conn->surface || !out->ready)
 		return;
 	conn->surface = wl_compositor_create_surface(out->compositor);
+	wlo_draw_init(conn);
 	if (out->ivi_application && window_create_ivi(conn))
 		return;
 	if (!out->wm_base)
@@ -426,11 +339,13 @@ void wlo_conn_window_create(struct wlo_conn *conn)
 	conn->toplevel = xdg_surface_get_toplevel(conn->xdg_surface);
 	xdg_toplevel_add_listener(conn->toplevel, &toplevel_listener, conn);
 	xdg_toplevel_set_title(conn->toplevel, conn->base.desc.name);
-	xdg_toplevel_set_app_id(conn->toplevel, "vdispld");
-	xdg_toplevel_set_min_size(conn->toplevel, (int32_t)conn->base.desc.width,
-				  (int32_t)conn->base.desc.height);
-	xdg_toplevel_set_max_size(conn->toplevel, (int32_t)conn->base.desc.width,
-				  (int32_t)conn->base.desc.height);
+	set_app_id(conn);
+	/*
+	 * No min/max size: a window whose min and max are equal is a dialog
+	 * to a tiling compositor (floated, all at one place). The compositor
+	 * sizes the window; the picture is scaled into it (or, without
+	 * wp_viewporter, shown at its own size in it).
+	 */
 	if (conn->fullscreen) {
 		struct wlo_head *h = wlo_head_find(out, conn->fullscreen);
 
@@ -450,8 +365,7 @@ void wlo_conn_window_destroy(struct wlo_conn *conn)
 		wl_callback_destroy(conn->frame_cb);
 	conn->frame_cb = NULL;
 	/* A flip in flight keeps its fallback timer: it completes on time. */
-	for (uint32_t i = 0; i < WLO_NBUF; i++)
-		shmbuf_destroy(&conn->bufs[i]);
+	wlo_draw_finish(conn);
 	if (conn->ivi_surface)
 		ivi_surface_destroy(conn->ivi_surface);
 	if (conn->toplevel)
@@ -466,7 +380,8 @@ void wlo_conn_window_destroy(struct wlo_conn *conn)
 	conn->surface = NULL;
 	conn->configured = false;
 	conn->attached_dmabuf = NULL;
-	conn->starved = false;
+	conn->starved = conn->stale = false;
+	conn->win_w = conn->win_h = conn->pend_w = conn->pend_h = 0;
 	vd_output_conn_set_blind(&conn->base, true);
 }
 

@@ -108,55 +108,52 @@ static uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
+uint32_t wlo_convert_px(uint32_t fourcc, const uint8_t *src, uint32_t row_w, uint32_t x)
+{
+	uint32_t p, a = 0xffu;
+
+	switch (fourcc) {
+	case DRM_FORMAT_RGB565:
+		p = rd16(src + 2 * x);
+		return 0xff000000u | widen(p >> 11, 5) << 16 | widen(p >> 5 & 0x3f, 6) << 8 |
+		       widen(p & 0x1f, 5);
+	case DRM_FORMAT_RGB888:
+		return 0xff000000u | (uint32_t)src[3 * x + 2] << 16 | (uint32_t)src[3 * x + 1] << 8 |
+		       src[3 * x];
+	case DRM_FORMAT_XRGB8888:
+	case DRM_FORMAT_ARGB8888:
+		memcpy(&p, src + 4 * x, 4);
+		return fourcc == DRM_FORMAT_XRGB8888 ? p | 0xff000000u : p;
+	case DRM_FORMAT_XRGB4444:
+	case DRM_FORMAT_ARGB4444:
+		p = rd16(src + 2 * x);
+		if (fourcc == DRM_FORMAT_ARGB4444)
+			a = widen(p >> 12, 4);
+		return a << 24 | widen(p >> 8 & 0xf, 4) << 16 | widen(p >> 4 & 0xf, 4) << 8 |
+		       widen(p & 0xf, 4);
+	case DRM_FORMAT_XRGB1555:
+	case DRM_FORMAT_ARGB1555:
+		p = rd16(src + 2 * x);
+		if (fourcc == DRM_FORMAT_ARGB1555)
+			a = p >> 15 ? 0xffu : 0u;
+		return a << 24 | widen(p >> 10 & 0x1f, 5) << 16 | widen(p >> 5 & 0x1f, 5) << 8 |
+		       widen(p & 0x1f, 5);
+	case DRM_FORMAT_YUYV: {
+		const uint8_t *m = src + (size_t)(x / 2) * 4; /* Y0 U Y1 V */
+
+		/* an odd row's last pixel has no pair: no V in the row, neutral */
+		return yuv_to_xrgb(m[(x & 1) * 2], m[1], x + 1 < row_w || x & 1 ? m[3] : 128);
+	}
+	default:
+		return 0xff000000u;
+	}
+}
+
 void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t row_w, uint32_t x0, uint32_t w,
 		     uint32_t *dst)
 {
-	for (uint32_t i = 0; i < w; i++) {
-		uint32_t x = x0 + i, p, a = 0xffu;
-
-		switch (fourcc) {
-		case DRM_FORMAT_RGB565:
-			p = rd16(src + 2 * x);
-			dst[i] = 0xff000000u | widen(p >> 11, 5) << 16 |
-				 widen(p >> 5 & 0x3f, 6) << 8 | widen(p & 0x1f, 5);
-			break;
-		case DRM_FORMAT_RGB888:
-			dst[i] = 0xff000000u | (uint32_t)src[3 * x + 2] << 16 |
-				 (uint32_t)src[3 * x + 1] << 8 | src[3 * x];
-			break;
-		case DRM_FORMAT_XRGB8888:
-		case DRM_FORMAT_ARGB8888:
-			memcpy(&p, src + 4 * x, 4);
-			dst[i] = fourcc == DRM_FORMAT_XRGB8888 ? p | 0xff000000u : p;
-			break;
-		case DRM_FORMAT_XRGB4444:
-		case DRM_FORMAT_ARGB4444:
-			p = rd16(src + 2 * x);
-			if (fourcc == DRM_FORMAT_ARGB4444)
-				a = widen(p >> 12, 4);
-			dst[i] = a << 24 | widen(p >> 8 & 0xf, 4) << 16 |
-				 widen(p >> 4 & 0xf, 4) << 8 | widen(p & 0xf, 4);
-			break;
-		case DRM_FORMAT_XRGB1555:
-		case DRM_FORMAT_ARGB1555:
-			p = rd16(src + 2 * x);
-			if (fourcc == DRM_FORMAT_ARGB1555)
-				a = p >> 15 ? 0xffu : 0u;
-			dst[i] = a << 24 | widen(p >> 10 & 0x1f, 5) << 16 |
-				 widen(p >> 5 & 0x1f, 5) << 8 | widen(p & 0x1f, 5);
-			break;
-		case DRM_FORMAT_YUYV: {
-			const uint8_t *m = src + (size_t)(x / 2) * 4; /* Y0 U Y1 V */
-
-			/* an odd row's last pixel has no pair: no V in the row, neutral */
-			dst[i] = yuv_to_xrgb(m[(x & 1) * 2], m[1], x + 1 < row_w || x & 1 ? m[3] : 128);
-			break;
-		}
-		default:
-			dst[i] = 0xff000000u;
-			break;
-		}
-	}
+	for (uint32_t i = 0; i < w; i++)
+		dst[i] = wlo_convert_px(fourcc, src, row_w, x0 + i);
 }
 
 /* ---- linux-dmabuf formats ---- */

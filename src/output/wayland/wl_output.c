@@ -27,6 +27,7 @@
 #include "ivi-application-client-protocol.h"
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "log.h"
+#include "viewporter-client-protocol.h"
 #include "xdg-output-unstable-v1-client-protocol.h"
 #include "xdg-shell-client-protocol.h"
 
@@ -196,9 +197,16 @@ static void wl_output_geometry(void *data, struct wl_output *o, int32_t x, int32
 {
 }
 
+/* The current mode: windows we size ourselves fit in the largest output. */
 static void wl_output_mode(void *data, struct wl_output *o, uint32_t flags, int32_t w, int32_t h,
 			   int32_t refresh)
 {
+	struct wlo_head *head = data;
+
+	if (flags & WL_OUTPUT_MODE_CURRENT) {
+		head->mode_w = w;
+		head->mode_h = h;
+	}
 }
 
 static void wl_output_done(void *data, struct wl_output *o)
@@ -207,6 +215,9 @@ static void wl_output_done(void *data, struct wl_output *o)
 
 static void wl_output_scale(void *data, struct wl_output *o, int32_t factor)
 {
+	struct wlo_head *head = data;
+
+	head->scale = factor;
 }
 
 static void wl_output_name(void *data, struct wl_output *o, const char *name)
@@ -312,6 +323,10 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 	if (!strcmp(iface, wl_compositor_interface.name) && !out->compositor) {
 		out->compositor = wl_registry_bind(reg, name, &wl_compositor_interface,
 						   min_u32(version, 4));
+	} else if (!strcmp(iface, wl_subcompositor_interface.name) && !out->subcompositor) {
+		out->subcompositor = wl_registry_bind(reg, name, &wl_subcompositor_interface, 1);
+	} else if (!strcmp(iface, wp_viewporter_interface.name) && !out->viewporter) {
+		out->viewporter = wl_registry_bind(reg, name, &wp_viewporter_interface, 1);
 	} else if (!strcmp(iface, xdg_wm_base_interface.name) && !out->wm_base) {
 		out->wm_base = wl_registry_bind(reg, name, &xdg_wm_base_interface, 1);
 		xdg_wm_base_add_listener(out->wm_base, &wm_base_listener, out);
@@ -401,10 +416,12 @@ static void sync_done(void *data, struct wl_callback *cb, uint32_t serial)
 	}
 	out->ready = true;
 	vd_info("wayland: connected (%s; %u wl_shm formats; %u linux-dmabuf format/modifier "
-		"pairs%s; %s surfaces)",
+		"pairs%s; %s surfaces, %s)",
 		out->linux_dmabuf ? "linux-dmabuf and wl_shm" : "wl_shm only", out->nshm_formats,
 		out->ndmabuf_formats, out->fb_got_done ? " from feedback" : "",
-		out->ivi_application ? "IVI" : "xdg-shell");
+		out->ivi_application ? "IVI" : "xdg-shell",
+		wlo_scaled(out) ? "pictures scaled to their windows"
+				: "windows of the guests' size (no wp_viewporter or wl_subcompositor)");
 	for (uint32_t i = 0; i < out->nshm_formats; i++)
 		vd_debug("wayland: wl_shm format %#x", out->shm_formats[i]);
 	for (struct vd_output_fb *fb = out->base.fbs; fb; fb = fb->next)
@@ -514,6 +531,12 @@ static void globals_destroy(struct wlo_output *out)
 		xdg_wm_base_destroy(out->wm_base);
 	if (out->ivi_application)
 		ivi_application_destroy(out->ivi_application);
+	if (out->black)
+		wl_buffer_destroy(out->black);
+	if (out->viewporter)
+		wp_viewporter_destroy(out->viewporter);
+	if (out->subcompositor)
+		wl_subcompositor_destroy(out->subcompositor);
 	if (out->compositor)
 		wl_compositor_destroy(out->compositor);
 	if (out->registry)
@@ -525,6 +548,9 @@ static void globals_destroy(struct wlo_output *out)
 	out->wm_base = NULL;
 	out->ivi_application = NULL;
 	out->compositor = NULL;
+	out->black = NULL;
+	out->viewporter = NULL;
+	out->subcompositor = NULL;
 	out->registry = NULL;
 	out->nshm_formats = out->ndmabuf_formats = 0;
 }
@@ -601,6 +627,10 @@ static void wlo_report(struct vd_output *base)
 		(unsigned long long)(base->blind + out->dropped), (unsigned long long)out->zero_copy,
 		(unsigned long long)base->stats.copies, (unsigned long long)out->dropped,
 		(unsigned long long)out->connects, (unsigned long long)out->conversions);
+	/* what the copies cost: memory held per connector, time per copied frame */
+	vd_info("wayland: wl_shm buffers: at most %llu bytes a connector; %.1f us a copy",
+		(unsigned long long)out->shm_peak,
+		base->stats.copies ? (double)out->copy_ns / 1000.0 / (double)base->stats.copies : 0.0);
 }
 
 /* The core took connectors and fbs down first. */

@@ -7,8 +7,16 @@
  *              globals, the loop sources for the display fd and for
  *              reconnecting, the connectors and fbs. Lives from create to
  *              destroy; the connection comes and goes with the compositor.
- *  wlo_conn    one virtual connector: an xdg toplevel "<guest>:<n>" while
- *              connected, and its two wl_shm buffers. Its flips are the
+ *  wlo_conn    one virtual connector: a window (an xdg toplevel titled
+ *              "<guest>:<n>", app_id "vdispld.<guest>.<n>", or an IVI
+ *              surface) while connected, whose size the compositor decides.
+ *              With wp_viewporter and wl_subcompositor the window is a
+ *              black pixel (wl_draw.c) stretched to its size, and the
+ *              picture a subsurface (synchronized: it changes with the
+ *              window's commit) scaled into it, aspect kept; its buffers
+ *              are sized by what it shows (wl_fit.c). Without them the
+ *              window is the connector's size and its buffers too, and
+ *              only what changed is cleared. Its flips are the
  *              output core's: at most one frame is taken, committed and
  *              waiting for the surface's frame callback; the core's
  *              watchdog (WLO_FALLBACK_US) completes it when the compositor
@@ -39,6 +47,8 @@
 #define WLO_FALLBACK_US 50000u
 #define WLO_RECONNECT_US 1000000u
 #define WLO_MAX_FORMATS 128u
+/* Larger window sizes from the compositor are taken as this (surface coordinates). */
+#define WLO_MAX_WINDOW 32767u
 
 struct ivi_application;
 struct ivi_surface;
@@ -50,6 +60,8 @@ struct zxdg_output_manager_v1;
 struct zwp_linux_dmabuf_feedback_v1;
 struct zxdg_output_v1;
 struct zwp_linux_buffer_params_v1;
+struct wp_viewporter;
+struct wp_viewport;
 struct wlo_seat_src;
 struct vd_input_source;
 
@@ -59,8 +71,20 @@ struct wlo_shmbuf {
 	struct wl_buffer *buffer; /* NULL: not made yet */
 	uint8_t *map;
 	size_t size;
-	uint32_t stride, format, bpp;
+	uint32_t width, height, stride, format, bpp;
+	struct vd_rect drawn; /* where it holds anything but black (zero when made) */
 	bool busy;
+};
+
+/*
+ * A connector's picture in its window (surface coordinates): the whole
+ * picture (outer, centred, aspect kept) and the part with pixels (dest);
+ * the buffer carrying that part has every step-th pixel of it, buf_w x
+ * buf_h.
+ */
+struct wlo_place {
+	struct vd_rect outer, dest;
+	uint32_t step, buf_w, buf_h;
 };
 
 struct wlo_conn {
@@ -74,8 +98,19 @@ struct wlo_conn {
 	uint32_t ivi_id;                 /* the connector's IVI surface id (configured or default) */
 	char *fullscreen;                /* output name to be fullscreen on, or NULL */
 	bool configured; /* the first configure is acked: buffers may be attached */
-	bool stale;      /* a redraw without a flip found no free buffer: due at release */
+	bool stale;      /* a redraw without a flip waits: for the flip in flight or a free buffer */
 	bool starved;    /* a frame found no free buffer: blind until one is released */
+	uint64_t drawn_seq;              /* base.seq of what was committed last */
+	uint32_t win_w, win_h;           /* the window's size (0: not decided yet) */
+	uint32_t pend_w, pend_h;         /* of the toplevel configure not acked yet */
+	/* scaled windows only (wp_viewporter and wl_subcompositor): */
+	struct wp_viewport *bg_viewport; /* stretches the black pixel over the window */
+	struct wl_surface *pic;          /* the picture, a subsurface of surface */
+	struct wl_subsurface *pic_sub;
+	struct wp_viewport *pic_viewport;
+	bool pic_mapped;                 /* pic has a buffer */
+	struct vd_rect pic_dest;         /* where pic was put last (in the window) */
+	uint32_t bg_w, bg_h;             /* the black pixel's size last committed; 0: not attached */
 	struct wlo_shmbuf bufs[WLO_NBUF];
 	struct wlo_fb *attached_dmabuf; /* fb whose own wl_buffer is attached, or NULL */
 	struct wl_callback *frame_cb;   /* for the frame taken, committed */
@@ -99,6 +134,7 @@ struct wlo_head {
 	uint32_t global;
 	struct wl_output *output;
 	struct zxdg_output_v1 *xdg_output; /* names outputs before wl_output v4 */
+	int32_t mode_w, mode_h, scale;     /* the current mode (0: not known), the scale */
 	char name[64];                     /* "" not known yet */
 };
 
@@ -120,6 +156,9 @@ struct wlo_output {
 	bool broken;                /* the connection failed: disconnect after dispatch */
 	bool read_prepared;         /* wl_display_prepare_read done, read or cancel due */
 	struct wl_compositor *compositor;
+	struct wl_subcompositor *subcompositor;   /* NULL if not offered */
+	struct wp_viewporter *viewporter;         /* NULL if not offered */
+	struct wl_buffer *black;                  /* 3x3 black wl_shm buffer, made on use */
 	struct xdg_wm_base *wm_base;
 	struct ivi_application *ivi_application; /* NULL if not offered */
 	struct wl_shm *shm;
@@ -149,6 +188,8 @@ struct wlo_output {
 	/* how flips completed, and through which buffers */
 	uint64_t callbacks, fallbacks, blind, zero_copy, dropped, connects;
 	uint64_t conversions; /* wl_shm copies converted: the compositor lacks the format */
+	uint64_t shm_peak;    /* most wl_shm bytes one connector held at once */
+	uint64_t copy_ns;     /* time spent copying frames into wl_shm */
 };
 
 /* wl_output.c */
@@ -169,6 +210,38 @@ void wlo_conn_window_create(struct wlo_conn *conn);
 void wlo_conn_window_destroy(struct wlo_conn *conn);
 /* fb is going away: the compositor must let go of its own wl_buffer (black instead). */
 void wlo_conn_forget_fb(struct wlo_conn *conn, const struct wlo_fb *fb);
+
+/* wl_draw.c: a connector's buffers and what its window shows */
+/* Windows are scaled: the compositor offers wp_viewporter and wl_subcompositor. */
+bool wlo_scaled(const struct wlo_output *out);
+/* Make the picture's subsurface of a new window (scaled windows only). */
+void wlo_draw_init(struct wlo_conn *conn);
+/*
+ * Put what conn shows now (base.cur) into its window's surfaces, the
+ * picture's committed (a synchronized subsurface: applied with the
+ * window's); the caller commits conn->surface. false: no free buffer.
+ */
+bool wlo_draw(struct wlo_conn *conn);
+/* Forget the buffers and the picture's surfaces (local: the window goes). */
+void wlo_draw_finish(struct wlo_conn *conn);
+/* A window position (surface coordinates) in the connector's coordinates. */
+void wlo_conn_to_connector(const struct wlo_conn *conn, wl_fixed_t x, wl_fixed_t y,
+			   int32_t *ret_x, int32_t *ret_y);
+/* conn's window belongs to surface: the window or its picture; NULL: none of ours. */
+struct wlo_conn *wlo_conn_of_surface(struct wlo_output *out, struct wl_surface *surface);
+
+/* wl_fit.c */
+/*
+ * Fit a conn_w x conn_h picture into a win_w x win_h window; part is the
+ * rectangle of the picture with pixels (inside conn_w x conn_h, not empty).
+ */
+void wlo_fit(uint32_t win_w, uint32_t win_h, uint32_t conn_w, uint32_t conn_h,
+	     const struct vd_rect *part, struct wlo_place *ret);
+/* A window for a conn_w x conn_h picture: its size, shrunk to fit max_w x max_h (0: no limit). */
+void wlo_default_size(uint32_t conn_w, uint32_t conn_h, uint32_t max_w, uint32_t max_h,
+		      uint32_t *ret_w, uint32_t *ret_h);
+/* a minus b as up to 4 disjoint rectangles; their count. */
+uint32_t wlo_rect_minus(const struct vd_rect *a, const struct vd_rect *b, struct vd_rect ret[4]);
 
 /* wl_fb.c */
 int wlo_fb_init(struct vd_output_fb *fb);
@@ -235,5 +308,7 @@ int wlo_dmabuf_modifier(const struct wlo_format *f, uint32_t n, uint32_t fourcc,
  */
 void wlo_convert_row(uint32_t fourcc, const uint8_t *src, uint32_t row_w, uint32_t x0, uint32_t w,
 		     uint32_t *dst);
+/* Pixel x of such a row as XRGB8888 (ARGB8888 with alpha). */
+uint32_t wlo_convert_px(uint32_t fourcc, const uint8_t *src, uint32_t row_w, uint32_t x);
 
 #endif

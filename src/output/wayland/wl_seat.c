@@ -6,8 +6,9 @@
  * the keyboard focus (wl_keyboard.enter), pointer events to the guest whose
  * window the pointer is over (wl_pointer.enter), a touch to the guest whose
  * window it went down on. Every event is addressed to that guest
- * (to_guest); positions are in the window's surface coordinates, the
- * connector's width x height, which the kbdback scales to the vkb's.
+ * (to_guest); positions are in the connector's width x height (the
+ * window's surface coordinates mapped through where the picture is in it,
+ * wlo_conn_to_connector), which the kbdback scales to the vkb's.
  *
  * Keys are wl_keyboard.key codes: evdev codes already (the keymap, which
  * we do not need, maps them to symbols; its fd is closed at once). The
@@ -45,6 +46,7 @@ struct wlo_touch {
 	bool active;
 	int32_t id;
 	uint32_t domid, w, h;
+	struct wl_surface *surface; /* went down on: positions map through its window */
 };
 
 struct wlo_seat_src {
@@ -53,7 +55,8 @@ struct wlo_seat_src {
 	vd_input_sink sink;	/* NULL until started */
 	void *userdata;
 	struct held keys, buttons;
-	uint32_t ptr_w, ptr_h; /* the pointer focus's surface size */
+	uint32_t ptr_w, ptr_h; /* the pointer focus's connector size */
+	struct wl_surface *ptr_surface; /* the pointer focus (compared, never used) */
 	bool ptr_sent;	       /* ptr_x, ptr_y delivered since the pointer entered */
 	int32_t ptr_x, ptr_y;
 	int32_t discrete; /* wl_pointer.axis_discrete steps before their axis event */
@@ -132,14 +135,23 @@ static void touch_release_all(struct wlo_seat_src *s)
 /* Our connector whose window is surface, or NULL (not ours, or gone). */
 static struct wlo_conn *conn_of(struct wlo_output *out, struct wl_surface *surface)
 {
-	if (!surface)
-		return NULL;
-	struct vd_output_conn *b;
+	return wlo_conn_of_surface(out, surface);
+}
 
-	vd_output_for_each_conn(b, &out->base)
-		if (((struct wlo_conn *)b)->surface == surface)
-			return (struct wlo_conn *)b;
-	return NULL;
+/*
+ * A position in surface's window in its connector's coordinates; false if
+ * the window is gone (then the event is not delivered). The window's size
+ * may change while the pointer is in it: mapped with the size of now.
+ */
+static bool to_connector(struct wlo_output *out, struct wl_surface *surface, uint32_t domid,
+			 wl_fixed_t x, wl_fixed_t y, int32_t *ret_x, int32_t *ret_y)
+{
+	struct wlo_conn *c = out ? conn_of(out, surface) : NULL;
+
+	if (!c || c->base.desc.domid != domid)
+		return false;
+	wlo_conn_to_connector(c, x, y, ret_x, ret_y);
+	return true;
 }
 
 /* ---- keyboard ---- */
@@ -211,23 +223,19 @@ static const struct wl_keyboard_listener keyboard_listener = {
 
 /* ---- pointer ---- */
 
-static int32_t surface_coord(wl_fixed_t v)
-{
-	return wl_fixed_to_int(v < 0 ? 0 : v);
-}
-
 static void ptr_motion_to(struct wlo_seat_src *s, wl_fixed_t x, wl_fixed_t y)
 {
 	struct vd_input_event ev = {.kind = VD_INPUT_ABS,
-				    .x = surface_coord(x),
-				    .y = surface_coord(y),
 				    .range_w = s->ptr_w,
 				    .range_h = s->ptr_h,
 				    .to_guest = true,
 				    .domid = s->buttons.domid};
 
+	if (!s->buttons.focus ||
+	    !to_connector(s->out, s->ptr_surface, s->buttons.domid, x, y, &ev.x, &ev.y))
+		return;
 	/* Motion within a pixel (or none: weston repeats the position at a click) is none. */
-	if (!s->buttons.focus || (s->ptr_sent && ev.x == s->ptr_x && ev.y == s->ptr_y))
+	if (s->ptr_sent && ev.x == s->ptr_x && ev.y == s->ptr_y)
 		return;
 	s->ptr_sent = true;
 	s->ptr_x = ev.x;
@@ -253,6 +261,7 @@ static void ptr_enter(void *data, struct wl_pointer *p, uint32_t serial, struct 
 	s->buttons.domid = c->base.desc.domid;
 	s->ptr_w = c->base.desc.width;
 	s->ptr_h = c->base.desc.height;
+	s->ptr_surface = surface;
 	vd_debug("wayland: pointer focus -> %s", c->base.desc.name);
 	ptr_motion_to(s, x, y);
 }
@@ -355,13 +364,15 @@ static void touch_send(struct wlo_seat_src *s, enum vd_input_kind kind, struct w
 {
 	struct vd_input_event ev = {.kind = kind,
 				    .slot = (uint32_t)(t - s->touches),
-				    .x = surface_coord(x),
-				    .y = surface_coord(y),
 				    .range_w = t->w,
 				    .range_h = t->h,
 				    .to_guest = true,
 				    .domid = t->domid};
 
+	/* an up has no position; a contact whose window went keeps its last */
+	if (kind != VD_INPUT_TOUCH_UP &&
+	    !to_connector(s->out, t->surface, t->domid, x, y, &ev.x, &ev.y))
+		return;
 	deliver(s, &ev);
 }
 
@@ -380,7 +391,8 @@ static void touch_down(void *data, struct wl_touch *wt, uint32_t serial, uint32_
 			t = &s->touches[i];
 	if (!t)
 		return; /* more fingers than we track */
-	*t = (struct wlo_touch){true, id, c->base.desc.domid, c->base.desc.width, c->base.desc.height};
+	*t = (struct wlo_touch){true, id, c->base.desc.domid, c->base.desc.width, c->base.desc.height,
+				surface};
 	touch_send(s, VD_INPUT_TOUCH_DOWN, t, x, y);
 }
 
