@@ -82,6 +82,7 @@ struct vd_sim_stats {
 	uint64_t grants_active;    /* grants of this domain not ended */
 	uint64_t pages_mapped;     /* this domain's pages mapped by other domains now */
 	uint64_t maps_total;       /* map operations on this domain's grants, ever */
+	uint64_t map_pages_total;  /* pages of those (an export's pages too), ever: the work done */
 	uint64_t deferred_ends;    /* grant ends while still mapped (a leak in Linux) */
 	uint64_t ports_open;       /* event channel ports of this domain */
 	uint64_t notifications_in; /* notifications delivered to this domain's ports */

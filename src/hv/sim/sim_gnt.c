@@ -228,6 +228,7 @@ void vd_sim_grants_hold(struct vd_sim_domain *d, uint32_t count, const uint32_t 
 	for (uint32_t i = 0; i < count; i++)
 		d->grants[refs[i]].map_count++;
 	d->stats.pages_mapped += count;
+	d->stats.map_pages_total += count;
 	d->stats.maps_total++;
 }
 

@@ -276,7 +276,7 @@ void vd_sim_domain_release_if_unused(struct vd_sim_domain *d);
  */
 int vd_sim_grants_check(struct vd_sim_domain *d, uint32_t domid, uint32_t count,
 			const uint32_t *refs, bool writable, int *fds, uint32_t *pfns);
-/* Count a mapping of checked refs (stats.pages_mapped, maps_total) / undo it. */
+/* Count a mapping of checked refs (stats.pages_mapped, maps_total...) / undo it. */
 void vd_sim_grants_hold(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs);
 void vd_sim_grants_drop(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs);
 /* Grant page `page` of b to to_domid, read-write; the entry takes a reference on b. */
