@@ -12,12 +12,19 @@ struct vd_account {
 	uint32_t domid;
 	unsigned refs;    /* devices, and gates holding its buffers */
 	unsigned devices; /* devices connected: while > 0 the reservation stands */
+	bool has_slot;    /* it took one of the pool's VD_POOL_SHARES reservations */
 	struct vd_res_vec max, used, reserved, peak, refused;
 };
 
 struct vd_pool {
 	struct vd_res_vec max, used, peak, refused;
-	/* Sum over the accounts of max(used, reserved): never above max but by forced charges. */
+	struct vd_res_vec slot; /* one reservation: max / (2 * VD_POOL_SHARES) */
+	unsigned free_slots;    /* reservations no guest took yet */
+	/*
+	 * The accounts' max(used, reserved), and a slot per free slot: never
+	 * above max but by forced charges (and a slot given back by a guest
+	 * that leaves while the others use the shared half).
+	 */
 	struct vd_res_vec claimed;
 	struct vd_account *accounts;
 };
@@ -54,6 +61,11 @@ int vd_pool_create(const struct vd_res_vec *max, struct vd_pool **ret_pool)
 	if (!pool)
 		return -ENOMEM;
 	pool->max = *max;
+	pool->free_slots = VD_POOL_SHARES;
+	for (int r = 0; r < VD_RES_COUNT; r++) {
+		pool->slot.v[r] = max->v[r] / (2 * VD_POOL_SHARES);
+		pool->claimed.v[r] = VD_POOL_SHARES * pool->slot.v[r];
+	}
 	*ret_pool = pool;
 	return 0;
 }
@@ -104,11 +116,29 @@ static void set_reserve(struct vd_account *a, enum vd_res r, uint64_t want)
 /* What a connected guest is guaranteed of r. */
 static uint64_t fair_share(const struct vd_account *a, enum vd_res r)
 {
-	return a->devices ? min_u64(a->max.v[r], a->pool->max.v[r] / VD_POOL_SHARES) : 0;
+	return a->devices ? min_u64(a->max.v[r], a->pool->slot.v[r]) : 0;
 }
 
+/*
+ * Take a slot when the first device connects (its reservation replaces
+ * the slot's claim), give it back when the last goes; then set the
+ * reservations.
+ */
 static void reserve_all(struct vd_account *a)
 {
+	struct vd_pool *p = a->pool;
+	bool slot = a->devices && (a->has_slot || p->free_slots);
+
+	if (slot != a->has_slot) {
+		p->free_slots += slot ? -1 : 1;
+		for (int r = 0; r < VD_RES_COUNT; r++) {
+			if (slot)
+				p->claimed.v[r] -= p->slot.v[r];
+			else
+				p->claimed.v[r] += p->slot.v[r];
+		}
+		a->has_slot = slot;
+	}
 	for (int r = 0; r < VD_RES_COUNT; r++)
 		set_reserve(a, r, fair_share(a, r));
 }
@@ -155,6 +185,8 @@ void vd_account_unref(struct vd_account *a)
 
 	if (!a || --a->refs)
 		return;
+	a->devices = 0;
+	reserve_all(a);
 	for (int r = 0; r < VD_RES_COUNT; r++) {
 		a->pool->claimed.v[r] -= claim(a, r);
 		a->pool->used.v[r] -= a->used.v[r];

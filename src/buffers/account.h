@@ -11,13 +11,17 @@
  *   retry    - buffers on the DESTROY retry list (released late).
  *
  * Fairness: the per-guest caps may add up to more than a global cap, so
- * each account that has a device connected is guaranteed a reservation of
- * every resource: min(its cap, global cap / VD_POOL_SHARES), taken at
- * connect while the pool has room. An account's claim on the pool is the
- * larger of what it uses and its reservation, and the claims together
- * never exceed the global cap: a guest that runs into the global cap has
- * used up only what nobody else reserved, and every other guest still
- * gets its reservation.
+ * half of every global cap is held back as reservations for up to
+ * VD_POOL_SHARES guests: a guest that connects takes one (min(its cap,
+ * global cap / (2 * VD_POOL_SHARES))) and is guaranteed that much while
+ * it has a device connected; the other half is shared, first come first
+ * served, within each guest's cap. An account's claim on the pool is the
+ * larger of what it uses and its reservation, and the claims together with
+ * the reservations not taken yet never exceed the global cap: a guest that
+ * runs into the global cap has used up only the shared half, and every
+ * other guest - connected already or connecting later - still gets its
+ * reservation. A guest beyond the first VD_POOL_SHARES connected at once
+ * is reserved only what is free when it connects.
  *
  * An account outlives its devices while anything of its guest is still
  * held (a buffer on the retry list keeps a reference), so a guest cannot
@@ -37,7 +41,7 @@ enum vd_res {
 	VD_RES_COUNT,
 };
 
-/* Reservations: each connected guest is guaranteed 1/VD_POOL_SHARES of a global cap. */
+/* Reservations: up to this many guests are guaranteed 1/(2 * VD_POOL_SHARES) of a global cap. */
 #define VD_POOL_SHARES 8u
 
 struct vd_res_vec {
@@ -47,7 +51,9 @@ struct vd_res_vec {
 /* One resource of an account or of the pool, for the status. */
 struct vd_res_use {
 	uint64_t used, max;
-	uint64_t reserved; /* account: its guaranteed part; pool: the claims of all accounts */
+	/* account: its guaranteed part; pool: what is claimed (used or reserved, with the
+	 * reservations held for guests not connected yet) */
+	uint64_t reserved;
 	uint64_t peak;     /* the most used at once */
 	uint64_t refused;  /* charges refused for this resource */
 };
