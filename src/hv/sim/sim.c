@@ -20,6 +20,8 @@ static int sim_domain_alive(struct vd_hv *hv, uint32_t domid);
 
 static const struct vd_hv_impl sim_impl = {
     .name = "sim",
+    .export_extra_fds = 1, /* the read end of the export's pipe */
+    .import_extra_fds = 1, /* the backing's dup of the buffer */
     .destroy = sim_conn_destroy,
     .own_domid = sim_own_domid,
     .domain_alive = sim_domain_alive,
