@@ -122,6 +122,8 @@ static struct ctx *ctx_new(void)
 	opts.guest_lookup = lookup;
 	opts.limits.v[VD_RES_MAPS] = 8ull * BIG_PAGES;
 	h_init_with(&c->h, NULL, &opts, false, REFRESH_60HZ);
+	/* Dom0 booted with room for it (gnttab_max_maptrack_frames). */
+	assert_int_equal(vd_sim_set_maptrack(vd_sim_from_hv(c->h.hv), 0, 16ull * BIG_PAGES), 0);
 	c->good = h_guest(&c->h, "neighbour", &go);
 	c->bad = h_guest(&c->h, "attacker", &bo);
 	c->bad_domid = vd_simfront_domid(c->bad);
