@@ -97,6 +97,17 @@ static int get_u32(struct parse *p, const char *key, const char *val, uint32_t m
 	return 1;
 }
 
+static int get_u64(struct parse *p, const char *key, const char *val, uint32_t min,
+		   uint32_t max, uint64_t *ret)
+{
+	uint32_t v = 0;
+	int r = get_u32(p, key, val, min, max, &v);
+
+	if (r > 0)
+		*ret = v;
+	return r;
+}
+
 static int get_bool(struct parse *p, const char *key, const char *val, bool *ret)
 {
 	static const char *const yes[] = {"yes", "on", "true", "1"};
@@ -247,6 +258,14 @@ static int guest_key(struct parse *p, const char *key, const char *val)
 		r = get_u32(p, key, val, 1, 8192, &g->caps.max_fbs);
 	else if (!strcmp(key, "max-bytes"))
 		r = get_bytes(p, key, val, &g->caps.max_pages);
+	else if (!strcmp(key, "max-grant-maps"))
+		r = get_u64(p, key, val, 16, 1u << 24, &g->caps.max_grant_maps);
+	else if (!strcmp(key, "max-fds"))
+		r = get_u64(p, key, val, 8, 1u << 20, &g->caps.max_fds);
+	else if (!strcmp(key, "max-backend-bytes"))
+		r = get_bytes(p, key, val, &g->caps.max_be_pages);
+	else if (!strcmp(key, "max-retry-buffers"))
+		r = get_u64(p, key, val, 1, 4096, &g->caps.max_retry);
 	else if (!strncmp(key, "connector.", 10))
 		r = guest_connector(p, key, val);
 	else if (!strcmp(key, "input"))
@@ -295,6 +314,22 @@ static int global_str_key(struct parse *p, struct vd_global_conf *gl, const char
 	return -ENOENT;
 }
 
+static int global_cap_key(struct parse *p, struct vd_global_conf *gl, const char *key,
+			  const char *val)
+{
+	if (!strcmp(key, "maptrack-frames"))
+		return get_u32(p, key, val, 16, 1u << 20, &gl->maptrack_frames);
+	if (!strcmp(key, "total-grant-maps"))
+		return get_u64(p, key, val, 1024, 1u << 28, &gl->total_grant_maps);
+	if (!strcmp(key, "total-fds"))
+		return get_u64(p, key, val, 64, 1u << 24, &gl->total_fds);
+	if (!strcmp(key, "total-backend-bytes"))
+		return get_bytes(p, key, val, &gl->total_be_pages);
+	if (!strcmp(key, "total-retry-buffers"))
+		return get_u64(p, key, val, 1, 65536, &gl->total_retry);
+	return -ENOENT;
+}
+
 static int global_key(struct parse *p, const char *key, const char *val)
 {
 	struct vd_global_conf *gl = &p->cfg->global;
@@ -318,7 +353,7 @@ static int global_key(struct parse *p, const char *key, const char *val)
 		return get_bool(p, key, val, &gl->copy);
 	if (!strcmp(key, "focus-follows-pointer"))
 		return get_bool(p, key, val, &gl->focus_follows_pointer);
-	return -ENOENT;
+	return global_cap_key(p, gl, key, val);
 }
 
 static bool in_list(const char *key, const char *const *list)
@@ -332,9 +367,12 @@ static bool in_list(const char *key, const char *const *list)
 static const char *const global_keys[] = {
 	"hypervisor", "output", "drm-device", "capture-dir", "control-socket", "control-group",
 	"refresh", "destroy-timeout-ms", "status-interval", "zero-copy", "copy", "input-source",
-	"seat", "cycle-hotkey", "focus-follows-pointer", NULL};
+	"seat", "cycle-hotkey", "focus-follows-pointer", "maptrack-frames", "total-grant-maps",
+	"total-fds", "total-backend-bytes", "total-retry-buffers", NULL};
 static const char *const guest_keys[] = {"zero-copy", "max-buffers", "max-framebuffers",
-					 "max-bytes", "input", "hotkey", NULL};
+					 "max-bytes", "max-grant-maps", "max-fds",
+					 "max-backend-bytes", "max-retry-buffers", "input",
+					 "hotkey", NULL};
 
 static bool is_guest_key(const char *key)
 {
@@ -532,7 +570,10 @@ int vd_config_new_default(struct vd_config **ret_cfg)
 		.seat = "seat0",
 		.cycle_hotkey = "meta+f12",
 		.focus_follows_pointer = true,
+		.maptrack_frames = VD_MAPTRACK_FRAMES_DEFAULT,
 	};
+	cfg->global.total_be_pages = ((struct vd_res_vec)VD_LIMITS_DEFAULT).v[VD_RES_BE_PAGES];
+	cfg->global.total_retry = ((struct vd_res_vec)VD_LIMITS_DEFAULT).v[VD_RES_RETRY];
 	cfg->defaults = guest_defaults;
 	*ret_cfg = cfg;
 	return 0;
@@ -623,4 +664,16 @@ void vd_config_apply_bufs(const struct vd_config *cfg, const struct vd_guest_con
 	bo->caps = g->caps;
 	bo->zero_copy = cfg->global.zero_copy && g->zero_copy;
 	bo->destroy_timeout_ms = cfg->global.destroy_timeout_ms;
+}
+
+void vd_config_apply_limits(const struct vd_config *cfg, struct vd_res_vec *limits)
+{
+	const struct vd_global_conf *g = &cfg->global;
+
+	limits->v[VD_RES_MAPS] = g->total_grant_maps
+					 ? g->total_grant_maps
+					 : (uint64_t)g->maptrack_frames * VD_MAPTRACK_PER_FRAME / 2;
+	limits->v[VD_RES_FDS] = g->total_fds;
+	limits->v[VD_RES_BE_PAGES] = g->total_be_pages;
+	limits->v[VD_RES_RETRY] = g->total_retry;
 }
