@@ -212,6 +212,7 @@ static void maptrack_left_to_others(void **state)
 		for (int k = 0; k < 4; k++) {
 			int32_t st = dbuf_create(&c, cookie++, big[n], pages);
 
+			assert_true(st == 0 || st == -ENOSPC);
 			accepted += st == 0;
 			refused += st != 0;
 			if (st)
@@ -222,6 +223,16 @@ static void maptrack_left_to_others(void **state)
 		      accepted, refused, (unsigned long long)dom_stats(&c, 0).maptrack_used,
 		      VD_SIM_MAPTRACK_DEFAULT);
 	assert_true(refused >= 1);
+	/* The daemon counts the mappings Xen counts: per guest, and all of Dom0's. */
+	{
+		struct vd_res_use u[VD_RES_COUNT];
+
+		assert_int_equal(vd_backend_guest_resources(c.h.be, c.bad_domid, u), 0);
+		assert_int_equal(u[VD_RES_MAPS].used, dom_stats(&c, c.bad_domid).pages_mapped);
+		assert_true(u[VD_RES_MAPS].refused >= 1);
+		vd_backend_resources(c.h.be, u);
+		assert_int_equal(u[VD_RES_MAPS].used, dom_stats(&c, 0).maptrack_used);
+	}
 	/* Another backend of Dom0 maps a neighbour's 4 MiB. */
 	assert_int_equal(vd_simfront_buf_alloc(c.good, 1024, &nb), 0);
 	assert_int_equal(hv->gnt_open(c.h.hv, &blkback), 0);
@@ -239,6 +250,58 @@ static void maptrack_left_to_others(void **state)
 	h_backend_stop(&c.h);
 	for (uint32_t i = 0; i < n; i++)
 		vd_simfront_buf_free(c.bad, big[i]);
+	h_fini(&c.h);
+}
+
+/* The attacker's cap is the whole global cap: only the reservations stop it. */
+static void lookup_greedy(void *userdata, uint32_t domid, const char *name,
+			  struct vd_guest_settings *inout)
+{
+	if (!strcmp(name, "attacker"))
+		inout->bufs.caps.max_grant_maps = 65536;
+}
+
+/*
+ * A guest allowed the whole global cap of grant maps takes the shared
+ * half and its reservation, no more: the guest connected before it starts
+ * over and gets its buffers, and so does one that connects afterwards,
+ * both zero-copy.
+ */
+static void global_cap_fair_share(void **state)
+{
+	struct ctx c;
+	struct vd_backend_opts bo = VD_BACKEND_OPTS_DEFAULT;
+	struct vd_simfront_buf *b;
+	struct vd_simfront *first;
+	struct vd_res_use u[VD_RES_COUNT];
+	uint32_t accepted = 0;
+	int32_t st = 0;
+
+	bo.limits.v[VD_RES_MAPS] = 65536;
+	bo.guest_lookup = lookup_greedy;
+	ctx_init(&c, NULL, &bo);
+	first = neighbour(&c, "neighbour", false);
+	attacker(&c, false);
+	assert_int_equal(vd_simfront_buf_alloc(c.bad, 1024, &b), 0);
+	for (uint64_t i = 1; i <= 64 && st == 0; i++) {
+		st = dbuf_create(&c, i, b, 1024);
+		accepted += st == 0;
+	}
+	assert_int_equal(st, -ENOSPC);
+	vd_backend_guest_resources(c.h.be, c.bad_domid, u);
+	print_message("attacker: %u buffers of 4 MiB, %llu grant maps of 65536\n", accepted,
+		      (unsigned long long)u[VD_RES_MAPS].used);
+	/* Everything but the other 7 reservations (4096 each). */
+	assert_true(u[VD_RES_MAPS].used <= 65536 - 7 * 4096);
+	assert_int_equal(vd_simfront_reprobe(first), 0);
+	h_run_for(&c.h, 200);
+	assert_neighbour_clean(&c);
+	assert_int_equal(zc_state(&c, first), VD_ZC_ON);
+	neighbour(&c, "late-neighbour", false);
+	assert_neighbour_clean(&c);
+	assert_int_equal(zc_state(&c, c.good), VD_ZC_ON);
+	h_backend_stop(&c.h);
+	vd_simfront_buf_free(c.bad, b);
 	h_fini(&c.h);
 }
 
@@ -287,11 +350,13 @@ static void fd_budget(void **state)
 	assert_int_equal(vd_simfront_buf_alloc(c.bad, 1, &b), 0);
 	for (uint64_t i = 1; i <= 256 && errors < 8; i++) {
 		st = dbuf_create(&c, i, b, 1);
+		assert_true(st == 0 || st == -EMFILE);
 		dbufs += st == 0;
 		errors += st != 0;
 		for (uint64_t k = 0; st == 0 && k < 2 && errors < 8; k++) {
 			int32_t fst = fb_attach(&c, i, i * 16 + k);
 
+			assert_true(fst == 0 || fst == -EMFILE);
 			fbs += fst == 0;
 			errors += fst != 0;
 		}
@@ -357,8 +422,12 @@ static void backend_memory_cap(void **state)
 	neighbour(&c, "neighbour", true);
 	attacker(&c, true);
 	for (int i = 0; i < 4; i++) {
+		int32_t st;
+
 		assert_int_equal(vd_simfront_buf_alloc_dir(c.bad, pages, &b[i]), 0);
-		if (dbuf_create(&c, 100 + i, b[i], pages) != 0)
+		st = dbuf_create(&c, 100 + i, b[i], pages);
+		assert_true(st == 0 || st == -ENOMEM);
+		if (st)
 			continue;
 		accepted++;
 		assert_int_equal(vd_simfront_buf_map_backend(c.bad, b[i]), 0);
@@ -414,6 +483,7 @@ static void retry_list_bounded(void **state)
 	for (uint64_t i = 1; i <= 40; i++) {
 		int32_t st = dbuf_create(&c, i, b, 1);
 
+		assert_true(st == 0 || st == -EBUSY);
 		if (st) {
 			refused++;
 			continue;
@@ -447,6 +517,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(maptrack_left_to_others),
+	    cmocka_unit_test(global_cap_fair_share),
 	    cmocka_unit_test(fd_budget),
 	    cmocka_unit_test(backend_memory_cap),
 	    cmocka_unit_test(retry_list_bounded),
