@@ -134,5 +134,6 @@ int bench_copy(const struct bench_cfg *cfg);    /* bench_copy.c */
 int bench_dbuf(const struct bench_cfg *cfg);    /* bench_dbuf.c */
 int bench_mem(const struct bench_cfg *cfg);     /* bench_mem.c */
 int bench_budget(const struct bench_cfg *cfg);  /* bench_budget.c */
+int bench_caps(const struct bench_cfg *cfg);    /* bench_caps.c */
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vdispl-bench [--quick] [--json] [--only sys,flip,bufmode,copy,dbuf,mem,budget]
+ * vdispl-bench [--quick] [--json] [--only sys,flip,bufmode,copy,dbuf,mem,budget,caps]
  *
  * Prints a table of numbers (or JSON), each with the baseline it is
  * compared with and the ratio. Exits 1 if a measurement failed or
@@ -26,6 +26,7 @@ static const struct {
     {"dbuf", bench_dbuf},
     {"mem", bench_mem},
     {"budget", bench_budget},
+    {"caps", bench_caps},
 };
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
 
@@ -38,7 +39,7 @@ struct args {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vdispl-bench [--quick] [--json] "
-		   "[--only sys,flip,bufmode,copy,dbuf,mem,budget]\n"
+		   "[--only sys,flip,bufmode,copy,dbuf,mem,budget,caps]\n"
 		   "  --quick  short runs (a smoke test; numbers are noisy)\n"
 		   "  --json   print JSON instead of the table\n"
 		   "  --only   run only these measurements\n");
