@@ -172,17 +172,22 @@ static struct vd_res_use guest_use(struct caps_bench *b, struct vd_simfront *g, 
 
 /*
  * Small buffers with two fbs each until one buffer is left (or a cap
- * refuses), then one as big as the grant maps allow, with fbs until
- * refused.
+ * refuses), then one with the rest of the grant maps, with fbs until
+ * refused. The big one's guest pages are allocated first: the sim grants
+ * a page in time proportional to the exports alive, and a guest that
+ * stalls its loop for seconds times its own request out.
  */
 static int fill_fe(struct caps_bench *b, struct vd_simfront_buf **small, struct vd_simfront_buf **big)
 {
 	static const struct vd_caps caps = VD_CAPS_DEFAULT;
-	struct vd_res_use maps;
-	uint64_t cookie = 1, left;
+	struct vd_res_use maps = guest_use(b, b->greedy, VD_RES_MAPS);
+	/* What is left after the ring (2) and the small buffers (2 each, zero-copy). */
+	uint64_t cookie = 1, left = (maps.max - maps.used - 2u * (caps.max_dbufs - 1)) / 2;
 	int32_t st = 0;
 	int r = vd_simfront_buf_alloc(b->greedy, 1, small);
 
+	if (r >= 0)
+		r = vd_simfront_buf_alloc(b->greedy, (uint32_t)left, big);
 	for (; r >= 0 && st == 0 && cookie < caps.max_dbufs; cookie++) {
 		st = dbuf_create(b, b->greedy, cookie, *small);
 		for (uint64_t k = 0; st == 0 && k < 2; k++)
@@ -190,13 +195,10 @@ static int fill_fe(struct caps_bench *b, struct vd_simfront_buf **small, struct 
 	}
 	if (r < 0 || st == -ETIMEDOUT)
 		return r < 0 ? r : st;
-	maps = guest_use(b, b->greedy, VD_RES_MAPS);
-	left = (maps.max - maps.used) / 2;
-	r = left ? vd_simfront_buf_alloc(b->greedy, (uint32_t)left, big) : 0;
-	st = r >= 0 && left ? dbuf_create(b, b->greedy, cookie, *big) : -ENOSPC;
+	st = dbuf_create(b, b->greedy, cookie, *big);
 	for (uint64_t k = 0; st == 0 && k < 8; k++)
 		st = fb_attach(b, cookie, cookie * 4 + k);
-	return r;
+	return st == -ETIMEDOUT ? st : 0;
 }
 
 /* be-alloc buffers of 8 MiB until refused; the guest writes every page it got. */
