@@ -194,6 +194,17 @@ static void zc_set(struct vd_bufs *bufs, enum vd_zc_state zc, int err)
 		  bufs->stats.zc_reason);
 }
 
+/* A created buffer holds its CPU map, and its export if it has one: give back the rest. */
+static void keep_held(struct vd_bufs *bufs, struct dbuf *db)
+{
+	uint64_t maps = (uint64_t)db->d.num_pages * (db->dmabuf >= 0 ? 2 : 1);
+
+	if (db->held.v[VD_RES_MAPS] > maps)
+		vd_dbuf_give_back(bufs, db, VD_RES_MAPS, db->held.v[VD_RES_MAPS] - maps);
+	if (db->dmabuf < 0)
+		vd_dbuf_give_back(bufs, db, VD_RES_FDS, db->held.v[VD_RES_FDS]);
+}
+
 /*
  * The grants are good (MAP worked): judge the export. A refusal that says
  * the export cannot work here turns zero-copy off for this guest, once; a
@@ -204,22 +215,14 @@ static int judge_export(struct vd_bufs *bufs, struct vd_bufs_job *job)
 {
 	struct dbuf *db = job->db;
 
-	if (bufs->stats.zc == VD_ZC_OFF && db->dmabuf < 0) {
-		/* Turned off meanwhile, by a buffer on another ring. */
-		vd_dbuf_give_back(bufs, db, VD_RES_MAPS, db->d.num_pages);
-		vd_dbuf_give_back(bufs, db, VD_RES_FDS, db->held.v[VD_RES_FDS]);
-		return 0;
-	}
-	if (job->exp_err >= 0) {
-		if (bufs->stats.zc == VD_ZC_UNKNOWN && db->dmabuf >= 0)
-			zc_set(bufs, VD_ZC_ON, 0);
-		return 0;
-	}
-	if (bufs->stats.zc != VD_ZC_UNKNOWN || !export_impossible(job->exp_err))
+	if (job->exp_err < 0 && bufs->stats.zc == VD_ZC_UNKNOWN &&
+	    export_impossible(job->exp_err))
+		zc_set(bufs, VD_ZC_OFF, job->exp_err);
+	else if (job->exp_err < 0 && bufs->stats.zc != VD_ZC_OFF)
 		return job->exp_err;
-	zc_set(bufs, VD_ZC_OFF, job->exp_err);
-	vd_dbuf_give_back(bufs, db, VD_RES_MAPS, db->d.num_pages);
-	vd_dbuf_give_back(bufs, db, VD_RES_FDS, db->held.v[VD_RES_FDS]);
+	if (db->dmabuf >= 0 && bufs->stats.zc == VD_ZC_UNKNOWN)
+		zc_set(bufs, VD_ZC_ON, 0);
+	keep_held(bufs, db);
 	return 0;
 }
 

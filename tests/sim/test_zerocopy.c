@@ -32,6 +32,16 @@ static struct vd_sim_stats dom_stats(struct harness *h, uint32_t domid)
 	return s;
 }
 
+/* The guest's account counts the grant mappings the sim has, and the fds it holds. */
+static void assert_counted(struct harness *h, struct vd_simfront *g, uint64_t fds)
+{
+	struct vd_res_use u[VD_RES_COUNT];
+
+	assert_int_equal(vd_backend_guest_resources(h->be, vd_simfront_domid(g), u), 0);
+	assert_int_equal(u[VD_RES_MAPS].used, dom_stats(h, vd_simfront_domid(g)).pages_mapped);
+	assert_int_equal(u[VD_RES_FDS].used, fds);
+}
+
 static struct vd_backend_stats be_stats(struct harness *h)
 {
 	struct vd_backend_stats s;
@@ -192,6 +202,7 @@ static void zero_copy_disabled(void **state)
 	g = h_guest(&h, "nozc", &o);
 	assert_true(h_run_until(&h, h_all_finished, NULL, 20000));
 	h_assert_clean(&h, g, 1, 40);
+	assert_counted(&h, g, 0);
 	assert_int_equal(dom_stats(&h, vd_simfront_domid(g)).dmabufs_exported, 0);
 	assert_int_equal(be_stats(&h).zero_copy, 0);
 	assert_int_equal(be_stats(&h).copy_only, 1);
@@ -258,6 +269,7 @@ static void fallback_when_export_refused(void **state)
 		h_run_for(&h, 10);
 		assert_int_equal(be_stats(&h).zero_copy, 0);
 		assert_int_equal(be_stats(&h).copy_only, 1);
+		assert_counted(&h, g, 0);
 		assert_true(h_run_until(&h, h_all_finished, NULL, 20000));
 		h_assert_clean(&h, g, 1, 40);
 		assert_true(h_stats(g).buffers_destroyed);
