@@ -44,6 +44,7 @@ struct vd_conn {
 	bool reply_pending; /* a DBUF_DESTROY waits for a release */
 	uint16_t reply_id;  /* the request's id */
 	uint8_t reply_op;   /* and operation */
+	struct vd_req reply_req; /* a DBUF_CREATE as decoded, for the debug timing line */
 	uint64_t reply_t0;  /* when it came (vd_now_us), for the debug timing line */
 	uint64_t evq[VD_EVQ_MAX]; /* fb cookies of events waiting for room */
 	uint32_t evq_head, evq_len;
