@@ -202,7 +202,7 @@ static void conclude(struct vd_conn *conn, int status, uint32_t edid_sz)
 
 static void handle_one(struct vd_conn *conn, const struct xendispl_req *raw, struct vd_turn *turn)
 {
-	struct vd_req req;
+	struct vd_req req = {0};
 	uint32_t edid_sz = 0;
 	int status;
 
@@ -210,7 +210,7 @@ static void handle_one(struct vd_conn *conn, const struct xendispl_req *raw, str
 	status = vd_proto_decode_req(raw, conn->dev->version, &req);
 	conn->reply_id = req.id;
 	conn->reply_op = req.operation;
-	if (status == 0 && req.operation == XENDISPL_OP_DBUF_CREATE)
+	if (req.operation == XENDISPL_OP_DBUF_CREATE)
 		conn->reply_req = req;
 	if (status == 0)
 		status = dispatch(conn, &req, turn, &edid_sz);
