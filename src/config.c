@@ -360,7 +360,10 @@ int vd_config_new_default(struct vd_config **ret_cfg)
 		.seat = "seat0",
 		.cycle_hotkey = "meta+f12",
 		.focus_follows_pointer = true,
+		.maptrack_frames = VD_MAPTRACK_FRAMES_DEFAULT,
 	};
+	cfg->global.total_be_pages = ((struct vd_res_vec)VD_LIMITS_DEFAULT).v[VD_RES_BE_PAGES];
+	cfg->global.total_retry = ((struct vd_res_vec)VD_LIMITS_DEFAULT).v[VD_RES_RETRY];
 	cfg->defaults = guest_defaults;
 	*ret_cfg = cfg;
 	return 0;
@@ -452,4 +455,16 @@ void vd_config_apply_bufs(const struct vd_config *cfg, const struct vd_guest_con
 	bo->caps = g->caps;
 	bo->zero_copy = cfg->global.zero_copy && g->zero_copy;
 	bo->destroy_timeout_ms = cfg->global.destroy_timeout_ms;
+}
+
+void vd_config_apply_limits(const struct vd_config *cfg, struct vd_res_vec *limits)
+{
+	const struct vd_global_conf *g = &cfg->global;
+
+	limits->v[VD_RES_MAPS] = g->total_grant_maps
+					 ? g->total_grant_maps
+					 : (uint64_t)g->maptrack_frames * VD_MAPTRACK_PER_FRAME / 2;
+	limits->v[VD_RES_FDS] = g->total_fds;
+	limits->v[VD_RES_BE_PAGES] = g->total_be_pages;
+	limits->v[VD_RES_RETRY] = g->total_retry;
 }

@@ -52,6 +52,12 @@ struct vd_global_conf {
 	char seat[64];           /* libinput's udev seat */
 	char cycle_hotkey[64];   /* cycles the input focus, "" none */
 	bool focus_follows_pointer;
+	/* Global caps over every guest (docs/resources.md); 0: derived at start. */
+	uint32_t maptrack_frames;   /* Dom0's gnttab_max_maptrack_frames */
+	uint64_t total_grant_maps;  /* 0: half of maptrack_frames x 256 */
+	uint64_t total_fds;         /* 0: RLIMIT_NOFILE less what the daemon needs besides */
+	uint64_t total_be_pages;
+	uint64_t total_retry;
 };
 
 struct vd_guest_entry {
@@ -109,5 +115,7 @@ const struct vd_guest_conf *vd_config_guest(const struct vd_config *cfg, const c
 /* Fill caps and zero_copy of bo from a guest's settings and the global policy. */
 void vd_config_apply_bufs(const struct vd_config *cfg, const struct vd_guest_conf *g,
 			  struct vd_bufs_opts *bo);
+/* The global caps (vd_backend_opts.limits); 0 where the backend derives them. */
+void vd_config_apply_limits(const struct vd_config *cfg, struct vd_res_vec *limits);
 
 #endif

@@ -47,6 +47,17 @@ static int get_u32(struct parse *p, const char *key, const char *val, uint32_t m
 	return 1;
 }
 
+static int get_u64(struct parse *p, const char *key, const char *val, uint32_t min,
+		   uint32_t max, uint64_t *ret)
+{
+	uint32_t v = 0;
+	int r = get_u32(p, key, val, min, max, &v);
+
+	if (r > 0)
+		*ret = v;
+	return r;
+}
+
 static int get_bool(struct parse *p, const char *key, const char *val, bool *ret)
 {
 	static const char *const yes[] = {"yes", "on", "true", "1"};
@@ -248,6 +259,14 @@ int vd_config_guest_key(struct parse *p, const char *key, const char *val)
 		r = get_u32(p, key, val, 1, 8192, &g->caps.max_fbs);
 	else if (!strcmp(key, "max-bytes"))
 		r = get_bytes(p, key, val, &g->caps.max_pages);
+	else if (!strcmp(key, "max-grant-maps"))
+		r = get_u64(p, key, val, 16, 1u << 24, &g->caps.max_grant_maps);
+	else if (!strcmp(key, "max-fds"))
+		r = get_u64(p, key, val, 8, 1u << 20, &g->caps.max_fds);
+	else if (!strcmp(key, "max-backend-bytes"))
+		r = get_bytes(p, key, val, &g->caps.max_be_pages);
+	else if (!strcmp(key, "max-retry-buffers"))
+		r = get_u64(p, key, val, 1, 4096, &g->caps.max_retry);
 	else if (!strncmp(key, "connector.", 10))
 		r = guest_connector(p, key, val);
 	else if (!strcmp(key, "input"))
@@ -262,7 +281,9 @@ int vd_config_guest_key(struct parse *p, const char *key, const char *val)
 }
 
 static const char *const guest_keys[] = {"zero-copy", "max-buffers", "max-framebuffers",
-					 "max-bytes", "input", "hotkey", NULL};
+					 "max-bytes", "max-grant-maps", "max-fds",
+					 "max-backend-bytes", "max-retry-buffers", "input",
+					 "hotkey", NULL};
 
 bool vd_config_is_guest_key(const char *key)
 {
@@ -335,6 +356,23 @@ static int global_str_key(struct parse *p, struct vd_global_conf *gl, const char
 	return -ENOENT;
 }
 
+/* The global caps over every guest (docs/resources.md). */
+static int global_cap_key(struct parse *p, struct vd_global_conf *gl, const char *key,
+			  const char *val)
+{
+	if (!strcmp(key, "maptrack-frames"))
+		return get_u32(p, key, val, 16, 1u << 20, &gl->maptrack_frames);
+	if (!strcmp(key, "total-grant-maps"))
+		return get_u64(p, key, val, 1024, 1u << 28, &gl->total_grant_maps);
+	if (!strcmp(key, "total-fds"))
+		return get_u64(p, key, val, 64, 1u << 24, &gl->total_fds);
+	if (!strcmp(key, "total-backend-bytes"))
+		return get_bytes(p, key, val, &gl->total_be_pages);
+	if (!strcmp(key, "total-retry-buffers"))
+		return get_u64(p, key, val, 1, 65536, &gl->total_retry);
+	return -ENOENT;
+}
+
 static int global_key(struct parse *p, const char *key, const char *val)
 {
 	struct vd_global_conf *gl = &p->cfg->global;
@@ -358,11 +396,11 @@ static int global_key(struct parse *p, const char *key, const char *val)
 		return get_bool(p, key, val, &gl->copy);
 	if (!strcmp(key, "focus-follows-pointer"))
 		return get_bool(p, key, val, &gl->focus_follows_pointer);
-	return -ENOENT;
+	return global_cap_key(p, gl, key, val);
 }
 
 /* Every global key, and how to show its value (vd_config_global_value). */
-enum gtype { G_STR, G_BOOL, G_U32, G_MHZ };
+enum gtype { G_STR, G_BOOL, G_U32, G_MHZ, G_U64, G_PAGES };
 #define G(name, field, type) {name, offsetof(struct vd_global_conf, field), type}
 static const struct {
 	const char *name;
@@ -384,6 +422,11 @@ static const struct {
 	G("seat", seat, G_STR),
 	G("cycle-hotkey", cycle_hotkey, G_STR),
 	G("focus-follows-pointer", focus_follows_pointer, G_BOOL),
+	G("maptrack-frames", maptrack_frames, G_U32),
+	G("total-grant-maps", total_grant_maps, G_U64),
+	G("total-fds", total_fds, G_U64),
+	G("total-backend-bytes", total_be_pages, G_PAGES),
+	G("total-retry-buffers", total_retry, G_U64),
 };
 #undef G
 
@@ -430,6 +473,10 @@ int vd_config_global_value(const struct vd_global_conf *g, const char *key, char
 	case G_BOOL: snprintf(buf, size, "%s", *(const bool *)field ? "yes" : "no"); break;
 	case G_U32: snprintf(buf, size, "%u", *(const uint32_t *)field); break;
 	case G_MHZ: snprintf(buf, size, "%u", *(const uint32_t *)field / 1000); break;
+	case G_U64: snprintf(buf, size, "%llu", (unsigned long long)*(const uint64_t *)field); break;
+	case G_PAGES:
+		snprintf(buf, size, "%lluK", (unsigned long long)*(const uint64_t *)field * 4);
+		break;
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <systemd/sd-event.h>
@@ -246,6 +247,21 @@ static void hv_hint(const char *hypervisor)
 			  "$VDISPL_SIM_SOCKET)");
 }
 
+/*
+ * Guests' buffers hold fds: take the hard limit (no select() here), and
+ * size the global fd cap from it (docs/resources.md). The unit sets both.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		vd_debug("fd limit raised to %llu", (unsigned long long)rl.rlim_cur);
+}
+
 static int setup(struct daemon *d)
 {
 	const struct vd_daemon_opts *o = d->opts;
@@ -259,6 +275,7 @@ static int setup(struct daemon *d)
 	struct vd_backend_opts bo = VD_BACKEND_OPTS_DEFAULT;
 	int r;
 
+	raise_fd_limit();
 	if (o->capture_dir && mkdir(o->capture_dir, 0755) < 0 && errno != EEXIST) {
 		vd_err("cannot create capture directory %s: %m", o->capture_dir);
 		return -errno;
@@ -279,6 +296,7 @@ static int setup(struct daemon *d)
 		return r;
 	bo.guest_lookup = vd_service_guest_lookup;
 	bo.guest_lookup_userdata = d->svc;
+	vd_config_apply_limits(vd_service_config(d->svc), &bo.limits);
 	r = vd_backend_create(d->loop, d->hv, d->out, &bo, &d->be);
 	if (r < 0) {
 		vd_err("cannot start the vdispl backend: %s", strerror(-r));

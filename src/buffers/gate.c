@@ -17,6 +17,7 @@ struct gate {
 	struct gate *next;
 	struct vd_gates *gates;
 	struct vd_gnt_ref *gnt;
+	struct vd_gate_hold hold; /* given back at the release */
 	int fd; /* the exported number, held by a placeholder */
 	uint32_t domid;
 	uint64_t cookie;
@@ -83,6 +84,15 @@ int vd_gates_create(sd_event *loop, struct vd_gates **ret)
 	return 0;
 }
 
+/* The buffer is released (or given up at exit): what it held goes back to its guest. */
+static void give_back(const struct vd_gate_hold *hold, bool listed)
+{
+	vd_account_credit(hold->acct, VD_RES_MAPS, hold->maps);
+	vd_account_credit(hold->acct, VD_RES_FDS, hold->fds);
+	if (listed)
+		vd_account_credit(hold->acct, VD_RES_RETRY, 1);
+}
+
 static void gate_free(struct gate *gate)
 {
 	struct gate **p = &gate->gates->list;
@@ -95,6 +105,8 @@ static void gate_free(struct gate *gate)
 	gate->gates->stats.waiting--;
 	sd_event_source_disable_unref(gate->timer);
 	close(gate->fd);
+	give_back(&gate->hold, true);
+	vd_account_unref(gate->hold.acct);
 	vd_gnt_ref_put(gate->gnt);
 	free(gate);
 }
@@ -169,25 +181,30 @@ static int park_fd(struct vd_gates *g, int fd)
 	return dup2(g->placeholder, fd) < 0 ? -errno : 0;
 }
 
-int vd_gate_start(struct vd_gates *g, struct vd_gnt_ref *gnt, int fd, uint32_t domid,
-		  uint64_t cookie, uint32_t deadline_ms, vd_gate_cb cb, void *userdata)
+int vd_gate_start(struct vd_gates *g, struct vd_gnt_ref *gnt, int fd,
+		  const struct vd_gate_hold *hold, uint32_t domid, uint64_t cookie,
+		  uint32_t deadline_ms, vd_gate_cb cb, void *userdata)
 {
 	struct gate *gate;
 	int r = park_fd(g, fd);
 
 	if (r < 0 || poll_release(gnt, fd)) {
 		close(fd);
+		give_back(hold, false);
 		g->stats.immediate += r >= 0;
 		return r < 0 ? r : 0;
 	}
 	gate = calloc(1, sizeof(*gate));
 	if (!gate) {
 		close(fd); /* the buffer stays referenced, but we cannot track it */
+		give_back(hold, false);
 		return -ENOMEM;
 	}
-	*gate = (struct gate){.gates = g, .gnt = vd_gnt_ref_get(gnt), .fd = fd, .domid = domid,
-			      .cookie = cookie, .start_us = vd_now_us(), .delay_us = FIRST_POLL_US,
-			      .cb = cb, .userdata = userdata};
+	*gate = (struct gate){.gates = g, .gnt = vd_gnt_ref_get(gnt), .hold = *hold, .fd = fd,
+			      .domid = domid, .cookie = cookie, .start_us = vd_now_us(),
+			      .delay_us = FIRST_POLL_US, .cb = cb, .userdata = userdata};
+	vd_account_ref(hold->acct);
+	vd_account_force(hold->acct, VD_RES_RETRY, 1);
 	gate->deadline_us = gate->start_us + (uint64_t)deadline_ms * 1000u;
 	r = sd_event_add_time_relative(g->loop, &gate->timer, CLOCK_MONOTONIC, FIRST_POLL_US, 1,
 				       on_poll, gate);

@@ -21,6 +21,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "buffers/account.h"
 #include "hv/hv.h"
 
 struct vd_gates;
@@ -57,12 +58,24 @@ int vd_gates_create(sd_event *loop, struct vd_gates **ret);
 /* Gives up on buffers still held (logged). NULL ok. */
 void vd_gates_destroy(struct vd_gates *gates);
 /*
- * Wait for the release of the dma-buf exported as fd, taking fd. Returns 0
- * if it is released already (cb is not called), 1 if the wait goes on (cb
- * is called once, unless cancelled), or -errno.
+ * What the buffer still holds of its guest's account (the export's grant
+ * mappings and fds); the gate gives it back at the release. While a gate
+ * waits it also counts as one entry of the retry list (VD_RES_RETRY),
+ * forced: a DBUF_DESTROY cannot be refused.
  */
-int vd_gate_start(struct vd_gates *gates, struct vd_gnt_ref *gnt, int fd, uint32_t domid,
-		  uint64_t cookie, uint32_t deadline_ms, vd_gate_cb cb, void *userdata);
+struct vd_gate_hold {
+	struct vd_account *acct; /* referenced by the gate while it waits */
+	uint64_t maps, fds;
+};
+
+/*
+ * Wait for the release of the dma-buf exported as fd, taking fd and what
+ * hold says. Returns 0 if it is released already (cb is not called), 1 if
+ * the wait goes on (cb is called once, unless cancelled), or -errno.
+ */
+int vd_gate_start(struct vd_gates *gates, struct vd_gnt_ref *gnt, int fd,
+		  const struct vd_gate_hold *hold, uint32_t domid, uint64_t cookie,
+		  uint32_t deadline_ms, vd_gate_cb cb, void *userdata);
 /* The requester goes away: no callback for userdata any more; the waits go on. */
 void vd_gates_cancel(struct vd_gates *gates, void *userdata);
 void vd_gates_get_stats(struct vd_gates *gates, struct vd_gates_stats *ret);

@@ -308,6 +308,75 @@ static void text_dev(struct render *r, const struct vd_dev_info *d)
 	}
 }
 
+/* ---- resources (docs/resources.md) ---- */
+
+static const char *const res_json[VD_RES_COUNT] = {"grant_maps", "fds", "backend_bytes",
+						   "retry_buffers"};
+
+/* Pages of backend memory are shown as bytes. */
+static uint64_t res_unit(enum vd_res r, uint64_t v)
+{
+	return r == VD_RES_BE_PAGES ? v * VD_PAGE_SIZE : v;
+}
+
+static void json_resources(struct vd_sbuf *sb, const struct vd_res_use *u)
+{
+	vd_sbuf_printf(sb, "{");
+	for (int r = 0; r < VD_RES_COUNT; r++)
+		vd_sbuf_printf(sb,
+			       "%s\"%s\":{\"used\":%llu,\"max\":%llu,\"reserved\":%llu,"
+			       "\"peak\":%llu,\"refused\":%llu}",
+			       r ? "," : "", res_json[r], (unsigned long long)res_unit(r, u[r].used),
+			       (unsigned long long)res_unit(r, u[r].max),
+			       (unsigned long long)res_unit(r, u[r].reserved),
+			       (unsigned long long)res_unit(r, u[r].peak),
+			       (unsigned long long)u[r].refused);
+	vd_sbuf_printf(sb, "}");
+}
+
+/* "grant maps 302/32768 (reserved 8192), fds ..., refused: 3 grant maps" */
+static void text_resources(struct vd_sbuf *sb, const struct vd_res_use *u, bool guest)
+{
+	uint64_t refused = 0;
+
+	for (int r = 0; r < VD_RES_COUNT; r++) {
+		vd_sbuf_printf(sb, "%s%s ", r ? ", " : "", vd_res_name(r));
+		if (r == VD_RES_BE_PAGES)
+			vd_sbuf_printf(sb, "%.1f/%llu MiB", (double)u[r].used / 256.0,
+				       (unsigned long long)u[r].max / 256);
+		else
+			vd_sbuf_printf(sb, "%llu/%llu", (unsigned long long)u[r].used,
+				       (unsigned long long)u[r].max);
+		if (guest && u[r].reserved && r == VD_RES_MAPS)
+			vd_sbuf_printf(sb, " (%llu reserved)", (unsigned long long)u[r].reserved);
+		refused += u[r].refused;
+	}
+	vd_sbuf_printf(sb, "; %llu refused", (unsigned long long)refused);
+	for (int r = 0; r < VD_RES_COUNT && refused; r++)
+		if (u[r].refused)
+			vd_sbuf_printf(sb, ", %llu for %s", (unsigned long long)u[r].refused,
+				       vd_res_name(r));
+	vd_sbuf_printf(sb, "\n");
+}
+
+/* The guest's use against its caps (its account; none before its first connect). */
+static void render_guest_resources(struct render *r, uint32_t domid)
+{
+	struct vd_res_use u[VD_RES_COUNT];
+	bool have = vd_backend_guest_resources(r->env->be, domid, u) == 0;
+
+	if (r->json) {
+		vd_sbuf_printf(r->sb, ",\"resources\":");
+		if (have)
+			json_resources(r->sb, u);
+		else
+			vd_sbuf_printf(r->sb, "null");
+	} else if (have) {
+		vd_sbuf_printf(r->sb, "  resources: ");
+		text_resources(r->sb, u, true);
+	}
+}
+
 /* Called for every device; renders those of r->domid (the guest header first). */
 static void render_dev(void *userdata, const struct vd_dev_info *d)
 {
@@ -322,11 +391,13 @@ static void render_dev(void *userdata, const struct vd_dev_info *d)
 		vd_sbuf_json_str(r->sb, d->name);
 		vd_sbuf_printf(r->sb, ",\"settings\":");
 		vd_sbuf_json_str(r->sb, settings_source(r, d->name));
+		render_guest_resources(r, d->domid);
 		vd_sbuf_printf(r->sb, ",\"devices\":[");
 	} else if (!r->ndevs) {
 		vd_sbuf_printf(r->sb, "guest %s (dom%u), settings from %s\n",
 			       printable(d->name, buf, sizeof(buf)), d->domid,
 			       settings_source(r, d->name));
+		render_guest_resources(r, d->domid);
 	}
 	if (r->json)
 		json_dev(r, d);
@@ -408,6 +479,7 @@ static void focus_of(const struct vd_control_env *env, char *buf, size_t size, u
 
 static void render_head(struct render *r)
 {
+	struct vd_res_use u[VD_RES_COUNT];
 	struct vd_backend_stats st;
 	char focus[160], text[200] = "-";
 	uint32_t domid = 0;
@@ -416,6 +488,7 @@ static void render_head(struct render *r)
 	focus_of(r->env, focus, sizeof(focus), &domid);
 	if (focus[0])
 		snprintf(text, sizeof(text), "%s (dom%u)", focus, domid);
+	vd_backend_resources(r->env->be, u);
 	if (!r->json) {
 		vd_sbuf_printf(r->sb,
 			       "vdispld %s: hypervisor %s, output %s, config %s%s, focus %s\n"
@@ -425,6 +498,8 @@ static void render_head(struct render *r)
 			       r->cfg->found ? "" : " (absent: defaults)", text,
 			       st.devices, st.connected, (unsigned long long)st.flips,
 			       (unsigned long long)st.events, (unsigned long long)st.errors);
+		vd_sbuf_printf(r->sb, "all guests: ");
+		text_resources(r->sb, u, false);
 		return;
 	}
 	vd_sbuf_printf(r->sb, "{\"version\":\"%s\",\"hypervisor\":", VD_VERSION);
@@ -445,6 +520,8 @@ static void render_head(struct render *r)
 		       st.devices, st.connected, (unsigned long long)st.requests,
 		       (unsigned long long)st.errors, (unsigned long long)st.flips,
 		       (unsigned long long)st.events, (unsigned long long)st.protocol_errors);
+	vd_sbuf_printf(r->sb, ",\"resources\":");
+	json_resources(r->sb, u);
 }
 
 void vd_render_status(struct vd_sbuf *sb, bool json, const struct vd_control_env *env,

@@ -44,6 +44,12 @@ struct vd_xs_perm {
 
 struct vd_hv_impl {
 	const char *name;
+	/*
+	 * File descriptors of this process one dma-buf export (one import)
+	 * holds besides the fd the caller gets (the in-process sim keeps one
+	 * each): counted against the fd caps.
+	 */
+	uint8_t export_extra_fds, import_extra_fds;
 	void (*destroy)(struct vd_hv *hv);
 
 	/* The domain this backend runs in. */

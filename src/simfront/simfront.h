@@ -65,6 +65,9 @@ struct vd_simfront_opts {
 	 */
 	void (*on_flip_sent)(void *userdata, uint32_t conn);
 	void (*on_flip_done)(void *userdata, uint32_t conn);
+	/* Optional: every response taken on conn's ring, latency_us after its request. */
+	void (*on_response)(void *userdata, uint32_t conn, const struct xendispl_resp *rsp,
+			    uint64_t latency_us);
 	void *hook_userdata;
 };
 
@@ -74,6 +77,7 @@ struct vd_simfront_stats {
 	uint64_t requests;      /* requests answered */
 	uint64_t errors;        /* answered with a non-zero status */
 	uint64_t timeouts;      /* no response within 3000 ms */
+	uint64_t max_response_us; /* the slowest response, from the push to its arrival */
 	uint64_t flips;         /* PG_FLIP requests accepted */
 	uint64_t events;        /* PG_FLIP events taken */
 	uint64_t events_skipped;/* events with an unexpected id (Linux skips them) */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "simfront/simfront_priv.h"
 
 static void start_next(struct sf_chan *ch);
@@ -20,9 +21,16 @@ static void complete(struct sf_chan *ch, const struct xendispl_resp *rsp)
 	ch->inflight = NULL;
 	sd_event_source_set_enabled(ch->timeout_src, SD_EVENT_OFF);
 	if (rsp) {
-		ch->front->stats.requests++;
+		struct vd_simfront *f = ch->front;
+		uint64_t latency = vd_now_us() - r->sent_us;
+
+		f->stats.requests++;
 		if (rsp->status)
-			ch->front->stats.errors++;
+			f->stats.errors++;
+		if (latency > f->stats.max_response_us)
+			f->stats.max_response_us = latency;
+		if (f->opts.on_response)
+			f->opts.on_response(f->opts.hook_userdata, ch->idx, rsp, latency);
 	} else {
 		ch->front->stats.timeouts++;
 	}
@@ -49,6 +57,7 @@ static void start_next(struct sf_chan *ch)
 	r->req.id = id;
 	memcpy(slot, &r->req, sizeof(*slot));
 	ch->ring.req_prod_pvt++;
+	r->sent_us = vd_now_us();
 	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&ch->ring, notify);
 	if (r->req.operation == XENDISPL_OP_PG_FLIP && ch->front->opts.on_flip_sent)
 		ch->front->opts.on_flip_sent(ch->front->opts.hook_userdata, ch->idx);

@@ -18,6 +18,7 @@ struct sf_req {
 	struct xendispl_req req;
 	vd_simfront_resp_cb cb;
 	void *userdata;
+	uint64_t sent_us; /* pushed on the ring (vd_now_us) */
 };
 
 /* One connector's channels: request ring and event page ("evtchnl"). */

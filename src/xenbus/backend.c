@@ -139,7 +139,8 @@ static int connect_dev(struct vd_dev *dev)
 	if (r < 0)
 		return r;
 	apply_settings(dev);
-	r = vd_bufs_create(be->hv, dev->xb.domid, be->out, be->gates, &dev->bufs_opts, &dev->bufs);
+	r = vd_bufs_create(be->hv, dev->xb.domid, be->out, be->gates, be->pool, &dev->bufs_opts,
+			   &dev->bufs);
 	for (uint32_t i = 0; r >= 0 && i < dev->nconn; i++)
 		r = vd_conn_connect(dev, &dev->conns[i]);
 	if (r < 0) {
@@ -232,7 +233,9 @@ int vd_backend_create(sd_event *loop, struct vd_hv *hv, struct vd_output *out,
 	be->hv = hv;
 	be->out = out;
 	be->opts = *opts;
-	r = vd_gates_create(loop, &be->gates);
+	r = vd_bufs_pool_create(&opts->limits, &be->pool);
+	if (r >= 0)
+		r = vd_gates_create(loop, &be->gates);
 	if (r >= 0)
 		r = vd_xbdir_init(&be->xbdir, loop, hv, &dev_xbdev_ops);
 	if (r < 0) {
@@ -249,6 +252,7 @@ void vd_backend_destroy(struct vd_backend *be)
 		return;
 	vd_xbdir_finish(&be->xbdir);
 	vd_gates_destroy(be->gates);
+	vd_pool_destroy(be->pool);
 	free(be);
 }
 

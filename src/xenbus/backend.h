@@ -46,8 +46,10 @@ struct vd_backend_opts {
 	void *on_frame_userdata;
 	vd_guest_lookup guest_lookup; /* optional: per-guest settings */
 	void *guest_lookup_userdata;
+	/* The global caps, over every guest (0 grant maps or fds: the default, see VD_LIMITS_DEFAULT). */
+	struct vd_res_vec limits;
 };
-#define VD_BACKEND_OPTS_DEFAULT {VD_BUFS_OPTS_DEFAULT, 4, NULL, NULL, NULL, NULL}
+#define VD_BACKEND_OPTS_DEFAULT {VD_BUFS_OPTS_DEFAULT, 4, NULL, NULL, NULL, NULL, VD_LIMITS_DEFAULT}
 
 struct vd_backend_stats {
 	uint32_t devices;   /* vdispl devices known */
@@ -60,6 +62,8 @@ struct vd_backend_stats {
 	uint32_t zero_copy;  /* devices whose buffers are shared as dma-bufs */
 	uint32_t copy_only;  /* devices that fell back to grant mapping (see the log) */
 	struct vd_gates_stats gates; /* DBUF_DESTROY waiting for releases */
+	/* Turns (dispatch.c): device turns run, the most pages one did, requests that took several. */
+	uint64_t turns, max_turn_pages, split_requests;
 };
 
 /* Borrows loop, hv and out. Starts watching at once. */
@@ -111,6 +115,10 @@ struct vd_dev_info {
  */
 typedef void (*vd_dev_info_fn)(void *userdata, const struct vd_dev_info *info);
 void vd_backend_foreach_device(struct vd_backend *be, vd_dev_info_fn fn, void *userdata);
+/* Resources of guest domid (its account; -ENOENT if it has none) and of all guests. */
+int vd_backend_guest_resources(struct vd_backend *be, uint32_t domid,
+			       struct vd_res_use ret[VD_RES_COUNT]);
+void vd_backend_resources(struct vd_backend *be, struct vd_res_use ret[VD_RES_COUNT]);
 /* The DESTROY retry list (vd_gates_list): up to max entries, oldest first. */
 uint32_t vd_backend_list_gates(struct vd_backend *be, struct vd_gate_info *out, uint32_t max);
 

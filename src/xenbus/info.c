@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Read-only views of the backend's devices, for the control socket. */
+#include <errno.h>
 #include <string.h>
 
 #include "xenbus/xenbus_priv.h"
@@ -53,4 +54,22 @@ void vd_backend_foreach_device(struct vd_backend *be, vd_dev_info_fn fn, void *u
 uint32_t vd_backend_list_gates(struct vd_backend *be, struct vd_gate_info *out, uint32_t max)
 {
 	return be->gates ? vd_gates_list(be->gates, out, max) : 0;
+}
+
+int vd_backend_guest_resources(struct vd_backend *be, uint32_t domid,
+			       struct vd_res_use ret[VD_RES_COUNT])
+{
+	struct vd_account *a = vd_pool_find(be->pool, domid);
+
+	if (!a)
+		return -ENOENT;
+	for (int r = 0; r < VD_RES_COUNT; r++)
+		vd_account_get(a, r, &ret[r]);
+	return 0;
+}
+
+void vd_backend_resources(struct vd_backend *be, struct vd_res_use ret[VD_RES_COUNT])
+{
+	for (int r = 0; r < VD_RES_COUNT; r++)
+		vd_pool_get(be->pool, r, &ret[r]);
 }

@@ -133,5 +133,7 @@ int bench_bufmode(const struct bench_cfg *cfg); /* bench_flip.c */
 int bench_copy(const struct bench_cfg *cfg);    /* bench_copy.c */
 int bench_dbuf(const struct bench_cfg *cfg);    /* bench_dbuf.c */
 int bench_mem(const struct bench_cfg *cfg);     /* bench_mem.c */
+int bench_budget(const struct bench_cfg *cfg);  /* bench_budget.c */
+int bench_caps(const struct bench_cfg *cfg);    /* bench_caps.c */
 
 #endif

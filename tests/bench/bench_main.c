@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vdispl-bench [--quick] [--json] [--only sys,flip,bufmode,copy,dbuf,mem]
+ * vdispl-bench [--quick] [--json] [--only sys,flip,bufmode,copy,dbuf,mem,budget,caps]
  *
  * Prints a table of numbers (or JSON), each with the baseline it is
  * compared with and the ratio. Exits 1 if a measurement failed or
@@ -25,6 +25,8 @@ static const struct {
     {"copy", bench_copy},
     {"dbuf", bench_dbuf},
     {"mem", bench_mem},
+    {"budget", bench_budget},
+    {"caps", bench_caps},
 };
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
 
@@ -36,7 +38,8 @@ struct args {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vdispl-bench [--quick] [--json] [--only sys,flip,bufmode,copy,dbuf,mem]\n"
+	fprintf(f, "usage: vdispl-bench [--quick] [--json] "
+		   "[--only sys,flip,bufmode,copy,dbuf,mem,budget,caps]\n"
 		   "  --quick  short runs (a smoke test; numbers are noisy)\n"
 		   "  --json   print JSON instead of the table\n"
 		   "  --only   run only these measurements\n");

@@ -58,7 +58,8 @@ status-interval = 0
 [default]
 max-framebuffers = 64
 """)
-put(os.path.join(gdir, "sim-guest-1.conf"), "max-buffers = 1\nconnector.0 = HDMI-A-1\n")
+put(os.path.join(gdir, "sim-guest-1.conf"),
+    "max-buffers = 1\nconnector.0 = HDMI-A-1\nmax-grant-maps = 5000\n")
 
 # 1. --check-config: good, then a broken guest file (file:line:key), exit 1.
 p = subprocess.run([VDISPLD, "--config", conf, "--check-config"], capture_output=True, text=True)
@@ -123,8 +124,23 @@ try:
         fail(f"sim-guest-2 device: {dev2}")
     if st2["destroy_retry"] != [] or st2["totals"]["devices"] != 2:
         fail(f"totals / retry list: {st2['totals']} {st2['destroy_retry']}")
+    # Resources against the caps: two 320x240 zero-copy buffers map each page
+    # twice (dma-buf and CPU view), and the ring and event page once.
+    r1, r2 = g1["resources"], g2["resources"]
+    if r2["grant_maps"] != {"used": 2 * 75 * 2 + 2, "max": 32768, "reserved": 8192,
+                            "peak": 2 * 75 * 2 + 2, "refused": 0}:
+        fail(f"sim-guest-2 grant maps: {r2['grant_maps']}")
+    if r1["grant_maps"]["max"] != 5000 or r2["fds"]["used"] < 4 or r2["fds"]["max"] != 1024:
+        fail(f"caps in the status: {r1} {r2}")
+    if r2["backend_bytes"]["max"] != 64 << 20 or r2["retry_buffers"]["max"] != 16:
+        fail(f"caps in the status: {r2}")
+    tot = st2["resources"]
+    if tot["grant_maps"]["used"] != r1["grant_maps"]["used"] + r2["grant_maps"]["used"] or \
+            tot["grant_maps"]["max"] != 131072 or tot["backend_bytes"]["max"] != 128 << 20:
+        fail(f"global resources: {tot}")
     text = ctl("status").stdout
-    if "guest sim-guest-1 (dom" not in text or "mapped to HDMI-A-1" not in text:
+    if "guest sim-guest-1 (dom" not in text or "mapped to HDMI-A-1" not in text or \
+            "grant maps 302/32768 (8192 reserved)" not in text:
         fail(f"text status: {text}")
     print(f"status: ok ({c2['flips_per_second']:.1f} flips/s)")
 

@@ -4,9 +4,7 @@
  * dma-bufs, backend-allocated buffers granted to the guest, and the
  * DESTROY gate that answers only once nothing here holds the buffer.
  *
- * "lag" wraps the headless output with an importer that keeps each fb's
- * dma-buf after fb_destroy until the test lets go, as a compositor or a
- * KMS plane that releases a frame late does.
+ * "lag" (lag.h) is an importer that releases buffers late.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -22,111 +20,11 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "lag.h"
 #include "log.h"
 #include "output/output_impl.h"
 
 #define FAST_VBLANK 2000000u
-#define LAG_MAX 64
-
-struct lag_fb {
-	struct vd_output_fb base;
-	int fd; /* our reference to the dma-buf, or -1 */
-};
-
-struct lag {
-	struct vd_output base;
-	struct vd_output_impl impl;
-	int held[LAG_MAX];
-	uint32_t nheld;
-	bool hold;
-};
-
-static struct lag *the_lag; /* one lag per test */
-
-static int lag_conn_init(struct vd_output_conn *conn, const struct vd_output_conn_desc *d)
-{
-	return 0;
-}
-
-static void lag_conn_finish(struct vd_output_conn *conn)
-{
-}
-
-static int lag_fb_init(struct vd_output_fb *base)
-{
-	struct lag_fb *fb = (struct lag_fb *)base;
-
-	if (!vd_frame_src_valid(&base->src, true))
-		return -EINVAL;
-	fb->fd = base->src.dmabuf_fd >= 0 ? fcntl(base->src.dmabuf_fd, F_DUPFD_CLOEXEC, 3) : -1;
-	return 0;
-}
-
-/* The fb goes; its dma-buf stays held while the test says hold. */
-static void lag_fb_finish(struct vd_output_fb *base)
-{
-	struct lag_fb *fb = (struct lag_fb *)base;
-	struct lag *l = (struct lag *)base->out;
-
-	if (fb->fd < 0)
-		return;
-	if (l->hold && l->nheld < LAG_MAX)
-		l->held[l->nheld++] = fb->fd;
-	else
-		close(fb->fd);
-}
-
-static void lag_release(struct lag *l)
-{
-	while (l->nheld)
-		close(l->held[--l->nheld]);
-}
-
-static int lag_buffer_alloc(struct vd_output *out, uint64_t size, int *fd, void **map)
-{
-	return vd_output_shm_alloc(size, fd, map);
-}
-
-static void lag_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size)
-{
-	vd_output_shm_free(fd, map, size);
-}
-
-static void lag_destroy(struct vd_output *out)
-{
-	struct lag *l = (struct lag *)out;
-
-	lag_release(l);
-	vd_output_finish(out);
-	the_lag = NULL;
-	free(l);
-}
-
-/* The harness made a headless output: lag, on the output core, replaces it. */
-static struct vd_output *lag_wrap(struct harness *h, struct vd_output *headless)
-{
-	struct vd_output_opts oo = {.refresh_mhz = FAST_VBLANK};
-	struct lag *l = calloc(1, sizeof(*l));
-
-	assert_non_null(l);
-	vd_output_destroy(headless);
-	l->impl = (struct vd_output_impl){
-		.name = "lag",
-		.pacing = VD_PACE_TIMER,
-		.conn_size = sizeof(struct vd_output_conn),
-		.fb_size = sizeof(struct lag_fb),
-		.destroy = lag_destroy,
-		.conn_init = lag_conn_init,
-		.conn_finish = lag_conn_finish,
-		.fb_init = lag_fb_init,
-		.fb_finish = lag_fb_finish,
-		.buffer_alloc = lag_buffer_alloc,
-		.buffer_free = lag_buffer_free,
-	};
-	assert_int_equal(vd_output_init(&l->base, &l->impl, h->loop, &oo), 0);
-	the_lag = l;
-	return &l->base;
-}
 
 static struct vd_sim_stats dom_stats(struct harness *h, uint32_t domid)
 {
@@ -134,6 +32,16 @@ static struct vd_sim_stats dom_stats(struct harness *h, uint32_t domid)
 
 	assert_int_equal(vd_sim_domain_stats(vd_sim_from_hv(h->hv), domid, &s), 0);
 	return s;
+}
+
+/* The guest's account counts the grant mappings the sim has, and the fds it holds. */
+static void assert_counted(struct harness *h, struct vd_simfront *g, uint64_t fds)
+{
+	struct vd_res_use u[VD_RES_COUNT];
+
+	assert_int_equal(vd_backend_guest_resources(h->be, vd_simfront_domid(g), u), 0);
+	assert_int_equal(u[VD_RES_MAPS].used, dom_stats(h, vd_simfront_domid(g)).pages_mapped);
+	assert_int_equal(u[VD_RES_FDS].used, fds);
 }
 
 static struct vd_backend_stats be_stats(struct harness *h)
@@ -296,6 +204,7 @@ static void zero_copy_disabled(void **state)
 	g = h_guest(&h, "nozc", &o);
 	assert_true(h_run_until(&h, h_all_finished, NULL, 20000));
 	h_assert_clean(&h, g, 1, 40);
+	assert_counted(&h, g, 0);
 	assert_int_equal(dom_stats(&h, vd_simfront_domid(g)).dmabufs_exported, 0);
 	assert_int_equal(be_stats(&h).zero_copy, 0);
 	assert_int_equal(be_stats(&h).copy_only, 1);
@@ -362,6 +271,7 @@ static void fallback_when_export_refused(void **state)
 		h_run_for(&h, 10);
 		assert_int_equal(be_stats(&h).zero_copy, 0);
 		assert_int_equal(be_stats(&h).copy_only, 1);
+		assert_counted(&h, g, 0);
 		assert_true(h_run_until(&h, h_all_finished, NULL, 20000));
 		h_assert_clean(&h, g, 1, 40);
 		assert_true(h_stats(g).buffers_destroyed);

@@ -91,13 +91,18 @@ static void test_good(void **state)
 	struct vd_config *cfg = NULL;
 	const struct vd_guest_conf *g;
 	struct vd_bufs_opts bo = VD_BUFS_OPTS_DEFAULT;
+	struct vd_res_vec limits;
 	char path[128];
 	struct errs e;
 
 	put("vdispld.conf", "# comment\nhypervisor = sim\n  refresh = 30\nzero-copy = yes\n"
-			    "destroy-timeout-ms = 1000\n[default]\nmax-buffers = 8\n");
+			    "destroy-timeout-ms = 1000\nmaptrack-frames = 2048\ntotal-fds = 4000\n"
+			    "total-backend-bytes = 256M\ntotal-retry-buffers = 99\n"
+			    "[default]\nmax-buffers = 8\nmax-fds = 300\n");
 	put("guests.d/default.conf", "max-framebuffers = 16\n");
 	put("guests.d/web.conf", "; the web guest\nmax-bytes = 64M\nzero-copy = off\n"
+				 "max-grant-maps = 20000\nmax-backend-bytes = 32M\n"
+				 "max-retry-buffers = 3\n"
 				 "connector.0 = HDMI-A-1\nconnector.1 = 0,0,1920x1080\n"
 				 "connector.2 = 4711\n"
 				 "input = /dev/input/event3\ninput = /dev/input/event4\n"
@@ -111,6 +116,10 @@ static void test_good(void **state)
 	assert_int_equal(g->caps.max_dbufs, 8);  /* [default] */
 	assert_int_equal(g->caps.max_fbs, 16);   /* default.conf */
 	assert_int_equal(g->caps.max_pages, 64 * 256);
+	assert_int_equal(g->caps.max_grant_maps, 20000);
+	assert_int_equal(g->caps.max_fds, 300); /* [default] */
+	assert_int_equal(g->caps.max_be_pages, 32 * 256);
+	assert_int_equal(g->caps.max_retry, 3);
 	assert_false(g->zero_copy);
 	assert_string_equal(g->connector[0], "HDMI-A-1");
 	assert_string_equal(g->connector[1], "0,0,1920x1080");
@@ -127,6 +136,12 @@ static void test_good(void **state)
 	assert_int_equal(bo.caps.max_dbufs, 8);
 	assert_false(bo.zero_copy);
 	assert_int_equal(bo.destroy_timeout_ms, 1000);
+	assert_int_equal(bo.caps.max_grant_maps, 20000);
+	vd_config_apply_limits(cfg, &limits);
+	assert_int_equal(limits.v[VD_RES_MAPS], 2048 * 256 / 2); /* half the maptrack */
+	assert_int_equal(limits.v[VD_RES_FDS], 4000);
+	assert_int_equal(limits.v[VD_RES_BE_PAGES], 256 * 256);
+	assert_int_equal(limits.v[VD_RES_RETRY], 99);
 	vd_config_free(cfg);
 	snprintf(path, sizeof(path), "%s/guests.d/default.conf", dir);
 	unlink(path);
@@ -227,14 +242,19 @@ static void test_broken_global(void **state)
 	assert_true(has_err(&e, "vdispld.conf:10: destroy-timeout-ms: a global setting"));
 	assert_true(has_err(&e, "vdispld.conf:11: control-group: a global setting"));
 	assert_int_equal(e.n, 9);
-	put("vdispld.conf", "control-group = no-such-group-vdispld\nmax-bytes = 1G\n");
+	put("vdispld.conf", "control-group = no-such-group-vdispld\nmax-bytes = 1G\n"
+			    "max-fds = 100\n[default]\ntotal-fds = 100\nmax-fds = 3\n");
 	assert_int_equal(load(&cfg, &e), -EINVAL);
 	assert_true(has_err(&e, "vdispld.conf:1: control-group: no group \"no-such-group-vdispld\""));
 	assert_true(has_err(&e, "vdispld.conf:2: max-bytes: a guest setting"));
+	assert_true(has_err(&e, "vdispld.conf:3: max-fds: a guest setting"));
+	assert_true(has_err(&e, "vdispld.conf:5: total-fds: a global setting"));
+	assert_true(has_err(&e, "vdispld.conf:6: max-fds: expected a number 8..1048576"));
 }
 
 static void test_missing(void **state)
 {
+	struct vd_res_vec limits;
 	struct vd_config *cfg = NULL;
 	struct errs e = {0};
 	char path[128];
@@ -247,6 +267,15 @@ static void test_missing(void **state)
 	assert_false(cfg->found);
 	assert_string_equal(cfg->global.hypervisor, "xen");
 	assert_int_equal(cfg->defaults.caps.max_dbufs, 256);
+	assert_int_equal(cfg->defaults.caps.max_grant_maps, 0); /* a quarter of the total */
+	assert_int_equal(cfg->defaults.caps.max_fds, 1024);
+	assert_int_equal(cfg->defaults.caps.max_be_pages, 64 * 256);
+	assert_int_equal(cfg->defaults.caps.max_retry, 16);
+	vd_config_apply_limits(cfg, &limits);
+	assert_int_equal(limits.v[VD_RES_MAPS], 1024 * 256 / 2);
+	assert_int_equal(limits.v[VD_RES_FDS], 0); /* from RLIMIT_NOFILE */
+	assert_int_equal(limits.v[VD_RES_BE_PAGES], 128 * 256);
+	assert_int_equal(limits.v[VD_RES_RETRY], 64);
 	vd_config_free(cfg);
 }
 

@@ -383,6 +383,46 @@ static void test_export_dead_domain(void **state)
 	free(b.refs);
 }
 
+/*
+ * Dom0's maptrack: maps and exports of any guest's pages take entries;
+ * past the limit every map of Dom0 fails, whoever it is for, until some
+ * are released.
+ */
+static void test_maptrack_full(void **state)
+{
+	struct fixture *f = *state;
+	struct guest_buf b;
+	uint32_t other;
+	void *addr;
+	int fd;
+
+	guest_buf_init(f, &b, 8, 0, false);
+	assert_int_equal(vd_sim_set_maptrack(f->sim, 0, 12), 0);
+	fd = export(f, &b);
+	assert_int_equal(stats(f, 0).maptrack_used, 8);
+	assert_int_equal(f->ops->gnt_map(f->gnt, f->domid, 8, b.refs, false, &addr), -ENOSPC);
+	assert_int_equal(f->ops->gnt_map(f->gnt, f->domid, 4, b.refs, false, &addr), 0);
+	assert_int_equal(stats(f, 0).maptrack_used, 12);
+	/* Another guest's page: refused too, the maptrack is Dom0's. */
+	assert_int_equal(vd_sim_domain_create(f->sim, "other", &other), 0);
+	{
+		uint32_t pfn, ref;
+		void *mem;
+
+		assert_int_equal(vd_sim_mem_alloc(f->sim, other, 1, &mem, &pfn), 0);
+		assert_int_equal(vd_sim_grant(f->sim, other, 0, pfn, false, &ref), 0);
+		assert_int_equal(f->ops->dmabuf_exp_from_refs(f->gnt, other, 1, &ref, &fd), -ENOSPC);
+		assert_int_equal(f->ops->gnt_unmap(f->gnt, addr, 4), 0);
+		assert_int_equal(f->ops->gnt_map(f->gnt, other, 1, &ref, false, &addr), 0);
+		assert_int_equal(f->ops->gnt_unmap(f->gnt, addr, 1), 0);
+		assert_int_equal(vd_sim_grant_end(f->sim, other, ref), 0);
+	}
+	close(fd);
+	assert_int_equal(wait_released(f, fd), 0);
+	assert_int_equal(stats(f, 0).maptrack_used, 0);
+	guest_buf_finish(f, &b);
+}
+
 /* ---- import ---- */
 
 static int memfd_pages(uint32_t count)
@@ -598,6 +638,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_export_outlives_handle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_export_outlives_machine_handles, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_export_dead_domain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_maptrack_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_import_alias, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_import_rejects, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_import_deferred_end, setup, teardown),

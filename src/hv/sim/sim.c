@@ -20,6 +20,8 @@ static int sim_domain_alive(struct vd_hv *hv, uint32_t domid);
 
 static const struct vd_hv_impl sim_impl = {
     .name = "sim",
+    .export_extra_fds = 1, /* the read end of the export's pipe */
+    .import_extra_fds = 1, /* the backing's dup of the buffer */
     .destroy = sim_conn_destroy,
     .own_domid = sim_own_domid,
     .domain_alive = sim_domain_alive,
@@ -150,6 +152,7 @@ static int domain_new(struct vd_sim *sim, struct vd_sim_domain **ret)
 		return -ENOMEM;
 	d->domid = sim->ndoms;
 	d->memfd = -1;
+	d->maptrack_max = VD_SIM_MAPTRACK_DEFAULT;
 	d->next_ref = 1;
 	d->next_port = 1;
 	vd_sim_list_init(&d->views);
@@ -364,4 +367,14 @@ int vd_hv_sim_create(struct vd_hv **ret_hv)
 	r = conn_create(sim, 0, ret_hv);
 	vd_sim_unref(sim);
 	return r;
+}
+
+int vd_sim_set_maptrack(struct vd_sim *sim, uint32_t domid, uint64_t entries)
+{
+	struct vd_sim_domain *d = vd_sim_domain_get(sim, domid);
+
+	if (!d)
+		return -ESRCH;
+	d->maptrack_max = entries;
+	return 0;
 }

@@ -88,15 +88,28 @@ int vd_sim_evtchn_notify(struct vd_evtchn *ch);
  */
 int vd_sim_refuse_dmabuf_export(struct vd_sim *sim, int err);
 
+/*
+ * Xen keeps a maptrack per domain: one entry per grant page it maps (a
+ * gntdev mapping, a dma-buf export), shared by every backend in that
+ * domain; once it is full every further map of that domain fails. The
+ * sim's default is Xen's for a domain (gnttab_max_maptrack_frames = 1024
+ * frames of 256 entries); a map or an export past it fails -ENOSPC.
+ */
+#define VD_SIM_MAPTRACK_DEFAULT (1024u * 256u)
+int vd_sim_set_maptrack(struct vd_sim *sim, uint32_t domid, uint64_t entries);
+
 struct vd_sim_stats {
 	uint64_t grants_active;    /* grants of this domain not ended */
 	uint64_t pages_mapped;     /* this domain's pages mapped by other domains now */
 	uint64_t maps_total;       /* map operations on this domain's grants, ever */
+	uint64_t map_pages_total;  /* pages of those (an export's pages too), ever: the work done */
 	uint64_t deferred_ends;    /* grant ends while still mapped (a leak in Linux) */
 	uint64_t ports_open;       /* event channel ports of this domain */
 	uint64_t notifications_in; /* notifications delivered to this domain's ports */
 	uint64_t dmabufs_exported; /* dma-bufs of this domain's pages alive (not released) */
 	uint64_t imports_granted;  /* refs this domain grants via dmabuf_imp_to_refs now */
+	/* Pages of other domains this domain maps now (maps and exports): its maptrack entries. */
+	uint64_t maptrack_used;
 };
 /*
  * Works for a destroyed domain too (its zombie pages). The gntdev dma-buf

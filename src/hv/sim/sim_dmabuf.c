@@ -41,6 +41,7 @@ struct vd_sim_export {
 	int fd;			   /* number of the write end at export time */
 	int hup_fd;		   /* the read end: POLLHUP once no copy of fd is open */
 	struct vd_sim_domain *dom; /* the granting domain; lives as long as the machine */
+	struct vd_sim_domain *mapper; /* the exporter's domain, whose maptrack holds it */
 	uint32_t count;
 	uint32_t refs[];
 };
@@ -83,6 +84,7 @@ static void export_release(struct vd_sim_export *x)
 {
 	vd_sim_list_del(&x->link);
 	x->dom->stats.dmabufs_exported--;
+	vd_sim_maptrack_put(x->mapper, x->count);
 	vd_sim_grants_drop(x->dom, x->count, x->refs);
 	close(x->hup_fd);
 	free(x);
@@ -168,9 +170,15 @@ int vd_sim_dmabuf_exp_from_refs(struct vd_gnt *gnt, uint32_t domid, uint32_t cou
 	r = vd_sim_grants_check(d, g->domid, count, refs, true, NULL, NULL);
 	if (r < 0)
 		return r;
-	r = export_new(d, count, refs, &x);
+	r = vd_sim_maptrack_take(vd_sim_domain_get(g->sim, g->domid), count);
 	if (r < 0)
 		return r;
+	r = export_new(d, count, refs, &x);
+	if (r < 0) {
+		vd_sim_maptrack_put(vd_sim_domain_get(g->sim, g->domid), count);
+		return r;
+	}
+	x->mapper = vd_sim_domain_get(g->sim, g->domid);
 	x->owner = g;
 	vd_sim_grants_hold(d, count, refs);
 	d->stats.dmabufs_exported++;

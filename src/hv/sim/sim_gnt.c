@@ -26,6 +26,7 @@ struct vd_sim_map {
 	void *addr;
 	uint32_t count;
 	struct vd_sim_domain *dom; /* the granting domain; lives as long as the machine */
+	struct vd_sim_domain *mapper; /* the handle's domain, whose maptrack holds it */
 	uint32_t *refs;
 };
 
@@ -223,11 +224,25 @@ int vd_sim_gnt_open(struct vd_hv *hv, struct vd_gnt **ret_gnt)
 	return 0;
 }
 
+int vd_sim_maptrack_take(struct vd_sim_domain *mapper, uint32_t count)
+{
+	if (mapper->stats.maptrack_used + count > mapper->maptrack_max)
+		return -ENOSPC;
+	mapper->stats.maptrack_used += count;
+	return 0;
+}
+
+void vd_sim_maptrack_put(struct vd_sim_domain *mapper, uint32_t count)
+{
+	mapper->stats.maptrack_used -= count;
+}
+
 void vd_sim_grants_hold(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs)
 {
 	for (uint32_t i = 0; i < count; i++)
 		d->grants[refs[i]].map_count++;
 	d->stats.pages_mapped += count;
+	d->stats.map_pages_total += count;
 	d->stats.maps_total++;
 }
 
@@ -247,6 +262,7 @@ void vd_sim_grants_drop(struct vd_sim_domain *d, uint32_t count, const uint32_t 
 static void map_release(struct vd_sim_map *m)
 {
 	munmap(m->addr, (size_t)m->count * VD_SIM_PAGE_SIZE);
+	vd_sim_maptrack_put(m->mapper, m->count);
 	vd_sim_grants_drop(m->dom, m->count, m->refs);
 	vd_sim_list_del(&m->link);
 	free(m->refs);
@@ -360,7 +376,13 @@ int vd_sim_gnt_map(struct vd_gnt *gnt, uint32_t domid, uint32_t count, const uin
 	r = map_new(d, count, refs, &m);
 	if (r < 0)
 		return r;
-	r = map_frames_of(g, d, count, refs, writable, &addr);
+	m->mapper = vd_sim_domain_get(g->sim, g->domid);
+	r = vd_sim_maptrack_take(m->mapper, count);
+	if (r >= 0) {
+		r = map_frames_of(g, d, count, refs, writable, &addr);
+		if (r < 0)
+			vd_sim_maptrack_put(m->mapper, count);
+	}
 	if (r < 0) {
 		free(m->refs);
 		free(m);

@@ -147,6 +147,7 @@ struct vd_sim_domain {
 	uint32_t free_head, free_tail, nfree; /* FIFO of ended refs */
 	uint32_t next_port;
 	struct vd_sim_list ports; /* struct vd_sim_port, open ports */
+	uint64_t maptrack_max;    /* stats.maptrack_used may not go above */
 	struct vd_sim_stats stats;
 };
 
@@ -296,7 +297,10 @@ void vd_sim_domain_release_if_unused(struct vd_sim_domain *d);
  */
 int vd_sim_grants_check(struct vd_sim_domain *d, uint32_t domid, uint32_t count,
 			const uint32_t *refs, bool writable, int *fds, uint32_t *pfns);
-/* Count a mapping of checked refs (stats.pages_mapped, maps_total) / undo it. */
+/* The mapper's maptrack: room for count more entries (0 or -ENOSPC); take / give back. */
+int vd_sim_maptrack_take(struct vd_sim_domain *mapper, uint32_t count);
+void vd_sim_maptrack_put(struct vd_sim_domain *mapper, uint32_t count);
+/* Count a mapping of checked refs (stats.pages_mapped, maps_total...) / undo it. */
 void vd_sim_grants_hold(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs);
 void vd_sim_grants_drop(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs);
 /* Grant page `page` of b to to_domid, read-write; the entry takes a reference on b. */
