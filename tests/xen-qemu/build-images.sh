@@ -12,6 +12,7 @@
 #                      bochs-drm (KMS case) modules, vdispld (+ the
 #                      libraries ldd finds), the guest kernel and initramfs,
 #                      dom0-init.sh (+ dom0-toolstack.sh) and dom0-scenario.sh
+#                      (+ dom0-lib.sh)
 #
 # With EVREAD and INJECT (the input case): the guest gets the evdev module
 # and xenfront-evread; Dom0 gets the uinput and evdev modules, systemd-udevd
@@ -131,6 +132,8 @@ xen_tools "$D" "$STAGE"
 # glibc dlopen()s libgcc_s.so.1 for pthread_cancel: xl aborts without it
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$D/lib/x86_64-linux-gnu/"
 copy_bin "$D" /usr/sbin/vdispld "$VDISPLD"
+mkdir -p "$D/lib"
+cp "$HERE/dom0-lib.sh" "$D/lib/dom0-lib.sh"
 dom0_finish "$D" "$STAGE" "$OUT" vmlinuz "$HERE"
 
 say "done: $(cd "$OUT" && ls -s --block-size=K xen.elf vmlinuz dom0.cpio.gz domu.cpio.gz | tr '\n' ' ')"
