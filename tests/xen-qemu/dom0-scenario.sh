@@ -32,6 +32,10 @@ VD_INPUT=
 # gsend, client_run, flips_ok
 . /lib/dom0-lib.sh
 
+# "vdtest_only=domd" on Dom0's command line (run.py --only-domd): the
+# display domain case alone, a scenario of its own
+grep -q 'vdtest_only=domd' /proc/cmdline && exec sh /root/domd-scenario.sh
+
 # emit FILE: to the host (a shared dir needs nothing; else base64 on the console)
 emit() {
     [ -f "$1" ] || return 0
