@@ -17,6 +17,7 @@
 #include "input/kbdback.h"
 #include "log.h"
 #include "output/output.h"
+#include "readiness.h"
 #include "service.h"
 #include "simfront/simfront.h"
 #include "simkbd/simkbd.h"
@@ -37,6 +38,7 @@ struct daemon {
 	struct vd_simkbd *kbds[MAX_SIM_GUESTS]; /* --sim-vkb */
 	uint32_t nguests;
 	uint64_t start_us, last_flips, last_us;
+	bool announced; /* the readiness node is written */
 };
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -341,6 +343,9 @@ static void summarise(struct daemon *d, struct vd_summary *ret)
 /* Guests are told first (backend Closed), then everything is released. */
 static void teardown(struct daemon *d)
 {
+	/* First: a toolstack must not start a guest against a backend going away. */
+	if (d->announced)
+		vd_readiness_withdraw(d->hv);
 	vd_service_destroy(d->svc);
 	report_sim_vkb(d);
 	vd_dinput_destroy(d->input);
@@ -372,6 +377,7 @@ int vd_daemon_run(const struct vd_daemon_opts *opts, struct vd_summary *ret_summ
 		ret_summary->started = true;
 		vd_info("running: hypervisor %s, output %s%s", opts->hypervisor, opts->output,
 			opts->force_copy ? " (copy)" : "");
+		d.announced = vd_readiness_announce(d.hv) == 0;
 		r = sd_event_loop(d.loop);
 	}
 	summarise(&d, ret_summary);

@@ -54,7 +54,11 @@ struct vd_hv_impl {
 
 	/* The domain this backend runs in. */
 	uint32_t (*own_domid)(struct vd_hv *hv);
-	/* 1 if the domain exists and is not dying, 0 if gone, -errno on error. */
+	/*
+	 * 1 if the domain exists and is not dying, 0 if gone, -errno on error.
+	 * Where the backend may not ask (a driver domain on Xen), always 1:
+	 * the toolstack's removal of a device's directories ends it instead.
+	 */
 	int (*domain_alive)(struct vd_hv *hv, uint32_t domid);
 
 	/* ---- xenstore ---- */

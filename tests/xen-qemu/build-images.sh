@@ -12,6 +12,7 @@
 #                      bochs-drm (KMS case) modules, vdispld (+ the
 #                      libraries ldd finds), the guest kernel and initramfs,
 #                      dom0-init.sh (+ dom0-toolstack.sh) and dom0-scenario.sh
+#                      (+ dom0-lib.sh)
 #
 # With EVREAD and INJECT (the input case): the guest gets the evdev module
 # and xenfront-evread; Dom0 gets the uinput and evdev modules, systemd-udevd
@@ -19,11 +20,23 @@
 # $VD_XEN_CACHE/udev-VERSION; 80-drivers.rules left out so that udevd loads
 # no module by itself), libinput's quirks and the uinput injector.
 #
-# Usage: build-images.sh VDISPLD CLIENT OUT [EVREAD INJECT]
+# With --domd VKMS (the display domain case, dom0-domd-scenario.sh): Dom0
+# also gets the display domain's initramfs, OUT/domd.cpio.gz: busybox, the
+# Xen device modules (evtchn, gntdev, privcmd, xenfs), VKMS (the vkms.ko
+# tests/vm/build-vkms.sh built) with its DRM dependencies, vdispld, the
+# client (the reference drawing), xl (for xl devd) and xenstore's tools,
+# domd-init.sh as /init; and dom0-domd-scenario.sh as /root/domd-scenario.sh.
+#
+# Usage: build-images.sh [--domd VKMS] VDISPLD CLIENT OUT [EVREAD INJECT]
 # Needs (tests/install-deps.sh): cpio, gzip, kmod (depmod), binutils.
 set -euo pipefail
 
-[ $# -eq 3 ] || [ $# -eq 5 ] || { echo "usage: $0 VDISPLD CLIENT OUTDIR [EVREAD INJECT]" >&2; exit 2; }
+VKMS=
+if [ "${1:-}" = --domd ]; then
+    VKMS=$(readlink -f "$2")
+    shift 2
+fi
+[ $# -eq 3 ] || [ $# -eq 5 ] || { echo "usage: $0 [--domd VKMS] VDISPLD CLIENT OUTDIR [EVREAD INJECT]" >&2; exit 2; }
 VDISPLD=$(readlink -f "$1")
 CLIENT=$(readlink -f "$2")
 OUT=$3
@@ -131,6 +144,35 @@ xen_tools "$D" "$STAGE"
 # glibc dlopen()s libgcc_s.so.1 for pthread_cancel: xl aborts without it
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$D/lib/x86_64-linux-gnu/"
 copy_bin "$D" /usr/sbin/vdispld "$VDISPLD"
+mkdir -p "$D/lib"
+cp "$HERE/dom0-lib.sh" "$D/lib/dom0-lib.sh"
+
+# ---- the display domain (--domd) ----
+if [ -n "$VKMS" ]; then
+    say "display domain initramfs"
+    M=$WORK/domd
+    base_root "$M" "$STAGE/bin/busybox"
+    # vkms first: copy_mods' depmod then indexes it with the rest
+    mkdir -p "$M$MODDIR/extra"
+    cp "$VKMS" "$M$MODDIR/extra/vkms.ko"
+    # shellcheck disable=SC2046
+    copy_mods "$M" xen-evtchn xen-gntdev xen-privcmd xenfs $(modinfo -F depends "$VKMS" | tr , ' ')
+    copy_bin "$M" "$XENBIN/xl" "$STAGE$XENBIN/xl"
+    copy_bin "$M" /usr/bin/xenstore "$STAGE/usr/bin/xenstore"
+    for t in ls read write list rm exists watch chmod; do ln -sf xenstore "$M/usr/bin/xenstore-$t"; done
+    cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$M/lib/x86_64-linux-gnu/"
+    mkdir -p "$M/etc/xen" "$M/var/lib/xen"
+    cp "$STAGE/etc/xen/xl.conf" "$M/etc/xen/"
+    copy_bin "$M" /usr/sbin/vdispld "$VDISPLD"
+    cp "$CLIENT" "$M/bin/xenfront-client"
+    cp "$HERE/domd-init.sh" "$M/init"
+    chmod 755 "$M/init"
+    mkcpio "$M" "$OUT/domd.cpio.gz"
+    mkdir -p "$D/root/domd"
+    cp "$OUT/domd.cpio.gz" "$D/root/domd/"
+    cp "$HERE/dom0-domd-scenario.sh" "$D/root/domd-scenario.sh"
+    chmod 755 "$D/root/domd-scenario.sh"
+fi
 dom0_finish "$D" "$STAGE" "$OUT" vmlinuz "$HERE"
 
 say "done: $(cd "$OUT" && ls -s --block-size=K xen.elf vmlinuz dom0.cpio.gz domu.cpio.gz | tr '\n' ' ')"

@@ -28,17 +28,13 @@ VRUN=0
 KRUN=
 VD_OUTPUT="--output headless --capture-dir $CAP"
 VD_INPUT=
-FAILED=0
+# up, dt, step, check, field; glog, create (with mkcfg below), gwait, gline,
+# gsend, client_run, flips_ok
+. /lib/dom0-lib.sh
 
-up() { cut -d' ' -f1 /proc/uptime; }
-dt() { echo "$1 $2" | awk '{printf "%.1f", $1 - $2}'; }
-step() { echo "VDTEST-STEP $1 budget=$2 uptime=$(up)"; }
-check() {
-    echo "VDTEST-CHECK $1 $2 $3"
-    [ "$2" = PASS ] || FAILED=$((FAILED + 1))
-}
-# field NAME LINE: the value of NAME=... in LINE
-field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
+# "vdtest_only=domd" on Dom0's command line (run.py --only-domd): the
+# display domain case alone, a scenario of its own
+grep -q 'vdtest_only=domd' /proc/cmdline && exec sh /root/domd-scenario.sh
 
 # emit FILE: to the host (a shared dir needs nothing; else base64 on the console)
 emit() {
@@ -93,66 +89,6 @@ on_crash = "preserve"
 vdispl = [ 'backend=0,be-alloc=0,connectors=${CONNECTORS:-Virtual-1:${2:-640x480}}' ]
 $VKBLINE
 EOF
-}
-glog() { echo "$CON/guest-$1.log"; }
-
-# create NAME [CONNECTOR-SIZE]: xl create, then the guest's console shown on
-# ours, prefixed
-create() {
-    mkcfg "$1" "$2"
-    T0=$(up)
-    xl -v create "/etc/xen/$1.cfg" >"$R/xl-create-$1.log" 2>&1
-    RC=$?
-    CREATE_S=$(dt "$(up)" "$T0")
-    if [ $RC = 0 ]; then
-        i=0; while [ ! -f "$(glog "$1")" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
-        (tail -F "$(glog "$1")" 2>/dev/null | awk -v p="[$1] " '{ print p $0; fflush() }') &
-    else
-        grep -vE '^(xc|domainbuilder): detail' "$R/xl-create-$1.log" | tail -n 30
-    fi
-    return $RC
-}
-
-# gwait NAME PATTERN SECONDS: until the guest's console log has PATTERN
-gwait() {
-    end=$(($(cut -d. -f1 /proc/uptime) + $3))
-    while ! grep -q "$2" "$(glog "$1")" 2>/dev/null; do
-        [ "$(cut -d. -f1 /proc/uptime)" -ge $end ] && return 1
-        sleep 0.5
-    done
-    return 0
-}
-# gline NAME PATTERN: the last line of the guest's log with PATTERN
-gline() { grep "$2" "$(glog "$1")" 2>/dev/null | tail -n 1 | tr -d '\r'; }
-
-# gsend NAME COMMAND: a command line to the guest's console
-gsend() {
-    d=$(xl domid "$1" 2>/dev/null)
-    tty=$(xenstore-read "/local/domain/$d/console/tty" 2>/dev/null)
-    if [ -z "$tty" ]; then
-        echo "VDTEST-INFO no console tty for $1"
-        return 1
-    fi
-    echo "$2" >"$tty"
-}
-
-# client_run NAME TAG SECONDS ARGS...: one client run in the guest; sets RES
-client_run() {
-    n=$1; tag=$2; secs=$3; shift 3
-    gsend "$n" "run $tag $*"
-    if ! gwait "$n" "GUEST-RUN-END $tag " "$secs"; then
-        RES=""
-        return 1
-    fi
-    RES=$(sed -n "/GUEST-RUN-BEGIN $tag /,/GUEST-RUN-END $tag /p" "$(glog "$n")" |
-          grep CLIENT-RESULT | tail -n 1 | tr -d '\r')
-    return 0
-}
-
-# flips_ok RESULT MIN: frames >= MIN and no errors
-flips_ok() {
-    f=$(field frames "$1"); e=$(field errors "$1")
-    [ -n "$f" ] && [ "$f" -ge "$2" ] && [ "$e" = 0 ]
 }
 
 # capture TAG GUEST RESULT [CONNECTOR]: keep what vdispld captured for the

@@ -46,6 +46,10 @@ EXPECTED = [
     "i_kms_guest_dmesg", "h_vdispld_log",
 ]
 KMS_ONLY = ["i_kms_flips", "i_kms_screendump", "i_kms_guest_dmesg", "h_vdispld_log"]
+# --only-domd: the display domain case (dom0-domd-scenario.sh)
+DOMD = ["l_domd_boot", "l_domd_reference", "l_domd_ready", "l_domd_xl_create", "l_domd_card",
+        "l_domd_vkb", "l_domd_flips", "l_domd_crc", "l_domd_guest_dmesg", "l_domd_destroy",
+        "l_domd_log"]
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--images", required=True, help="dir with xen.elf, vmlinuz, dom0.cpio.gz")
@@ -63,6 +67,10 @@ ap.add_argument("--no-9p", action="store_true",
 ap.add_argument("--no-kms", action="store_true",
                 help="no virtual GPU, no monitor socket, no KMS case (i_*)")
 ap.add_argument("--only-kms", action="store_true", help="the KMS case alone")
+ap.add_argument("--only-domd", action="store_true",
+                help="the display domain case alone (images built with build-images.sh --domd)")
+ap.add_argument("--domd-no-devd", action="store_true",
+                help="--only-domd without xl devd in the display domain")
 ap.add_argument("-v", "--verbose", action="store_true", help="echo the whole console")
 a = ap.parse_args()
 
@@ -74,7 +82,12 @@ for f in ("xen.elf", "vmlinuz", "dom0.cpio.gz"):
 xen_cmd = (f"console=com1 com1=115200,8n1 dom0_mem={a.dom0_mem},max:{a.dom0_mem} "
            f"dom0_max_vcpus={a.smp} loglvl=all guest_loglvl=all noreboot")
 dom0_cmd = "console=hvc0 earlyprintk=xen loglevel=6" + ("" if a.interactive else " vdtest")
-if a.no_kms:
+if a.only_domd:
+    # vdispld runs in a driver domain there: Dom0 needs no GPU
+    a.no_kms = True
+    dom0_cmd += " vdtest_only=domd" + (" vdtest_domd_nodevd" if a.domd_no_devd else "")
+    EXPECTED = DOMD
+elif a.no_kms:
     dom0_cmd += " vdtest_kms=off"
     EXPECTED = [c for c in EXPECTED if not c.startswith("i_")]
 elif a.only_kms:
@@ -213,7 +226,7 @@ def close_monitor():
 
 
 con = Console(qemu, log_path, verbose=a.verbose, tail=a.tail, on_line=on_line, cleanup=close_monitor,
-              show=r"VDTEST-(STEP|INFO)|CLIENT-RESULT|GUEST-CARD|GUEST-DMESG-END|DOM0-RESULTS|"
+              show=r"VDTEST-(STEP|INFO)|CLIENT-RESULT|GUEST-CARD|GUEST-DMESG-END|DOM0-RESULTS|DOMD-(MODULES|DEVD|REF|CRC|ERROR)|"
                    r"DOM0-ERROR|Kernel panic|BUG:|Oops")
 say, record = con.say, con.record
 

@@ -41,6 +41,7 @@ struct xen_hv {
 	struct vd_hv base;
 	struct xs_handle *xs;
 	uint32_t own_domid;
+	bool privileged; /* xenstored answers IS_DOMAIN_INTRODUCED: Dom0 (or a domain it trusts) */
 };
 
 struct vd_evtchn {
@@ -110,11 +111,20 @@ static uint32_t xen_own_domid(struct vd_hv *hv)
  * failure; errno tells them apart. A dying domain stays introduced until
  * the toolstack releases it, which is when "@releaseDomain" fires: callers
  * re-check on that watch.
+ *
+ * xenstored answers IS_DOMAIN_INTRODUCED to privileged callers only, and
+ * sends @releaseDomain only to them (or to domains Dom0 allowed by
+ * SET_PERMS on it). A driver domain can tell no other domain's death: a
+ * domain counts as alive there, and what ends its devices is the
+ * toolstack's removal of their frontend and backend directories, which
+ * libxl does on every destroy (docs/driver-domain.md).
  */
 static int xen_domain_alive(struct vd_hv *hv, uint32_t domid)
 {
 	struct xen_hv *xh = xen_hv_from(hv);
 
+	if (!xh->privileged)
+		return 1;
 	errno = 0;
 	if (xs_is_domain_introduced(xh->xs, domid))
 		return 1;
@@ -595,7 +605,13 @@ int vd_hv_xen_create(struct vd_hv **ret_hv)
 		return r;
 	}
 	xh->own_domid = xen_read_own_domid(xh->xs);
-	vd_info("xen: connected to xenstore, backend domain %u", xh->own_domid);
+	/* Our own domain is introduced: only a refusal makes this false. */
+	errno = 0;
+	xh->privileged = xs_is_domain_introduced(xh->xs, xh->own_domid) || errno != EACCES;
+	vd_info("xen: connected to xenstore, backend domain %u%s", xh->own_domid,
+		xh->privileged ? ""
+			       : " (a driver domain: a guest's devices end when the toolstack "
+				 "removes them)");
 	*ret_hv = &xh->base;
 	return 0;
 }
