@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -67,6 +68,8 @@ static void sim_free(struct vd_sim *sim)
 	}
 	free(sim->doms);
 	vd_sim_xs_finish(&sim->xs);
+	if (sim->exports_ep >= 0)
+		close(sim->exports_ep);
 	free(sim);
 }
 
@@ -344,7 +347,8 @@ static int sim_new(struct vd_sim **ret)
 	vd_sim_list_init(&sim->conns);
 	vd_sim_list_init(&sim->exports);
 	vd_sim_list_init(&sim->orphan);
-	r = vd_sim_xs_init(&sim->xs);
+	sim->exports_ep = epoll_create1(EPOLL_CLOEXEC);
+	r = sim->exports_ep < 0 ? -errno : vd_sim_xs_init(&sim->xs);
 	if (r >= 0)
 		r = domain_create(sim, "Domain-0", &domid);
 	if (r < 0) {

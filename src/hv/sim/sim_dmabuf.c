@@ -29,6 +29,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ struct vd_sim_export {
 	struct vd_sim_gnt *owner;  /* NULL once its handle is closed */
 	int fd;			   /* number of the write end at export time */
 	int hup_fd;		   /* the read end: POLLHUP once no copy of fd is open */
+	struct vd_sim *sim;
 	struct vd_sim_domain *dom; /* the granting domain; lives as long as the machine */
 	struct vd_sim_domain *mapper; /* the exporter's domain, whose maptrack holds it */
 	uint32_t count;
@@ -86,21 +88,26 @@ static void export_release(struct vd_sim_export *x)
 	x->dom->stats.dmabufs_exported--;
 	vd_sim_maptrack_put(x->mapper, x->count);
 	vd_sim_grants_drop(x->dom, x->count, x->refs);
+	epoll_ctl(x->sim->exports_ep, EPOLL_CTL_DEL, x->hup_fd, NULL);
 	close(x->hup_fd);
 	free(x);
 }
 
+/*
+ * Release the exports whose dma-bufs were closed: the epoll set reports
+ * only those, so the cost is theirs, not that of every export alive. An
+ * error of epoll_wait counts as "not yet": the caller may ask again.
+ */
 void vd_sim_exports_reap(struct vd_sim *sim)
 {
-	struct vd_sim_list *pos, *tmp;
+	struct epoll_event ev[64];
+	int n;
 
-	vd_sim_list_each(pos, tmp, &sim->exports)
-	{
-		struct vd_sim_export *x = vd_sim_container_of(pos, struct vd_sim_export, link);
-
-		if (hung_up(x->hup_fd, 0))
-			export_release(x);
-	}
+	do {
+		n = epoll_wait(sim->exports_ep, ev, 64, 0);
+		for (int i = 0; i < n; i++)
+			export_release(ev[i].data.ptr);
+	} while (n == 64);
 }
 
 /*
@@ -130,19 +137,27 @@ static int export_pipe(int *ret_fd, int *ret_hup_fd)
 	return 0;
 }
 
-static int export_new(struct vd_sim_domain *d, uint32_t count, const uint32_t *refs,
-		      struct vd_sim_export **ret)
+static int export_new(struct vd_sim *sim, struct vd_sim_domain *d, uint32_t count,
+		      const uint32_t *refs, struct vd_sim_export **ret)
 {
 	struct vd_sim_export *x = calloc(1, sizeof(*x) + count * sizeof(*refs));
+	struct epoll_event ev = {.events = EPOLLHUP};
 	int r;
 
 	if (!x)
 		return -ENOMEM;
 	r = export_pipe(&x->fd, &x->hup_fd);
+	ev.data.ptr = x;
+	if (r >= 0 && epoll_ctl(sim->exports_ep, EPOLL_CTL_ADD, x->hup_fd, &ev) < 0) {
+		r = -errno;
+		close(x->fd);
+		close(x->hup_fd);
+	}
 	if (r < 0) {
 		free(x);
 		return r;
 	}
+	x->sim = sim;
 	x->dom = d;
 	x->count = count;
 	memcpy(x->refs, refs, count * sizeof(*refs));
@@ -173,7 +188,7 @@ int vd_sim_dmabuf_exp_from_refs(struct vd_gnt *gnt, uint32_t domid, uint32_t cou
 	r = vd_sim_maptrack_take(vd_sim_domain_get(g->sim, g->domid), count);
 	if (r < 0)
 		return r;
-	r = export_new(d, count, refs, &x);
+	r = export_new(g->sim, d, count, refs, &x);
 	if (r < 0) {
 		vd_sim_maptrack_put(vd_sim_domain_get(g->sim, g->domid), count);
 		return r;

@@ -160,6 +160,7 @@ struct vd_sim {
 	struct vd_sim_xs xs;
 	struct vd_sim_list conns;   /* struct vd_sim_conn */
 	struct vd_sim_list exports; /* struct vd_sim_export, alive, newest first */
+	int exports_ep;             /* epoll of the exports' hang-up ends: the released */
 	struct vd_sim_list orphan;  /* in the orphan list while refs == 0 */
 	int export_refusal;         /* 0, or what every dma-buf export answers */
 };
