@@ -135,5 +135,6 @@ int bench_dbuf(const struct bench_cfg *cfg);    /* bench_dbuf.c */
 int bench_mem(const struct bench_cfg *cfg);     /* bench_mem.c */
 int bench_budget(const struct bench_cfg *cfg);  /* bench_budget.c */
 int bench_caps(const struct bench_cfg *cfg);    /* bench_caps.c */
+int bench_neighbour(const struct bench_cfg *cfg); /* bench_neighbour.c */
 
 #endif

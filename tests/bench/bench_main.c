@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vdispl-bench [--quick] [--json] [--only sys,flip,bufmode,copy,dbuf,mem,budget,caps]
+ * vdispl-bench [--quick] [--json] [--only sys,flip,bufmode,copy,dbuf,mem,budget,caps,neighbour]
  *
  * Prints a table of numbers (or JSON), each with the baseline it is
  * compared with and the ratio. Exits 1 if a measurement failed or
@@ -27,6 +27,7 @@ static const struct {
     {"mem", bench_mem},
     {"budget", bench_budget},
     {"caps", bench_caps},
+    {"neighbour", bench_neighbour},
 };
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
 
@@ -39,7 +40,7 @@ struct args {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vdispl-bench [--quick] [--json] "
-		   "[--only sys,flip,bufmode,copy,dbuf,mem,budget,caps]\n"
+		   "[--only sys,flip,bufmode,copy,dbuf,mem,budget,caps,neighbour]\n"
 		   "  --quick  short runs (a smoke test; numbers are noisy)\n"
 		   "  --json   print JSON instead of the table\n"
 		   "  --only   run only these measurements\n");
