@@ -26,6 +26,7 @@ struct vd_service {
 	sd_event_source *hup_src;
 	uint32_t reloads;
 	struct vd_notify reloaded; /* vd_service_on_reload */
+	char status[512];          /* STATUS= while serving (vd_service_set_status) */
 };
 
 const struct vd_config *vd_service_config(struct vd_service *svc)
@@ -58,6 +59,7 @@ int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
 		svc->cfg = svc->owned;
 	}
 	svc->running = svc->cfg->global;
+	snprintf(svc->status, sizeof(svc->status), "Serving");
 	*ret_svc = svc;
 	return 0;
 }
@@ -184,7 +186,7 @@ static void reload(struct vd_service *svc)
 			  cfg->found ? cfg->path : "(defaults)", cfg->nguests);
 		vd_notify(&svc->reloaded);
 	}
-	sd_notify(0, "READY=1\nSTATUS=Serving");
+	sd_notifyf(0, "READY=1\nSTATUS=%s", svc->status);
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -263,8 +265,14 @@ int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_ou
 	r = sd_event_set_watchdog(svc->loop, true);
 	if (r < 0)
 		return r;
-	sd_notify(0, "READY=1\nSTATUS=Serving");
+	sd_notifyf(0, "READY=1\nSTATUS=%s", svc->status);
 	return 0;
+}
+
+void vd_service_set_status(struct vd_service *svc, const char *text)
+{
+	snprintf(svc->status, sizeof(svc->status), "%s", text);
+	sd_notifyf(0, "STATUS=%s", svc->status);
 }
 
 void vd_service_destroy(struct vd_service *svc)
