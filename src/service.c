@@ -39,6 +39,14 @@ void vd_service_on_reload(struct vd_service *svc, void (*fn)(void *userdata), vo
 	vd_notify_set(&svc->reloaded, fn, userdata);
 }
 
+/* vd_log_level_fn: a guest's log-level, from the configuration in effect. */
+static int guest_log_level(void *userdata, const char *name)
+{
+	struct vd_service *svc = userdata;
+
+	return vd_config_guest(svc->cfg, name && name[0] ? name : NULL)->log_level;
+}
+
 int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
 		      struct vd_service **ret_svc)
 {
@@ -60,6 +68,7 @@ int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
 	}
 	svc->running = svc->cfg->global;
 	snprintf(svc->status, sizeof(svc->status), "Serving");
+	vd_log_set_guest_levels(guest_log_level, svc);
 	*ret_svc = svc;
 	return 0;
 }
@@ -76,8 +85,8 @@ void vd_service_guest_lookup(void *userdata, uint32_t domid, const char *name,
 		inout->bufs.zero_copy = false;
 	for (uint32_t i = 0; i < VD_CONF_MAX_CONNECTORS && i < VD_BACKEND_MAX_CONNECTORS; i++)
 		snprintf(inout->mapping[i], sizeof(inout->mapping[i]), "%s", g->connector[i]);
-	vd_info("%s (dom%u): settings from %s", name, domid,
-		g->source[0] ? g->source : "built-in defaults");
+	vd_log_dom(domid, LOG_INFO, "%s (dom%u): settings from %s", name, domid,
+		   g->source[0] ? g->source : "built-in defaults");
 }
 
 /* ---- reload ---- */
@@ -181,6 +190,7 @@ static void reload(struct vd_service *svc)
 		vd_config_free(svc->owned);
 		svc->cfg = svc->owned = cfg;
 		svc->reloads++;
+		vd_log_set_guest_levels(guest_log_level, svc); /* each guest's log-level at once */
 		vd_notice("reload: configuration %s loaded (%u guest file(s)); new guests and "
 			  "reconnects use it",
 			  cfg->found ? cfg->path : "(defaults)", cfg->nguests);
@@ -280,6 +290,7 @@ void vd_service_destroy(struct vd_service *svc)
 	if (!svc)
 		return;
 	sd_notify(0, "STOPPING=1");
+	vd_log_set_guest_levels(NULL, NULL);
 	vd_control_destroy(svc->ctl);
 	sd_event_source_disable_unref(svc->hup_src);
 	vd_config_free(svc->owned);

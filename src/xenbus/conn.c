@@ -107,9 +107,11 @@ static int do_set_config(struct vd_conn *conn, const struct vd_set_config *c)
 	 * resolution's worth of the fb from (x, y), and c->width/height say
 	 * nothing the fb does not (docs/protocol-notes.md, "SET_CONFIG").
 	 */
-	vd_debug("dom%u conn %u: SET_CONFIG fb %#" PRIx64 " (%ux%u) at %u,%u, request %ux%u bpp %u",
-		 conn->dev->xb.domid, conn->idx, c->fb_cookie, fb.width, fb.height, c->x, c->y,
-		 c->width, c->height, c->bpp);
+	vd_debug_dom(conn->dev->xb.domid,
+		     "dom%u conn %u: SET_CONFIG fb %#" PRIx64
+		     " (%ux%u) at %u,%u, request %ux%u bpp %u",
+		     conn->dev->xb.domid, conn->idx, c->fb_cookie, fb.width, fb.height, c->x, c->y,
+		     c->width, c->height, c->bpp);
 	if (!vd_proto_window_valid(c->x, c->y, conn->width, conn->height, fb.width, fb.height,
 				   fb.fourcc))
 		return -EINVAL;
@@ -186,8 +188,9 @@ static void on_destroy_released(void *userdata, int status)
 	int notify;
 
 	conn->reply_pending = false;
-	vd_debug("dom%u conn %u: DBUF_DESTROY answered after the release in %" PRIu64 "us",
-		 conn->dev->xb.domid, conn->idx, vd_now_us() - conn->reply_t0);
+	vd_debug_dom(conn->dev->xb.domid,
+		     "dom%u conn %u: DBUF_DESTROY answered after the release in %" PRIu64 "us",
+		     conn->dev->xb.domid, conn->idx, vd_now_us() - conn->reply_t0);
 	push_response(conn, conn->reply_id, XENDISPL_OP_DBUF_DESTROY, status, 0);
 	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&conn->ring, notify);
 	if (notify)
@@ -207,8 +210,9 @@ static int do_dbuf_destroy(struct vd_conn *conn, const struct vd_req *req)
 		conn->reply_id = req->id;
 		conn->reply_t0 = t0;
 	} else {
-		vd_debug("dom%u conn %u: DBUF_DESTROY in %" PRIu64 "us (released at once)",
-			 conn->dev->xb.domid, conn->idx, vd_now_us() - t0);
+		vd_debug_dom(conn->dev->xb.domid,
+			     "dom%u conn %u: DBUF_DESTROY in %" PRIu64 "us (released at once)",
+			     conn->dev->xb.domid, conn->idx, vd_now_us() - t0);
 	}
 	return r;
 }
@@ -219,9 +223,10 @@ static int do_dbuf_create(struct vd_conn *conn, const struct vd_dbuf_create *req
 	uint64_t t0 = vd_now_us();
 	int r = vd_bufs_dbuf_create(conn->dev->bufs, req);
 
-	vd_debug("dom%u conn %u: DBUF_CREATE %ux%u %u pages be-alloc=%d in %" PRIu64 "us: %d",
-		 conn->dev->xb.domid, conn->idx, req->width, req->height, req->num_pages,
-		 req->be_alloc, vd_now_us() - t0, r);
+	vd_debug_dom(conn->dev->xb.domid,
+		     "dom%u conn %u: DBUF_CREATE %ux%u %u pages be-alloc=%d in %" PRIu64 "us: %d",
+		     conn->dev->xb.domid, conn->idx, req->width, req->height, req->num_pages,
+		     req->be_alloc, vd_now_us() - t0, r);
 	return r;
 }
 
