@@ -25,6 +25,7 @@ struct vd_service {
 	struct vd_dinput *input; /* borrowed: the input router's focus; or NULL */
 	sd_event_source *hup_src;
 	uint32_t reloads;
+	uint64_t started_us; /* the daemon's start, about: vdispctl's uptime */
 	struct vd_notify reloaded; /* vd_service_on_reload */
 	char status[512];          /* STATUS= while serving (vd_service_set_status) */
 };
@@ -57,6 +58,7 @@ int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
 		return -ENOMEM;
 	svc->loop = loop;
 	svc->opts = opts;
+	svc->started_us = vd_now_us();
 	svc->cfg = opts->config;
 	if (!svc->cfg) {
 		r = vd_config_new_default(&svc->owned);
@@ -245,6 +247,8 @@ static void start_control(struct vd_service *svc, struct vd_backend *be, struct 
 		.focus_get = svc->input ? focus_get : NULL,
 		.focus_set = svc->input ? focus_set : NULL,
 		.userdata = svc,
+		.input = svc->input,
+		.started_us = svc->started_us,
 	};
 	int r;
 

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
       libxen-dev libsystemd-dev libpng-dev libcmocka-dev edid-decode
       libdrm-dev libinput-dev libudev-dev libwayland-dev wayland-protocols weston xvfb xdotool qemu-system-x86 cpio kmod
-      libinih-dev python3 systemd man-db
+      libinih-dev python3 systemd man-db bash-completion
       qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross device-tree-compiler
       xz-utils libelf1 libssl3"
 SUDO=""
