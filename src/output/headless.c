@@ -259,10 +259,20 @@ static void capture_last(struct hl_conn *conn)
 
 	if (!conn->capture)
 		return;
-	if (conn->capture_dirty && !conn->capture_shot && vd_output_conn_view(&conn->base, &v) &&
-	    (size_t)v.width * (v.bpp / 8) * v.height <= LAST_CAPTURE_MAX_BYTES &&
-	    capture_start(conn))
+	if (!conn->capture_dirty || conn->capture_shot || !vd_output_conn_view(&conn->base, &v) ||
+	    (size_t)v.width * (v.bpp / 8) * v.height > LAST_CAPTURE_MAX_BYTES) {
+		/* nothing new to write, or too big to write now */
+	} else if (sd_event_get_state(conn->base.out->loop) == SD_EVENT_FINISHED) {
+		/* The daemon exits: no loop turn or worker is left to write it. */
+		int r = vd_png_write_canvas(conn->capture_path, &v, conn->base.desc.width,
+					    conn->base.desc.height);
+
+		if (r < 0)
+			vd_log_rl(LOG_WARNING, "headless: capture %s: %s", conn->capture_path,
+				  strerror(-r));
+	} else if (capture_start(conn)) {
 		vd_shot_copy_now(conn->capture_shot);
+	}
 	if (conn->capture_shot)
 		vd_shot_source_gone(conn->capture_shot, -ENODEV);
 	conn->capture = sd_event_source_disable_unref(conn->capture);
