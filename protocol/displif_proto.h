@@ -134,6 +134,8 @@ int vd_format_bpp(uint32_t fourcc);
  * vd_format_bpp also knows a few more (XBGR8888, ABGR8888, BGR888, RGB332, C8).
  */
 bool vd_format_supported(uint32_t fourcc);
+/* "XRGB8888" (drm_fourcc.h's name without DRM_FORMAT_), or NULL if unknown. */
+const char *vd_format_name(uint32_t fourcc);
 /* Pixels that share one chroma sample horizontally: 2 for YUYV, else 1. */
 uint32_t vd_format_hsub(uint32_t fourcc);
 

@@ -24,6 +24,7 @@
 static const struct vd_guest_conf guest_defaults = {
 	.zero_copy = true,
 	.caps = VD_CAPS_DEFAULT,
+	.log_level = VD_LOG_LEVEL_UNSET,
 };
 
 void vd_config_report(vd_config_err_fn err, void *userdata, const char *fmt, ...)

@@ -33,6 +33,7 @@ struct vd_guest_conf {
 	char input[VD_CONF_MAX_INPUTS][128];
 	uint32_t ninputs;
 	char hotkey[64];    /* gives this guest the focus (vd_hotkey_parse), "" none */
+	int log_level;      /* LOG_ERR .. LOG_DEBUG for its lines, or -1: the daemon's */
 	char source[256];   /* the file that set anything last, "" built-in */
 };
 

@@ -14,6 +14,7 @@
 #include <linux/input-event-codes.h>
 
 #include "config_priv.h"
+#include "log.h"
 #include "input/router.h"
 #include "output/output.h"
 
@@ -246,6 +247,27 @@ static int guest_input(struct parse *p, const char *key, const char *val)
 	return 1;
 }
 
+/* The levels of vd_log, by their names in the log lines. */
+static int get_log_level(struct parse *p, const char *key, const char *val, int *ret)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} levels[] = {{"error", LOG_ERR},
+		      {"warning", LOG_WARNING},
+		      {"notice", LOG_NOTICE},
+		      {"info", LOG_INFO},
+		      {"debug", LOG_DEBUG}};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (!strcasecmp(val, levels[i].name)) {
+			*ret = levels[i].level;
+			return 1;
+		}
+	return vd_config_bad(p, key, "expected error, warning, notice, info or debug, got \"%s\"",
+			     val);
+}
+
 int vd_config_guest_key(struct parse *p, const char *key, const char *val)
 {
 	struct vd_guest_conf *g = p->guest;
@@ -273,6 +295,8 @@ int vd_config_guest_key(struct parse *p, const char *key, const char *val)
 		r = guest_input(p, key, val);
 	else if (!strcmp(key, "hotkey"))
 		r = guest_hotkey(p, key, val);
+	else if (!strcmp(key, "log-level"))
+		r = get_log_level(p, key, val, &g->log_level);
 	else
 		return -ENOENT;
 	if (r)
@@ -283,7 +307,7 @@ int vd_config_guest_key(struct parse *p, const char *key, const char *val)
 static const char *const guest_keys[] = {"zero-copy", "max-buffers", "max-framebuffers",
 					 "max-bytes", "max-grant-maps", "max-fds",
 					 "max-backend-bytes", "max-retry-buffers", "input",
-					 "hotkey", NULL};
+					 "hotkey", "log-level", NULL};
 
 bool vd_config_is_guest_key(const char *key)
 {

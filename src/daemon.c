@@ -24,6 +24,13 @@
 #include "xenbus/backend.h"
 
 #define MAX_SIM_GUESTS 64u
+/* How often systemd's STATUS= is brought up to date. */
+#define STATUS_NOTIFY_US (5u * 1000000u)
+
+/* Flips per second between two samples of one consumer of the status line. */
+struct status_rate {
+	uint64_t flips, at_us;
+};
 
 struct daemon {
 	const struct vd_daemon_opts *opts;
@@ -37,7 +44,8 @@ struct daemon {
 	struct vd_simfront *guests[MAX_SIM_GUESTS];
 	struct vd_simkbd *kbds[MAX_SIM_GUESTS]; /* --sim-vkb */
 	uint32_t nguests;
-	uint64_t start_us, last_flips, last_us;
+	uint64_t start_us;
+	struct status_rate log_rate, notify_rate; /* the status line's flips/s, per consumer */
 	bool announced; /* the readiness node is written */
 };
 
@@ -56,24 +64,68 @@ static int on_run_for(sd_event_source *s, uint64_t usec, void *userdata)
 	return sd_event_exit(d->loop, 0);
 }
 
+struct guest_count {
+	uint32_t domids[64];
+	uint32_t n; /* distinct domids, counted past 64 too (then approximately) */
+};
+
+static void count_guest(void *userdata, const struct vd_dev_info *info)
+{
+	struct guest_count *c = userdata;
+
+	for (uint32_t i = 0; i < c->n && i < 64; i++)
+		if (c->domids[i] == info->domid)
+			return;
+	if (c->n < 64)
+		c->domids[c->n] = info->domid;
+	c->n++;
+}
+
+/*
+ * The status line, without its "status: " prefix: in the log every
+ * status-interval and in systemd's STATUS= (systemctl status).
+ */
+static void status_text(struct daemon *d, struct status_rate *rate, char *buf, size_t size)
+{
+	struct guest_count guests = {.n = 0};
+	struct vd_backend_stats st;
+	uint64_t now = vd_now_us();
+	double dt = (double)(now - rate->at_us) / 1e6;
+
+	vd_backend_get_stats(d->be, &st);
+	vd_backend_foreach_device(d->be, count_guest, &guests);
+	snprintf(buf, size,
+		 "%u guest(s), %u device(s), %u connected (%u zero-copy, %u grant-mapped), "
+		 "%.1f flips/s, %llu events, %llu errors, %u buffer(s) awaiting release "
+		 "(%u past deadline)",
+		 guests.n, st.devices, st.connected, st.zero_copy, st.copy_only,
+		 dt > 0 && st.flips >= rate->flips ? (double)(st.flips - rate->flips) / dt : 0.0,
+		 (unsigned long long)st.events, (unsigned long long)st.errors, st.gates.waiting,
+		 st.gates.retrying);
+	rate->flips = st.flips;
+	rate->at_us = now;
+}
+
 static int on_status(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
-	struct vd_backend_stats st;
-	uint64_t now = vd_now_us();
-	double dt = (double)(now - d->last_us) / 1e6;
+	char text[512];
 
-	vd_backend_get_stats(d->be, &st);
-	vd_info("status: %u device(s), %u connected (%u zero-copy, %u grant-mapped), "
-		"%.1f flips/s, %llu events, %llu errors, %u buffer(s) awaiting release "
-		"(%u past deadline)",
-		st.devices, st.connected, st.zero_copy, st.copy_only,
-		dt > 0 ? (double)(st.flips - d->last_flips) / dt : 0.0,
-		(unsigned long long)st.events, (unsigned long long)st.errors, st.gates.waiting,
-		st.gates.retrying);
-	d->last_flips = st.flips;
-	d->last_us = now;
+	status_text(d, &d->log_rate, text, sizeof(text));
+	vd_info("status: %s", text);
 	sd_event_source_set_time_relative(s, (uint64_t)d->opts->status_interval_s * 1000000u);
+	return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+/* systemd's STATUS=, whatever status-interval says: `systemctl status` shows it. */
+static int on_notify_status(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+	char text[512];
+
+	status_text(d, &d->notify_rate, text, sizeof(text));
+	vd_service_set_status(d->svc, text);
+	sd_event_source_set_time_relative(s, STATUS_NOTIFY_US);
 	return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
@@ -89,6 +141,10 @@ static int add_timers(struct daemon *d)
 		r = sd_event_add_time_relative(d->loop, NULL, CLOCK_MONOTONIC,
 					       (uint64_t)d->opts->status_interval_s * 1000000u,
 					       0, on_status, d);
+	/* Under systemd only (NOTIFY_SOCKET): no wake-ups for nobody. The first after 1 s of flips. */
+	if (r >= 0 && getenv("NOTIFY_SOCKET"))
+		r = sd_event_add_time_relative(d->loop, NULL, CLOCK_MONOTONIC, 1000000u, 0,
+					       on_notify_status, d);
 	if (r >= 0)
 		r = sd_event_add_signal(d->loop, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_signal,
 					d);
@@ -366,7 +422,7 @@ int vd_daemon_run(const struct vd_daemon_opts *opts, struct vd_summary *ret_summ
 	int r;
 
 	ret_summary->started = false;
-	d.start_us = d.last_us = vd_now_us();
+	d.start_us = d.log_rate.at_us = d.notify_rate.at_us = vd_now_us();
 	r = sd_event_new(&d.loop);
 	if (r < 0) {
 		vd_err("cannot create the event loop: %s", strerror(-r));

@@ -40,6 +40,7 @@ struct vd_dinput {
 	uint32_t known[MAX_TRACKED];	/* domids given to the router */
 	char known_name[MAX_TRACKED][128]; /* their domain names, "" unknown */
 	uint32_t nknown;
+	char kind[16], seat[64]; /* the source, as created */
 	uint32_t seen[MAX_TRACKED]; /* in this sync, by domid */
 	char seen_name[MAX_TRACKED][128];
 	uint32_t nseen;
@@ -226,6 +227,8 @@ int vd_dinput_create(const struct vd_dinput_deps *deps, const char *kind, const 
 	if (!di)
 		return -ENOMEM;
 	di->deps = *deps;
+	snprintf(di->kind, sizeof(di->kind), "%s", kind);
+	snprintf(di->seat, sizeof(di->seat), "%s", seat ? seat : "seat0");
 	r = vd_router_create(deps->loop, deps->kb, &ro, &di->router);
 	if (r >= 0 && strcmp(kind, "none"))
 		r = add_source(di, kind, seat);
@@ -311,6 +314,22 @@ uint32_t vd_dinput_focused(struct vd_dinput *di, char *name, size_t size)
 struct vd_router *vd_dinput_router(struct vd_dinput *di)
 {
 	return di->router;
+}
+
+void vd_dinput_get_status(struct vd_dinput *di, struct vd_dinput_status *ret)
+{
+	sync_pending(di);
+	*ret = (struct vd_dinput_status){
+		.source = di->kind,
+		.seat = !strcmp(di->kind, "libinput") ? di->seat : NULL,
+	};
+	vd_router_get_stats(di->router, &ret->router);
+	vd_kbdback_get_stats(di->deps.kb, &ret->vkb);
+}
+
+struct vd_kbdback *vd_dinput_kbdback(struct vd_dinput *di)
+{
+	return di->deps.kb;
 }
 
 struct vd_input_source *vd_dinput_script(struct vd_dinput *di)

@@ -49,6 +49,16 @@ int vd_dinput_focus(struct vd_dinput *di, const char *guest, uint32_t *ret_domid
 		    size_t size);
 /* The guest with the focus: its domid and name ("" unknown), or VD_ROUTER_NO_FOCUS. */
 uint32_t vd_dinput_focused(struct vd_dinput *di, char *name, size_t size);
+/* What the status shows of the input. Strings borrowed from di. */
+struct vd_dinput_status {
+	const char *source; /* the kind given to vd_dinput_create */
+	const char *seat;   /* libinput's seat; NULL for other sources */
+	struct vd_router_stats router;
+	struct vd_kbdback_stats vkb;
+};
+void vd_dinput_get_status(struct vd_dinput *di, struct vd_dinput_status *ret);
+/* The vkb backend the router delivers to. Borrowed. */
+struct vd_kbdback *vd_dinput_kbdback(struct vd_dinput *di);
 /* The scripted source when kind was "script", else NULL. Borrowed. */
 struct vd_input_source *vd_dinput_script(struct vd_dinput *di);
 /*

@@ -45,20 +45,16 @@ bool vd_log_to_journal(void)
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-void vd_log(int level, const char *fmt, ...)
+static void log_write(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void log_write(int level, const char *fmt, va_list ap)
 {
 	static const char *const names[] = {"emerg", "alert", "crit", "error",
 					    "warning", "notice", "info", "debug"};
 	char buf[1024], stamp[16] = "??:??:??";
 	struct timespec ts;
 	struct tm tm;
-	va_list ap;
 
-	if (level > log_level)
-		return;
-	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	if (vd_log_to_journal()) {
 		fprintf(stderr, "<%d>%s: %s: %s\n", level & 7, log_ident, names[level & 7], buf);
 		return;
@@ -69,6 +65,113 @@ void vd_log(int level, const char *fmt, ...)
 		strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
 	fprintf(stderr, "%s.%03ld %s: %s: %s\n", stamp, ts.tv_nsec / 1000000L, log_ident,
 		names[level & 7], buf);
+}
+
+void vd_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	va_start(ap, fmt);
+	log_write(level, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- per-guest levels ---- */
+
+struct guest_level {
+	uint32_t domid;
+	uint32_t devices; /* vd_log_guest_add minus _remove */
+	int level;	  /* VD_LOG_LEVEL_UNSET: the daemon's */
+	char name[128];
+};
+
+static struct guest_level *guest_levels;
+static size_t nguest_levels, guest_levels_cap;
+static uint32_t nleveled; /* entries with a level of their own: none, no lookup */
+static vd_log_level_fn level_fn;
+static void *level_fn_userdata;
+
+static struct guest_level *guest_level_find(uint32_t domid)
+{
+	for (size_t i = 0; i < nguest_levels; i++)
+		if (guest_levels[i].domid == domid)
+			return &guest_levels[i];
+	return NULL;
+}
+
+static void guest_level_resolve(struct guest_level *g)
+{
+	int level = level_fn ? level_fn(level_fn_userdata, g->name) : VD_LOG_LEVEL_UNSET;
+
+	nleveled -= g->level != VD_LOG_LEVEL_UNSET;
+	g->level = level;
+	nleveled += g->level != VD_LOG_LEVEL_UNSET;
+}
+
+void vd_log_set_guest_levels(vd_log_level_fn fn, void *userdata)
+{
+	level_fn = fn;
+	level_fn_userdata = userdata;
+	for (size_t i = 0; i < nguest_levels; i++)
+		guest_level_resolve(&guest_levels[i]);
+}
+
+void vd_log_guest_add(uint32_t domid, const char *name)
+{
+	struct guest_level *g = guest_level_find(domid);
+
+	if (!g && nguest_levels == guest_levels_cap) {
+		size_t cap = guest_levels_cap ? 2 * guest_levels_cap : 16;
+
+		g = realloc(guest_levels, cap * sizeof(*g));
+		if (!g)
+			return; /* its lines go at the daemon's level */
+		guest_levels = g;
+		guest_levels_cap = cap;
+		g = NULL;
+	}
+	if (!g) {
+		g = &guest_levels[nguest_levels++];
+		*g = (struct guest_level){.domid = domid, .level = VD_LOG_LEVEL_UNSET};
+	}
+	g->devices++;
+	snprintf(g->name, sizeof(g->name), "%s", name ? name : "");
+	guest_level_resolve(g);
+}
+
+void vd_log_guest_remove(uint32_t domid)
+{
+	struct guest_level *g = guest_level_find(domid);
+
+	if (!g || --g->devices)
+		return;
+	nleveled -= g->level != VD_LOG_LEVEL_UNSET;
+	*g = guest_levels[--nguest_levels];
+	if (!nguest_levels) {
+		free(guest_levels);
+		guest_levels = NULL;
+		guest_levels_cap = 0;
+	}
+}
+
+int vd_log_level_of(uint32_t domid)
+{
+	const struct guest_level *g = nleveled ? guest_level_find(domid) : NULL;
+
+	return g && g->level != VD_LOG_LEVEL_UNSET ? g->level : log_level;
+}
+
+void vd_log_dom(uint32_t domid, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > vd_log_level_of(domid))
+		return;
+	va_start(ap, fmt);
+	log_write(level, fmt, ap);
+	va_end(ap);
 }
 
 uint64_t vd_now_us(void)
@@ -90,8 +193,9 @@ static void rl_report(struct vd_ratelimit *rl, int64_t domid)
 	if (!rl->suppressed)
 		return;
 	if (domid >= 0)
-		vd_log(rl->suppressed_level, "dom%lld: %llu similar messages suppressed",
-		       (long long)domid, (unsigned long long)rl->suppressed);
+		vd_log_dom((uint32_t)domid, rl->suppressed_level,
+			   "dom%lld: %llu similar messages suppressed", (long long)domid,
+			   (unsigned long long)rl->suppressed);
 	else
 		vd_log(rl->suppressed_level, "%llu similar messages suppressed",
 		       (unsigned long long)rl->suppressed);

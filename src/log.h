@@ -67,9 +67,10 @@ bool vd_ratelimit_ok(struct vd_ratelimit *rl, int level);
 #define vd_log_rl_dom(domid, level, ...)                                                           \
 	do {                                                                                       \
 		static struct vd_ratelimit rl_ = VD_RATELIMIT_INIT;                                \
+		uint32_t dom_ = (domid);                                                           \
 		int lv_ = (level);                                                                 \
-		if (lv_ <= vd_log_get_level() && vd_ratelimit_guest_ok(&rl_, (domid), lv_))        \
-			vd_log(lv_, __VA_ARGS__);                                                  \
+		if (lv_ <= vd_log_level_of(dom_) && vd_ratelimit_guest_ok(&rl_, dom_, lv_))        \
+			vd_log_dom(dom_, lv_, __VA_ARGS__);                                        \
 	} while (0)
 /*
  * site: the call site's limiter, which names it and gives its interval
@@ -80,6 +81,37 @@ bool vd_ratelimit_ok(struct vd_ratelimit *rl, int level);
 bool vd_ratelimit_guest_ok(struct vd_ratelimit *site, uint32_t domid, int level);
 /* The guest's devices are gone: report what it had suppressed, and forget it. */
 void vd_ratelimit_forget_guest(uint32_t domid);
+
+/*
+ * Per-guest levels (a guest file's log-level, vdispld.conf(5)): the lines
+ * about one guest (vd_log_dom, vd_debug_dom, vd_log_rl_dom) are printed up
+ * to that guest's own level instead of the daemon's, so that one guest
+ * can be debugged without the others' debug lines, or one quietened.
+ *
+ * Guests are known by domid from their first device to their last
+ * (vd_log_guest_add / _remove, the xenbus devices'); a resolver, the
+ * configuration's, tells each one's level by its domain name.
+ */
+#define VD_LOG_LEVEL_UNSET (-1)
+/* The level of the guest called name: LOG_ERR .. LOG_DEBUG, or VD_LOG_LEVEL_UNSET. */
+typedef int (*vd_log_level_fn)(void *userdata, const char *name);
+/* Set the resolver (NULL: none) and ask it again for every guest known (after a reload). */
+void vd_log_set_guest_levels(vd_log_level_fn fn, void *userdata);
+/* A device of guest domid, called name (copied), appeared; counted per device. */
+void vd_log_guest_add(uint32_t domid, const char *name);
+/* One device of domid went: the guest is forgotten with its last. */
+void vd_log_guest_remove(uint32_t domid);
+/* The level lines about domid are printed up to: its own, else the daemon's. */
+int vd_log_level_of(uint32_t domid);
+/* A line about guest domid, printed if level <= vd_log_level_of(domid). */
+void vd_log_dom(uint32_t domid, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define vd_debug_dom(domid, ...)                                                                   \
+	do {                                                                                       \
+		uint32_t dom_ = (domid);                                                           \
+		if (vd_log_level_of(dom_) >= LOG_DEBUG)                                            \
+			vd_log_dom(dom_, LOG_DEBUG, __VA_ARGS__);                                  \
+	} while (0)
 
 uint64_t vd_now_ms(void); /* CLOCK_MONOTONIC */
 uint64_t vd_now_us(void);

@@ -25,7 +25,9 @@ struct vd_service {
 	struct vd_dinput *input; /* borrowed: the input router's focus; or NULL */
 	sd_event_source *hup_src;
 	uint32_t reloads;
+	uint64_t started_us; /* the daemon's start, about: vdispctl's uptime */
 	struct vd_notify reloaded; /* vd_service_on_reload */
+	char status[512];          /* STATUS= while serving (vd_service_set_status) */
 };
 
 const struct vd_config *vd_service_config(struct vd_service *svc)
@@ -38,6 +40,14 @@ void vd_service_on_reload(struct vd_service *svc, void (*fn)(void *userdata), vo
 	vd_notify_set(&svc->reloaded, fn, userdata);
 }
 
+/* vd_log_level_fn: a guest's log-level, from the configuration in effect. */
+static int guest_log_level(void *userdata, const char *name)
+{
+	struct vd_service *svc = userdata;
+
+	return vd_config_guest(svc->cfg, name && name[0] ? name : NULL)->log_level;
+}
+
 int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
 		      struct vd_service **ret_svc)
 {
@@ -48,6 +58,7 @@ int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
 		return -ENOMEM;
 	svc->loop = loop;
 	svc->opts = opts;
+	svc->started_us = vd_now_us();
 	svc->cfg = opts->config;
 	if (!svc->cfg) {
 		r = vd_config_new_default(&svc->owned);
@@ -58,6 +69,8 @@ int vd_service_create(sd_event *loop, const struct vd_daemon_opts *opts,
 		svc->cfg = svc->owned;
 	}
 	svc->running = svc->cfg->global;
+	snprintf(svc->status, sizeof(svc->status), "Serving");
+	vd_log_set_guest_levels(guest_log_level, svc);
 	*ret_svc = svc;
 	return 0;
 }
@@ -74,8 +87,8 @@ void vd_service_guest_lookup(void *userdata, uint32_t domid, const char *name,
 		inout->bufs.zero_copy = false;
 	for (uint32_t i = 0; i < VD_CONF_MAX_CONNECTORS && i < VD_BACKEND_MAX_CONNECTORS; i++)
 		snprintf(inout->mapping[i], sizeof(inout->mapping[i]), "%s", g->connector[i]);
-	vd_info("%s (dom%u): settings from %s", name, domid,
-		g->source[0] ? g->source : "built-in defaults");
+	vd_log_dom(domid, LOG_INFO, "%s (dom%u): settings from %s", name, domid,
+		   g->source[0] ? g->source : "built-in defaults");
 }
 
 /* ---- reload ---- */
@@ -179,12 +192,13 @@ static void reload(struct vd_service *svc)
 		vd_config_free(svc->owned);
 		svc->cfg = svc->owned = cfg;
 		svc->reloads++;
+		vd_log_set_guest_levels(guest_log_level, svc); /* each guest's log-level at once */
 		vd_notice("reload: configuration %s loaded (%u guest file(s)); new guests and "
 			  "reconnects use it",
 			  cfg->found ? cfg->path : "(defaults)", cfg->nguests);
 		vd_notify(&svc->reloaded);
 	}
-	sd_notify(0, "READY=1\nSTATUS=Serving");
+	sd_notifyf(0, "READY=1\nSTATUS=%s", svc->status);
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -233,6 +247,8 @@ static void start_control(struct vd_service *svc, struct vd_backend *be, struct 
 		.focus_get = svc->input ? focus_get : NULL,
 		.focus_set = svc->input ? focus_set : NULL,
 		.userdata = svc,
+		.input = svc->input,
+		.started_us = svc->started_us,
 	};
 	int r;
 
@@ -263,8 +279,14 @@ int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_ou
 	r = sd_event_set_watchdog(svc->loop, true);
 	if (r < 0)
 		return r;
-	sd_notify(0, "READY=1\nSTATUS=Serving");
+	sd_notifyf(0, "READY=1\nSTATUS=%s", svc->status);
 	return 0;
+}
+
+void vd_service_set_status(struct vd_service *svc, const char *text)
+{
+	snprintf(svc->status, sizeof(svc->status), "%s", text);
+	sd_notifyf(0, "STATUS=%s", svc->status);
 }
 
 void vd_service_destroy(struct vd_service *svc)
@@ -272,6 +294,7 @@ void vd_service_destroy(struct vd_service *svc)
 	if (!svc)
 		return;
 	sd_notify(0, "STOPPING=1");
+	vd_log_set_guest_levels(NULL, NULL);
 	vd_control_destroy(svc->ctl);
 	sd_event_source_disable_unref(svc->hup_src);
 	vd_config_free(svc->owned);

@@ -33,6 +33,11 @@ void vd_service_guest_lookup(void *userdata, uint32_t domid, const char *name,
  */
 int vd_service_start(struct vd_service *svc, struct vd_backend *be, struct vd_output *out,
 		     struct vd_dinput *input);
+/*
+ * systemd's STATUS= (what `systemctl status` shows): text now, and again
+ * after a reload. One line; cut at 511 bytes.
+ */
+void vd_service_set_status(struct vd_service *svc, const char *text);
 /* STOPPING=1, closes the control socket. NULL ok. Call before the backend goes. */
 void vd_service_destroy(struct vd_service *svc);
 /* The configuration in effect (replaced by a reload: do not keep it). */

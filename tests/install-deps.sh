@@ -6,7 +6,7 @@ PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
       libxen-dev libsystemd-dev libpng-dev libcmocka-dev edid-decode
       libdrm-dev libinput-dev libudev-dev libwayland-dev wayland-protocols weston xvfb xdotool
       sway grim qemu-system-x86 cpio kmod
-      libinih-dev python3 systemd man-db
+      libinih-dev python3 systemd man-db bash-completion debhelper dpkg-dev fakeroot
       qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross device-tree-compiler
       xz-utils libelf1 libssl3"
 SUDO=""
@@ -15,6 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 # Another apt (an unattended upgrade, a second shell) may hold the lock for a
 # while: wait for it rather than fail.
 APT="$SUDO apt-get -o DPkg::Lock::Timeout=300"
+# debhelper, dpkg-dev: the Debian package (debian/, tests/service/deb_build.sh).
 # libelf1, libssl3: the tools of linux-kbuild-6.1 (objtool, modpost, sign-file)
 # for the out-of-tree vkms.ko of the x86 VM test (tests/vm/build-vkms.sh).
 # arm64 package lists: tests/xen-qemu-arm64/fetch.sh downloads arm64 Xen, the

@@ -324,6 +324,9 @@ static void handle(struct client *c, char *line)
 	if (!strcmp(cmd, "status") && !arg) {
 		vd_render_status(&c->out, json, &c->ctl->env, &c->ctl->rates);
 		r = c->out.oom ? -ENOMEM : 0;
+	} else if (!strcmp(cmd, "guests") && !arg) {
+		vd_render_guests(&c->out, json, &c->ctl->env);
+		r = c->out.oom ? -ENOMEM : 0;
 	} else if (!strcmp(cmd, "screenshot")) {
 		r = cmd_screenshot(c, arg, json, &err);
 		if (r == 1)
@@ -332,7 +335,7 @@ static void handle(struct client *c, char *line)
 		r = cmd_focus(c, arg, json, &err);
 	} else {
 		r = -EINVAL;
-		err = "unknown request (status, screenshot, focus)";
+		err = "unknown request (status, guests, screenshot, focus)";
 	}
 	answer(c, r, err, json);
 }

@@ -4,6 +4,7 @@
  * daemon's loop. One request per connection, one line:
  *
  *     [json ]status
+ *     [json ]guests             (one line each: "domN NAME: ...", for completion)
  *     [json ]screenshot GUEST[:CONNECTOR]
  *     [json ]focus GUEST        (the input router's focus; refused: no such guest)
  *
@@ -23,6 +24,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "daemon_input.h"
 #include "output/output.h"
 #include "xenbus/backend.h"
 
@@ -45,6 +47,9 @@ struct vd_control_env {
 	int (*focus_set)(void *userdata, const char *guest, uint32_t *ret_domid, char *name,
 			 size_t size);
 	void *userdata;
+	/* The input (its source, vkb devices, physical devices), or NULL. */
+	struct vd_dinput *input;
+	uint64_t started_us; /* when the daemon started (CLOCK_MONOTONIC): its uptime */
 };
 
 /*
@@ -84,5 +89,9 @@ void vd_rates_free(struct vd_rates *rates);
 
 void vd_render_status(struct vd_sbuf *sb, bool json, const struct vd_control_env *env,
 		      const struct vd_rates *rates);
+/* render_input.c: the input section (JSON: the ",\"input\":{...}" member). */
+void vd_render_input(struct vd_sbuf *sb, bool json, const struct vd_control_env *env);
+/* The guests' names: every guest with a vdispl or a vkb device. */
+void vd_render_guests(struct vd_sbuf *sb, bool json, const struct vd_control_env *env);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "control/control.h"
+#include "displif_proto.h"
 #include "log.h"
 
 #define MAX_GATES 64u
@@ -198,6 +199,65 @@ static const char *settings_source(const struct render *r, const char *name)
 	return g->source[0] ? g->source : "built-in defaults";
 }
 
+/* The format shown ("XR24") into buf, or NULL for nothing shown. */
+static const char *fourcc_text(uint32_t fourcc, char buf[5])
+{
+	if (!fourcc)
+		return NULL;
+	for (int k = 0; k < 4; k++) {
+		char ch = (char)(fourcc >> (8 * k));
+
+		buf[k] = ch >= 0x20 && ch < 0x7f ? ch : '?';
+	}
+	buf[4] = '\0';
+	return buf;
+}
+
+/* Seconds since the connector's last flip, or -1 for none (or no output connector). */
+static double since_flip(const struct vd_conn_info *c, struct vd_output_conn_state *st)
+{
+	*st = (struct vd_output_conn_state){0};
+	if (!c->oconn)
+		return -1;
+	vd_output_conn_get_state(c->oconn, st);
+	return st->last_flip_us ? (double)(vd_now_us() - st->last_flip_us) / 1e6 : -1;
+}
+
+/* "format", "format_name", "last_flip_seconds_ago" of a connector (no leading comma). */
+static void json_shown(struct vd_sbuf *sb, const struct vd_conn_info *c)
+{
+	struct vd_output_conn_state st;
+	double ago = since_flip(c, &st);
+	char fcc[5];
+
+	vd_sbuf_printf(sb, "\"format\":");
+	vd_sbuf_json_str(sb, fourcc_text(st.fourcc, fcc));
+	vd_sbuf_printf(sb, ",\"format_name\":");
+	vd_sbuf_json_str(sb, st.fourcc ? vd_format_name(st.fourcc) : NULL);
+	if (ago >= 0)
+		vd_sbuf_printf(sb, ",\"last_flip_seconds_ago\":%.3f", ago);
+	else
+		vd_sbuf_printf(sb, ",\"last_flip_seconds_ago\":null");
+}
+
+/* ", XRGB8888, last flip 0.0 s ago", or what is missing. */
+static void text_shown(struct vd_sbuf *sb, const struct vd_conn_info *c)
+{
+	struct vd_output_conn_state st;
+	double ago = since_flip(c, &st);
+	const char *name = st.fourcc ? vd_format_name(st.fourcc) : NULL;
+	char fcc[5];
+
+	if (!st.fourcc)
+		vd_sbuf_printf(sb, ", shows nothing");
+	else
+		vd_sbuf_printf(sb, ", %s", name ? name : fourcc_text(st.fourcc, fcc));
+	if (ago >= 0)
+		vd_sbuf_printf(sb, ", last flip %.1f s ago", ago);
+	else
+		vd_sbuf_printf(sb, ", no flip yet");
+}
+
 static void json_conn(struct render *r, const struct vd_dev_info *d, uint32_t i)
 {
 	const struct vd_conn_info *c = &d->conns[i];
@@ -209,9 +269,10 @@ static void json_conn(struct render *r, const struct vd_dev_info *d, uint32_t i)
 	vd_sbuf_json_str(sb, c->unique_id);
 	vd_sbuf_printf(sb, ",\"mapping\":");
 	vd_sbuf_json_str(sb, c->mapping && c->mapping[0] ? c->mapping : NULL);
-	vd_sbuf_printf(sb, ",\"flips\":%llu,\"flips_pending\":%u,\"flips_per_second\":%.1f,"
-			   "\"scanout\":",
+	vd_sbuf_printf(sb, ",\"flips\":%llu,\"flips_pending\":%u,\"flips_per_second\":%.1f,",
 		       (unsigned long long)c->flips, c->flips_pending, conn_rate(r, d, i));
+	json_shown(sb, c);
+	vd_sbuf_printf(sb, ",\"scanout\":");
 	if (c->oconn && vd_output_conn_scanout(c->oconn, &so) == 0) {
 		vd_sbuf_printf(sb, "{\"display\":");
 		vd_sbuf_json_str(sb, so.display);
@@ -303,6 +364,7 @@ static void text_dev(struct render *r, const struct vd_dev_info *d)
 				       ? printable(c->mapping, buf[1], sizeof(buf[1]))
 				       : "-",
 			       conn_rate(r, d, i), (unsigned long long)c->flips);
+		text_shown(sb, c);
 		text_scanout(sb, c);
 		vd_sbuf_printf(sb, "\n");
 	}
@@ -444,9 +506,10 @@ static void render_gates(struct render *r)
 	uint32_t n = vd_backend_list_gates(r->env->be, g, MAX_GATES);
 
 	if (!r->json && !n)
-		vd_sbuf_printf(r->sb, "DESTROY retry list: empty\n");
+		vd_sbuf_printf(r->sb, "buffers awaiting release: none\n");
 	else if (!r->json)
-		vd_sbuf_printf(r->sb, "DESTROY retry list:\n");
+		vd_sbuf_printf(r->sb, "buffers awaiting release (DBUF_DESTROY answered once "
+				      "they are):\n");
 	for (uint32_t i = 0; i < n; i++) {
 		if (r->json)
 			vd_sbuf_printf(r->sb,
@@ -477,11 +540,30 @@ static void focus_of(const struct vd_control_env *env, char *buf, size_t size, u
 		snprintf(buf, size, "dom%u", *ret_domid);
 }
 
+/* "4 s", "2 min 03 s", "1 h 02 min", "3 d 4 h" */
+static const char *uptime_text(const struct vd_control_env *env, char *buf, size_t size)
+{
+	uint64_t s = (vd_now_us() - env->started_us) / 1000000u;
+
+	if (s < 60)
+		snprintf(buf, size, "%llu s", (unsigned long long)s);
+	else if (s < 3600)
+		snprintf(buf, size, "%llu min %02llu s", (unsigned long long)s / 60,
+			 (unsigned long long)s % 60);
+	else if (s < 86400)
+		snprintf(buf, size, "%llu h %02llu min", (unsigned long long)s / 3600,
+			 (unsigned long long)s / 60 % 60);
+	else
+		snprintf(buf, size, "%llu d %llu h", (unsigned long long)s / 86400,
+			 (unsigned long long)s / 3600 % 24);
+	return buf;
+}
+
 static void render_head(struct render *r)
 {
 	struct vd_res_use u[VD_RES_COUNT];
 	struct vd_backend_stats st;
-	char focus[160], text[200] = "-";
+	char focus[160], text[200] = "-", up[48];
 	uint32_t domid = 0;
 
 	vd_backend_get_stats(r->env->be, &st);
@@ -491,18 +573,20 @@ static void render_head(struct render *r)
 	vd_backend_resources(r->env->be, u);
 	if (!r->json) {
 		vd_sbuf_printf(r->sb,
-			       "vdispld %s: hypervisor %s, output %s, config %s%s, focus %s\n"
+			       "vdispld %s: hypervisor %s, output %s, config %s%s, focus %s, up %s\n"
 			       "%u device(s), %u connected, %llu flips, %llu events, %llu errors\n",
 			       VD_VERSION, r->env->hypervisor, r->env->output,
 			       r->cfg->path[0] ? r->cfg->path : "-",
 			       r->cfg->found ? "" : " (absent: defaults)", text,
-			       st.devices, st.connected, (unsigned long long)st.flips,
-			       (unsigned long long)st.events, (unsigned long long)st.errors);
+			       uptime_text(r->env, up, sizeof(up)), st.devices, st.connected,
+			       (unsigned long long)st.flips, (unsigned long long)st.events,
+			       (unsigned long long)st.errors);
 		vd_sbuf_printf(r->sb, "all guests: ");
 		text_resources(r->sb, u, false);
 		return;
 	}
-	vd_sbuf_printf(r->sb, "{\"version\":\"%s\",\"hypervisor\":", VD_VERSION);
+	vd_sbuf_printf(r->sb, "{\"version\":\"%s\",\"uptime_seconds\":%.1f,\"hypervisor\":",
+		       VD_VERSION, (double)(vd_now_us() - r->env->started_us) / 1e6);
 	vd_sbuf_json_str(r->sb, r->env->hypervisor);
 	vd_sbuf_printf(r->sb, ",\"output\":");
 	vd_sbuf_json_str(r->sb, r->env->output);
@@ -540,8 +624,85 @@ void vd_render_status(struct vd_sbuf *sb, bool json, const struct vd_control_env
 		vd_sbuf_printf(sb, ",\"guests\":[");
 	render_guests(&r);
 	if (json)
-		vd_sbuf_printf(sb, "],\"destroy_retry\":[");
+		vd_sbuf_printf(sb, "]");
+	vd_render_input(sb, json, env);
+	if (json)
+		vd_sbuf_printf(sb, ",\"destroy_retry\":[");
 	render_gates(&r);
 	if (json)
 		vd_sbuf_printf(sb, "]}\n");
+}
+
+/* ---- guests (completion) ---- */
+
+struct guest_list {
+	struct {
+		uint32_t domid, connectors;
+		bool vkb;
+		char name[128];
+	} v[256];
+	uint32_t n;
+};
+
+static uint32_t guest_slot(struct guest_list *l, uint32_t domid, const char *name)
+{
+	uint32_t i = 0;
+
+	while (i < l->n && l->v[i].domid != domid)
+		i++;
+	if (i == l->n && l->n < 256) {
+		l->v[l->n].domid = domid;
+		snprintf(l->v[l->n].name, sizeof(l->v[0].name), "%s", name ? name : "");
+		l->n++;
+	}
+	return i;
+}
+
+static void list_dev(void *userdata, const struct vd_dev_info *d)
+{
+	struct guest_list *l = userdata;
+	uint32_t i = guest_slot(l, d->domid, d->name);
+
+	if (i < l->n)
+		l->v[i].connectors += d->nconn;
+}
+
+static void list_vkb(void *userdata, const struct vd_kbd_dev_info *d)
+{
+	struct guest_list *l = userdata;
+	uint32_t i = guest_slot(l, d->domid, d->name);
+
+	if (i < l->n)
+		l->v[i].vkb = true;
+}
+
+void vd_render_guests(struct vd_sbuf *sb, bool json, const struct vd_control_env *env)
+{
+	struct guest_list *l = calloc(1, sizeof(*l));
+	char buf[128];
+
+	if (!l) {
+		sb->oom = true;
+		return;
+	}
+	vd_backend_foreach_device(env->be, list_dev, l);
+	if (env->input)
+		vd_kbdback_foreach_device(vd_dinput_kbdback(env->input), list_vkb, l);
+	if (json)
+		vd_sbuf_printf(sb, "{\"guests\":[");
+	for (uint32_t i = 0; i < l->n; i++) {
+		if (json) {
+			vd_sbuf_printf(sb, "%s{\"domid\":%u,\"name\":", i ? "," : "", l->v[i].domid);
+			vd_sbuf_json_str(sb, l->v[i].name);
+			vd_sbuf_printf(sb, ",\"connectors\":%u,\"vkb\":%s}", l->v[i].connectors,
+				       l->v[i].vkb ? "true" : "false");
+		} else {
+			vd_sbuf_printf(sb, "dom%u %s: %u connector(s)%s\n", l->v[i].domid,
+				       printable(l->v[i].name, buf, sizeof(buf)),
+				       l->v[i].connectors, l->v[i].vkb ? ", vkb" : "");
+		}
+	}
+	if (json)
+		vd_sbuf_printf(sb, "]}\n");
+	free(l);
 }

@@ -82,7 +82,9 @@ static void usage(FILE *f)
 	fputs("Usage: vdispctl [OPTIONS] COMMAND [ARGS]\n"
 	      "Ask a running vdispld.\n\n"
 	      "Commands:\n"
-	      "  status                          guests, devices, connectors, buffers, retry list\n"
+	      "  status                          guests, devices, connectors, input, buffers\n"
+	      "                                  awaiting release, uptime\n"
+	      "  guests                          the guests, one a line (domN NAME: ...)\n"
 	      "  screenshot GUEST[:CONN] FILE    save what a connector shows as PNG\n"
 	      "  focus GUEST                     give GUEST the input focus\n\n"
 	      "Options:\n"
@@ -243,12 +245,14 @@ static int build_line(int argc, char **argv, bool json, char *line, size_t size,
 		      const char **ret_file)
 {
 	const char *cmd = argv[0];
-	int want = !strcmp(cmd, "status") ? 1 : !strcmp(cmd, "screenshot") ? 3
-					 : !strcmp(cmd, "focus")	    ? 2
-									    : 0;
+	int want = !strcmp(cmd, "status") || !strcmp(cmd, "guests") ? 1
+		   : !strcmp(cmd, "screenshot")			    ? 3
+		   : !strcmp(cmd, "focus")			    ? 2
+								    : 0;
 
 	if (!want)
-		return usage_error("unknown command \"%s\" (status, screenshot, focus)", cmd);
+		return usage_error("unknown command \"%s\" (status, guests, screenshot, focus)",
+				   cmd);
 	if (argc != want)
 		return usage_error(want == 1   ? "%s takes no arguments"
 				   : want == 2 ? "usage: %s GUEST"
@@ -295,7 +299,7 @@ int main(int argc, char **argv)
 		return usage_error(bad == ':' ? "option %s needs an argument" : "unknown option %s",
 				   badopt);
 	if (optind >= argc)
-		return usage_error("no command (status, screenshot, focus)");
+		return usage_error("no command (status, guests, screenshot, focus)");
 	r = build_line(argc - optind, argv + optind, json_out, line, sizeof(line), &file);
 	if (r)
 		return r;

@@ -179,6 +179,33 @@ void vd_kbdback_foreach_guest(struct vd_kbdback *kb, vd_kbd_guest_fn fn, void *u
 			fn(userdata, x->domid, x->name ? x->name : "");
 }
 
+void vd_kbdback_foreach_device(struct vd_kbdback *kb, vd_kbd_dev_fn fn, void *userdata)
+{
+	for (struct vd_xbdev *x = kb->xbdir.devs; x; x = x->next) {
+		const struct vd_kbd_dev *dev = vd_kbd_dev_from_xbdev(x);
+		bool up = vd_kbd_dev_is_up(dev);
+		struct vd_kbd_dev_info info = {
+			.domid = x->domid,
+			.devid = x->devid,
+			.name = x->name ? x->name : "",
+			.be_state = x->be_state,
+			.fe_state = x->fe_state,
+			.connected = up,
+			.failed = x->failed,
+			.keyboard = up && !dev->feat.kbd_disabled,
+			.pointer = up && !dev->feat.ptr_disabled,
+			.abs_pointer = up && dev->feat.abs,
+			.multi_touch = up && dev->feat.mtouch,
+			.width = dev->feat.width,
+			.height = dev->feat.height,
+			.mt_contacts = up && dev->feat.mtouch ? dev->feat.mt_contacts : 0,
+			.queued = dev->q_len,
+		};
+
+		fn(userdata, &info);
+	}
+}
+
 /* ---- input ---- */
 
 typedef int (*make_fn)(struct vd_kbd_dev *dev, const void *arg, union xenkbd_in_event *slot);

@@ -50,6 +50,21 @@ bool vd_kbdback_connected(struct vd_kbdback *kb, uint32_t domid);
 /* fn once per Connected device (a guest with two devices comes twice); name borrowed. */
 typedef void (*vd_kbd_guest_fn)(void *userdata, uint32_t domid, const char *name);
 void vd_kbdback_foreach_guest(struct vd_kbdback *kb, vd_kbd_guest_fn fn, void *userdata);
+/* One vkb device as the status shows it. Borrowed for the call. */
+struct vd_kbd_dev_info {
+	uint32_t domid, devid;
+	const char *name;	/* the domain's */
+	int be_state, fe_state; /* xenbus states; -1 absent */
+	bool connected, failed;
+	bool keyboard, pointer; /* not disabled by the frontend */
+	bool abs_pointer, multi_touch;
+	uint32_t width, height;	/* the pointer's extent (absolute), device pixels */
+	uint32_t mt_contacts;
+	uint32_t queued; /* events waiting for room on its ring now */
+};
+typedef void (*vd_kbd_dev_fn)(void *userdata, const struct vd_kbd_dev_info *info);
+/* fn once per vkb device known, connected or not. */
+void vd_kbdback_foreach_device(struct vd_kbdback *kb, vd_kbd_dev_fn fn, void *userdata);
 /*
  * fn(userdata) is called when what vd_kbdback_foreach_guest and
  * vd_kbdback_connected say may have changed: a device connected or torn

@@ -178,10 +178,11 @@ int vd_kbd_dev_connect(struct vd_kbd_dev *dev)
 	vd_kbd_ring_init(&dev->ring, dev->page);
 	dev->ptr = (struct vd_kbd_ptr_state){0};
 	dev->q_head = dev->q_len = 0;
-	vd_info("%s (dom%u) vkb %u connected:%s%s pointer %s %ux%u%s", dev->xb.name, dev->xb.domid,
-		dev->xb.devid, dev->feat.kbd_disabled ? " no keyboard," : " keyboard,",
-		dev->feat.ptr_disabled ? " no" : "", dev->feat.abs ? "abs" : "rel", dev->feat.width,
-		dev->feat.height, dev->feat.mtouch ? ", multi-touch" : "");
+	vd_log_dom(dev->xb.domid, LOG_INFO, "%s (dom%u) vkb %u connected:%s%s pointer %s %ux%u%s",
+		   dev->xb.name, dev->xb.domid, dev->xb.devid,
+		   dev->feat.kbd_disabled ? " no keyboard," : " keyboard,",
+		   dev->feat.ptr_disabled ? " no" : "", dev->feat.abs ? "abs" : "rel",
+		   dev->feat.width, dev->feat.height, dev->feat.mtouch ? ", multi-touch" : "");
 	return 0;
 }
 

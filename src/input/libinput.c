@@ -29,6 +29,7 @@
 
 struct li_device {
 	struct vd_input_device base;
+	struct li_device *next, **pprev; /* the source's devices */
 	struct libinput_device *dev; /* a reference */
 	struct udev_device *udev;    /* a reference, or NULL */
 	char name[128];
@@ -42,6 +43,7 @@ struct li_source {
 	sd_event_source *io;
 	vd_input_sink sink;
 	void *userdata;
+	struct li_device *devices; /* present now */
 	double rx, ry; /* unsent fractions of relative motion */
 	int32_t v120;  /* unsent part of a wheel detent */
 	uint64_t devices_added, devices_removed;
@@ -143,6 +145,11 @@ static void device_added(struct li_source *s, struct libinput_device *dev)
 	ld->base.devnode = ld->udev ? udev_device_get_devnode(ld->udev) : NULL;
 	ld->base.property = li_property;
 	libinput_device_set_user_data(dev, ld);
+	ld->next = s->devices;
+	if (ld->next)
+		ld->next->pprev = &ld->next;
+	ld->pprev = &s->devices;
+	s->devices = ld;
 	s->devices_added++;
 	vd_info(
 	    "input: device added: %s (%s)%s%s%s%s", ld->name,
@@ -155,6 +162,9 @@ static void device_added(struct li_source *s, struct libinput_device *dev)
 
 static void device_free(struct li_device *ld)
 {
+	*ld->pprev = ld->next;
+	if (ld->next)
+		ld->next->pprev = ld->pprev;
 	libinput_device_set_user_data(ld->dev, NULL);
 	if (ld->udev)
 		udev_device_unref(ld->udev);
@@ -440,10 +450,17 @@ static void li_destroy(struct vd_input_source *src)
 	free(s);
 }
 
+static void li_foreach_device(struct vd_input_source *src, vd_input_device_fn fn, void *userdata)
+{
+	for (struct li_device *ld = li_of(src)->devices; ld; ld = ld->next)
+		fn(userdata, &ld->base);
+}
+
 static const struct vd_input_source_impl li_impl = {
     .name = "libinput",
     .start = li_start,
     .destroy = li_destroy,
+    .foreach_device = li_foreach_device,
 };
 
 int vd_input_libinput_create(const char *seat, struct vd_input_source **ret_src)

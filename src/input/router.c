@@ -110,6 +110,16 @@ static void cycle_focus(struct vd_router *r)
 
 /* ---- keys ---- */
 
+/* A key went to domid (res 0) or was refused. */
+static void key_sent(struct vd_router *r, uint32_t domid, int res)
+{
+	if (res == 0) {
+		r->stats.last_key_domid = domid;
+		r->stats.last_key_us = vd_now_us();
+	}
+	count(r, res);
+}
+
 static void track_held(struct vd_router *r, uint32_t code, bool pressed)
 {
 	if (code >= VD_KBD_KEY_CNT)
@@ -191,6 +201,35 @@ static uint32_t device_guest(struct vd_router *r, const struct vd_input_event *e
 	return dev->sink_data;
 }
 
+uint32_t vd_router_device_owner(struct vd_router *r, struct vd_input_device *dev)
+{
+	struct vd_input_event ev = {.device = dev};
+
+	return device_guest(r, &ev);
+}
+
+struct device_walk {
+	struct vd_router *r;
+	vd_router_device_fn fn;
+	void *userdata;
+};
+
+static void device_walk_one(void *userdata, struct vd_input_device *dev)
+{
+	struct device_walk *w = userdata;
+
+	w->fn(w->userdata, dev, vd_router_device_owner(w->r, dev));
+}
+
+void vd_router_foreach_device(struct vd_router *r, vd_router_device_fn fn, void *userdata)
+{
+	struct device_walk w = {r, fn, userdata};
+
+	for (uint32_t i = 0; i < r->nsources; i++)
+		if (r->sources[i]->impl->foreach_device)
+			r->sources[i]->impl->foreach_device(r->sources[i], device_walk_one, &w);
+}
+
 static void on_key(struct vd_router *r, const struct vd_input_event *ev)
 {
 	uint32_t owner = device_guest(r, ev);
@@ -200,7 +239,7 @@ static void on_key(struct vd_router *r, const struct vd_input_event *ev)
 	if (!ev->to_guest && hotkey(r, ev)) /* the compositor moves its focus itself */
 		return;
 	if (owner != VD_ROUTER_NO_FOCUS) {
-		count(r, vd_kbdback_send_key(r->kb, owner, ev->code, ev->pressed));
+		key_sent(r, owner, vd_kbdback_send_key(r->kb, owner, ev->code, ev->pressed));
 		return;
 	}
 	if (r->focus == VD_ROUTER_NO_FOCUS) {
@@ -210,7 +249,7 @@ static void on_key(struct vd_router *r, const struct vd_input_event *ev)
 	res = vd_kbdback_send_key(r->kb, r->focus, ev->code, ev->pressed);
 	if (res == 0)
 		track_held(r, ev->code, ev->pressed);
-	count(r, res);
+	key_sent(r, r->focus, res);
 }
 
 /* ---- pointer ---- */
@@ -482,6 +521,7 @@ int vd_router_create(sd_event *loop, struct vd_kbdback *kb, const struct vd_rout
 	r->kb = kb;
 	r->opts = *opts;
 	r->focus = VD_ROUTER_NO_FOCUS;
+	r->stats.last_key_domid = VD_ROUTER_NO_FOCUS;
 	r->gen = 1; /* a new device's memo (0) is stale */
 	*ret_router = r;
 	return 0;

@@ -93,6 +93,13 @@ struct vd_router_stats {
 	uint64_t dropped;   /* no guest to take them, or refused by the device */
 	uint64_t hotkeys;   /* focus cycles by the hotkey */
 	uint64_t focus_changes;
+	/*
+	 * Where keys really went last (the focus, a claiming guest, or the
+	 * compositor's focus for a source that addresses guests itself):
+	 * VD_ROUTER_NO_FOCUS and 0 before the first key delivered.
+	 */
+	uint32_t last_key_domid;
+	uint64_t last_key_us; /* CLOCK_MONOTONIC */
 };
 
 /* Borrows loop and kb (both outlive the router). */
@@ -117,6 +124,17 @@ int vd_router_set_guest_input(struct vd_router *r, uint32_t domid, const struct 
 int vd_router_focus(struct vd_router *r, uint32_t domid);
 uint32_t vd_router_focused(struct vd_router *r);
 void vd_router_get_stats(struct vd_router *r, struct vd_router_stats *ret);
+
+/* The guest that claims dev by its rules, or VD_ROUTER_NO_FOCUS (it feeds the focus). */
+uint32_t vd_router_device_owner(struct vd_router *r, struct vd_input_device *dev);
+/*
+ * fn for each physical device the sources have now (those that can tell:
+ * libinput), with the guest that claims it or VD_ROUTER_NO_FOCUS. dev is
+ * borrowed for the call.
+ */
+typedef void (*vd_router_device_fn)(void *userdata, const struct vd_input_device *dev,
+				    uint32_t owner);
+void vd_router_foreach_device(struct vd_router *r, vd_router_device_fn fn, void *userdata);
 
 /* The sink the sources deliver to (also usable directly). */
 void vd_router_handle(void *router, const struct vd_input_event *ev);

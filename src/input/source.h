@@ -70,12 +70,17 @@ typedef void (*vd_input_sink)(void *userdata, const struct vd_input_event *ev);
 
 struct vd_input_source;
 
+/* A device of a source, borrowed for the call (vd_input_source_impl.foreach_device). */
+typedef void (*vd_input_device_fn)(void *userdata, struct vd_input_device *dev);
+
 struct vd_input_source_impl {
 	const char *name;
 	/* Start delivering to sink on loop. Borrows loop. */
 	int (*start)(struct vd_input_source *src, sd_event *loop, vd_input_sink sink,
 		     void *userdata);
 	void (*destroy)(struct vd_input_source *src);
+	/* Optional: fn for each physical device the source has now (the status). */
+	void (*foreach_device)(struct vd_input_source *src, vd_input_device_fn fn, void *userdata);
 };
 
 struct vd_input_source {

@@ -530,6 +530,8 @@ int vd_output_conn_flip(struct vd_output_conn *conn, struct vd_output_fb *fb, ui
 	};
 	flist_append(&conn->qtail, flip);
 	conn->out->stats.flips++;
+	conn->flips++;
+	conn->last_flip_us = flip->t_req;
 	schedule(conn);
 	return 0;
 }
@@ -670,6 +672,15 @@ static void screenshot_orphan(struct vd_output_conn *conn)
 }
 
 /* ---- optional operations ---- */
+
+void vd_output_conn_get_state(struct vd_output_conn *conn, struct vd_output_conn_state *ret)
+{
+	*ret = (struct vd_output_conn_state){
+		.fourcc = conn->cur.fb ? conn->cur.fb->src.fourcc : 0,
+		.last_flip_us = conn->last_flip_us,
+		.flips = conn->flips,
+	};
+}
 
 int vd_output_conn_get_edid(struct vd_output_conn *conn, void *buf, size_t size)
 {

@@ -266,9 +266,18 @@ static void capture_last(struct hl_conn *conn)
 	 */
 	vd_shot_cancel(conn->capture_shot);
 	conn->capture_shot = NULL;
-	if (conn->capture_dirty && vd_output_conn_view(&conn->base, &v) &&
-	    (size_t)v.width * (v.bpp / 8) * v.height <= LAST_CAPTURE_MAX_BYTES &&
-	    capture_start(conn)) {
+	if (!conn->capture_dirty || !vd_output_conn_view(&conn->base, &v) ||
+	    (size_t)v.width * (v.bpp / 8) * v.height > LAST_CAPTURE_MAX_BYTES) {
+		/* nothing new to write, or too big to write now */
+	} else if (sd_event_get_state(conn->base.out->loop) == SD_EVENT_FINISHED) {
+		/* The daemon exits: no loop turn is left to start the worker. */
+		int r = vd_png_write_canvas(conn->capture_path, &v, conn->base.desc.width,
+					    conn->base.desc.height);
+
+		if (r < 0)
+			vd_log_rl(LOG_WARNING, "headless: capture %s: %s", conn->capture_path,
+				  strerror(-r));
+	} else if (capture_start(conn)) {
 		vd_shot_copy_now(conn->capture_shot);
 		vd_shot_cancel(conn->capture_shot);
 		conn->capture_shot = NULL;

@@ -178,6 +178,14 @@ int vd_output_conn_layout(struct vd_output_conn *conn, struct vd_rect *ret);
  */
 int vd_output_conn_scanout(struct vd_output_conn *conn, struct vd_scanout *ret);
 
+/* What a connector shows, for the status. */
+struct vd_output_conn_state {
+	uint32_t fourcc;       /* the format of the fb it shows; 0: nothing (black) */
+	uint64_t last_flip_us; /* CLOCK_MONOTONIC of the last flip accepted; 0: none yet */
+	uint64_t flips;        /* flips accepted on it */
+};
+void vd_output_conn_get_state(struct vd_output_conn *conn, struct vd_output_conn_state *ret);
+
 /*
  * A PNG of what conn shows now, written to path (atomically: a temporary
  * file renamed over it) off the event loop: the pixels are copied a slice

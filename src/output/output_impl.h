@@ -134,6 +134,7 @@ struct vd_output_conn {
 	struct vd_rect window;           /* of the last set_config: for new flips */
 	struct vd_output_frame cur;      /* what it shows now */
 	uint64_t seq;                    /* bumped whenever cur changes */
+	uint64_t flips, last_flip_us;    /* accepted; when the last was (vd_output_conn_get_state) */
 	struct vd_output_flip *q, **qtail; /* accepted, not taken */
 	struct vd_output_flip *taken, **ttail; /* taken by the output, not presented */
 	sd_event_source *timer; /* the watchdog of frames taken by the device */

@@ -147,9 +147,10 @@ static int connect_dev(struct vd_dev *dev)
 		teardown(dev);
 		return r;
 	}
-	vd_info("%s (dom%u) vdispl %u connected: %u connector(s), %ux%u, protocol v%d%s",
-		dev->xb.name, dev->xb.domid, dev->xb.devid, dev->nconn, dev->conns[0].width,
-		dev->conns[0].height, dev->version, dev->be_alloc ? ", be-alloc" : "");
+	vd_log_dom(dev->xb.domid, LOG_INFO,
+		   "%s (dom%u) vdispl %u connected: %u connector(s), %ux%u, protocol v%d%s",
+		   dev->xb.name, dev->xb.domid, dev->xb.devid, dev->nconn, dev->conns[0].width,
+		   dev->conns[0].height, dev->version, dev->be_alloc ? ", be-alloc" : "");
 	vd_backend_changed(be);
 	return 0;
 }

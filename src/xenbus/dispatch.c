@@ -41,9 +41,11 @@ static int do_set_config(struct vd_conn *conn, const struct vd_set_config *c)
 	 * resolution's worth of the fb from (x, y), and c->width/height say
 	 * nothing the fb does not (docs/protocol-notes.md, "SET_CONFIG").
 	 */
-	vd_debug("dom%u conn %u: SET_CONFIG fb %#" PRIx64 " (%ux%u) at %u,%u, request %ux%u bpp %u",
-		 conn->dev->xb.domid, conn->idx, c->fb_cookie, fb.width, fb.height, c->x, c->y,
-		 c->width, c->height, c->bpp);
+	vd_debug_dom(conn->dev->xb.domid,
+		     "dom%u conn %u: SET_CONFIG fb %#" PRIx64
+		     " (%ux%u) at %u,%u, request %ux%u bpp %u",
+		     conn->dev->xb.domid, conn->idx, c->fb_cookie, fb.width, fb.height, c->x, c->y,
+		     c->width, c->height, c->bpp);
 	if (!vd_proto_window_valid(c->x, c->y, conn->width, conn->height, fb.width, fb.height,
 				   fb.fourcc))
 		return -EINVAL;
@@ -82,9 +84,8 @@ static int do_get_edid(struct vd_conn *conn, const struct vd_get_edid *e, struct
 	int len = -ENODATA, r;
 
 	if (conn->oconn)
-		len = vd_output_conn_get_edid(conn->oconn, edid,
-					      e->buffer_sz < sizeof(edid) ? e->buffer_sz
-									  : sizeof(edid));
+		len = vd_output_conn_get_edid(
+		    conn->oconn, edid, e->buffer_sz < sizeof(edid) ? e->buffer_sz : sizeof(edid));
 	if (len <= 0) {
 		r = vd_edid_generate(conn->width, conn->height, conn->unique_id, edid);
 		if (r < 0)
@@ -131,8 +132,9 @@ static void on_destroy_released(void *userdata, int status)
 	struct vd_conn *conn = userdata;
 
 	conn->reply_pending = false;
-	vd_debug("dom%u conn %u: DBUF_DESTROY answered after the release in %" PRIu64 "us",
-		 conn->dev->xb.domid, conn->idx, vd_now_us() - conn->reply_t0);
+	vd_debug_dom(conn->dev->xb.domid,
+		     "dom%u conn %u: DBUF_DESTROY answered after the release in %" PRIu64 "us",
+		     conn->dev->xb.domid, conn->idx, vd_now_us() - conn->reply_t0);
 	push_response(conn, conn->reply_id, XENDISPL_OP_DBUF_DESTROY, status, 0);
 	push_and_notify(conn);
 	sd_event_source_set_enabled(conn->dev->serve_src, SD_EVENT_ONESHOT);
@@ -179,13 +181,15 @@ static void log_timing(struct vd_conn *conn, int status)
 	uint64_t us = vd_now_us() - conn->reply_t0;
 
 	if (conn->reply_op == XENDISPL_OP_DBUF_CREATE)
-		vd_debug("dom%u conn %u: DBUF_CREATE %ux%u %u pages be-alloc=%d in %" PRIu64
-			 "us: %d",
-			 conn->dev->xb.domid, conn->idx, d->width, d->height, d->num_pages,
-			 d->be_alloc, us, status);
+		vd_debug_dom(conn->dev->xb.domid,
+			     "dom%u conn %u: DBUF_CREATE %ux%u %u pages be-alloc=%d in %" PRIu64
+			     "us: %d",
+			     conn->dev->xb.domid, conn->idx, d->width, d->height, d->num_pages,
+			     d->be_alloc, us, status);
 	else if (conn->reply_op == XENDISPL_OP_DBUF_DESTROY && status != VD_BUFS_WAIT)
-		vd_debug("dom%u conn %u: DBUF_DESTROY in %" PRIu64 "us (released at once)",
-			 conn->dev->xb.domid, conn->idx, us);
+		vd_debug_dom(conn->dev->xb.domid,
+			     "dom%u conn %u: DBUF_DESTROY in %" PRIu64 "us (released at once)",
+			     conn->dev->xb.domid, conn->idx, us);
 }
 
 /*
@@ -343,8 +347,8 @@ int vd_dev_serve_add(struct vd_dev *dev)
 	int r = 0;
 
 	if (dev->serving++ == 0) {
-		r = sd_event_add_time(dev->be->loop, &dev->serve_src, CLOCK_MONOTONIC, 0, 1, on_serve,
-				      dev);
+		r = sd_event_add_time(dev->be->loop, &dev->serve_src, CLOCK_MONOTONIC, 0, 1,
+				      on_serve, dev);
 		if (r >= 0)
 			r = sd_event_source_set_enabled(dev->serve_src, SD_EVENT_OFF);
 	}

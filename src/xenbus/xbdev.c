@@ -52,8 +52,8 @@ static void set_state(struct vd_xbdev *dev, int state)
 		vd_warn("dom%u: %s %u: cannot write backend state", dev->domid,
 			dev->dir->ops->label, dev->devid);
 	else
-		vd_debug("dom%u %s %u: backend -> %s", dev->domid, dev->dir->ops->label,
-			 dev->devid, state_name(state));
+		vd_debug_dom(dev->domid, "dom%u %s %u: backend -> %s", dev->domid,
+			     dev->dir->ops->label, dev->devid, state_name(state));
 	dev->be_state = state;
 }
 
@@ -218,8 +218,9 @@ static void dev_update(struct vd_xbdev *dev)
 		return;
 	}
 	if (fe != dev->fe_state)
-		vd_debug("dom%u %s %u: frontend %s -> %s", dev->domid, dev->dir->ops->label,
-			 dev->devid, state_name(dev->fe_state), state_name(fe));
+		vd_debug_dom(dev->domid, "dom%u %s %u: frontend %s -> %s", dev->domid,
+			     dev->dir->ops->label, dev->devid, state_name(dev->fe_state),
+			     state_name(fe));
 	/*
 	 * After a restart we wait for the frontend to leave the Connected state
 	 * it had with the previous instance. Linux answers our InitWait with
@@ -260,8 +261,8 @@ static void on_be_state(struct vd_xbdev *dev)
 	if (s == dev->be_state || s < 0)
 		return;
 	if (s == XenbusStateClosing || s == XenbusStateClosed) {
-		vd_info("%s (dom%u) %s %u: detached by the toolstack", dev->name, dev->domid,
-			dev->dir->ops->label, dev->devid);
+		vd_log_dom(dev->domid, LOG_INFO, "%s (dom%u) %s %u: detached by the toolstack",
+			   dev->name, dev->domid, dev->dir->ops->label, dev->devid);
 		dev->detaching = true;
 		teardown(dev);
 		set_state(dev, XenbusStateClosed);
@@ -311,6 +312,7 @@ static void dev_free(struct vd_xbdev *dev)
 	dev->fail_src = sd_event_source_disable_unref(dev->fail_src);
 	hvi(dir)->xs_unwatch(dir->hv, dev->fe_path, dev->fe_token);
 	vd_ratelimit_forget_guest(dev->domid);
+	vd_log_guest_remove(dev->domid);
 	dir->ndevices--;
 	dev_release(dev);
 }
@@ -319,8 +321,8 @@ static void dev_remove(struct vd_xbdev **slot, const char *why)
 {
 	struct vd_xbdev *dev = *slot;
 
-	vd_info("%s (dom%u) %s %u: %s, released", dev->name, dev->domid, dev->dir->ops->label,
-		dev->devid, why);
+	vd_log_dom(dev->domid, LOG_INFO, "%s (dom%u) %s %u: %s, released", dev->name, dev->domid,
+		   dev->dir->ops->label, dev->devid, why);
 	*slot = dev->next;
 	dev_free(dev);
 }
@@ -346,9 +348,9 @@ static void dev_start(struct vd_xbdev *dev)
 	dev->await_reinit = s > XenbusStateInitWait && s != XenbusStateClosed;
 	dev->fe_state = read_state(dev->dir, dev->fe_path);
 	set_state(dev, XenbusStateInitWait);
-	vd_info("%s (dom%u) %s %u: %s, backend InitWait", dev->name, dev->domid,
-		dev->dir->ops->label, dev->devid,
-		dev->await_reinit ? "reconnecting after a restart" : "new device");
+	vd_log_dom(dev->domid, LOG_INFO, "%s (dom%u) %s %u: %s, backend InitWait", dev->name,
+		   dev->domid, dev->dir->ops->label, dev->devid,
+		   dev->await_reinit ? "reconnecting after a restart" : "new device");
 }
 
 static int dev_init(struct vd_xbdev *dev)
@@ -395,6 +397,7 @@ static int dev_new(struct vd_xbdir *dir, uint32_t domid, uint32_t devid)
 	dev->next = dir->devs;
 	dir->devs = dev;
 	dir->ndevices++;
+	vd_log_guest_add(domid, dev->name); /* its log-level from here on */
 	dev_start(dev);
 	/* The whole frontend directory: fires at once, then on every change under it. */
 	r = hvi(dir)->xs_watch(dir->hv, dev->fe_path, dev->fe_token);

@@ -13,7 +13,8 @@ done
 for f in usr/lib/systemd/system/vdispld.service \
          usr/share/man/man8/vdispld.8 usr/share/man/man1/vdispctl.1 usr/share/man/man5/vdispld.conf.5 \
          usr/share/doc/vdispld/examples/vdispld.conf \
-         usr/share/doc/vdispld/examples/guests.d/example.conf; do
+         usr/share/doc/vdispld/examples/guests.d/example.conf \
+         usr/share/bash-completion/completions/vdispctl; do
   [ -s "$r/$f" ] || { echo "FAIL: $f missing"; exit 1; }
 done
 grep -q '^ExecStart=/usr/sbin/vdispld$' "$r/usr/lib/systemd/system/vdispld.service" ||

@@ -3,7 +3,7 @@
 files (--check-config, per-guest caps and mappings), vdispctl status --json
 while guests flip, a screenshot that is exactly the guest's frame, focus, and
 SIGHUP reloads with a bad and a good file."""
-import json, os, signal, stat, subprocess, sys, tempfile, time
+import json, os, re, signal, stat, subprocess, sys, tempfile, time
 
 VDISPLD, VDISPCTL, SHOTCHECK = sys.argv[1:4]
 work = tempfile.mkdtemp(prefix="vdispld-svc-")
@@ -138,9 +138,19 @@ try:
     if tot["grant_maps"]["used"] != r1["grant_maps"]["used"] + r2["grant_maps"]["used"] or \
             tot["grant_maps"]["max"] != 131072 or tot["backend_bytes"]["max"] != 128 << 20:
         fail(f"global resources: {tot}")
+    # What a user reads to tell "nothing draws" from "draws black": the format shown and
+    # how long ago the last flip was; the daemon's uptime; the input section.
+    if c2["format"] != "XR24" or c2["format_name"] != "XRGB8888" or \
+            not 0 <= c2["last_flip_seconds_ago"] < 0.5:
+        fail(f"sim-guest-2's connector: format or last flip: {c2}")
+    if not 1.0 < st2["uptime_seconds"] < 60 or st2["input"]["source"] != "none" or \
+            sorted(v["name"] for v in st2["input"]["vkbs"]) != ["sim-guest-1", "sim-guest-2"]:
+        fail(f"uptime or input: {st2['uptime_seconds']} {st2['input']}")
     text = ctl("status").stdout
     if "guest sim-guest-1 (dom" not in text or "mapped to HDMI-A-1" not in text or \
-            "grant maps 302/32768 (8192 reserved)" not in text:
+            "grant maps 302/32768 (8192 reserved)" not in text or \
+            ", XRGB8888, last flip 0." not in text or "\nbuffers awaiting release: none\n" \
+            not in text or not re.search(r", up \d+ s\n", text):
         fail(f"text status: {text}")
     print(f"status: ok ({c2['flips_per_second']:.1f} flips/s)")
 

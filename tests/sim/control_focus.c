@@ -262,7 +262,7 @@ static void unknown_guest_is_refused(void **state)
 	type_key(&c, KEY_C, 1);
 	/* status: the router's focus, not the name last asked for */
 	assert_int_equal(ctl(&c, out, err, sizeof(out), "status", NULL, NULL), 0);
-	snprintf(want, sizeof(want), ", focus sim-guest-2 (dom%u)\n", vd_simkbd_domid(c.g[1]));
+	snprintf(want, sizeof(want), ", focus sim-guest-2 (dom%u), up ", vd_simkbd_domid(c.g[1]));
 	assert_non_null(strstr(out, want));
 	assert_int_equal(ctl(&c, out, err, sizeof(out), "--json", "status", NULL), 0);
 	snprintf(want, sizeof(want), "\"focus\":\"sim-guest-2\",\"focus_domid\":%u,",
@@ -271,11 +271,72 @@ static void unknown_guest_is_refused(void **state)
 	ctx_fini(&c);
 }
 
+/* The text fmt makes is in out. */
+static void has(const char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void has(const char *out, const char *fmt, ...)
+{
+	char want[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	if (!strstr(out, want))
+		fail_msg("\"%s\" not in:\n%s", want, out);
+}
+
+/*
+ * The input section of the status: the source, the focus, where keys
+ * really went last, every vkb; a display without a drawing client shows
+ * nothing and has had no flip (the runbook's "Connected, 0 flips"); and
+ * `vdispctl guests` (completion) names every guest, with or without vkb.
+ */
+static void status_says_where_input_went(void **state)
+{
+	const struct vd_simfront_opts so = {.nconn = 1, .width = 64, .height = 48, .no_client = true};
+	uint32_t d1, d2, d3;
+	char out[8192], err[4096];
+	struct vd_simfront *display;
+	struct ctx c;
+
+	ctx_init(&c);
+	d1 = vd_simkbd_domid(c.g[0]);
+	d2 = vd_simkbd_domid(c.g[1]);
+	display = h_guest(&c.h, "sim-display", &so);
+	assert_true(h_run_until(&c.h, h_guest_connected, display, TIMEOUT_MS));
+	d3 = vd_simfront_domid(display);
+	assert_int_equal(ctl(&c, out, err, sizeof(out), "status", NULL, NULL), 0);
+	assert_null(strstr(out, "keys last went")); /* no key yet */
+	assert_int_equal(ctl(&c, out, err, sizeof(out), "focus", "sim-guest-2", NULL), 0);
+	type_key(&c, KEY_B, 1);
+	assert_int_equal(ctl(&c, out, err, sizeof(out), "status", NULL, NULL), 0);
+	has(out, "\ninput: script, focus sim-guest-2 (dom%u), keys last went to sim-guest-2 "
+		 "(dom%u) 0.", d2, d2);
+	has(out, "\n  vkb 0 of sim-guest-1 (dom%u): Connected (frontend Connected), keyboard", d1);
+	has(out, "\n  vkb 0 of sim-guest-2 (dom%u): Connected (frontend Connected), keyboard", d2);
+	has(out, "guest sim-display (dom%u), settings from built-in defaults\n", d3);
+	assert_non_null(strstr(out, ", shows nothing, no flip yet\n"));
+	assert_non_null(strstr(out, "\nbuffers awaiting release: none\n"));
+	assert_int_equal(ctl(&c, out, err, sizeof(out), "--json", "status", NULL), 0);
+	has(out, "\"input\":{\"source\":\"script\",\"seat\":null,\"last_key_guest\":"
+		 "\"sim-guest-2\",\"last_key_domid\":%u,", d2);
+	has(out, "\"format\":null,\"format_name\":null,\"last_flip_seconds_ago\":null,");
+	has(out, "\"vkbs\":[");
+	has(out, "{\"domid\":%u,\"name\":\"sim-guest-1\",\"devid\":0,\"state\":\"Connected\"", d1);
+	has(out, "\"devices\":[]}");
+	assert_int_equal(ctl(&c, out, err, sizeof(out), "guests", NULL, NULL), 0);
+	has(out, "dom%u sim-guest-1: 0 connector(s), vkb\n", d1);
+	has(out, "dom%u sim-guest-2: 0 connector(s), vkb\n", d2);
+	has(out, "dom%u sim-display: 1 connector(s)\n", d3);
+	ctx_fini(&c);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(focus_by_name_moves_the_keys),
 		cmocka_unit_test(unknown_guest_is_refused),
+		cmocka_unit_test(status_says_where_input_went),
 	};
 
 	if (argc != 2) {

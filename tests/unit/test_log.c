@@ -249,6 +249,69 @@ static void ident_is_the_program(void **state)
 				 "<6>vdispl-simhost: info: running\n");
 }
 
+/* ---- per-guest levels (a guest file's log-level) ---- */
+
+/* "web" is debugged, "quiet" only says warnings, the rest are at the daemon's level. */
+static int levels_of(void *userdata, const char *name)
+{
+	int *web_level = userdata;
+
+	if (!strcmp(name, "web"))
+		return *web_level;
+	return !strcmp(name, "quiet") ? LOG_WARNING : VD_LOG_LEVEL_UNSET;
+}
+
+static void guest_lines(void)
+{
+	for (uint32_t d = 1; d <= 3; d++) {
+		vd_debug_dom(d, "dom%u: debug", d);
+		vd_log_dom(d, LOG_INFO, "dom%u: info", d);
+		vd_log_rl_dom(d, LOG_DEBUG, "dom%u: rate-limited debug", d);
+	}
+	vd_debug("daemon: debug");
+}
+
+static void guest_levels(void **state)
+{
+	int web_level = LOG_DEBUG;
+	char out[1024];
+
+	vd_log_set_level(LOG_INFO);
+	vd_log_set_guest_levels(levels_of, &web_level);
+	vd_log_guest_add(1, "web");
+	vd_log_guest_add(1, "web"); /* its vkb: the same guest */
+	vd_log_guest_add(2, "quiet");
+	vd_log_guest_add(3, "other");
+	capture(guest_lines, out, sizeof(out));
+	assert_string_equal(out, "<7>vdispld: debug: dom1: debug\n"
+				 "<6>vdispld: info: dom1: info\n"
+				 "<7>vdispld: debug: dom1: rate-limited debug\n"
+				 "<6>vdispld: info: dom3: info\n");
+
+	/* A reload changes web's level: asked again at once. */
+	web_level = VD_LOG_LEVEL_UNSET;
+	vd_log_set_guest_levels(levels_of, &web_level);
+	assert_int_equal(vd_log_level_of(1), LOG_INFO);
+	web_level = LOG_DEBUG;
+	vd_log_set_guest_levels(levels_of, &web_level);
+
+	/* Its first device gone, the guest stays; with the last, its level goes. */
+	vd_log_guest_remove(1);
+	assert_int_equal(vd_log_level_of(1), LOG_DEBUG);
+	vd_log_guest_remove(1);
+	assert_int_equal(vd_log_level_of(1), LOG_INFO);
+	assert_int_equal(vd_log_level_of(2), LOG_WARNING);
+	/* The daemon's -v reaches guests without a level of their own only. */
+	vd_log_set_level(LOG_DEBUG);
+	assert_int_equal(vd_log_level_of(3), LOG_DEBUG);
+	assert_int_equal(vd_log_level_of(2), LOG_WARNING);
+	vd_log_set_level(LOG_INFO);
+	vd_log_guest_remove(2);
+	vd_log_guest_remove(3);
+	vd_log_guest_remove(9); /* never added: nothing */
+	vd_log_set_guest_levels(NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +322,7 @@ int main(void)
 	    cmocka_unit_test(below_level_not_counted),
 	    cmocka_unit_test(per_guest_and_site),
 	    cmocka_unit_test(many_guests),
+	    cmocka_unit_test(guest_levels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -143,9 +143,31 @@ static void test_feedback(void **state)
 	assert_int_equal(f[0].modifier, I915_FORMAT_MOD_X_TILED);
 }
 
+/*
+ * The IVI surface id: the configuration's number, else a numeric unique-id
+ * (displ_be's surface id: a guest configured for it keeps its place on an
+ * IVI compositor), else 1000000 + 100 * domid + index.
+ */
+static void test_ivi_id(void **state)
+{
+	assert_int_equal(wlo_ivi_id("4711", "HDMI-A-1", 3, 1), 4711);
+	assert_int_equal(wlo_ivi_id("4711", "2000", 3, 1), 4711);
+	assert_int_equal(wlo_ivi_id(NULL, "2000", 3, 1), 2000);
+	assert_int_equal(wlo_ivi_id("", "2000", 3, 1), 2000);
+	/* A mapping to a named output or a rectangle is no id: the default, not the unique-id. */
+	assert_int_equal(wlo_ivi_id("wayland1", "2000", 3, 1), 1000301);
+	assert_int_equal(wlo_ivi_id(NULL, "HDMI-A-1", 3, 1), 1000301);
+	assert_int_equal(wlo_ivi_id(NULL, "20x", 3, 0), 1000300);
+	assert_int_equal(wlo_ivi_id(NULL, NULL, 0, 0), 1000000);
+	/* Out of range: 0 (refused, logged, by the caller). */
+	assert_int_equal(wlo_ivi_id(NULL, "4294967296", 3, 1), 0);
+	assert_int_equal(wlo_ivi_id("0", NULL, 3, 1), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ivi_id),
 	    cmocka_unit_test(test_shm_choose),
 	    cmocka_unit_test(test_convert),
 	    cmocka_unit_test(test_convert_yuyv_odd_width),

@@ -46,6 +46,22 @@ show_run() { # KEY [PROPERTY...]: the state of a running unit, and more
 rep boot "uptime=$(up)"
 rep kernel "$(uname -r)"
 
+# ---- 0. the package: dpkg -i enables and starts nothing; enable does ----
+t=$(up)
+dpkg -i /root/vdispld.deb >/tmp/dpkg.log 2>&1
+rc=$?
+rep dpkg "rc=$rc seconds=$(since "$t")"
+rep_lines dpkg-log </tmp/dpkg.log
+if [ "$rc" != 0 ]; then # nothing to test without it
+	rep end "uptime=$(up)"
+	exit 0
+fi
+rep dpkg-status "$(dpkg-query -W -f '${Status} ${Version}' vdispld 2>&1)"
+rep installed "enabled=$(systemctl is-enabled vdispld 2>&1) active=$(systemctl is-active vdispld 2>&1)"
+rep conffiles "$(ls /etc/vdispld/vdispld.conf /etc/vdispld/guests.d/example.conf 2>&1 | tr '\n' ' ')"
+systemctl enable vdispld >/dev/null 2>&1
+rep enable "rc=$? enabled=$(systemctl is-enabled vdispld 2>&1) active=$(systemctl is-active vdispld 2>&1)"
+
 # ---- 1. start: systemctl returns once READY=1 came (Type=notify) ----
 t=$(up)
 systemctl start vdispld
@@ -67,11 +83,21 @@ awk '$5 == "/" || $5 == "/etc" || $5 == "/run/vdispld" || $5 == "/tmp" || $5 == 
 	print $5, $6 }' "/proc/$pid/mountinfo" | rep_lines mount
 rep ip-in-ns "$(awk -F: 'NR > 2 { printf "%s ", $1 }' "/proc/$pid/net/dev")"
 
+grep '^Max open files' "/proc/$pid/limits" | rep_lines limits
+awk '$5 == "/var/lib/vdispld" { print $5, $6 }' "/proc/$pid/mountinfo" | rep_lines mount
+
 # ---- 3. vdispctl through the control socket while the guests flip ----
 wait_for flipping 20 || rep note "guests not flipping after 20 s"
 rep status1 "$(status)"
 sleep 1
 rep status2 "$(status)"
+# STATUS= (systemctl status): the status line, once it has a second of flips.
+# shellcheck disable=SC2016 # expanded by wait_for's eval
+wait_for '[ -n "$(prop StatusText | grep "flips/s")" ]' 10 || true
+rep status-text "$(prop StatusText)"
+# The deployment guide's screenshot, through the hardened unit's PrivateTmp.
+vdispctl screenshot sim-guest-1 /tmp/shot.png >/dev/null 2>&1
+rep screenshot "rc=$? magic=$(head -c 4 /tmp/shot.png 2>/dev/null | od -An -tx1 | tr -d ' ')"
 
 # ---- 4. reload: a good file is applied, a bad one refused ----
 mkdir -p /etc/vdispld/guests.d
@@ -79,6 +105,7 @@ cat >/etc/vdispld/vdispld.conf <<'EOF'
 # written by the VM test: restart-only and per-guest settings
 status-interval = 3
 refresh = 30
+capture-dir = /var/lib/vdispld/captures
 [default]
 max-buffers = 64
 EOF
@@ -114,6 +141,10 @@ wait_for "restarted $old" 30 || rep note "no restart after kill -9 within 30 s"
 rep kill9 "old=$old new=$(prop MainPID) seconds=$(since "$t")"
 show_run kill9-show
 rep kill9-status "$(status)"
+# capture-dir in the StateDirectory: the new process writes there, no drop-in.
+# shellcheck disable=SC2016 # expanded by wait_for's eval
+wait_for '[ -s /var/lib/vdispld/captures/sim-guest-1_0.png ]' 5 || true
+rep captures "$(ls /var/lib/vdispld/captures 2>&1 | tr '\n' ' ')"
 
 # ---- 7. the watchdog: a stopped loop is killed and restarted ----
 # A short WatchdogSec for this part only (a runtime drop-in, removed after).

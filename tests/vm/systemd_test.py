@@ -6,16 +6,22 @@ The host has no systemd as PID 1, so this boots one: Debian's 6.1 kernel
 (from the cache tests/xen-qemu/fetch.sh fills, never installed on the host)
 in QEMU (TCG, no network) with an initramfs whose PID 1 is the host's own
 systemd (Debian 12's package: systemd, systemd-journald, systemctl,
-journalctl and their libraries, the host's unit files). This build is
-installed into the image with `cmake --install` (vdispld, vdispctl and
-systemd/vdispld.service as shipped); one drop-in
+journalctl and their libraries, the host's unit files), and dpkg (with
+debhelper's deb-systemd-helper and -invoke, and the Perl they need). This
+build's Debian package (the deb_build fixture) is installed in the VM with
+`dpkg -i`, under the running systemd; one drop-in
 (tests/vm/systemd/vm-test.conf) gives ExecStart the simulated hypervisor,
 as the VM has no Xen. tests/vm/systemd_guest.sh runs in the guest as
 vdtest.service, drives the unit with systemctl and reports on the second
 serial port; this side asserts on the report:
 
+- `dpkg -i`: installed, the unit neither enabled nor started, the
+  configuration in /etc/vdispld; `systemctl enable` enables it;
 - `systemctl start` returns after READY=1: the unit is active/running, its
   control socket answers, and systemd saw READY after the exec;
+- STATUS= carries the status line (guests, flips/s) while they flip;
+- LimitNOFILE and StateDirectory (/var/lib/vdispld writable: the captures
+  of a capture-dir there, no drop-in); `vdispctl screenshot` writes a PNG;
 - the hardening of the unit is in effect (no new privileges, seccomp, the
   capability bounding set, own mount/network/UTS namespaces, / read-only);
 - `vdispctl status --json` through the control socket: both guests flip;
@@ -27,7 +33,7 @@ serial port; this side asserts on the report:
 - `systemctl stop`: exit status 0 and the summary line in the journal;
 - the journal keeps the levels (PRIORITY 3/5/6) without the <N> prefixes.
 
-Usage: systemd_test.py BUILD_DIR WORKDIR [--timeout S]
+Usage: systemd_test.py DEB_DIR WORKDIR [--timeout S]
 Environment: VD_XEN_CACHE (default /var/cache/vdispld-xen-qemu).
 Prints "systemd-test: ..." lines with the timings measured.
 """
@@ -88,7 +94,68 @@ def copy_libs(root, binary):
             copy_file(root, m.group(1))
 
 
-def build_root(build, work):
+# dpkg in the VM: itself, what its maintainer scripts call (debhelper's
+# deb-systemd-helper and deb-systemd-invoke, in Perl), ldconfig (dpkg wants
+# it in PATH; start-stop-daemon, tar, diff, rm are busybox's).
+DPKG_BINS = ["/usr/bin/dpkg", "/usr/bin/dpkg-deb", "/usr/bin/dpkg-query", "/sbin/ldconfig",
+             "/usr/bin/perl", "/usr/bin/deb-systemd-helper", "/usr/bin/deb-systemd-invoke"]
+PERL_LIB = "/usr/lib/x86_64-linux-gnu/perl-base"
+
+
+def dpkg_status_entries(deb):
+    """The host's status entries of the packages deb depends on, so that dpkg
+    -i in the VM finds its dependencies installed. Their libraries go into the
+    image by ldd; their own relations are left out (dpkg would want those
+    packages too, whose files the image does not need)."""
+    depends = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], capture_output=True,
+                             text=True, check=True).stdout
+    names = sorted({re.split(r"[ (:]", d.strip())[0] for d in depends.split(",") if d.strip()})
+    entries = []
+    for n in names:
+        p = subprocess.run(["dpkg-query", "-s", n], capture_output=True, text=True)
+        if p.returncode != 0:
+            fail("the package depends on %s, which this host lacks" % n)
+        entry = re.sub(r"^(Pre-Depends|Depends|Recommends|Suggests|Breaks|Conflicts|Replaces|"
+                       r"Enhances):.*\n(?:[ \t].*\n)*", "", p.stdout.strip() + "\n",
+                       flags=re.M)
+        entries.append((n, entry))
+    return entries
+
+
+def install_deb_tools(root, deb):
+    """dpkg and its database in root, the package at /root/vdispld.deb, and
+    the libraries of what the package holds."""
+    for b in DPKG_BINS:
+        copy_file(root, b)
+        if b != "/usr/bin/deb-systemd-helper" and b != "/usr/bin/deb-systemd-invoke":
+            copy_libs(root, b)
+    shutil.copytree(PERL_LIB, under(root, PERL_LIB), symlinks=True)
+    for so in subprocess.run(["find", PERL_LIB, "-name", "*.so"], capture_output=True,
+                             text=True, check=True).stdout.split():
+        copy_libs(root, so)
+    db = under(root, "/var/lib/dpkg")
+    for d in ("info", "updates", "triggers", "alternatives"):
+        os.makedirs(os.path.join(db, d), exist_ok=True)
+    status = []
+    for name, entry in dpkg_status_entries(deb):
+        status.append(entry)
+        arch = re.search(r"^Multi-Arch: same$", entry, re.M)
+        open(os.path.join(db, "info", name + (":amd64" if arch else "") + ".list"), "w").close()
+    with open(os.path.join(db, "status"), "w") as f:
+        f.write("\n".join(status))
+    open(os.path.join(db, "available"), "w").close()
+    os.makedirs(under(root, "/etc/dpkg/dpkg.cfg.d"), exist_ok=True)
+    shutil.copy2(deb, under(root, "/root/vdispld.deb"))
+    # What ldd says the packaged programs need (dpkg -i puts them in place).
+    x = os.path.join(os.path.dirname(root), "deb-x")
+    shutil.rmtree(x, ignore_errors=True)
+    subprocess.run(["dpkg-deb", "-x", deb, x], check=True)
+    for b in ("usr/sbin/vdispld", "usr/bin/vdispctl"):
+        copy_libs(root, os.path.join(x, b))
+    shutil.rmtree(x)
+
+
+def build_root(deb, work):
     root = os.path.join(work, "root")
     shutil.rmtree(root, ignore_errors=True)
     # Debian 12's merged /usr.
@@ -100,14 +167,10 @@ def build_root(build, work):
     os.chmod(os.path.join(root, "tmp"), 0o1777)
     os.chmod(os.path.join(root, "var/tmp"), 0o1777)
 
-    # This build, installed as a package would be.
-    env = dict(os.environ, DESTDIR=root)
-    p = subprocess.run(["cmake", "--install", build, "--prefix", "/usr"], env=env,
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        fail("cmake --install: " + p.stdout + p.stderr)
-    for b in ("usr/sbin/vdispld", "usr/bin/vdispctl"):
-        copy_libs(root, under(root, b))
+    # The Debian package of this build (deb_build), installed in the VM with
+    # dpkg by the guest script; its libraries are the host's (ldd of what it
+    # holds), as Depends: would have brought them.
+    install_deb_tools(root, deb)
 
     # systemd as PID 1, journald, the tools, and the unit files (without the
     # host's .wants/ directories: only what WANTS names is enabled).
@@ -320,8 +383,28 @@ def timeline(journal, at):
     return " ".join("%s %.2f s" % kv for kv in out.items())
 
 
+def assert_package(r):
+    """0. dpkg -i: installed, nothing enabled or started; enable enables."""
+    d = r.kv("dpkg")
+    for line in r.all("dpkg-log"):
+        say("  dpkg: " + line)
+    check(d["rc"] == "0", "dpkg -i of the package in %.1f s" % float(d["seconds"]), d)
+    check(r.one("dpkg-status").startswith("install ok installed "),
+          "dpkg knows it installed: " + r.one("dpkg-status"))
+    inst = r.kv("installed")
+    check(inst == {"enabled": "disabled", "active": "inactive"},
+          "installing enabled and started nothing (is-enabled disabled, is-active inactive)",
+          inst)
+    check("No such file" not in r.one("conffiles"), "/etc/vdispld from the package: " +
+          r.one("conffiles"))
+    en = r.kv("enable")
+    check(en == {"rc": "0", "enabled": "enabled", "active": "inactive"},
+          "systemctl enable vdispld: enabled (started by the next step)", en)
+
+
 def assert_report(r):
     t = {}
+    assert_package(r)
     # 1. start after READY=1
     st = r.kv("start")
     t["start"] = float(st["seconds"])
@@ -333,7 +416,10 @@ def assert_report(r):
     sh = r.show("start-show")
     check(sh.get("Type") == "notify" and sh.get("NotifyAccess") == "main",
           "Type=notify, NotifyAccess=main", sh)
-    check(sh.get("StatusText") == "Serving", "STATUS= from the daemon", sh.get("StatusText"))
+    # "Serving" with READY=1; the status line a second later (TCG may be that slow here).
+    check(sh.get("StatusText") == "Serving" or
+          re.match(r"2 guest\(s\), ", sh.get("StatusText", "")),
+          "STATUS= from the daemon", sh.get("StatusText"))
     exec_us = int(sh["ExecMainStartTimestampMonotonic"])
     ready_us = int(sh["ActiveEnterTimestampMonotonic"])
     t["ready"] = (ready_us - exec_us) / 1e6
@@ -357,6 +443,10 @@ def assert_report(r):
     check("/tmp" in mounts, "a private /tmp", mounts)
     check(r.one("ip-in-ns").split() == ["lo"], "PrivateNetwork: only lo",
           r.one("ip-in-ns"))
+    lim = r.one("limits").split()
+    check(lim[3:5] == ["16384", "16384"], "LimitNOFILE=16384 in effect", r.one("limits"))
+    check(mounts.get("/var/lib/vdispld", "").startswith("rw"),
+          "/var/lib/vdispld writable (StateDirectory)", mounts)
 
     # 3. vdispctl while the guests flip
     f1 = check_flipping(r.json("status1"), "vdispctl status --json")
@@ -364,6 +454,12 @@ def assert_report(r):
     check(all(f2[g] > f1[g] for g in f1), "the flip counts grow", (f1, f2))
     t["flips_per_second"] = sum(c["flips_per_second"] for g in r.json("status2")["guests"]
                                 for d in g["devices"] for c in d["connectors"])
+    m = re.match(r"2 guest\(s\), 2 device\(s\), 2 connected .*?, ([0-9.]+) flips/s, ",
+                 r.one("status-text"))
+    check(m and float(m.group(1)) > 0,
+          "STATUS= (systemctl status): the status line: " + r.one("status-text"))
+    check(r.kv("screenshot") == {"rc": "0", "magic": "89504e47"},
+          "vdispctl screenshot: a PNG through the unit's PrivateTmp", r.one("screenshot"))
 
     # 4. reload
     pid = sh["MainPID"]
@@ -398,6 +494,9 @@ def assert_report(r):
           caps["sim-guest-1"]["max_framebuffers"] == 32 and
           caps["sim-guest-2"]["max_buffers"] == 64,
           "the new process uses the configuration in /etc/vdispld", caps)
+    caps_files = r.one("captures").split()
+    check("sim-guest-1_0.png" in caps_files and "sim-guest-2_0.png" in caps_files,
+          "capture-dir = /var/lib/vdispld/captures written with no drop-in", caps_files)
 
     # 7. the watchdog kills a stopped daemon
     check(r.kv("wd-restart").get("WatchdogUSec") == "3s", "drop-in WatchdogSec=3s in effect",
@@ -437,10 +536,12 @@ def assert_report(r):
     check(all(not str(e.get("MESSAGE", "")).startswith("<") for e in own),
           "no <N> prefixes left in the messages (SyslogLevelPrefix=yes)")
     find(r"^vdispld: info: running: hypervisor sim", 6)
+    # sim-guest-1.conf and the package's guests.d/example.conf (all commented out)
     find(r"^vdispld: notice: reload: configuration /etc/vdispld/vdispld.conf loaded "
-         r"\(1 guest file", 5)
-    # refresh changed; status-interval is the command line's (ExecStart of vm-test.conf)
-    find(r"^vdispld: notice: reload: refresh changed: it takes effect at the next restart$", 5)
+         r"\(2 guest file", 5)
+    # capture-dir and refresh changed; status-interval is the command line's (vm-test.conf)
+    find(r"^vdispld: notice: reload: capture-dir and refresh changed: they take effect at "
+         r"the next restart$", 5)
     find(r"^vdispld: notice: reload: the command line sets status-interval "
          r"\(--status-interval\): the file's value has no effect$", 5)
     find(r"guests.d/sim-guest-2.conf:1: max-buffers", 3)
@@ -479,7 +580,7 @@ def assert_report(r):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("build")
+    ap.add_argument("deb_dir")
     ap.add_argument("work")
     ap.add_argument("--timeout", type=int, default=400)
     ap.add_argument("--debug", action="store_true",
@@ -493,7 +594,11 @@ def main():
             fail("%s missing: tests/install-deps.sh installs systemd" % b)
     ensure_cache()
     kernel = glob_one(os.path.join(STAGE, "boot"), "vmlinuz-6.1")
-    initrd = build_root(os.path.abspath(args.build), args.work)
+    debs = [f for f in os.listdir(args.deb_dir) if re.match(r"vdispld_.*\.deb$", f)]
+    if len(debs) != 1:
+        fail("no package (or more than one) in %s: deb_build builds it" % args.deb_dir)
+    deb = os.path.join(args.deb_dir, debs[0])
+    initrd = build_root(deb, args.work)
     say("initramfs ready in %.1f s (%.1f MB); booting %s with systemd as PID 1" % (
         time.time() - t0, os.path.getsize(initrd) / 1e6, os.path.basename(kernel)))
     t_boot = time.time()

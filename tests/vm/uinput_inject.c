@@ -13,6 +13,7 @@
  *   abs ID X Y                       EV_ABS X/Y (a tablet)
  *   down ID SLOT X Y | move ID SLOT X Y | up ID SLOT   multi-touch (type B)
  *   wait FILE N TEXT                 until TEXT occurs N times in FILE (60 s at most)
+ *   mark FILE TEXT                   append a line TEXT to FILE (for whoever waits on it)
  *   sleep MS
  * Each event is followed by SYN_REPORT. Any failure exits 1 with a message.
  */
@@ -169,6 +170,14 @@ static void wait_for(const char *path, unsigned n, const char *text)
 	die("timed out waiting for %u x \"%s\" in %s", n, text, path);
 }
 
+static void mark(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "a");
+
+	if (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0)
+		die("cannot write %s", path);
+}
+
 static void touch(int fd, const char *what, unsigned slot, int x, int y)
 {
 	static int next_id = 1;
@@ -226,6 +235,8 @@ static void run(char *line)
 		touch(dev(id), cmd, n, 0, 0);
 	else if (!strcmp(cmd, "wait") && sscanf(line, "%*s %255s %u %255[^\n]", a, &n, b) == 3)
 		wait_for(a, n, b);
+	else if (!strcmp(cmd, "mark") && sscanf(line, "%*s %255s %255[^\n]", a, b) == 2)
+		mark(a, b);
 	else if (!strcmp(cmd, "sleep") && sscanf(line, "%*s %u", &n) == 1)
 		usleep(n * 1000u);
 	else

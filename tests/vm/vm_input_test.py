@@ -55,9 +55,17 @@ udevadm settle --timeout=60 || echo "VDTEST udevadm settle failed"
 echo VDTEST-START
 /bin/vdispld $(cat /vdispld.args) > /tmp/vd.log 2>&1 &
 pid=$!
-/bin/uinput_inject /inject.script
-echo "VDTEST-INJECT $?"
+/bin/uinput_inject /inject.script &
+ipid=$!
+# The injector keeps its devices until the status is taken (its script's end).
+while [ ! -e /tmp/inject.mark ] && kill -0 $ipid 2>/dev/null; do sleep 0.1; done
 sleep 2
+echo VDTEST-STATUS-BEGIN
+/bin/vdispctl --json status
+echo VDTEST-STATUS-END
+echo taken > /tmp/status.mark
+wait $ipid
+echo "VDTEST-INJECT $?"
 kill -TERM $pid
 wait $pid
 rc=$?
@@ -77,7 +85,8 @@ wait /tmp/vd.log 2 input: layout: dom
 create 0 kbd vdtest keyboard
 create 1 mouse vdtest mouse
 create 2 touch vdtest touch
-wait /tmp/vd.log 3 input: device added: vdtest
+create 3 kbd vdtest claimed
+wait /tmp/vd.log 4 input: device added: vdtest
 sleep 500
 key 0 30 1
 key 0 30 0
@@ -107,7 +116,7 @@ sleep 300
 destroy 0
 wait /tmp/vd.log 1 input: device removed: vdtest keyboard
 create 0 kbd vdtest keyboard
-wait /tmp/vd.log 4 input: device added: vdtest
+wait /tmp/vd.log 5 input: device added: vdtest
 sleep 500
 key 0 19 1
 key 0 19 0
@@ -115,6 +124,8 @@ sleep 300
 down 2 0 3072 2048
 up 2 0
 sleep 300
+mark /tmp/inject.mark done
+wait /tmp/status.mark 1 taken
 """
 
 
@@ -150,6 +161,16 @@ def build_initramfs(args, work, kver, udev):
     stage = vm_test.STAGE
     shutil.copy2(os.path.join(stage, "bin", "busybox"), os.path.join(root, "bin", "busybox"))
     shutil.copy2(args.vdispld, os.path.join(root, "bin", "vdispld"))
+    # vdispctl, built beside the daemon: the status of the input at the end.
+    vdispctl = os.path.join(os.path.dirname(args.vdispld), "vdispctl")
+    shutil.copy2(vdispctl, os.path.join(root, "bin", "vdispctl"))
+    vm_test.copy_libs(vdispctl, root)
+    # sim-guest-2 claims the "vdtest claimed" keyboard (no events: the others' stay the same).
+    os.makedirs(os.path.join(root, "etc", "vdispld", "guests.d"), exist_ok=True)
+    with open(os.path.join(root, "etc", "vdispld", "vdispld.conf"), "w") as f:
+        f.write("# vm_input_test.py\n")
+    with open(os.path.join(root, "etc", "vdispld", "guests.d", "sim-guest-2.conf"), "w") as f:
+        f.write("input = name=vdtest claimed\n")
     shutil.copy2(args.inject, os.path.join(root, "bin", "uinput_inject"))
     vm_test.copy_libs(args.vdispld, root)
     udevadm = os.path.join(udev, "bin", "udevadm")
@@ -168,7 +189,7 @@ def build_initramfs(args, work, kver, udev):
         f.write("\n".join(order) + "\n")
     vargs = ["--hypervisor", "sim", "--output", "kms", "--sim-guests", "2", "--sim-vkb",
              "--sim-resolution", "%dx%d" % (GUEST_W, GUEST_H), "--input", "libinput",
-             "--status-interval", "0"]
+             "--status-interval", "0", "--config", "/etc/vdispld/vdispld.conf"]
     files = {"vdispld.args": " ".join(vargs) + "\n", "init": INIT, "inject.script": SCRIPT}
     for name, text in files.items():
         with open(os.path.join(root, name), "w") as f:
@@ -256,6 +277,34 @@ def check(log, rects):
     return len(got[1]) + len(got[2])
 
 
+def check_status(log):
+    """vdispctl status at the end: libinput on seat0, the guest keys last went
+    to, both vkbs, every device with who claims it."""
+    import json
+    m = re.search(r"VDTEST-STATUS-BEGIN\r?\n(.*?)VDTEST-STATUS-END", log, re.S)
+    if not m:
+        fail("no vdispctl status in the log")
+    try:
+        st = json.loads(m.group(1).replace("\r", ""))
+    except ValueError:
+        fail("vdispctl status is not JSON: %r" % m.group(1))
+    inp = st["input"]
+    devs = {d["name"]: d["claimed_by"] for d in inp["devices"]}
+    want = {"vdtest keyboard": None, "vdtest mouse": None, "vdtest touch": None,
+            "vdtest claimed": "sim-guest-2"}
+    if inp["source"] != "libinput" or inp["seat"] != "seat0":
+        fail("input source: %s on %s" % (inp["source"], inp["seat"]))
+    if {k: v for k, v in devs.items() if k.startswith("vdtest")} != want:
+        fail("devices and their claims: %s, want %s" % (devs, want))
+    if sorted(v["name"] for v in inp["vkbs"] if v["connected"]) != ["sim-guest-1", "sim-guest-2"]:
+        fail("vkbs: %s" % inp["vkbs"])
+    # The last key typed (KEY_R, after the keyboard came back) went to a guest.
+    if inp["last_key_guest"] not in ("sim-guest-1", "sim-guest-2"):
+        fail("keys last went to %s" % inp["last_key_guest"])
+    say("vdispctl status: libinput on seat0, %d devices, \"vdtest claimed\" claimed by "
+        "sim-guest-2, keys last went to %s" % (len(devs), inp["last_key_guest"]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("vdispld")
@@ -310,8 +359,9 @@ def main():
         adds = len(re.findall(r"vdispld: info: input: device added: vdtest", vdlog))
         removes = len(re.findall(r"vdispld: info: input: device removed: vdtest keyboard",
                                  vdlog))
-        if adds != 4 or removes < 1:
-            fail("%d device additions and %d removals seen, want 4 and 1" % (adds, removes))
+        if adds != 5 or removes < 1:
+            fail("%d device additions and %d removals seen, want 5 and 1" % (adds, removes))
+        check_status(log)
         say("%d events delivered as injected in %.1f s (screen %dx%d)" % (
             n, time.time() - t_start, mode[0], mode[1]))
     finally:

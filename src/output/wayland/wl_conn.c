@@ -237,17 +237,31 @@ static const struct xdg_toplevel_listener toplevel_listener = {
 	.close = toplevel_close,
 };
 
-uint32_t wlo_ivi_id(const char *mapping, uint32_t domid, uint32_t index)
+/* s as an IVI id: 1 and the id (0: out of range), or 0 if s is no decimal number. */
+static int ivi_number(const char *s, uint32_t *ret)
 {
 	char *end;
 	unsigned long long v;
 
-	if (mapping && mapping[0] >= '0' && mapping[0] <= '9') {
-		errno = 0;
-		v = strtoull(mapping, &end, 10);
-		if (!*end)
-			return errno || v == 0 || v > UINT32_MAX ? 0 : (uint32_t)v;
-	}
+	if (!s || s[0] < '0' || s[0] > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end)
+		return 0;
+	*ret = errno || v == 0 || v > UINT32_MAX ? 0 : (uint32_t)v;
+	return 1;
+}
+
+uint32_t wlo_ivi_id(const char *mapping, const char *unique_id, uint32_t domid, uint32_t index)
+{
+	uint32_t id;
+
+	if (ivi_number(mapping, &id))
+		return id;
+	/* A mapping that is a name or a rectangle says where, not which id: the unique-id may. */
+	if ((!mapping || !mapping[0]) && ivi_number(unique_id, &id))
+		return id;
 	return WLO_IVI_ID_BASE + domid * 100u + index;
 }
 
@@ -405,7 +419,7 @@ int wlo_conn_init(struct vd_output_conn *base, const struct vd_output_conn_desc 
 	if (desc->width > 16384 || desc->height > 16384)
 		return -EINVAL;
 	conn->out = wlo_output_from(base->out);
-	conn->ivi_id = wlo_ivi_id(desc->mapping, desc->domid, desc->index);
+	conn->ivi_id = wlo_ivi_id(desc->mapping, desc->target, desc->domid, desc->index);
 	/* A name (not an IVI id, not a rectangle): the output to be fullscreen on. */
 	if (desc->mapping && desc->mapping[0] && !strchr(desc->mapping, ',') &&
 	    !(desc->mapping[0] >= '0' && desc->mapping[0] <= '9')) {

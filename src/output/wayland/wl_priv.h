@@ -256,11 +256,14 @@ void wlo_buffer_free(struct vd_output *out, int fd, void *map, uint64_t size);
 
 /*
  * The IVI surface id of a connector: its mapping when that is a decimal
- * number (connector.N = 1234 in vdispld.conf), else WLO_IVI_ID_BASE +
- * domid * 100 + index. 0 if the mapping is a number out of range.
+ * number (connector.N = 1234 in vdispld.conf); without a mapping, the
+ * guest's unique-id when that is one (xl's connectors=1234:WxH, the id
+ * displ_be used as the surface id); else WLO_IVI_ID_BASE + domid * 100 +
+ * index. 0 if the number chosen is out of range. mapping, unique_id: NULL
+ * or "" for none.
  */
 #define WLO_IVI_ID_BASE 1000000u
-uint32_t wlo_ivi_id(const char *mapping, uint32_t domid, uint32_t index);
+uint32_t wlo_ivi_id(const char *mapping, const char *unique_id, uint32_t domid, uint32_t index);
 
 /* wl_seat.c */
 void wlo_seat_bind(struct wlo_output *out, struct wl_registry *reg, uint32_t name,
