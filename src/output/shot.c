@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,6 +20,7 @@
 
 /* A frame that changes under the copy restarts it this often, then the copy goes on. */
 #define MAX_RESTARTS 2u
+#define WORKER_NICE 10
 
 struct vd_output_shot {
 	struct vd_shot_service *svc;
@@ -78,6 +80,13 @@ static void *worker(void *arg)
 	struct vd_output_shot *shot;
 	uint64_t one = 1;
 
+	/*
+	 * Encoding is what can wait: at nice 10 the thread gets about a tenth
+	 * of a core the event loop wants, so a guest's 64 MiB capture does not
+	 * delay another guest's flips. Linux sets the nice value per thread.
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE) < 0)
+		vd_debug("screenshot worker: cannot lower its priority: %s", strerror(errno));
 	while ((shot = worker_next(svc))) {
 		struct vd_frame_view v = shot->view;
 
