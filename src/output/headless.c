@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 
 #include "log.h"
 #include "output/output_impl.h"
@@ -51,6 +52,8 @@ struct hl_fb {
 };
 
 /* A copy buffer of a connector. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
 struct hl_buf {
 	uint8_t *data;
 	size_t cap;
@@ -90,18 +93,33 @@ static struct hl_fb *hl_fb_from(struct vd_output_fb *fb)
 
 /* ---- copy mode ---- */
 
-/* The spare buffer, grown to at least size; it becomes the shown one. */
+static void buf_free(struct hl_buf *b)
+{
+	if (b->data)
+		munmap(b->data, b->cap);
+	*b = (struct hl_buf){NULL, 0};
+}
+
+/*
+ * The spare buffer, grown to at least size; it becomes the shown one. In
+ * huge pages where the kernel has them: the first copy into a 4K-paged
+ * 16 MiB buffer takes 4096 page faults, tens of milliseconds of one loop
+ * turn; in 2 MiB pages it takes 8.
+ */
 static int buf_take(struct hl_conn *conn, size_t size, struct hl_buf *ret)
 {
 	struct hl_buf b = conn->spare;
-	uint8_t *p;
+	size_t cap;
+	void *p;
 
 	if (b.cap < size) {
-		p = realloc(b.data, size);
-		if (!p)
+		cap = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+		p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
 			return -ENOMEM;
-		b.data = p;
-		b.cap = size;
+		madvise(p, cap, MADV_HUGEPAGE); /* advice: fine if refused */
+		buf_free(&b);
+		b = (struct hl_buf){p, cap};
 	}
 	conn->spare = conn->shown;
 	*ret = b;
@@ -313,9 +331,8 @@ static void hl_conn_finish(struct vd_output_conn *base)
 
 	capture_last(conn);
 	free(conn->capture_path);
-	free(conn->shown.data);
-	free(conn->spare.data);
-	conn->shown = conn->spare = (struct hl_buf){NULL, 0};
+	buf_free(&conn->shown);
+	buf_free(&conn->spare);
 }
 
 /*
