@@ -229,7 +229,9 @@ int vd_bufs_fb_attach(struct vd_bufs *bufs, const struct vd_fb_attach *req)
 		return r;
 	}
 	src = (struct vd_frame_src){
-		.map = db->map,
+		/* an exported buffer's CPU view is the mapper's, counted per fb */
+		.map = db->refs ? NULL : db->map,
+		.mapper = db->refs ? &db->mapper : NULL,
 		.dmabuf_fd = db->dmabuf,
 		.size = (uint64_t)db->d.num_pages * VD_PAGE_SIZE,
 		.offset = db->d.data_ofs,

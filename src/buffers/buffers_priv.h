@@ -10,8 +10,17 @@
 struct dbuf {
 	struct dbuf *next; /* hash chain */
 	struct vd_dbuf_create d; /* as the guest asked, validated */
-	/* CPU view, d.num_pages long: guest grants mapped by us, or the output's be-alloc memory */
+	/*
+	 * CPU view, d.num_pages long: guest grants mapped by us, or the
+	 * output's be-alloc memory. An exported buffer has none until an
+	 * output reads its pixels (mapper, refs): then it is held while
+	 * cpu_users fbs use it.
+	 */
 	void *map;
+	struct vd_frame_mapper mapper;
+	struct vd_bufs *bufs; /* for mapper */
+	uint32_t *refs;       /* exported: the data grefs, to map them later */
+	uint32_t cpu_users;
 	int dmabuf;       /* exported (frontend-allocated) or allocated (be-alloc) dma-buf, or -1 */
 	bool granted;     /* be-alloc: its pages are granted to the guest (imp_to_refs) */
 	bool ready;       /* created: FB_ATTACH and DBUF_DESTROY may use it */

@@ -6,7 +6,9 @@
  *
  *   frontend-allocated: DIR (read the page directory) -> EXPORT (the
  *                       dma-buf, unless zero-copy is off) -> MAP (the CPU
- *                       view);
+ *                       view, only without an export: an exported buffer
+ *                       is mapped for the CPU when an output reads its
+ *                       pixels, see cpu_map);
  *   backend-allocated:  ALLOC (the output's memory) -> GRANT (to the
  *                       guest, imp_to_refs) -> FILL (the refs into its
  *                       directory);
@@ -22,6 +24,7 @@
 #include "buffers/buffers_priv.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +119,67 @@ static uint64_t unmap_cost(const struct dbuf *db)
 	return (db->d.be_alloc ? db->granted : db->map != NULL) ? db->d.num_pages : 0;
 }
 
+static void cpu_unmap_now(struct vd_bufs *bufs, struct dbuf *db)
+{
+	hvi(bufs)->gnt_unmap(bufs->gnt, db->map, db->d.num_pages);
+	db->map = NULL;
+	vd_dbuf_give_back(bufs, db, VD_RES_MAPS, db->d.num_pages);
+}
+
+/* ---- the CPU view of an exported buffer, on demand (struct vd_frame_mapper) ---- */
+
+static struct dbuf *dbuf_of_mapper(struct vd_frame_mapper *m)
+{
+	return (struct dbuf *)((char *)m - offsetof(struct dbuf, mapper));
+}
+
+/*
+ * Map the pages for the CPU, charged to the guest's account (-ENOSPC at
+ * its cap). Not a stage: an output asks in the middle of its work, so the
+ * pages are mapped at once, outside the turn's budget; the guest paid for
+ * them at most once per fb it shows that way.
+ */
+static int cpu_map(struct vd_frame_mapper *m, const void **ret_map)
+{
+	struct dbuf *db = dbuf_of_mapper(m);
+	struct vd_bufs *bufs = db->bufs;
+	struct vd_res_vec need = {.v[VD_RES_MAPS] = db->d.num_pages};
+	int r;
+
+	if (!db->map) {
+		r = vd_account_charge(bufs->acct, &need);
+		if (r < 0) {
+			bufs->stats.refused++;
+			return r;
+		}
+		r = hvi(bufs)->gnt_map(bufs->gnt, bufs->domid, db->d.num_pages, db->refs, false,
+				       &db->map);
+		if (r < 0) {
+			db->map = NULL;
+			vd_account_credit(bufs->acct, VD_RES_MAPS, db->d.num_pages);
+			return r;
+		}
+		db->held.v[VD_RES_MAPS] += db->d.num_pages;
+	}
+	db->cpu_users++;
+	*ret_map = db->map;
+	return 0;
+}
+
+static void cpu_unmap(struct vd_frame_mapper *m)
+{
+	struct dbuf *db = dbuf_of_mapper(m);
+
+	if (db->cpu_users && --db->cpu_users == 0 && db->map)
+		cpu_unmap_now(db->bufs, db);
+}
+
+static void mapper_init(struct vd_bufs *bufs, struct dbuf *db)
+{
+	db->bufs = bufs;
+	db->mapper = (struct vd_frame_mapper){.map = cpu_map, .unmap = cpu_unmap};
+}
+
 /* Our CPU view of the guest's pages, or the guest's grants of ours. */
 static void release_first(struct vd_bufs *bufs, struct dbuf *db)
 {
@@ -123,9 +187,8 @@ static void release_first(struct vd_bufs *bufs, struct dbuf *db)
 		hvi(bufs)->dmabuf_imp_release(bufs->gnt, db->dmabuf);
 		db->granted = false;
 	} else if (!db->d.be_alloc && db->map) {
-		hvi(bufs)->gnt_unmap(bufs->gnt, db->map, db->d.num_pages);
-		db->map = NULL;
-		vd_dbuf_give_back(bufs, db, VD_RES_MAPS, db->d.num_pages);
+		cpu_unmap_now(bufs, db); /* its fbs are gone, and their CPU users */
+		db->cpu_users = 0;
 	}
 }
 
@@ -159,6 +222,7 @@ static int release_last(struct vd_bufs *bufs, struct dbuf *db, uint32_t deadline
 		r = release_export(bufs, db, deadline_ms, cb, userdata);
 	for (int res = 0; res < VD_RES_COUNT; res++)
 		vd_dbuf_give_back(bufs, db, res, db->held.v[res]);
+	free(db->refs);
 	free(db);
 	return r;
 }
@@ -194,10 +258,10 @@ static void zc_set(struct vd_bufs *bufs, enum vd_zc_state zc, int err)
 		  bufs->stats.zc_reason);
 }
 
-/* A created buffer holds its CPU map, and its export if it has one: give back the rest. */
+/* A created buffer holds its export, or its CPU map: give back the rest. */
 static void keep_held(struct vd_bufs *bufs, struct dbuf *db)
 {
-	uint64_t maps = (uint64_t)db->d.num_pages * (db->dmabuf >= 0 ? 2 : 1);
+	uint64_t maps = db->d.num_pages;
 
 	if (db->held.v[VD_RES_MAPS] > maps)
 		vd_dbuf_give_back(bufs, db, VD_RES_MAPS, db->held.v[VD_RES_MAPS] - maps);
@@ -236,7 +300,7 @@ static uint64_t stage_cost(const struct vd_bufs *bufs, const struct vd_bufs_job 
 	case ST_DIR:
 	case ST_FILL: return db->d.num_dir_pages;
 	case ST_EXPORT: return bufs->stats.zc == VD_ZC_OFF ? 0 : db->d.num_pages;
-	case ST_MAP:
+	case ST_MAP: return db->dmabuf >= 0 ? 0 : db->d.num_pages;
 	case ST_ALLOC:
 	case ST_GRANT: return db->d.num_pages;
 	case ST_UNMAP: return unmap_cost(db);
@@ -258,12 +322,24 @@ static int stage_export(struct vd_bufs *bufs, struct vd_bufs_job *job)
 	return 0;
 }
 
+/*
+ * Exported: the grants are good (the export mapped them); keep the refs
+ * for a CPU view later. Else map them, which also tells bad grants (the
+ * guest's fault) from an export that cannot work here.
+ */
 static int stage_map(struct vd_bufs *bufs, struct vd_bufs_job *job)
 {
 	struct dbuf *db = job->db;
-	int r = hvi(bufs)->gnt_map(bufs->gnt, bufs->domid, db->d.num_pages, job->refs, false,
-				   &db->map);
+	int r;
 
+	if (db->dmabuf >= 0) {
+		db->refs = job->refs;
+		job->refs = NULL;
+		mapper_init(bufs, db);
+		return judge_export(bufs, job);
+	}
+	r = hvi(bufs)->gnt_map(bufs->gnt, bufs->domid, db->d.num_pages, job->refs, false,
+			       &db->map);
 	if (r < 0) {
 		db->map = NULL;
 		return r; /* bad grants: the guest's fault, not a reason to judge zero-copy */
@@ -422,8 +498,9 @@ static int check_dbuf_caps(struct vd_bufs *bufs, uint32_t num_pages)
 
 /*
  * What the buffer will hold of the account, at most: a frontend-allocated
- * one a CPU mapping of its pages, and (zero-copy) an export with its fd;
- * a backend-allocated one our memory and its fd. A guest with buffers
+ * one a grant mapping of its pages (the export, or else a CPU view) and
+ * the export's fd; a backend-allocated one our memory and its fd. A CPU
+ * view of an exported buffer is charged when an output maps it. A guest with buffers
  * still on the retry list at its cap gets no new exportable one.
  */
 static int charge(struct vd_bufs *bufs, struct dbuf *db)
@@ -436,8 +513,7 @@ static int charge(struct vd_bufs *bufs, struct dbuf *db)
 	if (db->d.be_alloc)
 		db->held = (struct vd_res_vec){{0, 1 + hv->import_extra_fds, n, 0}};
 	else
-		db->held = (struct vd_res_vec){{exp ? 2 * n : n, exp ? 1 + hv->export_extra_fds : 0,
-						0, 0}};
+		db->held = (struct vd_res_vec){{n, exp ? 1 + hv->export_extra_fds : 0, 0, 0}};
 	r = exp ? vd_account_check(bufs->acct, VD_RES_RETRY, 1) : 0;
 	if (r >= 0)
 		r = vd_account_charge(bufs->acct, &db->held);

@@ -133,6 +133,24 @@ static void lat_log(const struct vd_output *out)
 
 /* ---- views ---- */
 
+const void *vd_output_fb_map(struct vd_output_fb *fb)
+{
+	const void *map;
+	int r;
+
+	if (fb->src.map || !fb->src.mapper)
+		return fb->src.map;
+	r = fb->src.mapper->map(fb->src.mapper, &map);
+	if (r < 0) {
+		vd_log_rl(LOG_WARNING, "%s: cannot map a guest buffer for the CPU: %s",
+			  fb->out->impl->name, strerror(-r));
+		return NULL;
+	}
+	fb->src.map = map;
+	fb->cpu_mapped = true;
+	return map;
+}
+
 bool vd_output_conn_view(struct vd_output_conn *conn, struct vd_frame_view *ret)
 {
 	bool ok;
@@ -140,7 +158,8 @@ bool vd_output_conn_view(struct vd_output_conn *conn, struct vd_frame_view *ret)
 	if (conn->out->impl->view)
 		ok = conn->out->impl->view(conn, ret);
 	else
-		ok = conn->cur.fb && vd_frame_view_of(&conn->cur.fb->src, &conn->cur.window, ret);
+		ok = conn->cur.fb && vd_output_fb_map(conn->cur.fb) &&
+		     vd_frame_view_of(&conn->cur.fb->src, &conn->cur.window, ret);
 	if (ok)
 		ret->seq = conn->seq;
 	return ok;
@@ -577,6 +596,8 @@ void vd_output_fb_destroy(struct vd_output_fb *fb)
 		picture_changed(conn);
 	}
 	out->impl->fb_finish(fb);
+	if (fb->cpu_mapped)
+		fb->src.mapper->unmap(fb->src.mapper);
 	VD_LIST_UNLINK(fb);
 	free(fb);
 	vd_output_present_end(out);

@@ -151,7 +151,8 @@ static bool hl_view(struct vd_output_conn *base, struct vd_frame_view *ret)
 	struct hl_conn *conn = hl_conn_from(base);
 
 	if (!base->out->force_copy)
-		return base->cur.fb && vd_frame_view_of(&base->cur.fb->src, &base->cur.window, ret);
+		return base->cur.fb && vd_output_fb_map(base->cur.fb) &&
+		       vd_frame_view_of(&base->cur.fb->src, &base->cur.window, ret);
 	if (!conn->copy.pixels)
 		return false;
 	*ret = conn->copy;
@@ -311,7 +312,8 @@ static void hl_present(struct vd_output_conn *base, const struct vd_output_frame
 	struct vd_frame_view view;
 
 	if (base->out->force_copy) {
-		if (frame->fb && vd_frame_view_of(&frame->fb->src, &frame->window, &view))
+		if (frame->fb && vd_output_fb_map(frame->fb) &&
+		    vd_frame_view_of(&frame->fb->src, &frame->window, &view))
 			frame_copy(conn, &view);
 		else
 			conn->copy.pixels = NULL;
@@ -336,8 +338,9 @@ static void hl_conn_finish(struct vd_output_conn *base)
 }
 
 /*
- * The guest's memory must be mapped (headless reads it with the CPU), and
- * bpp agree with the format where the PNG writer knows it.
+ * The guest's memory must be mappable (headless reads it with the CPU when
+ * it captures, copies or takes a screenshot: mapped then), and bpp agree
+ * with the format where the PNG writer knows it.
  */
 static int hl_fb_init(struct vd_output_fb *base)
 {

@@ -53,7 +53,7 @@ bool vd_frame_src_valid(const struct vd_frame_src *s, bool need_map)
 
 	if (!s->width || !s->height || !s->bpp || s->bpp % 8)
 		return false;
-	if (need_map ? !s->map : (!s->map && s->dmabuf_fd < 0))
+	if (need_map ? !s->map && !s->mapper : (!s->map && !s->mapper && s->dmabuf_fd < 0))
 		return false;
 	row = (uint64_t)s->width * (s->bpp / 8);
 	if (s->stride < row)

@@ -29,9 +29,27 @@ struct vd_output;
 struct vd_output_conn;
 struct vd_output_fb;
 
+/*
+ * A buffer the output maps for the CPU only when it reads pixels (a
+ * composition, a copy, a capture, a screenshot, the headless output):
+ * a zero-copy guest buffer is shared as a dma-buf and costs one grant
+ * mapping a page, and a second only while a CPU view is held. map gives
+ * the whole buffer (size bytes at offset 0), counted against the guest's
+ * caps (-ENOSPC at its cap); each successful map has one unmap.
+ */
+struct vd_frame_mapper {
+	int (*map)(struct vd_frame_mapper *m, const void **ret_map);
+	void (*unmap)(struct vd_frame_mapper *m);
+};
+
 /* A guest buffer as the output sees it. Borrowed: valid until fb_destroy. */
 struct vd_frame_src {
-	const void *map;   /* CPU mapping of the whole buffer, or NULL */
+	/*
+	 * CPU mapping of the whole buffer, or NULL: then the output maps it
+	 * through mapper when it needs to (vd_output_fb_map), if there is one.
+	 */
+	const void *map;
+	struct vd_frame_mapper *mapper;
 	/*
 	 * dma-buf of the buffer, or -1. Borrowed: an output that imports it
 	 * holds its own reference (as a PRIME import does) and drops it in

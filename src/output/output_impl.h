@@ -149,6 +149,7 @@ struct vd_output_fb {
 	struct vd_output *out;
 	struct vd_output_fb *next, **pprev;
 	struct vd_frame_src src;
+	bool cpu_mapped; /* src.map comes from src.mapper: unmapped when the fb goes */
 };
 
 /* ---- for implementations ---- */
@@ -181,6 +182,13 @@ void vd_output_present_end(struct vd_output *out);
  * false: the output shows it again (kicked if anything is queued).
  */
 void vd_output_conn_set_blind(struct vd_output_conn *conn, bool blind);
+/*
+ * The CPU view of fb, mapped now if it has none yet (src.mapper) and kept
+ * until the fb goes; NULL if it cannot be mapped (no mapper, the guest at
+ * its cap). Only where pixels are read: a display that scans the dma-buf
+ * out needs none.
+ */
+const void *vd_output_fb_map(struct vd_output_fb *fb);
 /* A frame was copied into an output-owned buffer. */
 void vd_output_count_copy(struct vd_output *out, uint64_t bytes);
 /* Tell the layout listeners (outputs with a shared screen). */

@@ -169,7 +169,8 @@ static int create_output_conn(struct vd_conn *conn)
 		.domid = conn->dev->xb.domid,
 		.index = conn->idx,
 		.flip_done = on_flip_done,
-		.frame_shown = on_frame_shown,
+		/* only for an observer: a view maps the buffer for the CPU */
+		.frame_shown = conn->dev->be->opts.on_frame ? on_frame_shown : NULL,
 		.userdata = conn,
 	};
 

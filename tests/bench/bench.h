@@ -58,11 +58,15 @@ struct bench_result {
 	char baseline[64];
 	double ratio;
 	char what[96]; /* one line for the text table */
+	bool zero_ok;  /* a count that may rightly be 0 */
 };
 
 /* Record a result; baseline may be NULL. */
 void bench_report(const char *name, double value, const char *unit, const char *baseline,
 		  const char *what);
+/* The same for a count whose right value may be 0 (any other result must be > 0). */
+void bench_report_count(const char *name, double value, const char *unit, const char *baseline,
+			const char *what);
 void bench_print_text(void);
 void bench_print_json(bool quick, const char *build_type);
 /* Some results, each a finite number > 0 (a smoke test checks this). */

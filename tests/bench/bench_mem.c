@@ -340,7 +340,7 @@ static void report_mode(const struct mem_mode *mm, enum bench_bufmode m)
 		snprintf(name, sizeof(name), "mem.%s.cpu_mapped", mn);
 		snprintf(what, sizeof(what), "%s: of those, mapped in the daemon for the CPU",
 			 label[m]);
-		bench_report(name, mm->d.cpu_mapped, "pages", "mem.buffer_pages", what);
+		bench_report_count(name, mm->d.cpu_mapped, "pages", "mem.buffer_pages", what);
 	}
 }
 

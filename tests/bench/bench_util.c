@@ -129,10 +129,19 @@ void bench_report(const char *name, double value, const char *unit, const char *
 	r->ratio = b && b->value > 0 ? value / b->value : NAN;
 }
 
+void bench_report_count(const char *name, double value, const char *unit, const char *baseline,
+			const char *what)
+{
+	bench_report(name, value, unit, baseline, what);
+	if (nresults && !strcmp(results[nresults - 1].name, name))
+		results[nresults - 1].zero_ok = true;
+}
+
 bool bench_results_ok(void)
 {
 	for (size_t i = 0; i < nresults; i++)
-		if (!isfinite(results[i].value) || results[i].value <= 0)
+		if (!isfinite(results[i].value) || results[i].value < 0 ||
+		    (results[i].value == 0 && !results[i].zero_ok))
 			return false;
 	return nresults > 0;
 }

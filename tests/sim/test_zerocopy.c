@@ -79,6 +79,111 @@ static void exported_and_released(void **state)
 	h_fini(&h);
 }
 
+struct find_conn {
+	uint32_t domid;
+	struct vd_output_conn *oconn;
+};
+
+static void find_conn(void *userdata, const struct vd_dev_info *d)
+{
+	struct find_conn *f = userdata;
+
+	if (d->domid == f->domid && d->nconn)
+		f->oconn = d->conns[0].oconn;
+}
+
+/*
+ * A zero-copy buffer costs one grant mapping a page, the export's; a CPU
+ * view is mapped only when something reads its pixels (here a view, as a
+ * screenshot takes), charged to the guest, and goes with the buffer.
+ */
+static void cpu_view_only_when_read(void **state)
+{
+	struct harness h;
+	struct vd_simfront_opts o = {.nconn = 1, .width = 320, .height = 240, .frames = 120,
+				     .destroy_at_end = true};
+	struct vd_simfront *g;
+	struct find_conn f = {0};
+	struct vd_frame_view v;
+	struct vd_sim_stats s;
+	const uint64_t pages = 320 * 240 * 4 / 4096, rings = 2;
+	struct vd_res_use u[VD_RES_COUNT];
+	uint32_t seed = 0;
+	uint64_t fds;
+
+	h_init(&h, false, 60000);
+	h_backend_stop(&h);
+	h.bopts.on_frame = NULL; /* nobody reads the frames */
+	h_backend_start(&h);
+	g = h_guest(&h, "zc", &o);
+	assert_true(h_run_until(&h, h_guest_connected, g, 5000));
+	h_run_for(&h, 200);
+	s = dom_stats(&h, vd_simfront_domid(g));
+	assert_true(s.dmabufs_exported >= 1);
+	assert_int_equal(s.pages_mapped, rings + pages * s.dmabufs_exported);
+	assert_int_equal(vd_backend_guest_resources(h.be, vd_simfront_domid(g), u), 0);
+	fds = u[VD_RES_FDS].used;
+	assert_counted(&h, g, fds);
+
+	f.domid = vd_simfront_domid(g);
+	vd_backend_foreach_device(h.be, find_conn, &f);
+	assert_non_null(f.oconn);
+	assert_true(vd_output_conn_view(f.oconn, &v));
+	assert_true(vd_simfront_check_frame(&v, &seed) >= 0); /* the guest's picture */
+	assert_int_equal(seed, vd_simfront_seed(f.domid, 0));
+	s = dom_stats(&h, vd_simfront_domid(g));
+	assert_int_equal(s.pages_mapped, rings + pages * (s.dmabufs_exported + 1));
+	assert_counted(&h, g, fds); /* the maps, and no fd more */
+
+	assert_true(h_run_until(&h, h_guest_finished, g, 20000));
+	assert_true(h_stats(g).buffers_destroyed);
+	s = dom_stats(&h, vd_simfront_domid(g));
+	assert_int_equal(s.dmabufs_exported, 0);
+	assert_int_equal(s.pages_mapped, rings);
+	assert_counted(&h, g, 0);
+	h_fini(&h);
+}
+
+/*
+ * A guest whose exports fill its grant-map cap gets no CPU view: the read
+ * fails (a screenshot errs, a composition shows black), counted as a
+ * refusal; its frames go on.
+ */
+static void cpu_view_at_the_cap(void **state)
+{
+	struct harness h;
+	struct vd_backend_opts bo = VD_BACKEND_OPTS_DEFAULT;
+	struct vd_simfront_opts o = {.nconn = 1, .width = 320, .height = 240};
+	struct vd_simfront *g;
+	struct find_conn f = {0};
+	struct vd_frame_view v;
+	struct vd_res_use u[VD_RES_COUNT];
+	uint64_t frames, mapped;
+
+	bo.bufs.caps.max_grant_maps = 2 + 2 * 75 + 20; /* rings, two exports, not a view more */
+	h_init_with(&h, NULL, &bo, false, 60000);
+	h_backend_stop(&h);
+	h.bopts.on_frame = NULL;
+	h_backend_start(&h);
+	g = h_guest(&h, "capped", &o);
+	assert_true(h_run_until(&h, h_guest_connected, g, 5000));
+	h_run_for(&h, 200);
+	mapped = dom_stats(&h, vd_simfront_domid(g)).pages_mapped;
+	assert_int_equal(mapped, 2 + 2 * 75);
+	f.domid = vd_simfront_domid(g);
+	vd_backend_foreach_device(h.be, find_conn, &f);
+	assert_non_null(f.oconn);
+	assert_false(vd_output_conn_view(f.oconn, &v));
+	assert_int_equal(vd_backend_guest_resources(h.be, f.domid, u), 0);
+	assert_true(u[VD_RES_MAPS].refused >= 1);
+	assert_int_equal(u[VD_RES_MAPS].used, mapped);
+	assert_int_equal(dom_stats(&h, f.domid).pages_mapped, mapped);
+	frames = h_stats(g).frames_done;
+	h_run_for(&h, 200);
+	assert_true(h_stats(g).frames_done >= frames + 6); /* 60 Hz, still */
+	h_fini(&h);
+}
+
 /* An importer holds the buffer: DESTROY is answered when it lets go, and nobody waits. */
 static void destroy_waits_for_release(void **state)
 {
@@ -363,6 +468,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(exported_and_released),
+		cmocka_unit_test(cpu_view_only_when_read),
+		cmocka_unit_test(cpu_view_at_the_cap),
 		cmocka_unit_test(destroy_waits_for_release),
 		cmocka_unit_test(deadline_then_retry_list),
 		cmocka_unit_test(domain_death_while_held),

@@ -131,7 +131,7 @@ static void draw_cell(struct kms_head *head, struct kms_dumb *buf, uint32_t i, b
 {
 	struct kms_conn *conn = head->conns[i];
 	struct vd_rect cell, src, dst;
-	const struct kms_fb *fb;
+	struct kms_fb *fb;
 	bool visible;
 
 	/* A place is inside the mode and the buffer is the mode's size; clip anyway. */
@@ -143,6 +143,8 @@ static void draw_cell(struct kms_head *head, struct kms_dumb *buf, uint32_t i, b
 	if (conn->plane != VD_KMS_PLANE_COMPOSED)
 		return;
 	fb = kms_conn_fb(conn);
+	if (fb && visible)
+		vd_output_fb_map(&fb->base); /* its CPU view from now on */
 	if (!visible || !fb || !copyable(&fb->base.src)) {
 		if (!fresh)
 			fill_black(buf, &cell);

@@ -115,8 +115,8 @@ int kms_fb_init(struct vd_output_fb *base)
 	fb->out = out;
 	if (src->dmabuf_fd >= 0 && !out->force_copy)
 		try_import(out, fb);
-	if (!fb->fb_id && !src->map)
-		return -EINVAL;
+	if (!fb->fb_id && !vd_output_fb_map(base))
+		return -EINVAL; /* neither scanned out nor readable */
 	return 0;
 }
 

@@ -276,7 +276,7 @@ static bool direct_refused(struct kms_head *head, int err, int buf, bool overlay
 			head->name, strerror(-err));
 		return true;
 	}
-	if (!fb || !fb->base.src.map)
+	if (!fb || !vd_output_fb_map(&fb->base))
 		return false;
 	fb->no_direct = true;
 	if (!logged)

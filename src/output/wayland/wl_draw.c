@@ -217,14 +217,14 @@ static void copy_part(struct wlo_conn *conn, struct wlo_shmbuf *b, const struct 
  * How fb goes into a wl_shm buffer read every step-th pixel; false: it
  * cannot (no CPU map, a format we cannot show), logged.
  */
-static bool shm_choice(struct wlo_conn *conn, const struct wlo_fb *fb, uint32_t step,
+static bool shm_choice(struct wlo_conn *conn, struct wlo_fb *fb, uint32_t step,
 		       struct wlo_shm_choice *ret)
 {
 	const struct wlo_output *out = conn->out;
 	const struct vd_frame_src *s = &fb->base.src;
 
-	if (!s->map || wlo_shm_choose(out->shm_formats, out->nshm_formats, s->fourcc, s->bpp,
-				      ret) < 0) {
+	if (!vd_output_fb_map(&fb->base) ||
+	    wlo_shm_choose(out->shm_formats, out->nshm_formats, s->fourcc, s->bpp, ret) < 0) {
 		vd_log_rl(LOG_WARNING, "wayland %s: cannot show format %#x", conn->base.desc.name,
 			  s->fourcc);
 		return false;
